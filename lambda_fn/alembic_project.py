@@ -1,0 +1,189 @@
+"""The Alembic side: the project's script directory, the database's revision, and running steps.
+
+The engine applies one revision per `run_env()` so that each revision is its own transaction, is timed and
+logged on its own, and a failure names exactly the revision that raised, whatever the project's env.py
+does. The step lists come from Alembic itself (`ScriptDirectory._upgrade_revs`/`_downgrade_revs`/
+`_stamp_revs`, exactly what `alembic.command` uses); that private surface is contained in this module.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.environment import EnvironmentContext
+from alembic.runtime.migration import MigrationContext
+from alembic.script import Script, ScriptDirectory
+from alembic.util.exc import CommandError
+from sqlalchemy import Connection
+
+from lambda_fn.errors import ErrorKind, HookError
+
+Heads = tuple[str, ...]
+
+
+def resolve_path(path: str) -> Path:
+    """Relative paths are relative to the function's code (LAMBDA_TASK_ROOT) or the working directory."""
+    p = Path(path)
+    return p if p.is_absolute() else Path(os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()) / p
+
+
+class AlembicProject:
+    def __init__(self, config_file: str, script_location: str | None = None) -> None:
+        path = resolve_path(config_file)
+        if not path.is_file():
+            raise HookError(ErrorKind.CONFIGURATION, f"Alembic config {path} not found; set ALEMBIC_CONFIG "
+                            "(CLI: --config) to the project's alembic.ini.")
+        self.output = io.StringIO()
+        self.config = Config(file_=str(path), stdout=self.output)
+        # env.py must not reconfigure logging: the hook's logger is already set up
+        self.config.attributes["configure_logging"] = False
+        if script_location:
+            self.config.set_main_option("script_location", str(resolve_path(script_location)))
+        try:
+            self.script = ScriptDirectory.from_config(self.config)
+        except CommandError as exc:
+            raise HookError(ErrorKind.CONFIGURATION, f"Alembic script directory: {exc}") from None
+
+    # --- what the project holds -------------------------------------------------------------------
+
+    def heads(self) -> Heads:
+        try:
+            return tuple(self.script.get_heads())
+        except Exception as exc:  # noqa: BLE001 - a revision file that fails to import, a cycle, ...
+            raise HookError(ErrorKind.CONFIGURATION, f"Cannot read the migration scripts: {exc}") from None
+
+    def require_single_head(self) -> str:
+        heads = self.heads()
+        if len(heads) != 1:
+            raise HookError(ErrorKind.MULTIPLE_HEADS,
+                            f"The migrations have {len(heads)} heads ({', '.join(heads) or 'none'}); refusing to "
+                            "run. Join them with `alembic merge heads -m merge` and deploy that revision.")
+        return heads[0]
+
+    def get(self, revision: str) -> Script:
+        try:
+            script = self.script.get_revision(revision)
+        except CommandError as exc:
+            raise HookError(ErrorKind.BAD_REVISION, f"{exc}. `history` lists the known revisions.") from None
+        if script is None:
+            raise HookError(ErrorKind.BAD_REVISION, f"{revision!r} is not a single revision.")
+        return script
+
+    def check_known(self, current: Heads) -> None:
+        """Refuse a database stamped with a revision these migrations do not contain."""
+        unknown = [rev for rev in current if not self._known(rev)]
+        if unknown:
+            raise HookError(ErrorKind.UNKNOWN_DATABASE_REVISION,
+                            f"The database is at revision {', '.join(unknown)}, which these migrations do not "
+                            "contain: newer code probably migrated it and was then rolled back. Deploy code that "
+                            "contains it, or, if it was removed on purpose, `stamp` a known revision (reviewed, "
+                            "with confirmation).", revision=unknown[0])
+
+    def _known(self, revision: str) -> bool:
+        try:
+            return self.script.get_revision(revision) is not None
+        except CommandError:
+            return False
+
+    def is_ancestor_or_same(self, target: str, current: Heads) -> bool:
+        """True when the database already contains `target` (at it or past it)."""
+        if target in ("base",):
+            return True
+        if not current:
+            return False
+        resolved = self.resolve_target(target)
+        return any(resolved == s.revision for s in self.script.iterate_revisions(current, "base"))
+
+    def resolve_target(self, target: str) -> str:
+        if target in ("head", "heads"):
+            return self.require_single_head()
+        return self.get(target).revision
+
+    def pending(self, current: Heads, target: str = "heads") -> list[Script]:
+        """Revisions between the database and `target`, in the order they would apply."""
+        upper = self.heads() if target in ("head", "heads") else (self.resolve_target(target),)
+        lower: Any = current or "base"
+        try:
+            revs = [s for s in self.script.iterate_revisions(upper, lower) if s.revision not in current]
+        except CommandError:
+            return []  # the database is past `target` or on another branch: nothing to apply towards it
+        return list(reversed(revs))
+
+    def history(self, current: Heads) -> list[dict[str, Any]]:
+        applied = {s.revision for s in self.script.iterate_revisions(current, "base")} if current else set()
+        return [
+            {"revision": s.revision, "down_revision": _ids(s.down_revision), "description": s.doc,
+             "is_head": s.is_head, "is_current": s.revision in current, "applied": s.revision in applied}
+            for s in self.script.walk_revisions()
+        ]
+
+    # --- the database -----------------------------------------------------------------------------
+
+    @staticmethod
+    def current(conn: Connection) -> Heads:
+        heads = tuple(MigrationContext.configure(conn).get_current_heads())
+        conn.commit()  # leave no transaction open: Alembic would treat it as external and not commit
+        return heads
+
+    def upgrade_steps(self, target: str, current: Heads) -> list[Any]:
+        return self._steps(lambda: self.script._upgrade_revs(target, current))
+
+    def downgrade_steps(self, target: str, current: Heads) -> list[Any]:
+        return self._steps(lambda: self.script._downgrade_revs(target, current))
+
+    @staticmethod
+    def _steps(make: Any) -> list[Any]:
+        try:
+            return list(make())
+        except CommandError as exc:
+            raise HookError(ErrorKind.BAD_REVISION, f"{exc}. `history` lists the known revisions.") from None
+
+    def run_step(self, conn: Connection, step: Any) -> None:
+        """Apply one upgrade or downgrade step in its own transaction through the project's env.py."""
+        self._run_env(conn, lambda rev, ctx: [step], destination=step.revision.revision)
+        if conn.in_transaction():  # env.py ran it in an outer transaction of its own: commit it
+            conn.commit()
+
+    def stamp(self, conn: Connection, target: str, purge: bool) -> None:
+        # with purge, Alembic empties the version table first and hands `rev` as (): an unknown current
+        # revision is then no obstacle
+        def steps(rev: Any, ctx: Any) -> Any:
+            return self.script._stamp_revs(target, rev)
+
+        self._run_env(conn, steps, destination=target, purge=purge)
+        if conn.in_transaction():
+            conn.commit()
+
+    def _run_env(self, conn: Connection, fn: Any, destination: str, purge: bool = False) -> None:
+        self.config.attributes["connection"] = conn
+        try:
+            with EnvironmentContext(self.config, self.script, fn=fn, as_sql=False, starting_rev=None,
+                                    destination_rev=destination, purge=purge):
+                self.script.run_env()
+        finally:
+            self.config.attributes.pop("connection", None)
+
+    def offline_sql(self, start: Heads, target: str) -> str:
+        """The SQL `upgrade` would run from `start` to `target`, rendered offline for review."""
+        buffer = io.StringIO()
+        cfg = Config(file_=self.config.config_file_name, output_buffer=buffer, stdout=self.output)
+        cfg.attributes["configure_logging"] = False
+        cfg.set_main_option("script_location", self.config.get_main_option("script_location") or "")
+        rng = f"{start[0]}:{target}" if len(start) == 1 else target
+        try:
+            command.upgrade(cfg, rng, sql=True)
+        except CommandError as exc:
+            raise HookError(ErrorKind.BAD_REVISION, f"{exc}.") from None
+        return buffer.getvalue()
+
+
+def _ids(value: str | Sequence[str] | None) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)

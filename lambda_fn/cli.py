@@ -1,0 +1,131 @@
+"""`alembic-hook`: the same engine from a laptop, CI, or an operator's shell.
+
+    alembic-hook [--config alembic.ini] [--database-url URL | --secret-id ID] COMMAND [REV] [--yes] [--json]
+    alembic-hook invoke --function NAME [COMMAND] [REV] [--yes] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from lambda_fn.commands import Command, Request
+from lambda_fn.result import Result, Status
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="alembic-hook", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", help="path to alembic.ini (default: $ALEMBIC_CONFIG or ./alembic.ini)")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--database-url", help="PostgreSQL URL (any driver suffix; sslmode=... honoured)")
+    source.add_argument("--secret-id", help="Secrets Manager secret (RDS/CDK JSON) holding the credentials")
+    p.add_argument("--function", help="with `invoke`: the deployed function's name or ARN")
+    p.add_argument("--yes", action="store_true", help="confirm a downgrade or stamp")
+    p.add_argument("--json", action="store_true", help="print the result object as JSON")
+    p.add_argument("-v", "--verbose", action="store_true", help="show the engine's log lines on stderr")
+    p.add_argument("command", help="status | upgrade | downgrade | stamp | current | heads | history | sql | invoke")
+    p.add_argument("args", nargs="*", help="the target revision (and, for invoke, the command to send)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ns = _parser().parse_args(argv)
+    if ns.command == "invoke":
+        from lambda_fn.remote import invoke_function  # noqa: PLC0415 - boto3 only on this path
+
+        if not ns.function:
+            print("invoke needs --function NAME", file=sys.stderr)
+            return EXIT_USAGE
+        command = ns.args[0] if ns.args else "upgrade"
+        revision = ns.args[1] if len(ns.args) > 1 else None
+        payload: dict[str, Any] = {"command": command}
+        if revision:
+            payload["revision"] = revision
+        if ns.yes:
+            payload["confirm"] = command
+        result = invoke_function(ns.function, payload)
+        return _print(result, ns.json)
+
+    env = dict(os.environ)
+    if ns.config:
+        env["ALEMBIC_CONFIG"] = ns.config
+    if ns.database_url:
+        env.pop("DB_SECRET_ARN", None)
+        env["DATABASE_URL"] = ns.database_url
+    if ns.secret_id:
+        env["DB_SECRET_ARN"] = ns.secret_id
+    _quiet_logs(ns.verbose)
+
+    from lambda_fn import migrator  # noqa: PLC0415 - keeps `--help` fast
+    from lambda_fn.credentials import powertools_secret_reader  # noqa: PLC0415
+    from lambda_fn.errors import HookError  # noqa: PLC0415
+    from lambda_fn.settings import Settings  # noqa: PLC0415
+
+    try:
+        settings = Settings.from_env(env)
+        request = Request(Command.parse(ns.command), ns.args[0] if ns.args else None, confirmed=ns.yes)
+    except HookError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE
+    reader = powertools_secret_reader() if env.get("DB_SECRET_ARN") else None
+    result = migrator.run(request, settings, read_secret=reader)
+    return _print(result.to_dict(), ns.json)
+
+
+def _quiet_logs(verbose: bool) -> None:
+    from lambda_fn.log import logger  # noqa: PLC0415
+
+    # the result is printed anyway; log lines are for -v
+    logger.setLevel(logging.INFO if verbose else logging.CRITICAL)
+
+
+def _print(result: dict[str, Any], as_json: bool) -> int:
+    ok = result.get("status") != Status.FAILED.value
+    if as_json:
+        print(json.dumps(result, indent=2, default=str))
+    else:
+        print(render(result))
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+def render(r: dict[str, Any]) -> str:
+    """Readable output: the headline, then what changed, then what is left."""
+    lines = [f"{r.get('command', '?')}: {r.get('status')} - {r.get('message', '')}"]
+    if r.get("database"):
+        lines.append(f"  database : {r['database']}")
+    if r.get("command") in ("status", "current", "upgrade", "downgrade", "stamp"):
+        lines.append(f"  current  : {r.get('to_revision') or '(none)'}")
+        lines.append(f"  head(s)  : {', '.join(r.get('heads') or []) or '(none)'}")
+    for run in r.get("applied") or []:
+        lines.append(f"  {run['direction']:9} {run['revision']}  {run['duration_ms']:.0f} ms  {run['description']}")
+    if r.get("pending"):
+        lines.append(f"  pending  : {', '.join(r['pending'])}")
+    for h in r.get("history") or []:
+        marks = ("(head) " if h["is_head"] else "") + ("(current) " if h["is_current"] else "")
+        down = ",".join(h["down_revision"]) or "<base>"
+        lines.append(f"  {down} -> {h['revision']} {marks}{'' if h['applied'] else '[pending] '}{h['description']}")
+    if r.get("sql"):
+        lines.append(r["sql"].rstrip())
+    if r.get("lock_wait_ms"):
+        lines.append(f"  lock wait: {r['lock_wait_ms']:.0f} ms")
+    lines.append(f"  took     : {r.get('duration_ms', 0):.0f} ms")
+    if r.get("error"):
+        e = r["error"]
+        lines.append(f"  error    : [{e['kind']}]" + (f" at revision {e['revision']}" if e.get("revision") else ""))
+    return "\n".join(lines)
+
+
+def result_exit_code(result: Result) -> int:
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""What a caller can ask for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from lambda_fn.errors import ErrorKind, HookError
+
+
+class Command(StrEnum):
+    STATUS = "status"
+    UPGRADE = "upgrade"
+    DOWNGRADE = "downgrade"
+    STAMP = "stamp"
+    CURRENT = "current"
+    HEADS = "heads"
+    HISTORY = "history"
+    SQL = "sql"
+
+    @property
+    def destructive(self) -> bool:
+        """Commands that can lose data or lie about the schema: they need explicit confirmation."""
+        return self in (Command.DOWNGRADE, Command.STAMP)
+
+    @property
+    def needs_revision(self) -> bool:
+        return self in (Command.DOWNGRADE, Command.STAMP)
+
+    @classmethod
+    def parse(cls, raw: object) -> Command:
+        try:
+            return cls(str(raw).strip().lower())
+        except ValueError:
+            names = ", ".join(c.value for c in cls)
+            raise HookError(ErrorKind.BAD_REQUEST, f"Unknown command {raw!r}; use one of: {names}.") from None
+
+
+@dataclass(frozen=True)
+class Request:
+    command: Command = Command.UPGRADE
+    revision: str | None = None
+    confirmed: bool = False
+
+    def validate(self) -> None:
+        if self.command.needs_revision and not self.revision:
+            raise HookError(
+                ErrorKind.BAD_REQUEST,
+                f"{self.command} needs a target revision (a revision id, 'base', or a relative one like -1).",
+            )
+        if self.command.destructive and not self.confirmed:
+            raise HookError(
+                ErrorKind.CONFIRMATION_REQUIRED,
+                f"{self.command} {self.revision} changes the schema or its recorded revision and is refused "
+                f"without explicit confirmation. Review `sql`/`history` first, then confirm "
+                f"(CLI: --yes; Lambda: \"confirm\": \"{self.command}\").",
+            )

@@ -1,0 +1,158 @@
+"""Where the database credentials come from, in one order, into one value.
+
+1. a Secrets Manager secret named by DB_SECRET_ARN (RDS/CDK secret JSON; DB_HOST/DB_PORT/DB_NAME fill or
+   override its fields, since an RDS-managed secret holds only username and password);
+2. DATABASE_URL in any common form (postgres://, postgresql://, +asyncpg, +psycopg2, +psycopg, +pg8000);
+3. POSTGRES_HOST/PORT/DB/USER/PASSWORD, then DATABASE_HOST/PORT/NAME/USER/PASSWORD.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.settings import SSL_MODES, Settings
+
+# (secret id, force a fresh read) -> the secret's string value
+SecretReader = Callable[[str, bool], str]
+
+_DRIVERS = {"postgres", "postgresql", "postgresql+asyncpg", "postgresql+psycopg2", "postgresql+psycopg",
+            "postgresql+pg8000", "postgresql+psycopg2cffi", "postgres+asyncpg", "postgres+psycopg2"}
+
+
+@dataclass(frozen=True)
+class Credentials:
+    host: str
+    port: int
+    database: str
+    username: str
+    password: str = field(repr=False)
+    sslmode: str = "verify-full"
+    sslrootcert: str | None = None
+    source: str = ""  # where these came from, for error messages ("secret <arn>", "DATABASE_URL", ...)
+
+    def url(self) -> URL:
+        return URL.create("postgresql+pg8000", username=self.username, password=self.password,
+                          host=self.host, port=self.port, database=self.database)
+
+    def describe(self) -> str:
+        """host:port/dbname as user - never the password."""
+        return f"{self.username}@{self.host}:{self.port}/{self.database}"
+
+
+def resolve(settings: Settings, read_secret: SecretReader | None = None, *, force_fetch: bool = False) -> Credentials:
+    env = settings.env
+    if secret_id := env.get("DB_SECRET_ARN"):
+        if read_secret is None:
+            raise HookError(ErrorKind.CONFIGURATION, "DB_SECRET_ARN is set but no secret reader is available.")
+        return _from_secret(secret_id, read_secret(secret_id, force_fetch), settings)
+    if url := env.get("DATABASE_URL"):
+        return from_url(url, settings)
+    for prefix, db_key in (("POSTGRES", "POSTGRES_DB"), ("DATABASE", "DATABASE_NAME")):
+        if env.get(f"{prefix}_HOST"):
+            return _from_fields(
+                {"host": env.get(f"{prefix}_HOST"), "port": env.get(f"{prefix}_PORT") or 5432,
+                 "dbname": env.get(db_key), "username": env.get(f"{prefix}_USER"),
+                 "password": env.get(f"{prefix}_PASSWORD")},
+                settings, source=f"{prefix}_* variables",
+            )
+    raise HookError(
+        ErrorKind.CONFIGURATION,
+        "No database credentials: set DB_SECRET_ARN (a Secrets Manager secret), DATABASE_URL, or "
+        "POSTGRES_HOST/PORT/DB/USER/PASSWORD (CLI: --secret-id or --database-url).",
+    )
+
+
+def from_url(raw: str, settings: Settings) -> Credentials:
+    try:
+        url = make_url(raw.strip())
+    except ArgumentError:
+        # never echo the URL: it holds the password
+        raise HookError(ErrorKind.CONFIGURATION, "DATABASE_URL is not a valid URL; expected "
+                        "postgresql://user:password@host:5432/dbname.") from None
+    if url.drivername not in _DRIVERS:
+        raise HookError(ErrorKind.CONFIGURATION, f"DATABASE_URL scheme {url.drivername!r} is not PostgreSQL; "
+                        "use postgresql:// (any +driver suffix is accepted; the hook always uses pg8000).")
+    query = {k: (v if isinstance(v, str) else v[-1]) for k, v in url.query.items()}
+    fields: dict[str, Any] = {"host": url.host, "port": url.port or 5432, "dbname": url.database,
+                              "username": url.username, "password": url.password}
+    creds = _from_fields(fields, settings, source="DATABASE_URL")
+    if "sslmode" in query:
+        creds = replace(creds, sslmode=_sslmode(query["sslmode"], "DATABASE_URL sslmode"))
+    if "sslrootcert" in query:
+        creds = replace(creds, sslrootcert=query["sslrootcert"])
+    return creds
+
+
+def _from_secret(secret_id: str, raw: str, settings: Settings) -> Credentials:
+    source = f"secret {secret_id}"
+    try:
+        data = json.loads(raw)
+    except (TypeError, ValueError):
+        data = None
+    if not isinstance(data, dict):
+        raise HookError(ErrorKind.SECRET, f"The {source} is not a JSON object; it must hold at least "
+                        '{"username": ..., "password": ...} (the RDS/CDK secret format).')
+    env = settings.env
+    overrides = {"host": env.get("DB_HOST"), "port": env.get("DB_PORT"), "dbname": env.get("DB_NAME")}
+    merged = {**data, **{k: v for k, v in overrides.items() if v}}
+    merged.setdefault("dbname", "postgres")  # the RDS rotation templates' default when dbname is absent
+    return _from_fields(merged, settings, source=source, kind=ErrorKind.SECRET)
+
+
+def _from_fields(data: Mapping[str, Any], settings: Settings, *, source: str,
+                 kind: ErrorKind = ErrorKind.CONFIGURATION) -> Credentials:
+    missing = [k for k in ("host", "username", "password", "dbname") if not data.get(k)]
+    if missing:
+        hint = " (set DB_HOST/DB_PORT/DB_NAME for an RDS-managed secret)" if source.startswith("secret") else ""
+        raise HookError(kind, f"The {source} lacks {', '.join(missing)}{hint}.")
+    try:
+        port = int(data.get("port") or 5432)
+    except (TypeError, ValueError):
+        raise HookError(kind, f"The {source} has a port that is not a number.") from None
+    return Credentials(host=str(data["host"]), port=port, database=str(data["dbname"]),
+                       username=str(data["username"]), password=str(data["password"]),
+                       sslmode=settings.sslmode, sslrootcert=settings.sslrootcert, source=source)
+
+
+def _sslmode(raw: str, where: str) -> str:
+    mode = raw.strip().lower()
+    if mode not in SSL_MODES:
+        raise HookError(ErrorKind.CONFIGURATION, f"{where}={mode!r} is not supported; use one of "
+                        f"{', '.join(SSL_MODES)}.")
+    return mode
+
+
+def powertools_secret_reader() -> SecretReader:
+    """Secrets Manager through Powertools Parameters: cached per execution environment, with short
+    botocore timeouts so a missing VPC endpoint fails fast instead of hanging."""
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider  # noqa: PLC0415 - AWS path only
+    from botocore.config import Config  # noqa: PLC0415
+
+    from lambda_fn.aws_config import BOTO_CONFIG  # noqa: PLC0415
+
+    provider = SecretsProvider(boto_config=Config(**BOTO_CONFIG))
+
+    def read(secret_id: str, force: bool) -> str:
+        try:
+            value = provider.get(secret_id, force_fetch=force)
+        except Exception as exc:  # noqa: BLE001 - GetParameterError wraps every botocore failure
+            raise HookError(ErrorKind.SECRET, f"Could not read the {secret_id} secret: {_aws_reason(exc)}. "
+                            "Check the secret exists, the function's role may read it, and the VPC reaches "
+                            "Secrets Manager (NAT or an interface endpoint).") from None
+        if not isinstance(value, str):
+            raise HookError(ErrorKind.SECRET, f"The secret {secret_id} holds binary data, not JSON text.")
+        return value
+
+    return read
+
+
+def _aws_reason(exc: BaseException) -> str:
+    cause = exc.__cause__ or exc
+    return f"{type(cause).__name__}: {cause}"[:300]

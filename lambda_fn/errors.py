@@ -1,0 +1,60 @@
+"""The one exception the engine raises, and the kinds of failure a caller can act on."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorKind(StrEnum):
+    # the caller's input or the function's settings are wrong: fix the request or the configuration
+    CONFIGURATION = "configuration"
+    BAD_REQUEST = "bad_request"
+    CONFIRMATION_REQUIRED = "confirmation_required"
+    BAD_REVISION = "bad_revision"
+    SECRET = "secret"
+    # the database could not be used
+    AUTHENTICATION = "authentication"
+    UNREACHABLE = "unreachable"
+    TLS = "tls"
+    DATABASE_MISSING = "database_missing"
+    CONNECTION_LOST = "connection_lost"
+    # the migration history and the database disagree: refused before any DDL
+    MULTIPLE_HEADS = "multiple_heads"
+    UNKNOWN_DATABASE_REVISION = "unknown_database_revision"
+    # contention and time
+    MIGRATION_LOCKED = "migration_locked"
+    LOCK_TIMEOUT = "lock_timeout"
+    STATEMENT_TIMEOUT = "statement_timeout"
+    DEADLINE = "deadline"
+    # a revision raised
+    MIGRATION_FAILED = "migration_failed"
+    INTERNAL = "internal"
+
+    @property
+    def is_configuration(self) -> bool:
+        """True when re-running unchanged cannot help: the request or settings must change."""
+        return self in _CONFIGURATION_KINDS
+
+
+_CONFIGURATION_KINDS = frozenset(
+    {
+        ErrorKind.CONFIGURATION,
+        ErrorKind.BAD_REQUEST,
+        ErrorKind.CONFIRMATION_REQUIRED,
+        ErrorKind.BAD_REVISION,
+        ErrorKind.SECRET,
+        ErrorKind.AUTHENTICATION,
+        ErrorKind.TLS,
+        ErrorKind.DATABASE_MISSING,
+    }
+)
+
+
+class HookError(Exception):
+    """A failure with a kind, a message that says what to do, and the revision it concerns (if any)."""
+
+    def __init__(self, kind: ErrorKind, message: str, revision: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.revision = revision
