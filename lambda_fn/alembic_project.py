@@ -19,6 +19,7 @@ from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
+from alembic.script.revision import RevisionError
 from alembic.util.exc import CommandError
 from sqlalchemy import Connection
 
@@ -111,7 +112,7 @@ class AlembicProject:
         lower: Any = current or "base"
         try:
             revs = [s for s in self.script.iterate_revisions(upper, lower) if s.revision not in current]
-        except CommandError:
+        except (CommandError, RevisionError):
             return []  # the database is past `target` or on another branch: nothing to apply towards it
         return list(reversed(revs))
 
