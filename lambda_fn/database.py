@@ -138,13 +138,13 @@ def wait_until_ready(creds: Credentials, *, wait: float, deadline: Deadline, app
             continue
         if error.kind is not ErrorKind.UNREACHABLE:
             raise error
-        if bound.remaining() <= delay:
+        if bound.remaining() <= 0.05:
             raise HookError(ErrorKind.UNREACHABLE, f"The database {creds.describe()} did not answer within "
                             f"{wait:g} s ({attempt} attempts; last: {error.message}). Check the host, that the "
                             "function's security group may reach it on its port, and that it is running.")
         logger.info("Database not ready; retrying", extra={"attempt": attempt, "reason": error.message,
                                                           "retry_in_s": round(delay, 2)})
-        time.sleep(delay)  # backoff between attempts, not synchronisation
+        time.sleep(min(delay, bound.remaining()))  # backoff between attempts, not synchronisation
         delay = min(delay * 2, 5.0)
 
 
