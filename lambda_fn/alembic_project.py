@@ -12,9 +12,8 @@ import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from alembic import command
 from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext
@@ -23,6 +22,7 @@ from alembic.script.revision import RevisionError
 from alembic.util.exc import CommandError
 from sqlalchemy import Connection
 
+from alembic import command
 from lambda_fn.errors import ErrorKind, HookError
 
 Heads = tuple[str, ...]
@@ -133,10 +133,10 @@ class AlembicProject:
         return heads
 
     def upgrade_steps(self, target: str, current: Heads) -> list[Any]:
-        return self._steps(lambda: self.script._upgrade_revs(target, current))
+        return self._steps(lambda: self.script._upgrade_revs(target, cast(Any, current)))
 
     def downgrade_steps(self, target: str, current: Heads) -> list[Any]:
-        return self._steps(lambda: self.script._downgrade_revs(target, current))
+        return self._steps(lambda: self.script._downgrade_revs(target, cast(Any, current)))
 
     @staticmethod
     def _steps(make: Any) -> list[Any]:

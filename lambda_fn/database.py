@@ -84,7 +84,7 @@ class _Dialect(PGDialect_pg8000):
     def set_isolation_level(self, dbapi_connection: Any, level: Any) -> None:
         if str(level).replace("_", " ") == "AUTOCOMMIT" and dbapi_connection._in_transaction:
             dbapi_connection.commit()
-        super().set_isolation_level(dbapi_connection, level)
+        super().set_isolation_level(dbapi_connection, level)  # type: ignore[no-untyped-call]
 
 
 _DIALECT = "pg8000_hook"
@@ -169,7 +169,8 @@ def create_missing_database(creds: Credentials, *, application_name: str, timeou
         conn.close()
 
 
-def classify(exc: BaseException, creds: Credentials | None = None, *, connecting: bool = False,
+def classify(  # noqa: PLR0911 - one branch per failure kind
+    exc: BaseException, creds: Credentials | None = None, *, connecting: bool = False,
              revision: str | None = None) -> HookError:
     """Turn a driver/SQLAlchemy exception into a HookError whose message says what to do."""
     if isinstance(exc, HookError):

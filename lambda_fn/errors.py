@@ -11,7 +11,7 @@ class ErrorKind(StrEnum):
     BAD_REQUEST = "bad_request"
     CONFIRMATION_REQUIRED = "confirmation_required"
     BAD_REVISION = "bad_revision"
-    SECRET = "secret"
+    SECRET = "secret"  # noqa: S105 - a kind of failure, not a password
     # the database could not be used
     AUTHENTICATION = "authentication"
     UNREACHABLE = "unreachable"

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import time
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 
 import pg8000.native
 
@@ -65,10 +65,9 @@ def migration_lock(creds: Credentials, *, name: str, wait: float, deadline: Dead
     except Exception as exc:  # noqa: BLE001
         raise classify(exc, creds) from None
     finally:
-        try:
-            conn.close()  # ends the session, which releases the lock
-        except Exception:  # noqa: BLE001 - the connection may already be gone; so is the lock
-            pass
+        # ends the session, which releases the lock; if the connection is already gone, so is the lock
+        with suppress(Exception):
+            conn.close()
 
 
 def _busy(conn: pg8000.native.Connection, key: int, name: str, waited: float) -> HookError:

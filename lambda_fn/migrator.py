@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -314,10 +315,9 @@ def _explain(error: HookError, rev: str) -> HookError:
 
 
 def _quiet(fn: Callable[[], object]) -> None:
-    try:
+    # cleanup after a failure that is already being reported
+    with contextlib.suppress(Exception):
         fn()
-    except Exception:  # noqa: BLE001 - cleanup after a failure that is already being reported
-        pass
 
 
 def _join(heads: Heads) -> str | None:

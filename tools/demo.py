@@ -40,8 +40,8 @@ def main() -> int:
 
 
 def _create(admin_url: str, name: str) -> None:
-    import pg8000.native  # noqa: PLC0415
-    from sqlalchemy.engine import make_url  # noqa: PLC0415
+    import pg8000.native
+    from sqlalchemy.engine import make_url
 
     u = make_url(admin_url)
     conn = pg8000.native.Connection(u.username or "postgres", password=u.password, host=u.host, port=u.port)

@@ -33,15 +33,15 @@ def find_bindir(require_tls: bool = False) -> Path:
     candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
     if not require_tls:
         try:
-            import pgserver  # type: ignore[import-untyped]  # noqa: PLC0415 - only when no server is installed
+            import pgserver
 
             candidates.append(Path(pgserver.__file__).parent / "pginstall" / "bin")
         except ImportError:
             pass
     for bindir in candidates:
-        if (bindir / "postgres").exists() and (bindir / "initdb").exists():
-            if not require_tls or _has_ssl(bindir):
-                return bindir
+        has_server = (bindir / "postgres").exists() and (bindir / "initdb").exists()
+        if has_server and (not require_tls or _has_ssl(bindir)):
+            return bindir
     wanted = "PostgreSQL server binaries built with OpenSSL" if require_tls else "PostgreSQL server binaries"
     raise RuntimeError(
         f"No {wanted} found (looked in {', '.join(map(str, candidates)) or 'nothing'}). "
@@ -86,7 +86,8 @@ def make_tls_files(directory: Path, server_names: tuple[str, ...] = ("localhost"
     openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
             "-days", "2", "-out", "server.crt", "-extfile", "server.ext")
     os.chmod(directory / "server.key", 0o600)
-    return TlsFiles(directory / "ca.crt", directory / "server.crt", directory / "server.key", directory / "other-ca.crt")
+    return TlsFiles(directory / "ca.crt", directory / "server.crt", directory / "server.key",
+                    directory / "other-ca.crt")
 
 
 @dataclass
@@ -117,7 +118,7 @@ class LocalPostgres:
         self.root.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
             self.run_as = self.run_as or _unprivileged_user()
-            os.chmod(self.root, 0o755)
+            os.chmod(self.root, 0o755)  # noqa: S103 - the server's own user must reach its data
             shutil.chown(self.root, self.run_as)
         pwfile = self.root / "pwfile"
         pwfile.write_text(SUPERUSER_PASSWORD + "\n")
@@ -178,6 +179,6 @@ def _unprivileged_user() -> str:
 def throwaway(tls: bool = False) -> LocalPostgres:
     """A cluster under a fresh temporary directory; call .start() (or use as a context manager)."""
     root = Path(tempfile.mkdtemp(prefix="alembic-hook-pg-"))
-    os.chmod(root, 0o755)  # the unprivileged server user must traverse it
+    os.chmod(root, 0o755)  # noqa: S103 - the unprivileged server user must traverse it
     files = make_tls_files(root / "tls") if tls else None
     return LocalPostgres(bindir=find_bindir(require_tls=tls), root=root / "cluster", tls=files)

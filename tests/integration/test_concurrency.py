@@ -20,7 +20,7 @@ LOCK_WAIT = 30.0
 
 
 def _runner(env: dict[str, str], barrier: Any, out: Any) -> None:
-    from tests.support.engine import run as run_in_child  # noqa: PLC0415 - imported in the spawned process
+    from tests.support.engine import run as run_in_child
 
     barrier.wait(timeout=60)  # every process is imported and ready: start together
     out.put(run_in_child(env).to_dict())

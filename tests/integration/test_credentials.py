@@ -90,7 +90,7 @@ def test_rotated_secret_is_picked_up_by_the_forced_reread(db: Database) -> None:
 
 
 def test_unreachable_database_waits_within_its_bound(db: Database) -> None:
-    from tools.localpg import free_port as closed_port  # noqa: PLC0415
+    from tools.localpg import free_port as closed_port
 
     url = f"postgresql://u:pw@127.0.0.1:{closed_port()}/d?sslmode=disable"
     result = run({**db.env(), "DATABASE_URL": url, "DB_WAIT_SECONDS": "1.5"})
