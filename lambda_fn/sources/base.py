@@ -1,0 +1,61 @@
+"""What every source shares: the runner it is handed, what it reports back to the handler, and the
+Result of a request that never reached the engine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from lambda_fn.commands import Request
+from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.result import ErrorInfo, Result, Status
+
+# Request -> Result with the invocation's settings, deadline and credentials; never raises.
+Runner = Callable[[Request], Result]
+
+
+@dataclass(frozen=True)
+class LambdaInfo:
+    """What a reply may quote about this invocation so an operator can find its logs."""
+
+    request_id: str = ""
+    log_group: str = ""
+    log_stream: str = ""
+
+    def where(self) -> str:
+        parts = [f"log group {self.log_group}" if self.log_group else "",
+                 f"stream {self.log_stream}" if self.log_stream else "",
+                 f"request {self.request_id}" if self.request_id else ""]
+        return ", ".join(p for p in parts if p)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one invocation did, for the handler: what to count, what to return, whether it was heard."""
+
+    result: Result                         # the engine's result, or the refusal of a malformed request
+    response: dict[str, Any]               # the function's return value
+    error: Exception | None = None         # raised to Lambda (direct callers only: it is their channel)
+    delivered: bool = True                 # False when the caller's channel could not be reached
+
+
+def refused(command: str, exc: HookError, target: str | None = None) -> Result:
+    """The Result of a request that never reached the engine."""
+    return Result(command=command, status=Status.FAILED, target=target, message=exc.message,
+                  error=ErrorInfo(kind=exc.kind, message=exc.message, revision=exc.revision))
+
+
+def internal_error(command: str, exc: BaseException) -> Result:
+    """A bug in the function: say so without echoing anything that may carry event data."""
+    return refused(command, HookError(ErrorKind.INTERNAL, f"Unexpected {type(exc).__name__} in the function; "
+                                      "this is a bug in the hook and its log holds the traceback."))
+
+
+def fit(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, marked when cut."""
+    return text if len(text) <= limit else text[: max(0, limit - 3)] + "..."
+
+
+def duration(ms: float) -> str:
+    return f"{ms / 1000:.1f} s" if ms >= 1000 else f"{ms:.0f} ms"

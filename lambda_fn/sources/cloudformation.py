@@ -1,0 +1,203 @@
+"""CloudFormation custom resource whose ServiceToken is this function: "RequestType" and "ResponseURL".
+
+- Create and Update upgrade to the `TargetRevision` property (default head). An Update naming a revision
+  the database has already passed - what a stack rollback sends - finds nothing to apply and succeeds
+  without touching the schema: CloudFormation never downgrades.
+- Delete succeeds at once, without settings, credentials or the database.
+- Every request gets exactly one response PUT to ResponseURL, whatever failed (bad settings, a malformed
+  request, a bug), within 4096 bytes; otherwise the stack waits for the resource's ServiceTimeout (an hour
+  by default). The PhysicalResourceId never changes, so an Update never reads as a replacement.
+- `Data` (Fn::GetAtt): FromRevision, ToRevision, AppliedCount, Status - all strings, as properties are.
+
+The ResponseURL is a presigned S3 URL (a credential for the response): it is never logged.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+from urllib.parse import urlsplit
+
+from aws_lambda_powertools.utilities.data_classes import CloudFormationCustomResourceEvent
+
+from lambda_fn.commands import Command, Request
+from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.log import logger
+from lambda_fn.result import Result, Status
+from lambda_fn.sources.base import LambdaInfo, Outcome, Runner, internal_error, refused
+
+CALLER = "cloudformation"
+MAX_BODY = 4096           # CloudFormation rejects larger responses
+PHYSICAL_ID_SUFFIX = "-migrations"
+MAX_PHYSICAL_ID = 1024
+PUT_ATTEMPTS = 3
+PUT_TIMEOUT = 5.0         # seconds per attempt: S3 answers in milliseconds when it is reachable at all
+ECHOED = ("StackId", "RequestId", "LogicalResourceId")
+
+
+def matches(event: object) -> bool:
+    return isinstance(event, dict) and "RequestType" in event and "ResponseURL" in event
+
+
+def correlation_id(event: object) -> str | None:
+    value = event.get("RequestId") if isinstance(event, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
+def handle(event: object, run: Runner, info: LambdaInfo) -> Outcome:
+    assert isinstance(event, dict)  # matches() holds
+    try:
+        result = _decide(CloudFormationCustomResourceEvent(event), run)
+    except Exception as exc:  # noqa: BLE001 - the stack must still get its response
+        logger.exception("Unexpected failure handling the custom resource request")
+        result = internal_error(Command.UPGRADE.value, exc)
+    body = response_body(event, result, info)
+    url = event.get("ResponseURL")
+    delivered = put_response(url, body) if isinstance(url, str) else False
+    if not isinstance(url, str):
+        logger.error("ResponseURL is not a string: no response can be sent")
+    return Outcome(result, json.loads(body), delivered=delivered)
+
+
+def _decide(request: CloudFormationCustomResourceEvent, run: Runner) -> Result:
+    kind = request.request_type
+    if kind == "Delete":
+        # Deleting the resource (or the stack) never drops the schema, and must not fail on settings
+        # that may be gone already: nothing is read, nothing is touched.
+        return Result(command=Command.UPGRADE.value, status=Status.SKIPPED,
+                      message="Delete: the schema is left as it is.")
+    if kind not in ("Create", "Update"):
+        return refused(Command.UPGRADE.value, HookError(
+            ErrorKind.BAD_REQUEST, f"Unknown RequestType {str(kind)[:40]!r}; expected Create, Update or Delete."))
+    try:
+        target = target_revision(request.resource_properties)
+    except HookError as exc:
+        return refused(Command.UPGRADE.value, exc)
+    return run(Request(Command.UPGRADE, target))
+
+
+def target_revision(properties: object) -> str:
+    """TargetRevision, as CloudFormation sends it (a string); absent or empty means head."""
+    if properties is None:
+        return "head"
+    if not isinstance(properties, dict):
+        raise HookError(ErrorKind.BAD_REQUEST, "ResourceProperties is not an object.")
+    value = properties.get("TargetRevision")
+    if value is None:
+        return "head"
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise HookError(ErrorKind.BAD_REQUEST, "TargetRevision must be a string (a revision id or head).")
+    return value.strip() or "head"
+
+
+def physical_resource_id(event: dict[str, Any]) -> str:
+    """The incoming id on Update and Delete; on Create one derived from the logical id alone, so every
+    response of the resource's life carries the same id."""
+    incoming = event.get("PhysicalResourceId")
+    if isinstance(incoming, str) and incoming.strip() and event.get("RequestType") != "Create":
+        return incoming[:MAX_PHYSICAL_ID]
+    logical = event.get("LogicalResourceId")
+    base = logical if isinstance(logical, str) and logical else "database"
+    return base[: MAX_PHYSICAL_ID - len(PHYSICAL_ID_SUFFIX)] + PHYSICAL_ID_SUFFIX
+
+
+def response_body(event: dict[str, Any], result: Result, info: LambdaInfo) -> bytes:
+    """The response JSON, within MAX_BODY bytes: the Reason gives way first, then Data, then the echoed ids
+    (which only a malformed request makes long)."""
+    status = "SUCCESS" if result.ok else "FAILED"
+    body: dict[str, Any] = {
+        "Status": status,
+        "Reason": "",
+        "PhysicalResourceId": physical_resource_id(event),
+        **{key: _echo(event.get(key)) for key in ECHOED},
+        "NoEcho": False,
+        "Data": {
+            "FromRevision": result.from_revision or "",
+            "ToRevision": result.to_revision or "",
+            "AppliedCount": str(len(result.applied)),
+            "Status": result.status.value,
+        },
+    }
+    reason = _reason(result, info)
+    encoded = _fit_reason(body, reason)
+    if encoded is None:
+        body["Data"] = {k: v[:64] for k, v in body["Data"].items()}
+        encoded = _fit_reason(body, reason)
+    if encoded is None:
+        for key in (*ECHOED, "PhysicalResourceId"):
+            body[key] = body[key][:256]
+        encoded = _fit_reason(body, reason) or _encode({**body, "Reason": ""})
+    return encoded
+
+
+def _reason(result: Result, info: LambdaInfo) -> str:
+    if result.ok:
+        return result.message
+    kind = result.error.kind if result.error else ErrorKind.INTERNAL
+    text = f"[{kind}] {result.message or 'no reason given'}"
+    if where := info.where():
+        text += f" Logs: {where}."
+    return text
+
+
+def _fit_reason(body: dict[str, Any], reason: str) -> bytes | None:
+    """The body with as much of the reason as fits, or None when even an empty reason does not."""
+    if len(_encode({**body, "Reason": ""})) > MAX_BODY:
+        return None
+    full = _encode({**body, "Reason": reason})
+    if len(full) <= MAX_BODY:
+        return full
+    low, high = 0, len(reason)  # longest prefix that fits; escapes make bytes != characters
+    while low < high:
+        mid = (low + high + 1) // 2
+        if len(_encode({**body, "Reason": reason[:mid] + "..."})) <= MAX_BODY:
+            low = mid
+        else:
+            high = mid - 1
+    return _encode({**body, "Reason": reason[:low] + "..."})
+
+
+def _encode(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def _echo(value: object) -> str:
+    """Copied verbatim, as CloudFormation matches the response by them; a malformed value becomes a string."""
+    return value if isinstance(value, str) else ""
+
+
+def put_response(url: str, body: bytes) -> bool:
+    """PUT with short timeouts and a few attempts; a 4xx (an expired or altered presigned URL) is final."""
+    host = urlsplit(url).hostname if url.startswith(("http://", "https://")) else None
+    if host is None:
+        logger.error("ResponseURL is not an http(s) URL: no response can be sent")
+        return False
+    for attempt in range(1, PUT_ATTEMPTS + 1):
+        # content-type "" : the presigned URL was signed without one
+        request = urllib.request.Request(url, data=body, method="PUT",  # noqa: S310 - http(s) checked above
+                                         headers={"Content-Type": "", "Content-Length": str(len(body))})
+        try:
+            with urllib.request.urlopen(request, timeout=PUT_TIMEOUT) as reply:  # noqa: S310 - http(s) checked
+                logger.info("Sent the custom resource response", extra={"http_status": reply.status,
+                                                                         "response_host": host})
+                return True
+        except urllib.error.HTTPError as exc:
+            final = exc.code < 500
+            error = f"HTTP {exc.code}"
+        except (OSError, ValueError) as exc:  # URLError, timeouts, refused connections, malformed URLs
+            final = isinstance(exc, ValueError)
+            error = type(exc).__name__ + (f": {exc.reason}" if isinstance(exc, urllib.error.URLError) else "")
+        logger.warning("Could not send the custom resource response",
+                       extra={"attempt": attempt, "error": error[:300], "response_host": host})
+        if final:
+            break
+        if attempt < PUT_ATTEMPTS:
+            time.sleep(0.5 * attempt)  # backoff between attempts, not synchronisation
+    logger.error("Gave up sending the custom resource response; the stack waits for the resource's "
+                 "ServiceTimeout. Check the VPC reaches S3 (gateway endpoint or NAT).", extra={"response_host": host})
+    return False

@@ -1,0 +1,204 @@
+"""CodePipeline Lambda invoke action: an asynchronous event with "CodePipeline.job".
+
+UserParameters (optional) is a JSON object: {"command": "upgrade" | "status", "revision": "<rev>"}; with
+neither the action upgrades to head. The job is answered with exactly one PutJobSuccessResult (summary and
+output variables for later actions) or PutJobFailureResult (ConfigurationError when the request or the
+settings must change, JobFailed when the migration failed), and the function returns normally whatever
+happened: an exception would only make Lambda re-deliver the event.
+
+A second delivery of the same job (Lambda delivers asynchronous events at least once) is harmless: the
+migration is idempotent (advisory lock, then "already at head"), reporting on a job that is already
+reported is logged and ignored, and a delivery that finds the lock held by its own job stays silent so the
+run holding it reports. No continuation token is used: one invocation does the whole job, bounded by the
+function's timeout, and the engine stops before a revision it cannot finish.
+
+The event carries artifact credentials (STS keys): it is never logged, and nothing from it but the job id
+and the parameters' key names reaches a log line or a reply.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.utilities.data_classes import CodePipelineJobEvent
+
+from lambda_fn.commands import Command, Request
+from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.log import logger
+from lambda_fn.result import Result, Status
+from lambda_fn.sources.base import LambdaInfo, Outcome, Runner, duration, fit, internal_error, refused
+
+if TYPE_CHECKING:
+    from mypy_boto3_codepipeline import CodePipelineClient
+
+CALLER = "codepipeline"
+COMMANDS = (Command.UPGRADE, Command.STATUS)
+PARAMETER_KEYS = ("command", "revision")
+SUMMARY_LIMIT = 2048   # ExecutionDetails.summary
+MESSAGE_LIMIT = 5000   # FailureDetails.message
+# The job was already answered (a re-delivery) or is gone (timed out, pipeline stopped): nothing to do.
+ALREADY_ANSWERED = ("InvalidJobStateException", "JobNotFoundException")
+
+
+def matches(event: object) -> bool:
+    return isinstance(event, dict) and "CodePipeline.job" in event
+
+
+def correlation_id(event: object) -> str | None:
+    return _job_id(event)
+
+
+def handle(event: object, run: Runner, info: LambdaInfo) -> Outcome:
+    job_id = _job_id(event)
+    try:
+        request = parse(event)
+        # Without a job id nobody could be told the outcome: do not migrate blind.
+        result = run(request) if job_id else refused(request.command.value, HookError(
+            ErrorKind.BAD_REQUEST, 'The CodePipeline event has no "CodePipeline.job".id; nothing was run.'))
+    except HookError as exc:
+        result = refused(Command.UPGRADE.value, exc)
+    except Exception as exc:  # noqa: BLE001 - the job must still be answered
+        logger.exception("Unexpected failure handling the CodePipeline job")
+        result = internal_error(Command.UPGRADE.value, exc)
+    response = {"job_id": job_id, "status": result.status.value, "message": result.message}
+    if job_id is None:
+        logger.error("CodePipeline event without a job id: no result can be reported")
+        return Outcome(result, response, delivered=False)
+    if _lock_held_by_same_job(result, job_id):
+        logger.warning("Another delivery of this job holds the migration lock; it reports the result")
+        return Outcome(result, response)
+    return Outcome(result, response, delivered=report(job_id, result, info))
+
+
+def parse(event: object) -> Request:
+    try:
+        raw = CodePipelineJobEvent(event).user_parameters  # type: ignore[arg-type]  # matches() checked dict
+    except (KeyError, TypeError, AttributeError):
+        raise HookError(ErrorKind.BAD_REQUEST, "The CodePipeline event lacks data.actionConfiguration."
+                        "configuration; it does not come from a Lambda invoke action.") from None
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return Request(Command.UPGRADE)
+    if not isinstance(raw, str):
+        raise HookError(ErrorKind.BAD_REQUEST, "UserParameters is not a string.")
+    try:
+        params = json.loads(raw)
+    except ValueError as exc:
+        # the position, not the text: parameters are echoed nowhere
+        raise HookError(ErrorKind.BAD_REQUEST, f"UserParameters is not valid JSON ({_json_error(exc)}); use e.g. "
+                        '{"revision": "head"} or {"command": "status"}.') from None
+    if not isinstance(params, dict):
+        raise HookError(ErrorKind.BAD_REQUEST, 'UserParameters must be a JSON object such as {"revision": "head"}.')
+    unknown = sorted(str(k) for k in params if k not in PARAMETER_KEYS)
+    if unknown:
+        # a typo must not silently turn into "upgrade to head"
+        raise HookError(ErrorKind.BAD_REQUEST, f"UserParameters has unknown key(s) {fit(', '.join(unknown), 200)}; "
+                        f"it takes {' and '.join(PARAMETER_KEYS)}.")
+    command = Command.parse(_text(params, "command") or Command.UPGRADE.value)
+    if command not in COMMANDS:
+        raise HookError(ErrorKind.BAD_REQUEST, f"A pipeline runs only {' or '.join(COMMANDS)}, not {command}; "
+                        "run other commands with `alembic-hook invoke`.")
+    return Request(command, _text(params, "revision"))
+
+
+def summary(result: Result) -> str:
+    took = duration(result.duration_ms)
+    if result.status is Status.APPLIED:
+        steps = ", ".join(f"{r.revision} ({duration(r.duration_ms)})" for r in result.applied)
+        text = (f"Applied {len(result.applied)} revision(s), {result.from_revision or 'base'} -> "
+                f"{result.to_revision or 'base'}, in {took}: {steps}.")
+    else:
+        text = f"{result.command} {result.status}: {result.message} ({took})."
+    if result.lock_wait_ms >= 1000:
+        text += f" Waited {duration(result.lock_wait_ms)} for the migration lock."
+    return fit(text, SUMMARY_LIMIT)
+
+
+def output_variables(result: Result) -> dict[str, str]:
+    """For later actions as #{<namespace>.<key>}. Never empty: "base" is an empty database, "unknown" a
+    run that never reached it."""
+    unknown = "base" if result.database else "unknown"
+    return {"status": result.status.value, "from_revision": result.from_revision or unknown,
+            "to_revision": result.to_revision or unknown, "applied_count": str(len(result.applied))}
+
+
+def failure_details(result: Result, info: LambdaInfo) -> dict[str, str]:
+    error = result.error
+    kind = error.kind if error else ErrorKind.INTERNAL
+    at = f" at revision {error.revision}" if error and error.revision else ""
+    text = f"Migration {result.command} failed [{kind}]{at}: {result.message or 'no reason given'}"
+    if result.database:
+        text += f" The database is at {result.to_revision or 'base'}."
+    if where := info.where():
+        text += f" Logs: {where}."
+    return {"type": "ConfigurationError" if kind.is_configuration else "JobFailed", "message": fit(text, MESSAGE_LIMIT)}
+
+
+def report(job_id: str, result: Result, info: LambdaInfo) -> bool:
+    """Answer the job once. True when CodePipeline has an answer (ours, or an earlier delivery's)."""
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415 - boto only on this path
+
+    try:
+        client = _client()
+        if result.ok:
+            details: dict[str, Any] = {"summary": summary(result)}
+            if info.request_id:
+                details["externalExecutionId"] = fit(info.request_id, 1500)
+            client.put_job_success_result(jobId=job_id, executionDetails=details,  # type: ignore[arg-type]
+                                          outputVariables=output_variables(result))
+        else:
+            client.put_job_failure_result(jobId=job_id, failureDetails=failure_details(result, info))  # type: ignore[arg-type]
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in ALREADY_ANSWERED:
+            logger.warning("The job is already answered or gone; nothing more to report",
+                           extra={"error_code": code, "status": result.status.value})
+            return True
+        logger.error("CodePipeline refused the job result", extra={"error_code": code, "error": fit(str(exc), 500)})
+        return False
+    except (BotoCoreError, ValueError) as exc:
+        # no route to CodePipeline: the action fails at its own timeout; say why here
+        logger.error("Could not reach CodePipeline to report the job result; check the VPC has a route to the "
+                     "codepipeline endpoint (NAT or interface endpoint)",
+                     extra={"error": fit(f"{type(exc).__name__}: {exc}", 500)})
+        return False
+    logger.info("Reported the job result to CodePipeline", extra={"status": result.status.value})
+    return True
+
+
+@functools.cache
+def _client() -> CodePipelineClient:
+    """One client per execution environment, with the short timeouts and bounded retries of every AWS call."""
+    import boto3  # noqa: PLC0415
+    from botocore.config import Config  # noqa: PLC0415
+
+    from lambda_fn.aws_config import BOTO_CONFIG  # noqa: PLC0415
+
+    return boto3.client("codepipeline", config=Config(**BOTO_CONFIG))
+
+
+def _job_id(event: object) -> str | None:
+    job = event.get("CodePipeline.job") if isinstance(event, dict) else None
+    job_id = job.get("id") if isinstance(job, dict) else None
+    return job_id.strip() if isinstance(job_id, str) and job_id.strip() else None
+
+
+def _lock_held_by_same_job(result: Result, job_id: str) -> bool:
+    """The engine names the lock holder's application_name, which carries the job id (see invocation.py):
+    the holder is another delivery of this very job, which will report."""
+    error = result.error
+    return error is not None and error.kind is ErrorKind.MIGRATION_LOCKED and job_id in error.message
+
+
+def _text(params: dict[str, Any], key: str) -> str | None:
+    value = params.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise HookError(ErrorKind.BAD_REQUEST, f'UserParameters "{key}" must be a string.')
+    return value.strip() or None
+
+
+def _json_error(exc: ValueError) -> str:
+    return f"at character {exc.pos}" if isinstance(exc, json.JSONDecodeError) else "unreadable"

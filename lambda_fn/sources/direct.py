@@ -1,0 +1,94 @@
+"""Direct invocation: `aws lambda invoke`, an SDK, the `alembic-hook invoke` CLI, a CDK Trigger.
+
+    {"command": "upgrade", "revision": "head", "confirm": "downgrade"}   every key optional
+
+`{}` (what a CDK Trigger sends) upgrades to head. Success returns the result object. Failure raises
+`MigrationFailed`, whose message is the result object as JSON: a synchronous caller sees a function error
+(`FunctionError: Unhandled`, errorType MigrationFailed), so a script, an SDK or a Trigger cannot mistake a
+failed migration for a successful invoke.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from lambda_fn.commands import Command, Request
+from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.result import Result
+from lambda_fn.sources.base import LambdaInfo, Outcome, Runner, refused
+
+CALLER = "direct"
+KEYS = ("command", "revision", "confirm")
+
+
+class MigrationFailed(Exception):
+    """Raised to Lambda so the caller gets a function error; the message is the result object as JSON."""
+
+    def __init__(self, result: dict[str, Any]) -> None:
+        super().__init__(json.dumps(result, default=str, separators=(",", ":")))
+        self.result = result
+
+
+def matches(event: object) -> bool:
+    return True
+
+
+def correlation_id(event: object) -> str | None:
+    return None  # the Lambda request id is the best handle a direct caller has
+
+
+def handle(event: object, run: Runner, info: LambdaInfo) -> Outcome:
+    try:
+        request = parse(event)
+    except HookError as exc:
+        result = refused(_command_name(event), exc)
+    else:
+        result = run(request)
+    return render(result)
+
+
+def render(result: Result) -> Outcome:
+    # through JSON once, so the runtime's marshaller never meets a type it cannot encode
+    data: dict[str, Any] = json.loads(json.dumps(result.to_dict(), default=str))
+    return Outcome(result, data, None if result.ok else MigrationFailed(data))
+
+
+def parse(event: object) -> Request:
+    if event is None:  # an invoke without a payload
+        event = {}
+    if not isinstance(event, dict):
+        raise HookError(ErrorKind.BAD_REQUEST, f"The payload is a JSON {_json_type(event)}; send an object such as "
+                        '{"command": "status"} ({} upgrades to head).')
+    unknown = sorted(str(k) for k in event if k not in KEYS)
+    if unknown:
+        # a typo such as "rev" must not silently upgrade to head
+        raise HookError(ErrorKind.BAD_REQUEST, f"Unknown key(s) {', '.join(unknown)[:200]}; the payload takes "
+                        f"{', '.join(KEYS)}.")
+    raw_command = _text_or_none(event, "command")
+    command = Command.parse(raw_command) if raw_command else Command.UPGRADE
+    revision = _text_or_none(event, "revision")
+    confirm = _text_or_none(event, "confirm")
+    # the confirmation names the command, so a copied payload cannot confirm a different destructive one
+    return Request(command, revision, confirmed=confirm is not None and confirm.lower() == command.value)
+
+
+def _text_or_none(event: dict[Any, Any], key: str) -> str | None:
+    value = event.get(key)
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # a relative revision such as -1 sent as a number
+    if not isinstance(value, str):
+        raise HookError(ErrorKind.BAD_REQUEST, f'"{key}" must be a string, not a JSON {_json_type(value)}.')
+    return value.strip() or None
+
+
+def _command_name(event: object) -> str:
+    raw = event.get("command") if isinstance(event, dict) else None
+    return raw.strip().lower()[:40] if isinstance(raw, str) and raw.strip() else Command.UPGRADE.value
+
+
+def _json_type(value: object) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
