@@ -8,6 +8,7 @@ does. The step lists come from Alembic itself (`ScriptDirectory._upgrade_revs`/`
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 from collections.abc import Sequence
@@ -23,6 +24,7 @@ from alembic.util.exc import CommandError
 from sqlalchemy import Connection
 
 from alembic import command
+from lambda_fn import heads_index
 from lambda_fn.errors import ErrorKind, HookError
 
 Heads = tuple[str, ...]
@@ -46,6 +48,7 @@ class AlembicProject:
         self.config.attributes["configure_logging"] = False
         if script_location:
             self.config.set_main_option("script_location", str(resolve_path(script_location)))
+        self._heads: Heads | None = None
         try:
             self.script = ScriptDirectory.from_config(self.config)
         except CommandError as exc:
@@ -53,11 +56,24 @@ class AlembicProject:
 
     # --- what the project holds -------------------------------------------------------------------
 
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        return heads_index.fingerprint(self.script._version_locations)
+
     def heads(self) -> Heads:
-        try:
-            return tuple(self.script.get_heads())
-        except Exception as exc:  # noqa: BLE001 - a revision file that fails to import, a cycle, ...
-            raise HookError(ErrorKind.CONFIGURATION, f"Cannot read the migration scripts: {exc}") from None
+        """The heads, from the content-keyed index when it has them (no revision file imported)."""
+        if self._heads is None:
+            self._heads = heads_index.lookup(self.script.dir, self.fingerprint)
+        if self._heads is None:
+            try:
+                self._heads = tuple(self.script.get_heads())
+            except Exception as exc:  # noqa: BLE001 - a revision file that fails to import, a cycle, ...
+                raise HookError(ErrorKind.CONFIGURATION, f"Cannot read the migration scripts: {exc}") from None
+            heads_index.remember(self.fingerprint, self._heads)
+        return self._heads
+
+    def at_heads(self, current: Heads) -> bool:
+        return bool(current) and set(current) == set(self.heads())
 
     def require_single_head(self) -> str:
         heads = self.heads()
@@ -87,19 +103,12 @@ class AlembicProject:
                             "with confirmation).", revision=unknown[0])
 
     def _known(self, revision: str) -> bool:
+        if revision in self.heads():
+            return True
         try:
             return self.script.get_revision(revision) is not None
         except CommandError:
             return False
-
-    def is_ancestor_or_same(self, target: str, current: Heads) -> bool:
-        """True when the database already contains `target` (at it or past it)."""
-        if target in ("base",):
-            return True
-        if not current:
-            return False
-        resolved = self.resolve_target(target)
-        return any(resolved == s.revision for s in self.script.iterate_revisions(current, "base"))
 
     def resolve_target(self, target: str) -> str:
         if target in ("head", "heads"):
@@ -108,6 +117,8 @@ class AlembicProject:
 
     def pending(self, current: Heads, target: str = "heads") -> list[Script]:
         """Revisions between the database and `target`, in the order they would apply."""
+        if target in ("head", "heads") and self.at_heads(current):
+            return []  # the common deploy: nothing new, and no revision file needs importing
         upper = self.heads() if target in ("head", "heads") else (self.resolve_target(target),)
         lower: Any = current or "base"
         try:
