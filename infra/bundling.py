@@ -41,6 +41,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from fnmatch import fnmatch
 from pathlib import Path
 
 import jsii
@@ -280,8 +281,18 @@ def export_requirements(spec: HookBundleSpec, *, uv: str, cwd: Path) -> str:
     """The hook's runtime dependencies as pinned in uv.lock, minus what the runtime provides."""
     done = _run(
         [
-            uv, "export", "--project", str(spec.hook_root), "--frozen", "--no-default-groups",
-            "--no-emit-project", "--no-hashes", "--no-header", "--no-annotate", "--format", "requirements-txt",
+            uv,
+            "export",
+            "--project",
+            str(spec.hook_root),
+            "--frozen",
+            "--no-default-groups",
+            "--no-emit-project",
+            "--no-hashes",
+            "--no-header",
+            "--no-annotate",
+            "--format",
+            "requirements-txt",
         ],
         cwd=cwd,
         what="uv export",
@@ -446,8 +457,6 @@ def _normalise(name: str) -> str:
 
 
 def _ignored(name: str) -> bool:
-    from fnmatch import fnmatch
-
     return any(fnmatch(name, pattern) for pattern in _IGNORED)
 
 

