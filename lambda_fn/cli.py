@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lambda_fn.commands import Command, Request
-from lambda_fn.result import Result, Status
+from lambda_fn.result import Status
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -51,8 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             payload["revision"] = revision
         if ns.yes:
             payload["confirm"] = command
-        result = invoke_function(ns.function, payload)
-        return _print(result, ns.json)
+        return _print(invoke_function(ns.function, payload), ns.json)
 
     env = dict(os.environ)
     if ns.config:
@@ -76,8 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc.message}", file=sys.stderr)
         return EXIT_USAGE
     reader = powertools_secret_reader() if env.get("DB_SECRET_ARN") else None
-    result = migrator.run(request, settings, read_secret=reader)
-    return _print(result.to_dict(), ns.json)
+    return _print(migrator.run(request, settings, read_secret=reader).to_dict(), ns.json)
 
 
 def _quiet_logs(verbose: bool) -> None:
@@ -121,10 +119,6 @@ def render(r: dict[str, Any]) -> str:
         e = r["error"]
         lines.append(f"  error    : [{e['kind']}]" + (f" at revision {e['revision']}" if e.get("revision") else ""))
     return "\n".join(lines)
-
-
-def result_exit_code(result: Result) -> int:
-    return EXIT_OK if result.ok else EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -1,0 +1,21 @@
+"""`make bench`: every benchmark, each against its baseline in the same run."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+
+from benchmarks import engine_bench
+
+
+def main() -> int:
+    code = engine_bench.main()
+    if importlib.util.find_spec("benchmarks.lambda_bench") is not None:
+        from benchmarks import lambda_bench
+
+        code = code or lambda_bench.main()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
