@@ -91,14 +91,16 @@ _DIALECT = "pg8000_hook"
 registry.register(f"postgresql.{_DIALECT}", __name__, "_Dialect")
 
 
-def make_engine(creds: Credentials, *, statement_timeout: float, lock_timeout: float,
+def make_engine(creds: Credentials, *, statement_timeout: Callable[[], float], lock_timeout: float,
                 application_name: str) -> sqlalchemy.Engine:
     """An engine whose every connection carries the timeouts; NullPool because each run is short and a
-    Lambda environment may freeze for hours between invocations."""
-    kwargs = connect_kwargs(creds, timeout=statement_timeout + SOCKET_SLACK, application_name=application_name,
-                            startup=session_settings(lock_timeout, statement_timeout))
+    Lambda environment may freeze for hours between invocations. `statement_timeout` is asked at each
+    connect, so the session default (what a migration's RESET returns to) is never beyond the time left."""
 
     def creator() -> Any:
+        seconds = statement_timeout()
+        kwargs = connect_kwargs(creds, timeout=seconds + SOCKET_SLACK, application_name=application_name,
+                                startup=session_settings(lock_timeout, seconds))
         try:
             return pg8000.dbapi.connect(**kwargs)
         except Exception as exc:  # noqa: BLE001 - classified, re-raised as HookError

@@ -29,8 +29,6 @@ from lambda_fn.settings import Settings
 # would only fail it halfway.
 MIN_STEP_SECONDS = 2.0
 
-_engines: dict[tuple[object, ...], sqlalchemy.Engine] = {}
-
 
 @dataclass
 class _Run:
@@ -104,13 +102,8 @@ class _Engine:
     def _connect(self, creds: Credentials) -> Iterator[Connection]:
         if self.deadline.remaining() < MIN_STEP_SECONDS:
             raise HookError(ErrorKind.DEADLINE, "No time left to connect; raise the function timeout.")
-        # the engine (and its dialect's first-connect probing) is reused across warm invocations
-        key = (creds, self.settings.lock_timeout, self.application_name)
-        engine = _engines.get(key)
-        if engine is None:
-            engine = _engines[key] = database.make_engine(
-                creds, statement_timeout=self.settings.statement_timeout, lock_timeout=self.settings.lock_timeout,
-                application_name=self.application_name)
+        engine = database.make_engine(creds, statement_timeout=self._statement_timeout,
+                                      lock_timeout=self.settings.lock_timeout, application_name=self.application_name)
         try:
             with engine.connect() as conn:
                 self._bound_statements(conn)

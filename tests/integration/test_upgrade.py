@@ -192,3 +192,16 @@ def test_deadline_stops_before_a_revision_that_cannot_finish(db: Database, tmp_p
     assert result.error is not None and result.error.kind is ErrorKind.DEADLINE, result.message
     assert result.error.revision in ("s2", "s3")
     assert db.version() == [result.to_revision] and "Run again" in result.message
+
+
+def test_a_migrations_reset_cannot_lift_the_statement_timeout_past_the_deadline(db: Database, tmp_path: Path) -> None:
+    probe = ("op.execute('RESET statement_timeout')\n"
+             "op.execute(\"CREATE TABLE seen AS SELECT current_setting('statement_timeout') AS v, "
+             "current_setting('lock_timeout') AS l\")")
+    ini = write_project(tmp_path, [Rev("p1", None, probe)])
+    result = run(db.env(ALEMBIC_CONFIG=str(ini), DB_STATEMENT_TIMEOUT_SECONDS="600"), deadline=30)
+    assert result.status is Status.APPLIED, result.message
+    [[timeout, lock]] = db.query("SELECT v, l FROM seen")
+    assert str(timeout).endswith("ms"), timeout  # the startup value, not the configured 600 s ("10min")
+    assert 20_000 <= int(str(timeout).removesuffix("ms")) <= 30_000, timeout
+    assert lock == "5s"
