@@ -103,7 +103,10 @@ class ExampleServiceStack(Stack):
         self.migrations = self.hook.run_on_deploy(after=[_resource(self.database)])
 
         self.service = self._service(app_subnets)
-        self.service.connections.allow_to(self.database, ec2.Port.tcp(DATABASE_PORT), "App to PostgreSQL")
+        # Ingress only: the service's group allows all outbound already (an egress rule would be ignored).
+        database_group.add_ingress_rule(
+            self.service.connections.security_groups[0], ec2.Port.tcp(DATABASE_PORT), "App to PostgreSQL"
+        )
         # The AWS::ECS::Service itself waits (not its security group: see run_on_deploy).
         _resource(self.service).node.add_dependency(self.migrations)
 
