@@ -19,9 +19,10 @@ from lambda_fn.sources import LambdaInfo, Outcome, Source, direct, identify
 from lambda_fn.sources.base import internal_error
 
 # botocore at DEBUG logs request and response bodies, and a Secrets Manager response holds the password:
-# keep these at INFO even when AWS_LAMBDA_LOG_LEVEL=DEBUG lowers the root logger.
+# never below INFO, even when AWS_LAMBDA_LOG_LEVEL=DEBUG lowers the root logger (set before this import).
 for _name in ("botocore", "boto3", "urllib3"):
-    logging.getLogger(_name).setLevel(logging.INFO)
+    if logging.getLogger(_name).getEffectiveLevel() < logging.INFO:
+        logging.getLogger(_name).setLevel(logging.INFO)
 
 invocation.preload()
 _state = {"cold_start": True}  # per execution environment

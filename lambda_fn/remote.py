@@ -1,0 +1,98 @@
+"""`alembic-hook invoke`: run a command in the deployed function, synchronously, exactly once.
+
+The SDK's defaults are a trap here: a 60-second read timeout, after which botocore (and the AWS CLI)
+re-sends the Invoke - and a second migration starts while the first is still running. So the read
+timeout is longer than the function's own timeout, and there are no retries at all: when no answer
+comes, the command says so and leaves the decision to the operator.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
+
+MAX_FUNCTION_TIMEOUT = 900   # Lambda's ceiling, used when the function's own timeout cannot be read
+READ_MARGIN = 60             # seconds beyond the function's timeout before giving up on the answer
+CONNECT_TIMEOUT = 10
+
+
+def invoke_function(function_name: str, payload: dict[str, Any], *, read_margin: float = READ_MARGIN) -> dict[str, Any]:
+    """Invoke, wait for the answer, return the result object. Never raises: a failure to invoke is a
+    failed result object too, whose message says what happened and whether the command may have run."""
+    command = str(payload.get("command") or "upgrade")
+    try:
+        import boto3  # noqa: PLC0415 - boto3 only on this path
+        from botocore.config import Config  # noqa: PLC0415
+        from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError  # noqa: PLC0415
+
+        from lambda_fn.aws_config import BOTO_CONFIG  # noqa: PLC0415
+    except ImportError as exc:
+        return _failed(command, "internal", f"boto3 is needed to invoke the function: {exc}.")
+
+    read_timeout = MAX_FUNCTION_TIMEOUT + read_margin
+    try:
+        timeout = _function_timeout(boto3.client("lambda", config=Config(**BOTO_CONFIG)), function_name)
+        read_timeout = timeout + read_margin
+        client = boto3.client("lambda", config=Config(
+            connect_timeout=CONNECT_TIMEOUT, read_timeout=read_timeout,
+            retries={"mode": "standard", "total_max_attempts": 1}))  # one attempt: never a second migration
+        reply = client.invoke(FunctionName=function_name, InvocationType="RequestResponse",
+                              Payload=json.dumps(payload).encode())
+        body = reply["Payload"].read()
+    except ReadTimeoutError:
+        return _failed(command, "deadline", f"No answer from {function_name} within {read_timeout:g} s. The "
+                       "command may still be running or have finished: check the function's logs (and "
+                       "`alembic-hook invoke --function ... status`) before running it again.")
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        return _failed(command, "configuration", f"Lambda refused the invoke of {function_name}: "
+                       f"{error.get('Code', '')}: {error.get('Message', '')}".strip())
+    except BotoCoreError as exc:
+        return _failed(command, "unreachable", f"Could not invoke {function_name}: {type(exc).__name__}: {exc}. "
+                       "Check the region, the credentials and the network path to Lambda.")
+    return _result(command, reply.get("FunctionError"), body)
+
+
+def _function_timeout(client: LambdaClient, function_name: str) -> float:
+    """The function's configured timeout; Lambda's maximum when it cannot be read (e.g. no
+    lambda:GetFunctionConfiguration permission), which is always long enough."""
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+    try:
+        return float(client.get_function_configuration(FunctionName=function_name)["Timeout"])
+    except (BotoCoreError, ClientError, KeyError, TypeError, ValueError):
+        return float(MAX_FUNCTION_TIMEOUT)
+
+
+def _result(command: str, function_error: str | None, body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body) if body else None
+    except ValueError:
+        data = None
+    if not function_error:
+        if isinstance(data, dict):
+            return data
+        return _failed(command, "internal", "The function answered with something other than a result object.")
+    # a function error: the handler's MigrationFailed carries the result object as its message
+    if isinstance(data, dict) and data.get("errorType") == "MigrationFailed":
+        try:
+            result = json.loads(str(data.get("errorMessage")))
+        except ValueError:
+            result = None
+        if isinstance(result, dict):
+            return result
+    # anything else: a timeout, an out-of-memory, an init failure
+    kind = str(data.get("errorType", function_error)) if isinstance(data, dict) else function_error
+    message = str(data.get("errorMessage", "")) if isinstance(data, dict) else ""
+    return _failed(command, "internal", f"The function failed ({kind}): {message[:1000]}".rstrip(": ")
+                   + ". Its logs hold the details; check `status` before running again (a revision cut "
+                   "short is rolled back, its own transaction).")
+
+
+def _failed(command: str, kind: str, message: str) -> dict[str, Any]:
+    """A result object (the shape `Result.to_dict()` gives) for a failure outside the function."""
+    return {"command": command, "status": "failed", "message": message, "applied": [], "pending": [],
+            "heads": [], "lock_wait_ms": 0.0, "duration_ms": 0.0, "error": {"kind": kind, "message": message}}
