@@ -11,6 +11,7 @@ the VPC is created here, or imported by attributes from context (never looked up
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,9 @@ class ExampleSettings:
 
     # Attributes of an existing VPC for ``ec2.Vpc.from_vpc_attributes`` (vpc_id, availability_zones,
     # private_subnet_ids, private_subnet_route_table_ids, isolated_subnet_ids, ...). None: create one.
+    # The app and the hook go to its private subnets (its isolated ones when it has none), the database to
+    # its isolated subnets (its private ones when it has none). A VPC without NAT also needs endpoints for
+    # the ECS tasks (ECR, CloudWatch Logs, Secrets Manager): that is the VPC owner's part.
     vpc_attributes: dict[str, Any] | None = None
     # The hook's Secrets Manager, CodePipeline and S3 endpoints, for VPCs without NAT that lack them.
     hook_vpc_endpoints: bool = False
@@ -52,11 +56,28 @@ class ExampleSettings:
     def from_context(cls, scope: Construct) -> ExampleSettings:
         node = scope.node
         ca_file = node.try_get_context("ca_bundle_file")
+        vpc = node.try_get_context("vpc")
+        endpoints = node.try_get_context("hook_vpc_endpoints")
         return cls(
-            vpc_attributes=node.try_get_context("vpc"),
-            hook_vpc_endpoints=bool(node.try_get_context("hook_vpc_endpoints") or False),
+            # `cdk synth -c vpc='{...}'` passes a string; cdk.json passes an object
+            vpc_attributes=json.loads(vpc) if isinstance(vpc, str) else vpc,
+            hook_vpc_endpoints=endpoints in (True, "true", "True", "1"),
             ca_bundle_file=Path(ca_file) if ca_file else None,
         )
+
+
+def _subnets(vpc: ec2.IVpc, *, prefer_isolated: bool) -> ec2.SubnetSelection:
+    """Private (with egress) or isolated subnets, whichever the VPC has, in the preferred order."""
+    kinds = [
+        (ec2.SubnetType.PRIVATE_WITH_EGRESS, vpc.private_subnets),
+        (ec2.SubnetType.PRIVATE_ISOLATED, vpc.isolated_subnets),
+    ]
+    if prefer_isolated:
+        kinds.reverse()
+    for kind, subnets in kinds:
+        if subnets:
+            return ec2.SubnetSelection(subnet_type=kind)
+    raise ValueError("the VPC has neither private nor isolated subnets")
 
 
 def _resource(construct: Construct) -> CfnResource:
@@ -71,7 +92,7 @@ class ExampleServiceStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         root = settings.hook_root
         self.vpc = self._vpc(settings)
-        app_subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
+        app_subnets = _subnets(self.vpc, prefer_isolated=False)
 
         self.database = self._database()
         database_group = self.database.connections.security_groups[0]
@@ -144,7 +165,7 @@ class ExampleServiceStack(Stack):
             engine=rds.DatabaseInstanceEngine.postgres(version=rds.PostgresEngineVersion.VER_17_9),
             instance_type=ec2.InstanceType.of(ec2.InstanceClass.BURSTABLE4_GRAVITON, ec2.InstanceSize.MICRO),
             vpc=self.vpc,
-            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+            vpc_subnets=_subnets(self.vpc, prefer_isolated=True),
             port=DATABASE_PORT,
             database_name=DATABASE_NAME,
             credentials=rds.Credentials.from_generated_secret("app_owner"),
