@@ -49,17 +49,19 @@ def correlation_id(event: object) -> str | None:
 
 def handle(event: object, run: Runner, info: LambdaInfo) -> Outcome:
     assert isinstance(event, dict)  # matches() holds
+    url = event.get("ResponseURL")
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        # Nobody could be told the outcome: do not migrate blind.
+        logger.error("ResponseURL is not an http(s) URL: nothing was run and no response can be sent")
+        result = refused(Command.UPGRADE.value, HookError(ErrorKind.BAD_REQUEST, "ResponseURL is not an http(s) URL."))
+        return Outcome(result, {"Status": "FAILED", "Reason": result.message}, delivered=False)
     try:
         result = _decide(CloudFormationCustomResourceEvent(event), run)
     except Exception as exc:  # noqa: BLE001 - the stack must still get its response
         logger.exception("Unexpected failure handling the custom resource request")
         result = internal_error(Command.UPGRADE.value, exc)
     body = response_body(event, result, info)
-    url = event.get("ResponseURL")
-    delivered = put_response(url, body) if isinstance(url, str) else False
-    if not isinstance(url, str):
-        logger.error("ResponseURL is not a string: no response can be sent")
-    return Outcome(result, json.loads(body), delivered=delivered)
+    return Outcome(result, json.loads(body), delivered=put_response(url, body))
 
 
 def _decide(request: CloudFormationCustomResourceEvent, run: Runner) -> Result:
