@@ -17,7 +17,7 @@ import importlib.util
 import logging
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from aws_lambda_powertools import Metrics
@@ -78,8 +78,10 @@ class Tracing:
             try:
                 from aws_lambda_powertools import Tracer  # noqa: PLC0415 - imports the X-Ray SDK
 
-                # botocore only: patching http.client would put the presigned ResponseURL in traces
-                self.tracer = Tracer(service=SERVICE, patch_modules=["botocore"])
+                # disabled=False: tracing_wanted() decided, and Powertools' own parsing of
+                # POWERTOOLS_TRACE_DISABLED raises on an empty value. botocore only: patching http.client
+                # would put the presigned ResponseURL in traces.
+                self.tracer = Tracer(service=SERVICE, disabled=False, patch_modules=["botocore"])
             except Exception:  # noqa: BLE001 - no tracing is better than no function
                 logger.exception("Tracing is wanted but the Tracer could not start; continuing without it")
 
@@ -88,8 +90,14 @@ class Tracing:
         if self.tracer is None:
             yield _ignore
             return
-        with self.tracer.provider.in_subsegment(name) as sub:
-            yield lambda key, value: _quiet(sub.put_annotation, key, value)
+        with ExitStack() as stack:
+            try:
+                sub = stack.enter_context(self.tracer.provider.in_subsegment(name))
+            except Exception:  # noqa: BLE001 - e.g. no segment to attach to: run untraced
+                logger.warning("Could not open a trace subsegment", exc_info=True)
+                sub = None
+            # the X-Ray SDK yields None when it has no segment (AWS_XRAY_CONTEXT_MISSING=IGNORE_ERROR)
+            yield _ignore if sub is None else (lambda key, value: _quiet(sub.put_annotation, key, value))
 
 
 def _ignore(key: str, value: str) -> None:

@@ -1,0 +1,139 @@
+"""The handler in process: routing, the engine glue (deadline, application_name, settings), telemetry."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from lambda_fn import handler as handler_module
+from lambda_fn import invocation, telemetry
+from lambda_fn.commands import Command, Request
+from lambda_fn.errors import ErrorKind
+from lambda_fn.result import Status
+from lambda_fn.sources import cloudformation, codepipeline, direct, identify
+from tests.conftest import REPO, Database
+from tests.e2e.harness import cloudformation_event, codepipeline_event
+from tests.e2e.inprocess import FakeContext
+
+
+@pytest.mark.parametrize("event,source", [
+    (codepipeline_event("j"), codepipeline),
+    ({**codepipeline_event("j"), "RequestType": "Create", "ResponseURL": "http://x"}, codepipeline),
+    (cloudformation_event("Delete", "http://x"), cloudformation),
+    ({"RequestType": "Create"}, direct),  # no ResponseURL: nothing to answer through but the invoke
+    ({}, direct), (None, direct), ([1], direct), ("upgrade", direct), ({"command": "status"}, direct),
+])
+def test_the_caller_is_told_from_the_event(event: Any, source: Any) -> None:
+    assert identify(event) is source
+
+
+@pytest.mark.parametrize("remaining,engine", [(900.0, 890.0), (60.0, 54.0), (30.0, 27.0), (10.0, 7.0), (2.0, 0.0)])
+def test_the_engine_gets_the_remaining_time_less_a_margin_to_report(remaining: float, engine: float) -> None:
+    assert invocation.deadline(remaining).remaining() == pytest.approx(engine, abs=0.05)
+    assert invocation.deadline(None).remaining() == float("inf")
+
+
+def test_application_name_keeps_the_request_id_within_63_characters() -> None:
+    job = "0f5e8a9c-1111-4abc-9def-0123456789ab"
+    assert invocation.application_name("alembic-hook", "codepipeline", job) == f"alembic-hook/codepipeline/{job}"
+    long = invocation.application_name("a-very-long-application-name-from-settings", "cloudformation", job)
+    assert len(long) == 63 and long.endswith(f"/cloudformation/{job}")
+    assert invocation.application_name("alembic-hook", "direct", None) == "alembic-hook/direct"
+
+
+def test_bad_settings_become_a_configuration_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DB_SSLMODE", "sometimes")
+    result = invocation.EngineRunner("direct", "r", lambda: 60.0)(Request(Command.UPGRADE, "head"))
+    assert result.status is Status.FAILED and result.error is not None
+    assert result.error.kind is ErrorKind.CONFIGURATION and result.target == "head"
+
+
+def test_an_engine_that_cannot_be_imported_is_reported_not_raised(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "lambda_fn.migrator", None)  # makes the import fail
+    monkeypatch.delattr("lambda_fn.migrator", raising=False)
+    import lambda_fn
+
+    monkeypatch.delattr(lambda_fn, "migrator", raising=False)
+    result = invocation.EngineRunner("direct", "r", lambda: 60.0)(Request())
+    assert result.error is not None and result.error.kind is ErrorKind.INTERNAL
+    assert "could not be loaded" in result.message
+
+
+def test_in_process_run_against_the_real_database(db: Database, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    for key, value in db.env().items():
+        monkeypatch.setenv(key, value)
+    log = io.StringIO()
+    monkeypatch.setattr(handler_module.logger.registered_handler, "stream", log)
+    context = FakeContext()
+    result = handler_module.handler({}, context)
+    assert result["status"] == "applied" and db.version() == ["0005_recommendations"]
+    with pytest.raises(direct.MigrationFailed) as failed:
+        handler_module.handler({"command": "stamp", "revision": "base"}, FakeContext())
+    assert json.loads(str(failed.value))["error"]["kind"] == "confirmation_required"
+
+    out = capsys.readouterr().out
+    metrics = [json.loads(line) for line in out.splitlines() if line.startswith('{"_aws"')]
+    assert [m["caller"] for m in metrics] == ["direct", "direct"]
+    assert [m["Failures"] for m in metrics] == [[0.0], [1.0]]
+    assert metrics[0]["RevisionsApplied"] == [5.0] and "error_kind" not in metrics[0]
+    assert metrics[1]["error_kind"] == "confirmation_required"  # metadata of this invocation only
+    err = log.getvalue()
+    logs = [json.loads(line) for line in err.splitlines()]
+    finished = [r for r in logs if r["message"] == "Invocation finished"]
+    assert finished[0]["correlation_id"] == context.aws_request_id and finished[0]["caller"] == "direct"
+    assert db.url.split("@")[0].split(":")[-1] not in out + err  # the password
+
+
+def test_telemetry_failures_never_cost_the_reply(monkeypatch: pytest.MonkeyPatch, db: Database) -> None:
+    for key, value in db.env().items():
+        monkeypatch.setenv(key, value)
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("metrics backend down")
+
+    monkeypatch.setattr(telemetry.metrics, "add_metric", broken)
+    monkeypatch.setattr(telemetry.metrics, "flush_metrics", broken)
+    assert handler_module.handler({"command": "heads"}, FakeContext())["status"] == "ok"
+
+
+def _import_in_fresh_python(env: dict[str, str]) -> dict[str, Any]:
+    """Import the handler, run a `heads` (no database needed), report what was loaded."""
+    code = ("import json, sys; import lambda_fn.handler as h; from tests.e2e.inprocess import FakeContext; "
+            "status = h.handler({'command': 'heads'}, FakeContext())['status']; "
+            "print(json.dumps({'xray': 'aws_xray_sdk' in sys.modules, "
+            "'tracer': h.telemetry.tracing.tracer is not None, 'status': status}))")
+    env = {**os.environ, "ALEMBIC_CONFIG": str(REPO / "alembic.ini"), **env}
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=60, check=True)
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+@pytest.mark.parametrize("env", [
+    {},                                                                             # not on Lambda
+    {"AWS_LAMBDA_FUNCTION_NAME": "f", "POWERTOOLS_TRACE_DISABLED": "true"},         # switched off
+])
+def test_tracing_off_costs_nothing(env: dict[str, str]) -> None:
+    clean = dict.fromkeys(("AWS_LAMBDA_FUNCTION_NAME", "POWERTOOLS_TRACE_DISABLED"), "")
+    assert _import_in_fresh_python({**clean, **env}) == {"xray": False, "tracer": False, "status": "ok"}
+
+
+@pytest.mark.parametrize("env", [
+    # as on Lambda: the runtime sets the trace header per invocation
+    {"LAMBDA_TASK_ROOT": str(REPO), "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"},
+    {"AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR"},  # no segment at all: runs untraced
+])
+def test_tracing_on_uses_the_powertools_tracer_when_the_sdk_is_present(env: dict[str, str]) -> None:
+    state = _import_in_fresh_python({"AWS_LAMBDA_FUNCTION_NAME": "f", "POWERTOOLS_TRACE_DISABLED": "", **env})
+    assert state == {"xray": True, "tracer": True, "status": "ok"}
+
+
+def test_tracing_is_not_wanted_without_the_sdk(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
+    assert not telemetry.tracing_wanted({"AWS_LAMBDA_FUNCTION_NAME": "f"})
