@@ -12,6 +12,7 @@ import io
 import json
 import os
 import queue
+import re
 import shutil
 import subprocess
 import sys
@@ -313,7 +314,35 @@ class LambdaProcess:
 class JobResult:
     operation: str               # PutJobSuccessResult | PutJobFailureResult
     params: dict[str, Any]
-    accepted: bool               # False: answered InvalidJobStateException (already reported)
+    error: str | None = None     # the exception the service answered with, if any
+
+    @property
+    def accepted(self) -> bool:
+        return self.error is None
+
+
+# The limits the service enforces (botocore checks only minimum lengths on the client).
+_LIMITS = (("executionDetails", "summary", 2048), ("executionDetails", "externalExecutionId", 1500),
+           ("failureDetails", "message", 5000), ("failureDetails", "externalExecutionId", 1500))
+_FAILURE_TYPES = {"JobFailed", "ConfigurationError", "PermissionError", "RevisionOutOfSync", "RevisionUnavailable",
+                  "SystemUnavailable"}
+_VARIABLE_KEY = re.compile(r"[A-Za-z0-9@\-_]+")
+
+
+def validate_job_result(operation: str, params: dict[str, Any]) -> str | None:
+    """Why CodePipeline would answer ValidationException, or None."""
+    for parent, key, limit in _LIMITS:
+        value = params.get(parent, {}).get(key)
+        if value is not None and not 1 <= len(value) <= limit:
+            return f"{parent}.{key} must be 1..{limit} characters, got {len(value)}"
+    if operation == "PutJobFailureResult" and params.get("failureDetails", {}).get("type") not in _FAILURE_TYPES:
+        return "failureDetails.type is not a known failure type"
+    variables = params.get("outputVariables") or {}
+    if any(not _VARIABLE_KEY.fullmatch(k) for k in variables):
+        return "an output variable name does not match [A-Za-z0-9@\\-_]+"
+    if sum(len(k.encode()) + len(str(v).encode()) for k, v in variables.items()) > 122_880:
+        return "output variables exceed 122880 bytes"
+    return None
 
 
 class CodePipelineRecorder:
@@ -323,7 +352,6 @@ class CodePipelineRecorder:
 
     def __init__(self) -> None:
         self.results: dict[str, list[JobResult]] = {}
-        self._arrived: queue.Queue[str] = queue.Queue()
         self._lock = threading.Lock()
         recorder = self
 
@@ -343,12 +371,11 @@ class CodePipelineRecorder:
                 if operation not in ("PutJobSuccessResult", "PutJobFailureResult"):
                     self._send(400, {"__type": "UnknownOperationException", "message": operation}, cbor)
                     return
-                accepted = recorder._record(operation, params)
-                if accepted:
+                error = recorder._record(operation, params)
+                if error is None:
                     self._send(200, {}, cbor)
                 else:
-                    self._send(400, {"__type": "InvalidJobStateException",
-                                     "message": "The job is not in a pending state"}, cbor)
+                    self._send(400, {"__type": error, "message": "rejected by the local CodePipeline"}, cbor)
 
             def _send(self, status: int, payload: dict[str, Any], cbor: bool) -> None:
                 data = cbor_encode(payload) if cbor else json.dumps(payload).encode()
@@ -372,14 +399,19 @@ class CodePipelineRecorder:
         host, port = self.server.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def _record(self, operation: str, params: dict[str, Any]) -> bool:
+    def _record(self, operation: str, params: dict[str, Any]) -> str | None:
         job_id = str(params.get("jobId"))
+        invalid = validate_job_result(operation, params)
         with self._lock:
             seen = self.results.setdefault(job_id, [])
-            accepted = not seen
-            seen.append(JobResult(operation, params, accepted))
-        self._arrived.put(job_id)
-        return accepted
+            if invalid is not None:
+                error: str | None = "ValidationException"
+            elif any(r.accepted for r in seen):
+                error = "InvalidJobStateException"  # a job takes one result
+            else:
+                error = None
+            seen.append(JobResult(operation, params, error))
+        return error
 
     def for_job(self, job_id: str) -> list[JobResult]:
         with self._lock:

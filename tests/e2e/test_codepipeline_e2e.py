@@ -43,7 +43,7 @@ def test_success_reports_summary_and_output_variables_and_a_redelivery_is_harmle
     again = fn.invoke(event)
     assert again.kind == "response", again
     _first, second = pipeline.for_job(job_id)
-    assert second.operation == "PutJobSuccessResult" and not second.accepted  # InvalidJobStateException
+    assert second.operation == "PutJobSuccessResult" and second.error == "InvalidJobStateException"
     assert second.params["outputVariables"]["applied_count"] == "0"  # found the work done: no second migration
     assert fn.records("The job is already answered or gone; nothing more to report")
     finished = fn.records("Invocation finished")

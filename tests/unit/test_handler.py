@@ -15,6 +15,7 @@ from lambda_fn import handler as handler_module
 from lambda_fn import invocation, telemetry
 from lambda_fn.commands import Command, Request
 from lambda_fn.errors import ErrorKind
+from lambda_fn.log import logger
 from lambda_fn.result import Status
 from lambda_fn.sources import cloudformation, codepipeline, direct, identify
 from tests.conftest import REPO, Database
@@ -70,7 +71,7 @@ def test_in_process_run_against_the_real_database(db: Database, monkeypatch: pyt
     for key, value in db.env().items():
         monkeypatch.setenv(key, value)
     log = io.StringIO()
-    monkeypatch.setattr(handler_module.logger.registered_handler, "stream", log)
+    monkeypatch.setattr(logger.registered_handler, "stream", log)
     context = FakeContext()
     result = handler_module.handler({}, context)
     assert result["status"] == "applied" and db.version() == ["0005_recommendations"]

@@ -130,7 +130,7 @@ def test_reports_success_once(recorder: CodePipelineRecorder) -> None:
     outcome = codepipeline.handle(ev, lambda request: applied(), INFO)
     assert outcome.delivered and outcome.response["job_id"] == job_id
     [sent] = recorder.for_job(job_id)
-    assert sent.operation == "PutJobSuccessResult"
+    assert sent.operation == "PutJobSuccessResult" and sent.accepted
     assert sent.params["executionDetails"]["externalExecutionId"] == "req-1"
 
 
@@ -149,7 +149,12 @@ def test_a_bug_in_the_runner_still_fails_the_job(recorder: CodePipelineRecorder)
 
 def test_without_a_job_id_nothing_runs_and_nothing_is_reported(recorder: CodePipelineRecorder) -> None:
     calls: list[Request] = []
-    outcome = codepipeline.handle({"CodePipeline.job": {"id": ""}}, lambda r: calls.append(r) or applied(), INFO)
+
+    def runner(request: Request) -> Result:
+        calls.append(request)
+        return applied()
+
+    outcome = codepipeline.handle({"CodePipeline.job": {"id": ""}}, runner, INFO)
     assert calls == [] and not outcome.delivered
     assert "" not in recorder.results and "None" not in recorder.results
 
