@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parents[2]
 RUNTIME_PREFIX = "/2018-06-01/runtime"
 FUNCTION_NAME = "alembic-hook-e2e"
 FUNCTION_ARN = f"arn:aws:lambda:us-east-1:123456789012:function:{FUNCTION_NAME}"
+HANDLER = "lambda_fn.handler.handler"
 
 
 # --- the bundle's layout ----------------------------------------------------------------------------------
@@ -44,9 +45,9 @@ class Bundle:
     task_root: Path      # /var/task: lambda_fn/, migrations/ (with alembic.ini), the bundled packages
     runtime_root: Path   # /var/runtime and the runtime's site-packages: boto3, awslambdaric
 
-    def command(self, python: str = sys.executable) -> list[str]:
+    def command(self, python: str = sys.executable, handler: str = HANDLER) -> list[str]:
         # -S: no site-packages of this venv, so only what the bundle and the runtime hold can be imported
-        return [python, "-S", "-m", "awslambdaric", "lambda_fn.handler.handler"]
+        return [python, "-S", "-m", "awslambdaric", handler]
 
     @property
     def pythonpath(self) -> str:
@@ -259,10 +260,10 @@ class LambdaProcess:
     """`python -m awslambdaric lambda_fn.handler.handler` from a bundle's task root, its output captured."""
 
     def __init__(self, api: RuntimeApi, bundle: Bundle, env: Mapping[str, str],
-                 python: str = sys.executable) -> None:
+                 python: str = sys.executable, handler: str = HANDLER) -> None:
         self.api = api
         self.started = time.perf_counter()
-        self.process = subprocess.Popen(bundle.command(python), cwd=bundle.task_root, env=dict(env),
+        self.process = subprocess.Popen(bundle.command(python, handler), cwd=bundle.task_root, env=dict(env),
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self._out = io.StringIO()
         self._out_lock = threading.Lock()
