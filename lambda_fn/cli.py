@@ -37,7 +37,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ns = _parser().parse_args(argv)
+    # intermixed: options may follow the positionals (`invoke --function NAME status --json`)
+    ns = _parser().parse_intermixed_args(argv)
     if ns.command == "invoke":
         from lambda_fn.remote import invoke_function  # noqa: PLC0415 - boto3 only on this path
 

@@ -165,9 +165,6 @@ def test_the_cli_prints_the_result_and_exits_by_its_status(fake: FakeLambda,
     assert "downgrade: failed - refused" in capsys.readouterr().out
 
 
-@pytest.mark.xfail(strict=True, raises=SystemExit,
-                   reason="cli.py uses parse_args: options after the first positional end the nargs='*' list, so "
-                          "the documented `invoke --function NAME COMMAND` is rejected; parse_intermixed_args fixes it")
 def test_the_documented_argument_order(fake: FakeLambda) -> None:
     fake.body = RESULT
     assert cli.main(["invoke", "--function", "fn", "status", "--json"]) == 0
