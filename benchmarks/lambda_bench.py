@@ -68,7 +68,8 @@ def cold_ms(bundle: Bundle, env: dict[str, str], runs: int, handler: str = "lamb
     """Process start -> first answer, median over fresh processes."""
     samples = []
     for _ in range(runs):
-        with function(bundle, env, handler) as (api, process):
+        # a new execution environment starts with an empty /tmp
+        with tempfile.TemporaryDirectory() as tmp, function(bundle, {**env, "TMPDIR": tmp}, handler) as (api, process):
             invoke_ok(api, process, {})
             samples.append((time.perf_counter() - process.started) * 1000)
     return statistics.median(samples)

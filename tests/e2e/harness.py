@@ -64,6 +64,10 @@ def build_bundle(root: Path, *, bytecode: bool = True) -> Bundle:
     shutil.copytree(REPO / "lambda_fn", task / "lambda_fn", ignore=ignore)
     shutil.copytree(REPO / "alembic", task / "migrations", ignore=ignore)
     shutil.copyfile(REPO / "alembic.ini", task / "migrations" / "alembic.ini")
+    # the heads manifest the bundler writes, so "already at head" imports no revision (lambda_fn/heads_index.py)
+    subprocess.run([sys.executable, "-m", "lambda_fn.heads_index", str(task / "migrations" / "alembic.ini"),
+                    str(task / "migrations")], cwd=REPO, check=True, capture_output=True,
+                   env={**os.environ, "PYTHONPATH": str(REPO)})
     bundled = _closure(BUNDLED)
     for dist in bundled.values():
         _copy_distribution(dist, task)
