@@ -48,7 +48,10 @@ def invoke_function(function_name: str, payload: dict[str, Any], *, read_margin:
                        "`alembic-hook invoke --function ... status`) before running it again.")
     except ClientError as exc:
         error = exc.response.get("Error", {})
-        return _failed(command, "configuration", f"Lambda refused the invoke of {function_name}: "
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        # 4xx: the name, the permission or the payload must change; anything else: Lambda's side, not run
+        kind = "configuration" if 400 <= status < 500 and status != 429 else "unreachable"
+        return _failed(command, kind, f"Lambda refused the invoke of {function_name}: "
                        f"{error.get('Code', '')}: {error.get('Message', '')}".strip())
     except BotoCoreError as exc:
         return _failed(command, "unreachable", f"Could not invoke {function_name}: {type(exc).__name__}: {exc}. "

@@ -125,6 +125,7 @@ def test_service_errors_are_not_retried(fake: FakeLambda, status: int) -> None:
     fake.invoke_status = status
     result = remote.invoke_function("fn", {})
     assert result["status"] == "failed" and "ServiceException" in result["message"]
+    assert result["error"]["kind"] == "unreachable"
     assert len(fake.invocations) == 1
 
 
