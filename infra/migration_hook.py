@@ -14,6 +14,8 @@ jobs, raw CloudFormation custom-resource events and direct invocations. Around i
 
 from __future__ import annotations
 
+import sys
+
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -219,6 +221,12 @@ class MigrationHook(Construct):
         waiting for the migration would close a cycle."""
         if self._migrations_run is not None:
             raise ValueError("run_on_deploy() was already called for this hook")
+        # A concrete revision, never "head": when a stack update fails, CloudFormation's rollback sends an
+        # Update with the previous properties while the new function code is still in place. "head" would
+        # then mean the new head and re-run the failing revision; the previous concrete id is one the
+        # database already has, so the rollback succeeds without touching the schema.
+        if target_revision in ("head", "heads"):
+            target_revision = self._single_head()
         service_timeout = Duration.seconds(self.props.timeout.to_seconds() + SERVICE_TIMEOUT_SLACK.to_seconds())
         resource = CustomResource(
             self,
@@ -237,6 +245,21 @@ class MigrationHook(Construct):
             resource.node.add_dependency(dependency)
         self._migrations_run = resource
         return resource
+
+    def _single_head(self) -> str:
+        from lambda_fn.alembic_project import AlembicProject  # noqa: PLC0415 - synth-time only
+        from lambda_fn.errors import HookError  # noqa: PLC0415
+
+        extra = [str(d.parent) for d in self.props.extra_source_dirs if str(d.parent) not in sys.path]
+        sys.path[:0] = extra  # the revisions may import the service's own packages
+        try:
+            project = AlembicProject(str(self.props.alembic_ini), str(self.props.script_location))
+            return project.require_single_head()
+        except HookError as exc:
+            raise ValueError(f"MigrationHook: {exc.message}") from None
+        finally:
+            for path in extra:
+                sys.path.remove(path)
 
     # -- parts --------------------------------------------------------------------------------------------
 

@@ -30,8 +30,8 @@ def lock_key(name: str) -> int:
 
 
 _HOLDER_SQL = """
-SELECT a.pid, a.application_name, a.client_addr::text, a.backend_start, now() - a.backend_start
-  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+SELECT l.pid, a.usename, a.application_name, a.client_addr::text, a.backend_start, now() - a.backend_start
+  FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
  WHERE l.locktype = 'advisory' AND l.granted AND l.database = (
          SELECT oid FROM pg_database WHERE datname = current_database())
    AND l.classid = :classid AND l.objid = :objid AND l.objsubid = 1
@@ -74,9 +74,13 @@ def _busy(conn: pg8000.native.Connection, key: int, name: str, waited: float) ->
     unsigned = key & 0xFFFFFFFFFFFFFFFF
     rows = conn.run(_HOLDER_SQL, classid=unsigned >> 32, objid=unsigned & 0xFFFFFFFF)
     if rows:
-        pid, app, addr, since, held = rows[0]
-        who = (f"PostgreSQL backend pid {pid} (application_name {app!r}, client {addr or 'local'}, "
-               f"connected since {since.isoformat(timespec='seconds')}, {_age(held)} ago)")
+        pid, user, app, addr, since, held = rows[0]
+        # a role without pg_read_all_stats sees another role's session with these blanked
+        details = [f"user {user}" if user else "", f"application_name {app!r}" if app else "",
+                   f"client {addr}" if addr else "",
+                   f"connected since {since.isoformat(timespec='seconds')}, {_age(held)} ago" if since else ""]
+        shown = ", ".join(d for d in details if d) or "details hidden: grant pg_read_all_stats to see them"
+        who = f"PostgreSQL backend pid {pid} ({shown})"
     else:
         who = "another session (it released the lock just now)"
     return HookError(ErrorKind.MIGRATION_LOCKED,

@@ -196,7 +196,8 @@ def test_custom_resource_carries_fingerprint_and_service_timeout(
     assert props["MigrationsFingerprint"] == FileSystem.fingerprint(
         str(REPO / "alembic"), exclude=["__pycache__", "*.pyc"]
     )
-    assert props["TargetRevision"] == "head"
+    # the concrete head, so a rollback's Update names a revision the database already has
+    assert props["TargetRevision"] == "0005_recommendations"
     # just above the function's own timeout, far below CloudFormation's one-hour default
     assert int(props["ServiceTimeout"]) == function["Timeout"] + 60
     # the first run waits for the database instance and the rule that lets the function reach it

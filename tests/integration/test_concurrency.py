@@ -91,3 +91,20 @@ def test_services_sharing_a_database_use_distinct_lock_names(db: Database) -> No
         assert result.status is Status.APPLIED, result.message
     finally:
         holder.close()
+
+
+def test_holder_details_hidden_by_privileges_still_give_a_clear_error(db: Database) -> None:
+    """A role without pg_read_all_stats sees another role's session with its details blanked."""
+    db.query("DO $$ BEGIN CREATE ROLE hook_app LOGIN PASSWORD 'app-pw'; EXCEPTION WHEN duplicate_object THEN "
+             "NULL; END $$")
+    db.query(f"GRANT ALL ON DATABASE {db.name} TO hook_app")
+    db.query("GRANT ALL ON SCHEMA public TO hook_app")
+    holder = _hold_lock(db, "alembic_version", "superuser-runner")
+    try:
+        url = db.cluster.url(db.name, user="hook_app", password="app-pw", sslmode="disable")
+        result = run(db.env(DATABASE_URL=url, MIGRATION_LOCK_WAIT_SECONDS="0.3"))
+        assert result.error is not None and result.error.kind is ErrorKind.MIGRATION_LOCKED, result.message
+        pid = holder.run("SELECT pg_backend_pid()")[0][0]
+        assert f"pid {pid}" in result.message and "pg_terminate_backend" in result.message
+    finally:
+        holder.close()
