@@ -15,7 +15,6 @@ jobs, raw CloudFormation custom-resource events and direct invocations. Around i
 from __future__ import annotations
 
 import sys
-
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
