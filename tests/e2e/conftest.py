@@ -111,6 +111,9 @@ class Function:
         reply = self.api.invoke(event, timeout_ms=timeout_ms)
         assert reply.kind != "exited", f"the runtime process exited ({reply.body}):\n{self.process.output}"
         self.replies.append(reply)
+        # the runtime's next poll means this invocation's output is all written: read it before returning
+        self.api.wait_for_polls(len(self.replies) + 1)
+        self.process.drain()
         return reply
 
     @property

@@ -8,11 +8,11 @@ benchmarks/lambda_bench.py, so the benchmark measures exactly what the tests exe
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import queue
 import re
+import select
 import shutil
 import subprocess
 import sys
@@ -168,6 +168,10 @@ class RuntimeApi:
         self._waiting: dict[str, queue.Queue[Reply]] = {}
         self._lock = threading.Lock()
         self.init_errors: list[dict[str, Any]] = []
+        # The runtime asks for the next event only after the handler returned and its answer was posted:
+        # every line the invocation wrote is in the pipes by then.
+        self._polls = 0
+        self._polled = threading.Condition()
         api = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -178,6 +182,9 @@ class RuntimeApi:
                 if self.path != f"{RUNTIME_PREFIX}/invocation/next":
                     self._reply(404)
                     return
+                with api._polled:
+                    api._polls += 1
+                    api._polled.notify_all()
                 item = api._events.get()
                 if item is None:  # shutting down
                     self._reply(500)
@@ -239,6 +246,11 @@ class RuntimeApi:
         except queue.Empty:
             raise TimeoutError(f"no answer to invocation {request_id} within {wait} s") from None
 
+    def wait_for_polls(self, count: int, timeout: float = 30.0) -> bool:
+        """Wait until the runtime has asked for the next event `count` times (True), or it stopped asking."""
+        with self._polled:
+            return self._polled.wait_for(lambda: self._polls >= count, timeout=timeout)
+
     def process_exited(self, code: int) -> None:
         self._finish_all("exited", code)
 
@@ -269,27 +281,48 @@ class LambdaProcess:
         self.started = time.perf_counter()
         self.process = subprocess.Popen(bundle.command(python, handler), cwd=bundle.task_root, env=dict(env),
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self._out = io.StringIO()
+        self._out = {"stdout": bytearray(), "stderr": bytearray()}
         self._out_lock = threading.Lock()
-        self._readers = [threading.Thread(target=self._drain, args=(stream,), daemon=True)
-                         for stream in (self.process.stdout, self.process.stderr)]
-        for reader in self._readers:
-            reader.start()
+        self._pipes = {"stdout": self.process.stdout, "stderr": self.process.stderr}
+        for pipe in self._pipes.values():
+            os.set_blocking(pipe.fileno(), False)  # type: ignore[union-attr]
+        # a background drain keeps the pipes from filling (a blocked writer would never answer)
+        self._reader = threading.Thread(target=self._drain_loop, daemon=True)
+        self._reader.start()
         threading.Thread(target=self._watch, daemon=True).start()
 
-    def _drain(self, stream: Any) -> None:
-        for line in iter(stream.readline, b""):
-            with self._out_lock:
-                self._out.write(line.decode(errors="replace"))
+    def _drain_loop(self) -> None:
+        streams = [p for p in self._pipes.values() if p is not None]
+        while self.process.poll() is None:
+            select.select(streams, [], [], 0.2)
+            self.drain()
+        self.drain()
+
+    def drain(self) -> None:
+        """Read everything the process has written so far (under the lock, so a caller that drains after
+        the runtime's next poll sees every line of the invocations before it)."""
+        with self._out_lock:
+            for name, pipe in self._pipes.items():
+                while True:
+                    try:
+                        chunk = os.read(pipe.fileno(), 65536)  # type: ignore[union-attr]
+                    except BlockingIOError:
+                        break
+                    except OSError:
+                        break
+                    if not chunk:
+                        break
+                    self._out[name] += chunk
 
     def _watch(self) -> None:
         self.api.process_exited(self.process.wait())
 
     @property
     def output(self) -> str:
-        """stdout and stderr so far (interleaved by line)."""
+        """stdout, then stderr, so far."""
+        self.drain()
         with self._out_lock:
-            return self._out.getvalue()
+            return (self._out["stdout"] + self._out["stderr"]).decode(errors="replace")
 
     def log_records(self) -> Iterator[dict[str, Any]]:
         """The JSON lines of the output (Powertools logs and EMF metrics)."""
@@ -308,8 +341,7 @@ class LambdaProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)
-        for reader in self._readers:
-            reader.join(timeout=10)
+        self._reader.join(timeout=10)
         return self.output
 
 
