@@ -10,6 +10,7 @@ import socket
 import ssl
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pg8000.dbapi
@@ -152,7 +153,7 @@ def wait_until_ready(creds: Credentials, *, wait: float, deadline: Deadline, app
 
 def create_missing_database(creds: Credentials, *, application_name: str, timeout: float) -> None:
     """CREATE DATABASE through the maintenance database (opt-in: CREATE_DATABASE=true)."""
-    maintenance = Credentials(**{**creds.__dict__, "database": "postgres"})
+    maintenance = replace(creds, database="postgres")
     try:
         conn = pg8000.native.Connection(**connect_kwargs(maintenance, timeout=max(1.0, timeout),
                                                          application_name=application_name))
