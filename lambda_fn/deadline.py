@@ -18,7 +18,3 @@ class Deadline:
     def bound(self, seconds: float) -> float:
         """`seconds`, cut to what is left."""
         return min(seconds, self.remaining())
-
-    @property
-    def expired(self) -> bool:
-        return self.remaining() <= 0.0

@@ -36,16 +36,10 @@ class _Run:
 
     request: Request
     started: float = field(default_factory=time.monotonic)
-    result: Result | None = None
+    r: Result = field(init=False)
 
     def __post_init__(self) -> None:
-        self.result = Result(command=self.request.command.value, status=Status.FAILED,
-                             target=self.request.revision)
-
-    @property
-    def r(self) -> Result:
-        assert self.result is not None
-        return self.result
+        self.r = Result(command=self.request.command.value, status=Status.FAILED, target=self.request.revision)
 
 
 def run(request: Request, settings: Settings, *, deadline: Deadline | None = None,
