@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from benchmarks.common import median_ms, table
-from lambda_fn import heads_index
+from lambda_fn.engine import heads_index
 from lambda_fn.log import logger
 from tests.conftest import ALEMBIC_INI, Database, create_database
 from tests.support.engine import run

@@ -290,19 +290,32 @@ def build_bundle(spec: HookBundleSpec, output_dir: Path, *, log: Log = _stderr) 
 
 
 def write_heads_manifest(spec: HookBundleSpec, output_dir: Path, *, log: Log = _stderr) -> None:
-    """Record the migration heads with the revision files' fingerprint (lambda_fn/heads_index.py), so a cold
-    start answers "already at head" without importing every revision. Only an optimisation: when the
+    """Record the migration heads with the revision files' fingerprint (lambda_fn/engine/heads_index.py), so
+    a cold start answers "already at head" without importing every revision. Only an optimisation: when the
     revisions cannot be imported here (say they need the service's own packages), the function finds the
     heads itself at run time."""
-    paths = [str(spec.hook_root), *(str(d.parent) for d in spec.extra_source_dirs)]
+    try:
+        read_heads(spec.hook_root, output_dir / ALEMBIC_INI, output_dir / MIGRATIONS_DIR,
+                   spec.extra_source_dirs, write=True)
+    except BundlingError as exc:
+        log(f"heads manifest skipped (the function will find the heads at run time): {exc}")
+
+
+def read_heads(hook_root: Path, alembic_ini: Path, script_location: Path, extra_source_dirs: Iterable[Path] = (),
+               *, write: bool = False) -> tuple[str, ...]:
+    """The project's heads, the one way every build step learns them: `python -m lambda_fn.cli.manifest` in
+    a subprocess with the service's folders on PYTHONPATH (the revisions may import them), so nothing edits
+    this process's `sys.path`. With `write`, the manifest is also written next to env.py."""
+    paths = [str(hook_root), *(str(Path(d).parent) for d in extra_source_dirs)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths), "PYTHONDONTWRITEBYTECODE": "1"}
     done = subprocess.run(
-        [sys.executable, "-m", "lambda_fn.heads_index", str(output_dir / ALEMBIC_INI),
-         str(output_dir / MIGRATIONS_DIR)],
+        [sys.executable, "-m", "lambda_fn.cli.manifest", str(alembic_ini), str(script_location),
+         *(["--write"] if write else [])],
         env=env, capture_output=True, text=True, check=False,
     )
     if done.returncode != 0:
-        log(f"heads manifest skipped (the function will find the heads at run time): {done.stderr.strip()[-300:]}")
+        raise BundlingError(done.stderr.strip()[-500:] or f"exit {done.returncode}")
+    return tuple(json.loads(done.stdout)["heads"])
 
 
 def export_requirements(spec: HookBundleSpec, *, uv: str, cwd: Path) -> str:

@@ -14,7 +14,6 @@ jobs, raw CloudFormation custom-resource events and direct invocations. Around i
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,9 +42,11 @@ from infra.bundling import (
     CA_BUNDLE_PATH,
     LAMBDA_TASK_ROOT,
     MIGRATIONS_DIR,
+    BundlingError,
     HookBundleSpec,
     LambdaPython,
     LocalHookBundler,
+    read_heads,
 )
 from infra.rds_ca import CaBundle
 
@@ -246,19 +247,15 @@ class MigrationHook(Construct):
         return resource
 
     def _single_head(self) -> str:
-        from lambda_fn.alembic_project import AlembicProject  # noqa: PLC0415 - synth-time only
-        from lambda_fn.errors import HookError  # noqa: PLC0415
-
-        extra = [str(d.parent) for d in self.props.extra_source_dirs if str(d.parent) not in sys.path]
-        sys.path[:0] = extra  # the revisions may import the service's own packages
         try:
-            project = AlembicProject(str(self.props.alembic_ini), str(self.props.script_location))
-            return project.require_single_head()
-        except HookError as exc:
-            raise ValueError(f"MigrationHook: {exc.message}") from None
-        finally:
-            for path in extra:
-                sys.path.remove(path)
+            heads = read_heads(self.props.hook_root, self.props.alembic_ini, self.props.script_location,
+                               self.props.extra_source_dirs)
+        except BundlingError as exc:
+            raise ValueError(f"MigrationHook: {exc}") from None
+        if len(heads) != 1:
+            raise ValueError(f"MigrationHook: the migrations have {len(heads)} heads ({', '.join(heads) or 'none'}); "
+                             "join them with `alembic merge heads -m merge` before deploying.")
+        return heads[0]
 
     # -- parts --------------------------------------------------------------------------------------------
 

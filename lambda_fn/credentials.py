@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
-
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from typing import TYPE_CHECKING, Any
 
 from lambda_fn.errors import ErrorKind, HookError
-from lambda_fn.settings import SSL_MODES, Settings
+from lambda_fn.settings import Settings, parse_sslmode
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 # (secret id, force a fresh read) -> the secret's string value
 SecretReader = Callable[[str, bool], str]
@@ -38,6 +38,8 @@ class Credentials:
     source: str = ""  # where these came from, for error messages ("secret <arn>", "DATABASE_URL", ...)
 
     def url(self) -> URL:
+        from sqlalchemy.engine import URL  # SQLAlchemy only where a URL is needed
+
         return URL.create("postgresql+pg8000", username=self.username, password=self.password,
                           host=self.host, port=self.port, database=self.database)
 
@@ -48,7 +50,7 @@ class Credentials:
 
 def resolve(settings: Settings, read_secret: SecretReader | None = None, *, force_fetch: bool = False) -> Credentials:
     env = settings.env
-    if secret_id := env.get("DB_SECRET_ARN"):
+    if secret_id := settings.secret_id:
         if read_secret is None:
             raise HookError(ErrorKind.CONFIGURATION, "DB_SECRET_ARN is set but no secret reader is available.")
         return _from_secret(secret_id, read_secret(secret_id, force_fetch), settings)
@@ -70,6 +72,9 @@ def resolve(settings: Settings, read_secret: SecretReader | None = None, *, forc
 
 
 def from_url(raw: str, settings: Settings) -> Credentials:
+    from sqlalchemy.engine import make_url  # SQLAlchemy only for a URL
+    from sqlalchemy.exc import ArgumentError
+
     try:
         url = make_url(raw.strip())
     except ArgumentError:
@@ -84,7 +89,7 @@ def from_url(raw: str, settings: Settings) -> Credentials:
                               "username": url.username, "password": url.password}
     creds = _from_fields(fields, settings, source="DATABASE_URL")
     if "sslmode" in query:
-        creds = replace(creds, sslmode=_sslmode(query["sslmode"], "DATABASE_URL sslmode"))
+        creds = replace(creds, sslmode=parse_sslmode("DATABASE_URL sslmode", query["sslmode"].strip()))
     if "sslrootcert" in query:
         creds = replace(creds, sslrootcert=query["sslrootcert"])
     return creds
@@ -99,8 +104,7 @@ def _from_secret(secret_id: str, raw: str, settings: Settings) -> Credentials:
     if not isinstance(data, dict):
         raise HookError(ErrorKind.SECRET, f"The {source} is not a JSON object; it must hold at least "
                         '{"username": ..., "password": ...} (the RDS/CDK secret format).')
-    env = settings.env
-    overrides = {"host": env.get("DB_HOST"), "port": env.get("DB_PORT"), "dbname": env.get("DB_NAME")}
+    overrides = {"host": settings.db_host, "port": settings.db_port, "dbname": settings.db_name}
     merged = {**data, **{k: v for k, v in overrides.items() if v}}
     merged.setdefault("dbname", "postgres")  # the RDS rotation templates' default when dbname is absent
     return _from_fields(merged, settings, source=source, kind=ErrorKind.SECRET)
@@ -119,40 +123,3 @@ def _from_fields(data: Mapping[str, Any], settings: Settings, *, source: str,
     return Credentials(host=str(data["host"]), port=port, database=str(data["dbname"]),
                        username=str(data["username"]), password=str(data["password"]),
                        sslmode=settings.sslmode, sslrootcert=settings.sslrootcert, source=source)
-
-
-def _sslmode(raw: str, where: str) -> str:
-    mode = raw.strip().lower()
-    if mode not in SSL_MODES:
-        raise HookError(ErrorKind.CONFIGURATION, f"{where}={mode!r} is not supported; use one of "
-                        f"{', '.join(SSL_MODES)}.")
-    return mode
-
-
-def powertools_secret_reader() -> SecretReader:
-    """Secrets Manager through Powertools Parameters: cached per execution environment, with short
-    botocore timeouts so a missing VPC endpoint fails fast instead of hanging."""
-    from aws_lambda_powertools.utilities.parameters import SecretsProvider  # noqa: PLC0415 - AWS path only
-    from botocore.config import Config  # noqa: PLC0415
-
-    from lambda_fn.aws_config import BOTO_CONFIG  # noqa: PLC0415
-
-    provider = SecretsProvider(boto_config=Config(**BOTO_CONFIG))
-
-    def read(secret_id: str, force: bool) -> str:
-        try:
-            value = provider.get(secret_id, force_fetch=force)
-        except Exception as exc:  # noqa: BLE001 - GetParameterError wraps every botocore failure
-            raise HookError(ErrorKind.SECRET, f"Could not read the {secret_id} secret: {_aws_reason(exc)}. "
-                            "Check the secret exists, the function's role may read it, and the VPC reaches "
-                            "Secrets Manager (NAT or an interface endpoint).") from None
-        if not isinstance(value, str):
-            raise HookError(ErrorKind.SECRET, f"The secret {secret_id} holds binary data, not JSON text.")
-        return value
-
-    return read
-
-
-def _aws_reason(exc: BaseException) -> str:
-    cause = exc.__cause__ or exc
-    return f"{type(cause).__name__}: {cause}"[:300]

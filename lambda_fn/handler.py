@@ -13,10 +13,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from lambda_fn import invocation, telemetry
 from lambda_fn.log import logger
+from lambda_fn.result import Result
 from lambda_fn.sources import LambdaInfo, Outcome, Source, direct, identify
-from lambda_fn.sources.base import internal_error
 
 # botocore at DEBUG logs request and response bodies, and a Secrets Manager response holds the password:
 # never below INFO, even when AWS_LAMBDA_LOG_LEVEL=DEBUG lowers the root logger (set before this import).
@@ -28,7 +30,7 @@ invocation.preload()
 _state = {"cold_start": True}  # per execution environment
 
 
-def handler(event: Any, context: Any) -> dict[str, Any]:
+def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     source = identify(event)
     info = _info(context)
     correlation = source.correlation_id(event) or info.request_id or None
@@ -37,10 +39,10 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     logger.set_correlation_id(correlation)
     _state["cold_start"] = False
 
-    run = invocation.EngineRunner(source.CALLER, correlation, _remaining(context))
+    execute = invocation.Invocation(source.CALLER, correlation, _remaining(context))
     with telemetry.tracing.subsegment("## migrate") as annotate:
         annotate("caller", source.CALLER)
-        outcome = _handle(source, event, run, info)
+        outcome = _handle(source, event, execute, info)
         annotate("status", outcome.result.status.value)
     result = outcome.result
     (logger.info if result.ok and outcome.delivered else logger.error)(
@@ -53,18 +55,19 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     return outcome.response
 
 
-def _handle(source: Source, event: Any, run: invocation.EngineRunner, info: LambdaInfo) -> Outcome:
+def _handle(source: Source, event: Any, execute: invocation.Invocation, info: LambdaInfo) -> Outcome:
     try:
-        return source.handle(event, run, info)
+        return source.handle(event, execute, info)
     except Exception as exc:  # noqa: BLE001 - sources are written to be total; this is the last guard
         logger.exception("Unexpected failure in the event source", extra={"source": source.CALLER})
-        result = internal_error("upgrade", exc)
+        result = Result.internal("upgrade", exc)
         if source.CALLER == direct.CALLER:
             return direct.render(result)
         return Outcome(result, {"status": result.status.value, "message": result.message}, delivered=False)
 
 
-def _info(context: Any) -> LambdaInfo:
+def _info(context: LambdaContext) -> LambdaInfo:
+    # read defensively: a caller of the handler in a test or a custom runtime may pass less than Lambda does
     def text(name: str) -> str:
         value = getattr(context, name, None)
         return value if isinstance(value, str) else ""
@@ -73,7 +76,7 @@ def _info(context: Any) -> LambdaInfo:
                       log_stream=text("log_stream_name"))
 
 
-def _remaining(context: Any) -> Callable[[], float | None]:
+def _remaining(context: LambdaContext) -> Callable[[], float | None]:
     """Seconds the invocation has left, read when the engine starts (None without a Lambda clock)."""
     get = getattr(context, "get_remaining_time_in_millis", None)
 

@@ -1,4 +1,8 @@
-"""The answer of every run: one JSON-serialisable value each caller renders in its own form."""
+"""The answer of every run: one JSON-serialisable value each caller renders in its own form.
+
+Every failed Result, wherever it is made (the engine, a source refusing a malformed event, the CLI's
+remote invoke), is built by `Result.failure` or `Result.fail`, and serialised by `to_dict`.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from lambda_fn.errors import ErrorKind
+from lambda_fn.errors import ErrorKind, HookError
 
 
 class Status(StrEnum):
@@ -31,6 +35,11 @@ class ErrorInfo:
     kind: ErrorKind
     message: str
     revision: str | None = None
+    holder: str | None = None  # migration_locked: the lock holder's application_name
+
+    @classmethod
+    def of(cls, error: HookError) -> ErrorInfo:
+        return cls(kind=error.kind, message=error.message, revision=error.revision, holder=error.holder)
 
 
 @dataclass
@@ -51,6 +60,25 @@ class Result:
     history: list[dict[str, Any]] | None = None
     sql: str | None = None
 
+    @classmethod
+    def failure(cls, command: str, error: HookError, target: str | None = None) -> Result:
+        """The Result of a request that failed before (or outside) the engine."""
+        result = cls(command=command, status=Status.FAILED, target=target)
+        result.fail(error)
+        return result
+
+    @classmethod
+    def internal(cls, command: str, exc: BaseException) -> Result:
+        """A bug in the function: say so without echoing anything that may carry event data."""
+        return cls.failure(command, HookError(ErrorKind.INTERNAL, f"Unexpected {type(exc).__name__} in the "
+                                              "function; this is a bug in the hook and its log holds the traceback."))
+
+    def fail(self, error: HookError) -> None:
+        """Mark a run failed, keeping what it learned on the way (revisions applied, where it stopped)."""
+        self.status = Status.FAILED
+        self.error = ErrorInfo.of(error)
+        self.message = error.message
+
     @property
     def ok(self) -> bool:
         return self.status is not Status.FAILED
@@ -60,4 +88,6 @@ class Result:
         for key in ("history", "sql", "error"):
             if data[key] is None:
                 del data[key]
+        if data.get("error") and data["error"]["holder"] is None:
+            del data["error"]["holder"]
         return data

@@ -1,20 +1,23 @@
 """Environment -> one frozen Settings value, validated once.
 
-Every knob the engine reads from the environment is named here, so the CDK construct, the CLI and the
-README all point at one list.
+`VARIABLES` is the one table of environment variable names: the runtime reads it (`Settings.from_env`) and
+the CDK construct writes it (`Settings.environment`), so the two can never spell a name differently.
+Credentials in URL or component form (DATABASE_URL, POSTGRES_*, DATABASE_*) stay in `env`: they are read
+by `credentials.resolve` and must never be copied into a value that might be logged.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 from lambda_fn.errors import ErrorKind, HookError
 
 SSL_MODES = ("disable", "require", "verify-ca", "verify-full")
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
 
 
 @dataclass(frozen=True)
@@ -22,19 +25,26 @@ class Settings:
     # where the Alembic project lives
     alembic_config: str = "alembic.ini"
     script_location: str | None = None
+    # where the credentials come from (a secret; host/port/name fill an RDS-managed secret)
+    secret_id: str | None = None
+    db_host: str | None = None
+    db_port: int | None = None
+    db_name: str | None = None
     # TLS (libpq meaning); DATABASE_URL's sslmode/sslrootcert win over these when present
     sslmode: str = "verify-full"
     sslrootcert: str | None = None
-    # bounds, in seconds
+    # waiting for the database, in seconds
     db_wait: float = 60.0
-    lock_wait: float = 60.0
-    lock_timeout: float = 5.0
+    # the migration lock: one runner at a time
+    migration_lock_wait: float = 60.0
+    migration_lock_name: str = "alembic_version"
+    # table locks and statements inside a revision
+    table_lock_timeout: float = 5.0
+    table_lock_retries: int = 4
     statement_timeout: float = 600.0
-    lock_retries: int = 4
     # behaviour
     create_database: bool = False
     skip_migrations: bool = False
-    lock_name: str = "alembic_version"
     application_name: str = "alembic-hook"
     # the raw environment, for the credential sources (kept out of repr: it holds passwords)
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -42,44 +52,47 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
-        sslmode = env.get("DB_SSLMODE", "verify-full").strip().lower() or "verify-full"
-        if sslmode not in SSL_MODES:
-            raise HookError(
-                ErrorKind.CONFIGURATION,
-                f"DB_SSLMODE={sslmode!r} is not one of {', '.join(SSL_MODES)}; "
-                "use verify-full (the default) with DB_SSLROOTCERT pointing at the CA bundle.",
-            )
-        return cls(
-            alembic_config=env.get("ALEMBIC_CONFIG") or "alembic.ini",
-            script_location=env.get("ALEMBIC_SCRIPT_LOCATION") or None,
-            sslmode=sslmode,
-            sslrootcert=env.get("DB_SSLROOTCERT") or None,
-            db_wait=_seconds(env, "DB_WAIT_SECONDS", 60.0),
-            lock_wait=_seconds(env, "MIGRATION_LOCK_WAIT_SECONDS", 60.0),
-            lock_timeout=_seconds(env, "DB_LOCK_TIMEOUT_SECONDS", 5.0),
-            statement_timeout=_seconds(env, "DB_STATEMENT_TIMEOUT_SECONDS", 600.0),
-            lock_retries=int(_seconds(env, "DB_LOCK_RETRIES", 4)),
-            create_database=_flag(env, "CREATE_DATABASE"),
-            skip_migrations=_flag(env, "SKIP_MIGRATIONS"),
-            lock_name=env.get("MIGRATION_LOCK_NAME") or "alembic_version",
-            application_name=env.get("DB_APPLICATION_NAME") or "alembic-hook",
-            env=env,
-        )
+        values: dict[str, Any] = {}
+        for var in VARIABLES:
+            raw = env.get(var.name, "").strip()
+            if raw:
+                values[var.field] = var.parse(var.name, raw)
+        return cls(**values, env=env)
+
+    @classmethod
+    def environment(cls, **values: object) -> dict[str, str]:
+        """The environment variables that make `from_env` give these field values (the construct's side).
+        Values may be CDK tokens; they are rendered, not validated."""
+        by_field = {var.field: var for var in VARIABLES}
+        known = {f.name for f in fields(cls)} - {"env"}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise TypeError(f"not a setting: {', '.join(unknown)}")
+        return {by_field[name].name: _render(value) for name, value in values.items() if value is not None}
 
 
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if raw in _TRUE:
+def _render(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _text(name: str, raw: str) -> str:
+    return raw
+
+
+def _flag(name: str, raw: str) -> bool:
+    word = raw.lower()
+    if word in TRUE_WORDS:
         return True
-    if raw in _FALSE:
+    if word in FALSE_WORDS:
         return False
     raise HookError(ErrorKind.CONFIGURATION, f"{name}={raw!r} is not a boolean; use true or false.")
 
 
-def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
+def _seconds(name: str, raw: str) -> float:
     try:
         value = float(raw)
     except ValueError:
@@ -87,3 +100,53 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     if value < 0:
         raise HookError(ErrorKind.CONFIGURATION, f"{name}={raw!r} must be a non-negative number of seconds.")
     return value
+
+
+def _count(name: str, raw: str) -> int:
+    return int(_seconds(name, raw))
+
+
+def _port(name: str, raw: str) -> int:
+    try:
+        port = int(raw)
+    except ValueError:
+        port = 0
+    if not 0 < port < 65536:
+        raise HookError(ErrorKind.CONFIGURATION, f"{name}={raw!r} is not a TCP port.")
+    return port
+
+
+def parse_sslmode(name: str, raw: str) -> str:
+    mode = raw.lower()
+    if mode not in SSL_MODES:
+        raise HookError(ErrorKind.CONFIGURATION, f"{name}={mode!r} is not one of {', '.join(SSL_MODES)}; "
+                        "use verify-full (the default) with DB_SSLROOTCERT pointing at the CA bundle.")
+    return mode
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    field: str
+    parse: Callable[[str, str], Any]
+
+
+VARIABLES = (
+    Variable("ALEMBIC_CONFIG", "alembic_config", _text),
+    Variable("ALEMBIC_SCRIPT_LOCATION", "script_location", _text),
+    Variable("DB_SECRET_ARN", "secret_id", _text),
+    Variable("DB_HOST", "db_host", _text),
+    Variable("DB_PORT", "db_port", _port),
+    Variable("DB_NAME", "db_name", _text),
+    Variable("DB_SSLMODE", "sslmode", parse_sslmode),
+    Variable("DB_SSLROOTCERT", "sslrootcert", _text),
+    Variable("DB_WAIT_SECONDS", "db_wait", _seconds),
+    Variable("MIGRATION_LOCK_WAIT_SECONDS", "migration_lock_wait", _seconds),
+    Variable("MIGRATION_LOCK_NAME", "migration_lock_name", _text),
+    Variable("DB_LOCK_TIMEOUT_SECONDS", "table_lock_timeout", _seconds),
+    Variable("DB_LOCK_RETRIES", "table_lock_retries", _count),
+    Variable("DB_STATEMENT_TIMEOUT_SECONDS", "statement_timeout", _seconds),
+    Variable("CREATE_DATABASE", "create_database", _flag),
+    Variable("SKIP_MIGRATIONS", "skip_migrations", _flag),
+    Variable("DB_APPLICATION_NAME", "application_name", _text),
+)

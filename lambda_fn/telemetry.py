@@ -76,7 +76,7 @@ class Tracing:
         self.tracer: Any = None
         if enabled:
             try:
-                from aws_lambda_powertools import Tracer  # noqa: PLC0415 - imports the X-Ray SDK
+                from aws_lambda_powertools import Tracer  # imports the X-Ray SDK
 
                 # disabled=False: tracing_wanted() decided, and Powertools' own parsing of
                 # POWERTOOLS_TRACE_DISABLED raises on an empty value. botocore only: patching http.client

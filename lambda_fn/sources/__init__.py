@@ -1,7 +1,7 @@
 """The function's callers, one module each: event -> Request, Result -> that caller's reply.
 
 A source knows its caller's event shape and reply channel, and nothing of Alembic or of the database: it
-hands a `Request` to the `Runner` it is given and renders the `Result` it gets back. Every outcome,
+hands a `Request` to the `Execute` it is given and renders the `Result` it gets back. Every outcome,
 including a request too malformed to run, is a `Result`, so each caller sees one kind of answer.
 """
 
@@ -12,7 +12,7 @@ from typing import Protocol
 from lambda_fn.sources import cloudformation as cloudformation
 from lambda_fn.sources import codepipeline as codepipeline
 from lambda_fn.sources import direct as direct
-from lambda_fn.sources.base import LambdaInfo, Outcome, Runner
+from lambda_fn.sources.base import Execute, LambdaInfo, Outcome
 
 
 class Source(Protocol):
@@ -22,7 +22,7 @@ class Source(Protocol):
 
     def correlation_id(self, event: object) -> str | None: ...
 
-    def handle(self, event: object, run: Runner, info: LambdaInfo) -> Outcome: ...
+    def handle(self, event: object, run: Execute, info: LambdaInfo) -> Outcome: ...
 
 
 def identify(event: object) -> Source:
@@ -34,4 +34,4 @@ def identify(event: object) -> Source:
     return direct
 
 
-__all__ = ["LambdaInfo", "Outcome", "Runner", "Source", "cloudformation", "codepipeline", "direct", "identify"]
+__all__ = ["Execute", "LambdaInfo", "Outcome", "Source", "cloudformation", "codepipeline", "direct", "identify"]

@@ -1,5 +1,5 @@
-"""What every source shares: the runner it is handed, what it reports back to the handler, and the
-Result of a request that never reached the engine."""
+"""What every source shares: the `Execute` it is handed, what it reports back to the handler, and the
+limits of the text it renders."""
 
 from __future__ import annotations
 
@@ -7,12 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from lambda_fn.commands import Request
-from lambda_fn.errors import ErrorKind, HookError
-from lambda_fn.result import ErrorInfo, Result, Status
+from lambda_fn.request import Request
+from lambda_fn.result import Result
 
 # Request -> Result with the invocation's settings, deadline and credentials; never raises.
-Runner = Callable[[Request], Result]
+Execute = Callable[[Request], Result]
 
 
 @dataclass(frozen=True)
@@ -38,18 +37,6 @@ class Outcome:
     response: dict[str, Any]               # the function's return value
     error: Exception | None = None         # raised to Lambda (direct callers only: it is their channel)
     delivered: bool = True                 # False when the caller's channel could not be reached
-
-
-def refused(command: str, exc: HookError, target: str | None = None) -> Result:
-    """The Result of a request that never reached the engine."""
-    return Result(command=command, status=Status.FAILED, target=target, message=exc.message,
-                  error=ErrorInfo(kind=exc.kind, message=exc.message, revision=exc.revision))
-
-
-def internal_error(command: str, exc: BaseException) -> Result:
-    """A bug in the function: say so without echoing anything that may carry event data."""
-    return refused(command, HookError(ErrorKind.INTERNAL, f"Unexpected {type(exc).__name__} in the function; "
-                                      "this is a bug in the hook and its log holds the traceback."))
 
 
 def fit(text: str, limit: int) -> str:

@@ -23,11 +23,11 @@ from urllib.parse import urlsplit
 
 from aws_lambda_powertools.utilities.data_classes import CloudFormationCustomResourceEvent
 
-from lambda_fn.commands import Command, Request
 from lambda_fn.errors import ErrorKind, HookError
 from lambda_fn.log import logger
+from lambda_fn.request import Command, Request
 from lambda_fn.result import Result, Status
-from lambda_fn.sources.base import LambdaInfo, Outcome, Runner, internal_error, refused
+from lambda_fn.sources.base import Execute, LambdaInfo, Outcome
 
 CALLER = "cloudformation"
 MAX_BODY = 4096           # CloudFormation rejects larger responses
@@ -47,24 +47,25 @@ def correlation_id(event: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def handle(event: object, run: Runner, info: LambdaInfo) -> Outcome:
+def handle(event: object, run: Execute, info: LambdaInfo) -> Outcome:
     assert isinstance(event, dict)  # matches() holds
     url = event.get("ResponseURL")
     if not isinstance(url, str) or not url.startswith(("https://", "http://")):
         # Nobody could be told the outcome: do not migrate blind.
         logger.error("ResponseURL is not an http(s) URL: nothing was run and no response can be sent")
-        result = refused(Command.UPGRADE.value, HookError(ErrorKind.BAD_REQUEST, "ResponseURL is not an http(s) URL."))
+        result = Result.failure(Command.UPGRADE.value,
+                                HookError(ErrorKind.BAD_REQUEST, "ResponseURL is not an http(s) URL."))
         return Outcome(result, {"Status": "FAILED", "Reason": result.message}, delivered=False)
     try:
         result = _decide(CloudFormationCustomResourceEvent(event), run)
     except Exception as exc:  # noqa: BLE001 - the stack must still get its response
         logger.exception("Unexpected failure handling the custom resource request")
-        result = internal_error(Command.UPGRADE.value, exc)
+        result = Result.internal(Command.UPGRADE.value, exc)
     body = response_body(event, result, info)
     return Outcome(result, json.loads(body), delivered=put_response(url, body))
 
 
-def _decide(request: CloudFormationCustomResourceEvent, run: Runner) -> Result:
+def _decide(request: CloudFormationCustomResourceEvent, run: Execute) -> Result:
     kind = request.request_type
     if kind == "Delete":
         # Deleting the resource (or the stack) never drops the schema, and must not fail on settings
@@ -72,12 +73,12 @@ def _decide(request: CloudFormationCustomResourceEvent, run: Runner) -> Result:
         return Result(command=Command.UPGRADE.value, status=Status.SKIPPED,
                       message="Delete: the schema is left as it is.")
     if kind not in ("Create", "Update"):
-        return refused(Command.UPGRADE.value, HookError(
+        return Result.failure(Command.UPGRADE.value, HookError(
             ErrorKind.BAD_REQUEST, f"Unknown RequestType {str(kind)[:40]!r}; expected Create, Update or Delete."))
     try:
         target = target_revision(request.resource_properties)
     except HookError as exc:
-        return refused(Command.UPGRADE.value, exc)
+        return Result.failure(Command.UPGRADE.value, exc)
     return run(Request(Command.UPGRADE, target))
 
 

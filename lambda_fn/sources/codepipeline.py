@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.data_classes import CodePipelineJobEvent
 
-from lambda_fn.commands import Command, Request
 from lambda_fn.errors import ErrorKind, HookError
 from lambda_fn.log import logger
+from lambda_fn.request import Command, Request
 from lambda_fn.result import Result, Status
-from lambda_fn.sources.base import LambdaInfo, Outcome, Runner, duration, fit, internal_error, refused
+from lambda_fn.sources.base import Execute, LambdaInfo, Outcome, duration, fit
 
 if TYPE_CHECKING:
     from mypy_boto3_codepipeline import CodePipelineClient
@@ -50,18 +50,18 @@ def correlation_id(event: object) -> str | None:
     return _job_id(event)
 
 
-def handle(event: object, run: Runner, info: LambdaInfo) -> Outcome:
+def handle(event: object, run: Execute, info: LambdaInfo) -> Outcome:
     job_id = _job_id(event)
     try:
         request = parse(event)
         # Without a job id nobody could be told the outcome: do not migrate blind.
-        result = run(request) if job_id else refused(request.command.value, HookError(
+        result = run(request) if job_id else Result.failure(request.command.value, HookError(
             ErrorKind.BAD_REQUEST, 'The CodePipeline event has no "CodePipeline.job".id; nothing was run.'))
     except HookError as exc:
-        result = refused(Command.UPGRADE.value, exc)
+        result = Result.failure(Command.UPGRADE.value, exc)
     except Exception as exc:  # noqa: BLE001 - the job must still be answered
         logger.exception("Unexpected failure handling the CodePipeline job")
-        result = internal_error(Command.UPGRADE.value, exc)
+        result = Result.internal(Command.UPGRADE.value, exc)
     response = {"job_id": job_id, "status": result.status.value, "message": result.message}
     if job_id is None:
         logger.error("CodePipeline event without a job id: no result can be reported")
@@ -137,7 +137,7 @@ def failure_details(result: Result, info: LambdaInfo) -> dict[str, str]:
 
 def report(job_id: str, result: Result, info: LambdaInfo) -> bool:
     """Answer the job once. True when CodePipeline has an answer (ours, or an earlier delivery's)."""
-    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415 - boto only on this path
+    from botocore.exceptions import BotoCoreError, ClientError  # boto only on this path
 
     try:
         client = _client()
@@ -170,12 +170,11 @@ def report(job_id: str, result: Result, info: LambdaInfo) -> bool:
 @functools.cache
 def _client() -> CodePipelineClient:
     """One client per execution environment, with the short timeouts and bounded retries of every AWS call."""
-    import boto3  # noqa: PLC0415
-    from botocore.config import Config  # noqa: PLC0415
+    import boto3
 
-    from lambda_fn.aws_config import BOTO_CONFIG  # noqa: PLC0415
+    from lambda_fn.aws.config import bounded_config
 
-    return boto3.client("codepipeline", config=Config(**BOTO_CONFIG))
+    return boto3.client("codepipeline", config=bounded_config())
 
 
 def _job_id(event: object) -> str | None:
@@ -185,10 +184,11 @@ def _job_id(event: object) -> str | None:
 
 
 def _lock_held_by_same_job(result: Result, job_id: str) -> bool:
-    """The engine names the lock holder's application_name, which carries the job id (see invocation.py):
-    the holder is another delivery of this very job, which will report."""
+    """The lock holder's application_name carries the job id (see invocation.py): the holder is another
+    delivery of this very job, which will report."""
     error = result.error
-    return error is not None and error.kind is ErrorKind.MIGRATION_LOCKED and job_id in error.message
+    return (error is not None and error.kind is ErrorKind.MIGRATION_LOCKED and error.holder is not None
+            and error.holder.endswith(f"/{job_id}"))
 
 
 def _text(params: dict[str, Any], key: str) -> str | None:

@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from lambda_fn.commands import Command, Request
 from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.request import Command, Request
 from lambda_fn.result import Result
-from lambda_fn.sources.base import LambdaInfo, Outcome, Runner, refused
+from lambda_fn.sources.base import Execute, LambdaInfo, Outcome
 
 CALLER = "direct"
 KEYS = ("command", "revision", "confirm")
@@ -38,11 +38,11 @@ def correlation_id(event: object) -> str | None:
     return None  # the Lambda request id is the best handle a direct caller has
 
 
-def handle(event: object, run: Runner, info: LambdaInfo) -> Outcome:
+def handle(event: object, run: Execute, info: LambdaInfo) -> Outcome:
     try:
         request = parse(event)
     except HookError as exc:
-        result = refused(_command_name(event), exc)
+        result = Result.failure(_command_name(event), exc)
     else:
         result = run(request)
     return render(result)

@@ -25,6 +25,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from infra.bundling import read_heads
+
 REPO = Path(__file__).resolve().parents[2]
 RUNTIME_PREFIX = "/2018-06-01/runtime"
 FUNCTION_NAME = "alembic-hook-e2e"
@@ -65,9 +67,7 @@ def build_bundle(root: Path, *, bytecode: bool = True) -> Bundle:
     shutil.copytree(REPO / "alembic", task / "migrations", ignore=ignore)
     shutil.copyfile(REPO / "alembic.ini", task / "migrations" / "alembic.ini")
     # the heads manifest the bundler writes, so "already at head" imports no revision (lambda_fn/heads_index.py)
-    subprocess.run([sys.executable, "-m", "lambda_fn.heads_index", str(task / "migrations" / "alembic.ini"),
-                    str(task / "migrations")], cwd=REPO, check=True, capture_output=True,
-                   env={**os.environ, "PYTHONPATH": str(REPO)})
+    read_heads(REPO, task / "migrations" / "alembic.ini", task / "migrations", write=True)
     bundled = _closure(BUNDLED)
     for dist in bundled.values():
         _copy_distribution(dist, task)

@@ -8,7 +8,7 @@ import uuid
 
 import pg8000.native
 
-from lambda_fn.migration_lock import lock_key
+from lambda_fn.postgres.lock import lock_key
 from tests.e2e.conftest import DbLogin, StartFunction
 from tests.e2e.harness import CodePipelineRecorder, codepipeline_event
 

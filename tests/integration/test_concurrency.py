@@ -9,7 +9,7 @@ from typing import Any
 import pg8000.native
 
 from lambda_fn.errors import ErrorKind
-from lambda_fn.migration_lock import lock_key
+from lambda_fn.postgres.lock import lock_key
 from lambda_fn.result import Status
 from tests.conftest import Database, create_database
 from tests.support.engine import run

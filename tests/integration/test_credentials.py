@@ -9,7 +9,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from lambda_fn.credentials import powertools_secret_reader
+from lambda_fn.aws.secrets import powertools_secret_reader
 from lambda_fn.errors import ErrorKind
 from lambda_fn.result import Status
 from tests.conftest import Database

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from lambda_fn.errors import ErrorKind
-from lambda_fn.migration_lock import lock_key
+from lambda_fn.postgres.lock import lock_key
 from lambda_fn.result import Result, Status
 from tests.conftest import Database
 from tests.support.engine import run

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from lambda_fn import heads_index
-from lambda_fn.alembic_project import AlembicProject
+from lambda_fn.cli import manifest
+from lambda_fn.engine import heads_index
+from lambda_fn.engine.project import AlembicProject
 from lambda_fn.result import Status
 from tests.conftest import Database
 from tests.support.engine import run
@@ -32,7 +33,7 @@ def test_a_lying_manifest_is_ignored(tmp_path: Path) -> None:
 
 def test_build_time_manifest_answers_without_importing_revisions(tmp_path: Path) -> None:
     ini = write_project(tmp_path, chain(5))
-    assert heads_index.main([str(ini)]) == 0
+    assert manifest.main([str(ini), "--write"]) == 0
     project = AlembicProject(str(ini))
     assert project.heads() == ("r0004",)
     assert "_revision_map" not in project.script.revision_map.__dict__  # the map was never built

@@ -6,8 +6,8 @@ import pg8000.native
 import pytest
 
 from lambda_fn.credentials import from_url
-from lambda_fn.database import connect_kwargs
 from lambda_fn.errors import ErrorKind
+from lambda_fn.postgres.connect import connect_kwargs
 from lambda_fn.result import Status
 from lambda_fn.settings import Settings
 from tests.conftest import ALEMBIC_INI

@@ -13,9 +13,10 @@ import pytest
 
 from lambda_fn import handler as handler_module
 from lambda_fn import invocation, telemetry
-from lambda_fn.commands import Command, Request
+from lambda_fn.deadline import Deadline
 from lambda_fn.errors import ErrorKind
 from lambda_fn.log import logger
+from lambda_fn.request import Command, Request
 from lambda_fn.result import Status
 from lambda_fn.sources import cloudformation, codepipeline, direct, identify
 from tests.conftest import REPO, Database
@@ -36,8 +37,8 @@ def test_the_caller_is_told_from_the_event(event: Any, source: Any) -> None:
 
 @pytest.mark.parametrize("remaining,engine", [(900.0, 890.0), (60.0, 54.0), (30.0, 27.0), (10.0, 7.0), (2.0, 0.0)])
 def test_the_engine_gets_the_remaining_time_less_a_margin_to_report(remaining: float, engine: float) -> None:
-    assert invocation.deadline(remaining).remaining() == pytest.approx(engine, abs=0.05)
-    assert invocation.deadline(None).remaining() == float("inf")
+    assert Deadline.for_invocation(remaining).remaining() == pytest.approx(engine, abs=0.05)
+    assert Deadline.for_invocation(None).remaining() == float("inf")
 
 
 def test_application_name_keeps_the_request_id_within_63_characters() -> None:
@@ -50,18 +51,18 @@ def test_application_name_keeps_the_request_id_within_63_characters() -> None:
 
 def test_bad_settings_become_a_configuration_result(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DB_SSLMODE", "sometimes")
-    result = invocation.EngineRunner("direct", "r", lambda: 60.0)(Request(Command.UPGRADE, "head"))
+    result = invocation.Invocation("direct", "r", lambda: 60.0)(Request(Command.UPGRADE, "head"))
     assert result.status is Status.FAILED and result.error is not None
     assert result.error.kind is ErrorKind.CONFIGURATION and result.target == "head"
 
 
 def test_an_engine_that_cannot_be_imported_is_reported_not_raised(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "lambda_fn.migrator", None)  # makes the import fail
-    monkeypatch.delattr("lambda_fn.migrator", raising=False)
+    monkeypatch.setitem(sys.modules, "lambda_fn.engine.execute", None)  # makes the import fail
+    monkeypatch.delattr("lambda_fn.engine.execute", raising=False)
     import lambda_fn
 
     monkeypatch.delattr(lambda_fn, "migrator", raising=False)
-    result = invocation.EngineRunner("direct", "r", lambda: 60.0)(Request())
+    result = invocation.Invocation("direct", "r", lambda: 60.0)(Request())
     assert result.error is not None and result.error.kind is ErrorKind.INTERNAL
     assert "could not be loaded" in result.message
 

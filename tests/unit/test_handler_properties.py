@@ -26,9 +26,9 @@ from hypothesis import strategies as st
 
 from lambda_fn import handler as handler_module
 from lambda_fn import invocation
-from lambda_fn.commands import Command, Request
 from lambda_fn.errors import ErrorKind
 from lambda_fn.log import logger
+from lambda_fn.request import Command, Request
 from lambda_fn.result import ErrorInfo, Result, RevisionRun, Status
 from lambda_fn.sources import cloudformation, direct
 from tests.e2e.harness import CodePipelineRecorder, ResponseRecorder, cloudformation_event, codepipeline_event
@@ -165,7 +165,7 @@ def world() -> Iterator[World]:
         return real_put(url, body) if url.startswith(local) else False  # only the local recorder is contacted
 
     with aws_env(AWS_ENDPOINT_URL_CODEPIPELINE=pipeline.url), pytest.MonkeyPatch.context() as patch:
-        patch.setattr(invocation, "EngineRunner", engine.runner)
+        patch.setattr(invocation, "Invocation", engine.runner)
         patch.setattr(cloudformation, "put_response", put)
         patch.setattr(logger.registered_handler, "stream", log)
         world = World(engine, pipeline, responses, puts, log, Secrets())

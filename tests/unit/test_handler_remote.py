@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from lambda_fn import cli, remote
+from lambda_fn.cli import main as cli
+from lambda_fn.cli import remote
 from tests.e2e.inprocess import aws_env
 
 

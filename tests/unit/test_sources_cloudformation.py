@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from lambda_fn.commands import Command, Request
 from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.request import Command, Request
 from lambda_fn.result import ErrorInfo, Result, RevisionRun, Status
 from lambda_fn.sources import LambdaInfo, cloudformation
 from tests.e2e.harness import ResponseRecorder, cloudformation_event

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from lambda_fn.commands import Command, Request
 from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.request import Command, Request
 from lambda_fn.result import ErrorInfo, Result, Status
 from lambda_fn.sources import LambdaInfo, direct
 

@@ -11,23 +11,25 @@ from __future__ import annotations
 import functools
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
+from alembic import command
 from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
-from alembic.runtime.migration import MigrationContext
+from alembic.runtime.migration import MigrationContext, MigrationStep, RevisionStep
 from alembic.script import Script, ScriptDirectory
 from alembic.script.revision import RevisionError
 from alembic.util.exc import CommandError
 from sqlalchemy import Connection
 
-from alembic import command
-from lambda_fn import heads_index
+from lambda_fn.engine import heads_index
 from lambda_fn.errors import ErrorKind, HookError
 
 Heads = tuple[str, ...]
+# what env.py's run_migrations() calls: (current heads, MigrationContext) -> the steps to run
+StepsFn = Callable[[Any, MigrationContext], Sequence[MigrationStep]]
 
 
 def resolve_path(path: str) -> Path:
@@ -94,7 +96,7 @@ class AlembicProject:
 
     def check_known(self, current: Heads) -> None:
         """Refuse a database stamped with a revision these migrations do not contain."""
-        unknown = [rev for rev in current if not self._known(rev)]
+        unknown = [rev for rev in current if not self.knows(rev)]
         if unknown:
             raise HookError(ErrorKind.UNKNOWN_DATABASE_REVISION,
                             f"The database is at revision {', '.join(unknown)}, which these migrations do not "
@@ -102,7 +104,7 @@ class AlembicProject:
                             "contains it, or, if it was removed on purpose, `stamp` a known revision (reviewed, "
                             "with confirmation).", revision=unknown[0])
 
-    def _known(self, revision: str) -> bool:
+    def knows(self, revision: str) -> bool:
         if revision in self.heads():
             return True
         try:
@@ -143,20 +145,21 @@ class AlembicProject:
         conn.commit()  # leave no transaction open: Alembic would treat it as external and not commit
         return heads
 
-    def upgrade_steps(self, target: str, current: Heads) -> list[Any]:
-        return self._steps(lambda: self.script._upgrade_revs(target, cast(Any, current)))
+    def upgrade_steps(self, target: str, current: Heads) -> list[RevisionStep]:
+        # Alembic's own annotation says str, but it takes the tuple of current heads `command.upgrade` passes
+        return self._steps(lambda: self.script._upgrade_revs(target, current))  # type: ignore[arg-type]
 
-    def downgrade_steps(self, target: str, current: Heads) -> list[Any]:
-        return self._steps(lambda: self.script._downgrade_revs(target, cast(Any, current)))
+    def downgrade_steps(self, target: str, current: Heads) -> list[RevisionStep]:
+        return self._steps(lambda: self.script._downgrade_revs(target, current))  # type: ignore[arg-type]
 
     @staticmethod
-    def _steps(make: Any) -> list[Any]:
+    def _steps(make: Callable[[], list[RevisionStep]]) -> list[RevisionStep]:
         try:
-            return list(make())
+            return make()
         except CommandError as exc:
             raise HookError(ErrorKind.BAD_REVISION, f"{exc}. `history` lists the known revisions.") from None
 
-    def run_step(self, conn: Connection, step: Any) -> None:
+    def run_step(self, conn: Connection, step: RevisionStep) -> None:
         """Apply one upgrade or downgrade step in its own transaction through the project's env.py."""
         self._run_env(conn, lambda rev, ctx: [step], destination=step.revision.revision)
         if conn.in_transaction():  # env.py ran it in an outer transaction of its own: commit it
@@ -165,14 +168,11 @@ class AlembicProject:
     def stamp(self, conn: Connection, target: str, purge: bool) -> None:
         # with purge, Alembic empties the version table first and hands `rev` as (): an unknown current
         # revision is then no obstacle
-        def steps(rev: Any, ctx: Any) -> Any:
-            return self.script._stamp_revs(target, rev)
-
-        self._run_env(conn, steps, destination=target, purge=purge)
+        self._run_env(conn, lambda rev, ctx: self.script._stamp_revs(target, rev), destination=target, purge=purge)
         if conn.in_transaction():
             conn.commit()
 
-    def _run_env(self, conn: Connection, fn: Any, destination: str, purge: bool = False) -> None:
+    def _run_env(self, conn: Connection, fn: StepsFn, destination: str, purge: bool = False) -> None:
         self.config.attributes["connection"] = conn
         try:
             with EnvironmentContext(self.config, self.script, fn=fn, as_sql=False, starting_rev=None,

@@ -16,10 +16,11 @@ from contextlib import contextmanager, suppress
 import pg8000.native
 
 from lambda_fn.credentials import Credentials
-from lambda_fn.database import PROBE_TIMEOUT, classify, connect_kwargs
 from lambda_fn.deadline import Deadline
 from lambda_fn.errors import ErrorKind, HookError
 from lambda_fn.log import logger
+from lambda_fn.postgres.connect import PROBE_TIMEOUT, open_native
+from lambda_fn.postgres.errors import classify
 
 
 def lock_key(name: str) -> int:
@@ -43,13 +44,9 @@ def migration_lock(creds: Credentials, *, name: str, wait: float, deadline: Dead
                    application_name: str) -> Iterator[float]:
     """Hold the lock for the block; yields the seconds spent waiting for it."""
     key = lock_key(name)
-    try:
-        conn = pg8000.native.Connection(**connect_kwargs(creds, timeout=PROBE_TIMEOUT * 6,
-                                                         application_name=application_name))
-    except Exception as exc:  # noqa: BLE001
-        raise classify(exc, creds, connecting=True) from None
+    conn = open_native(creds, timeout=PROBE_TIMEOUT * 6, application_name=application_name)
     started = time.monotonic()
-    bound = Deadline(deadline.bound(wait))
+    bound = deadline.sub(wait)
     delay = 0.05
     try:
         while not conn.run("SELECT pg_try_advisory_lock(:key)", key=key)[0][0]:
@@ -73,6 +70,7 @@ def migration_lock(creds: Credentials, *, name: str, wait: float, deadline: Dead
 def _busy(conn: pg8000.native.Connection, key: int, name: str, waited: float) -> HookError:
     unsigned = key & 0xFFFFFFFFFFFFFFFF
     rows = conn.run(_HOLDER_SQL, classid=unsigned >> 32, objid=unsigned & 0xFFFFFFFF)
+    app = None
     if rows:
         pid, user, app, addr, since, held = rows[0]
         # a role without pg_read_all_stats sees another role's session with these blanked
@@ -85,7 +83,8 @@ def _busy(conn: pg8000.native.Connection, key: int, name: str, waited: float) ->
         who = "another session (it released the lock just now)"
     return HookError(ErrorKind.MIGRATION_LOCKED,
                      f"Another migration run holds the lock {name!r}: {who}. Waited {waited:.1f} s. Let that run "
-                     f"finish and retry; if it is stuck, end it with SELECT pg_terminate_backend(<pid>).")
+                     f"finish and retry; if it is stuck, end it with SELECT pg_terminate_backend(<pid>).",
+                     holder=app or None)
 
 
 def _age(delta: object) -> str:

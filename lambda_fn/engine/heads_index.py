@@ -6,7 +6,7 @@ the content, a remembered answer can never be stale: any edit changes the finger
 
 Where the answer is remembered, first hit wins:
 1. `alembic_hook_heads.json` next to env.py, written when the Lambda asset is built
-   (`python -m lambda_fn.heads_index SCRIPT_DIR`), so even a cold start skips the imports;
+   (`python -m lambda_fn.cli.manifest ALEMBIC_INI`), so even a cold start skips the imports;
 2. a file per fingerprint in the temp directory (writable on Lambda too), for later runs on the machine.
 """
 
@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -60,22 +59,3 @@ def remember(fp: str, heads: tuple[str, ...], path: Path | None = None) -> None:
         tmp.replace(target)  # atomic: a concurrent reader sees the old file or the new one
     except OSError:
         pass  # a cache that cannot be written is only a slower next run
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Write the manifest for an Alembic project: `python -m lambda_fn.heads_index path/to/alembic.ini`."""
-    from lambda_fn.alembic_project import AlembicProject  # noqa: PLC0415 - build-time entry point
-
-    args = argv if argv is not None else sys.argv[1:]
-    if len(args) not in (1, 2):
-        print("usage: python -m lambda_fn.heads_index ALEMBIC_INI [SCRIPT_LOCATION]", file=sys.stderr)
-        return 2
-    project = AlembicProject(args[0], args[1] if len(args) == 2 else None)
-    heads = tuple(project.script.get_heads())
-    remember(project.fingerprint, heads, Path(project.script.dir) / MANIFEST)
-    print(f"{Path(project.script.dir) / MANIFEST}: heads {', '.join(heads)}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -14,7 +14,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from lambda_fn.commands import Command, Request
+from lambda_fn.cli.render import render
+from lambda_fn.request import Command, Request
 from lambda_fn.result import Status
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -40,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # intermixed: options may follow the positionals (`invoke --function NAME status --json`)
     ns = _parser().parse_intermixed_args(argv)
     if ns.command == "invoke":
-        from lambda_fn.remote import invoke_function  # noqa: PLC0415 - boto3 only on this path
+        from lambda_fn.cli.remote import invoke_function  # boto3 only on this path
 
         if not ns.function:
             print("invoke needs --function NAME", file=sys.stderr)
@@ -64,10 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         env["DB_SECRET_ARN"] = ns.secret_id
     _quiet_logs(ns.verbose)
 
-    from lambda_fn import migrator  # noqa: PLC0415 - keeps `--help` fast
-    from lambda_fn.credentials import powertools_secret_reader  # noqa: PLC0415
-    from lambda_fn.errors import HookError  # noqa: PLC0415
-    from lambda_fn.settings import Settings  # noqa: PLC0415
+    from lambda_fn.engine.execute import execute  # the engine loads after argument parsing: `--help` stays fast
+    from lambda_fn.errors import HookError
+    from lambda_fn.settings import Settings
 
     try:
         settings = Settings.from_env(env)
@@ -75,12 +75,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HookError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return EXIT_USAGE
-    reader = powertools_secret_reader() if env.get("DB_SECRET_ARN") else None
-    return _print(migrator.run(request, settings, read_secret=reader).to_dict(), ns.json)
+    reader = None
+    if settings.secret_id:
+        from lambda_fn.aws.secrets import powertools_secret_reader
+
+        reader = powertools_secret_reader()
+    return _print(execute(request, settings, read_secret=reader).to_dict(), ns.json)
 
 
 def _quiet_logs(verbose: bool) -> None:
-    from lambda_fn.log import logger  # noqa: PLC0415
+    from lambda_fn.log import logger
 
     # the result is printed anyway; log lines are for -v
     logger.setLevel(logging.INFO if verbose else logging.CRITICAL)
@@ -93,33 +97,6 @@ def _print(result: dict[str, Any], as_json: bool) -> int:
     else:
         print(render(result))
     return EXIT_OK if ok else EXIT_FAILED
-
-
-def render(r: dict[str, Any]) -> str:
-    """Readable output: the headline, then what changed, then what is left."""
-    lines = [f"{r.get('command', '?')}: {r.get('status')} - {r.get('message', '')}"]
-    if r.get("database"):
-        lines.append(f"  database : {r['database']}")
-    if r.get("command") in ("status", "current", "upgrade", "downgrade", "stamp"):
-        lines.append(f"  current  : {r.get('to_revision') or '(none)'}")
-        lines.append(f"  head(s)  : {', '.join(r.get('heads') or []) or '(none)'}")
-    for run in r.get("applied") or []:
-        lines.append(f"  {run['direction']:9} {run['revision']}  {run['duration_ms']:.0f} ms  {run['description']}")
-    if r.get("pending"):
-        lines.append(f"  pending  : {', '.join(r['pending'])}")
-    for h in r.get("history") or []:
-        marks = ("(head) " if h["is_head"] else "") + ("(current) " if h["is_current"] else "")
-        down = ",".join(h["down_revision"]) or "<base>"
-        lines.append(f"  {down} -> {h['revision']} {marks}{'' if h['applied'] else '[pending] '}{h['description']}")
-    if r.get("sql"):
-        lines.append(r["sql"].rstrip())
-    if r.get("lock_wait_ms"):
-        lines.append(f"  lock wait: {r['lock_wait_ms']:.0f} ms")
-    lines.append(f"  took     : {r.get('duration_ms', 0):.0f} ms")
-    if r.get("error"):
-        e = r["error"]
-        lines.append(f"  error    : [{e['kind']}]" + (f" at revision {e['revision']}" if e.get("revision") else ""))
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

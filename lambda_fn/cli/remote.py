@@ -11,6 +11,9 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.result import Result
+
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
 
@@ -24,45 +27,45 @@ def invoke_function(function_name: str, payload: dict[str, Any], *, read_margin:
     failed result object too, whose message says what happened and whether the command may have run."""
     command = str(payload.get("command") or "upgrade")
     try:
-        import boto3  # noqa: PLC0415 - boto3 only on this path
-        from botocore.config import Config  # noqa: PLC0415
-        from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError  # noqa: PLC0415
+        import boto3  # boto3 only on this path
+        from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 
-        from lambda_fn.aws_config import BOTO_CONFIG  # noqa: PLC0415
+        from lambda_fn.aws.config import bounded_config
     except ImportError as exc:
-        return _failed(command, "internal", f"boto3 is needed to invoke the function: {exc}.")
+        return _failed(command, ErrorKind.INTERNAL, f"boto3 is needed to invoke the function: {exc}.")
 
     read_timeout = MAX_FUNCTION_TIMEOUT + read_margin
     try:
-        timeout = _function_timeout(boto3.client("lambda", config=Config(**BOTO_CONFIG)), function_name)
+        timeout = _function_timeout(boto3.client("lambda", config=bounded_config()), function_name)
         read_timeout = timeout + read_margin
-        client = boto3.client("lambda", config=Config(
+        client = boto3.client("lambda", config=bounded_config(
             connect_timeout=CONNECT_TIMEOUT, read_timeout=read_timeout,
             retries={"mode": "standard", "total_max_attempts": 1}))  # one attempt: never a second migration
         reply = client.invoke(FunctionName=function_name, InvocationType="RequestResponse",
                               Payload=json.dumps(payload).encode())
         body = reply["Payload"].read()
     except ReadTimeoutError:
-        return _failed(command, "deadline", f"No answer from {function_name} within {read_timeout:g} s. The "
+        return _failed(command, ErrorKind.DEADLINE, f"No answer from {function_name} within {read_timeout:g} s. The "
                        "command may still be running or have finished: check the function's logs (and "
                        "`alembic-hook invoke --function ... status`) before running it again.")
     except ClientError as exc:
         error = exc.response.get("Error", {})
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         # 4xx: the name, the permission or the payload must change; anything else: Lambda's side, not run
-        kind = "configuration" if 400 <= status < 500 and status != 429 else "unreachable"
+        kind = ErrorKind.CONFIGURATION if 400 <= status < 500 and status != 429 else ErrorKind.UNREACHABLE
         return _failed(command, kind, f"Lambda refused the invoke of {function_name}: "
                        f"{error.get('Code', '')}: {error.get('Message', '')}".strip())
     except BotoCoreError as exc:
-        return _failed(command, "unreachable", f"Could not invoke {function_name}: {type(exc).__name__}: {exc}. "
-                       "Check the region, the credentials and the network path to Lambda.")
+        return _failed(command, ErrorKind.UNREACHABLE,
+                       f"Could not invoke {function_name}: {type(exc).__name__}: {exc}. Check the region, the "
+                       "credentials and the network path to Lambda.")
     return _result(command, reply.get("FunctionError"), body)
 
 
 def _function_timeout(client: LambdaClient, function_name: str) -> float:
     """The function's configured timeout; Lambda's maximum when it cannot be read (e.g. no
     lambda:GetFunctionConfiguration permission), which is always long enough."""
-    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+    from botocore.exceptions import BotoCoreError, ClientError
 
     try:
         return float(client.get_function_configuration(FunctionName=function_name)["Timeout"])
@@ -78,7 +81,7 @@ def _result(command: str, function_error: str | None, body: bytes) -> dict[str, 
     if not function_error:
         if isinstance(data, dict):
             return data
-        return _failed(command, "internal", "The function answered with something other than a result object.")
+        return _failed(command, ErrorKind.INTERNAL, "The function answered with something other than a result object.")
     # a function error: the handler's MigrationFailed carries the result object as its message
     if isinstance(data, dict) and data.get("errorType") == "MigrationFailed":
         try:
@@ -90,12 +93,11 @@ def _result(command: str, function_error: str | None, body: bytes) -> dict[str, 
     # anything else: a timeout, an out-of-memory, an init failure
     kind = str(data.get("errorType", function_error)) if isinstance(data, dict) else function_error
     message = str(data.get("errorMessage", "")) if isinstance(data, dict) else ""
-    return _failed(command, "internal", f"The function failed ({kind}): {message[:1000]}".rstrip(": ")
+    return _failed(command, ErrorKind.INTERNAL, f"The function failed ({kind}): {message[:1000]}".rstrip(": ")
                    + ". Its logs hold the details; check `status` before running again (a revision cut "
                    "short is rolled back, its own transaction).")
 
 
-def _failed(command: str, kind: str, message: str) -> dict[str, Any]:
-    """A result object (the shape `Result.to_dict()` gives) for a failure outside the function."""
-    return {"command": command, "status": "failed", "message": message, "applied": [], "pending": [],
-            "heads": [], "lock_wait_ms": 0.0, "duration_ms": 0.0, "error": {"kind": kind, "message": message}}
+def _failed(command: str, kind: ErrorKind, message: str) -> dict[str, Any]:
+    """A failure outside the function, as the same result object the function answers with."""
+    return Result.failure(command, HookError(kind, message)).to_dict()

@@ -1,0 +1,45 @@
+"""Build time: the heads manifest of an Alembic project, the one way every build step learns the heads.
+
+    python -m lambda_fn.cli.manifest ALEMBIC_INI [SCRIPT_LOCATION] [--write]
+
+Prints `{"heads": [...], "fingerprint": "..."}`; with `--write`, also writes the manifest next to env.py
+(what the bundler ships, so a cold start never imports the revision files). Exit 1 with the reason on
+stderr when the project cannot be read. The CDK construct and the test harness run this same module as a
+subprocess, with the service's own folders on PYTHONPATH, so no build step edits its own `sys.path`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from lambda_fn.engine import heads_index
+from lambda_fn.engine.project import AlembicProject
+from lambda_fn.errors import HookError
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    write = "--write" in args
+    args = [a for a in args if a != "--write"]
+    if len(args) not in (1, 2):
+        print("usage: python -m lambda_fn.cli.manifest ALEMBIC_INI [SCRIPT_LOCATION] [--write]", file=sys.stderr)
+        return 2
+    try:
+        project = AlembicProject(args[0], args[1] if len(args) == 2 else None)
+        heads = tuple(project.script.get_heads())
+    except HookError as exc:
+        print(exc.message, file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - a revision that fails to import, a cycle: say which
+        print(f"Cannot read the migration scripts: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    if write:
+        heads_index.remember(project.fingerprint, heads, Path(project.script.dir) / heads_index.MANIFEST)
+    print(json.dumps({"heads": list(heads), "fingerprint": project.fingerprint}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

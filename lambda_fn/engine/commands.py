@@ -1,0 +1,110 @@
+"""One function per command, each `(context, current heads) -> None`, filling in `context.result`.
+
+Read-only commands never take the migration lock; changing commands take it, re-read the database's
+revision under it (another run may have migrated while this one waited), and refuse an unknown revision.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from lambda_fn.engine.apply import apply_steps
+from lambda_fn.engine.context import Context, join, ms
+from lambda_fn.engine.project import Heads
+from lambda_fn.request import Command
+from lambda_fn.result import Result, RevisionRun, Status
+
+Handler = Callable[[Context, Heads], None]
+
+
+def status(ctx: Context, current: Heads) -> None:
+    r = ctx.result
+    r.status = Status.PENDING if r.pending else Status.UP_TO_DATE
+    at = r.from_revision or "an empty database (no revision)"
+    r.message = (f"at {at}; {len(r.pending)} pending: {', '.join(r.pending)}" if r.pending
+                 else f"at {at}; up to date with head {', '.join(r.heads)}")
+
+
+def history(ctx: Context, current: Heads) -> None:
+    r = ctx.result
+    r.history = ctx.project.history(current)
+    r.status, r.message = Status.OK, f"{len(r.history)} revisions"
+
+
+def sql(ctx: Context, current: Heads) -> None:
+    r = ctx.result
+    target = ctx.request.revision or "heads"
+    r.target = target
+    r.pending = [s.revision for s in ctx.project.pending(current, target)]
+    if not r.pending:
+        r.status, r.sql = Status.UP_TO_DATE, ""
+        r.message = f"nothing to apply: the database is at or past {target}"
+        return
+    r.sql = ctx.project.offline_sql(current, target)
+    r.status, r.message = Status.PENDING, f"SQL for {len(r.pending)} pending revision(s)"
+
+
+def upgrade(ctx: Context, current: Heads) -> None:
+    target = ctx.request.revision or "head"
+    ctx.result.target = target
+    ctx.project.resolve_target(target)  # a bad revision fails before the lock
+    if not ctx.project.pending(current, target):
+        # Nothing to apply, no lock (CloudFormation's rollback Update lands here too).
+        _no_op(ctx.result, current, target)
+        return
+    with ctx.target.migration_lock(ctx.creds) as waited:
+        ctx.result.lock_wait_ms = ms(waited)
+        current = ctx.current()
+        ctx.project.check_known(current)
+        steps = ctx.project.upgrade_steps(target, current)
+        if not steps:
+            _no_op(ctx.result, current, target)
+            return
+        apply_steps(ctx, steps, "upgrade")
+
+
+def downgrade(ctx: Context, current: Heads) -> None:
+    target = ctx.request.revision or ""
+    with ctx.target.migration_lock(ctx.creds) as waited:
+        ctx.result.lock_wait_ms = ms(waited)
+        current = ctx.current()
+        ctx.project.check_known(current)
+        steps = ctx.project.downgrade_steps(target, current)
+        if not steps:
+            _no_op(ctx.result, current, target)
+            return
+        apply_steps(ctx, steps, "downgrade")
+
+
+def stamp(ctx: Context, current: Heads) -> None:
+    r, project = ctx.result, ctx.project
+    target = ctx.request.revision or ""
+    if target not in ("base", "head", "heads"):
+        project.get(target)
+    with ctx.target.migration_lock(ctx.creds) as waited:
+        r.lock_wait_ms = ms(waited)
+        current = ctx.current()
+        purge = not all(project.knows(rev) for rev in current)
+        began = time.monotonic()
+        project.stamp(ctx.conn, target, purge=purge)
+        after = ctx.current()
+        was = join(current) or "empty"
+        took = ms(time.monotonic() - began)
+        r.applied.append(RevisionRun(join(after) or "base", f"stamped (was {was})", "stamp", took))
+        r.to_revision, r.status = join(after), Status.APPLIED
+        r.pending = [s.revision for s in project.pending(after)]
+        r.message = f"stamped {join(after) or 'base'} (was {was}); no DDL ran"
+
+
+def _no_op(result: Result, current: Heads, target: str) -> None:
+    result.status, result.pending = Status.UP_TO_DATE, []
+    result.message = f"already at {join(current) or 'base'}; nothing to apply for {target}"
+
+
+# Commands that need the database; HEADS answers from the project alone. STAMP may start from a revision
+# the project does not know (that is what it repairs); every other command refuses one.
+HANDLERS: dict[Command, Handler] = {
+    Command.STATUS: status, Command.CURRENT: status, Command.HISTORY: history, Command.SQL: sql,
+    Command.UPGRADE: upgrade, Command.DOWNGRADE: downgrade, Command.STAMP: stamp,
+}

@@ -1,0 +1,72 @@
+"""Waiting for the database to accept connections, within a bound, and creating it when asked to."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+import pg8000.native
+
+from lambda_fn.credentials import Credentials
+from lambda_fn.deadline import Deadline
+from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.log import logger
+from lambda_fn.postgres.connect import PROBE_TIMEOUT, open_native
+from lambda_fn.postgres.errors import DUPLICATE_DATABASE, pg_message, sqlstate
+
+
+def wait_until_ready(creds: Credentials, *, wait: float, deadline: Deadline, application_name: str,
+                     on_auth_failure: Callable[[], Credentials] | None = None,
+                     create_database: bool = False) -> Credentials:
+    """Connect with backoff until the database answers, within `wait` seconds (and the deadline).
+
+    Only "not ready yet" is retried. A wrong password fails at once, after one re-read of the secret
+    (it may just have rotated); a TLS failure fails at once. Returns the credentials that worked.
+    """
+    bound = deadline.sub(wait)
+    delay, attempt, reread = 0.25, 0, False
+    while True:
+        attempt += 1
+        try:
+            open_native(creds, timeout=max(0.5, bound.bound(PROBE_TIMEOUT)), application_name=application_name).close()
+            if attempt > 1:
+                logger.info("Database is ready", extra={"attempts": attempt, "database": creds.describe()})
+            return creds
+        except HookError as exc:
+            error = exc
+        if error.kind is ErrorKind.AUTHENTICATION and on_auth_failure and not reread:
+            logger.warning("Authentication failed; re-reading the secret once in case it rotated")
+            creds, reread = on_auth_failure(), True
+            continue
+        if error.kind is ErrorKind.DATABASE_MISSING and create_database:
+            create_missing_database(creds, application_name=application_name, timeout=bound.bound(PROBE_TIMEOUT))
+            create_database = False
+            continue
+        if error.kind is not ErrorKind.UNREACHABLE:
+            raise error
+        if bound.remaining() <= 0.05:
+            raise HookError(ErrorKind.UNREACHABLE, f"The database {creds.describe()} did not answer within "
+                            f"{wait:g} s ({attempt} attempts; last: {error.message}). Check the host, that the "
+                            "function's security group may reach it on its port, and that it is running.")
+        logger.info("Database not ready; retrying", extra={"attempt": attempt, "reason": error.message,
+                                                          "retry_in_s": round(delay, 2)})
+        time.sleep(min(delay, bound.remaining()))  # backoff between attempts, not synchronisation
+        delay = min(delay * 2, 5.0)
+
+
+def create_missing_database(creds: Credentials, *, application_name: str, timeout: float) -> None:
+    """CREATE DATABASE through the maintenance database (opt-in: CREATE_DATABASE=true)."""
+    maintenance = replace(creds, database="postgres")
+    conn = open_native(maintenance, timeout=max(1.0, timeout), application_name=application_name)
+    try:
+        exists = conn.run("SELECT 1 FROM pg_database WHERE datname = :name", name=creds.database)
+        if not exists:
+            conn.run(f"CREATE DATABASE {pg8000.native.identifier(creds.database)}")
+            logger.info("Created database", extra={"database": creds.database})
+    except pg8000.native.DatabaseError as exc:
+        if sqlstate(exc) != DUPLICATE_DATABASE:  # created by a concurrent run: fine
+            raise HookError(ErrorKind.DATABASE_MISSING, f"Database {creds.database!r} does not exist and could "
+                            f"not be created: {pg_message(exc)}. Create it, or grant CREATEDB.") from None
+    finally:
+        conn.close()
