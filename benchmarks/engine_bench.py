@@ -17,7 +17,7 @@ from pathlib import Path
 from benchmarks.common import median_ms, table
 from lambda_fn.engine import heads_index
 from lambda_fn.log import logger
-from tests.conftest import ALEMBIC_INI, Database, create_database
+from tests.support.database import ALEMBIC_INI, Database, create_database
 from tests.support.engine import run
 from tests.support.projects import chain, write_project
 from tools.localpg import LocalPostgres, throwaway

@@ -28,7 +28,6 @@ if __package__ in (None, ""):  # run as a script
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import table
-from tests.conftest import create_database
 from tests.e2e.harness import (
     Bundle,
     CodePipelineRecorder,
@@ -40,6 +39,7 @@ from tests.e2e.harness import (
     codepipeline_event,
     lambda_env,
 )
+from tests.support.database import create_database
 from tools.localpg import SUPERUSER_PASSWORD, LocalPostgres, throwaway
 
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))

@@ -1,19 +1,14 @@
-"""Shared fixtures: real PostgreSQL clusters the tests start themselves (plain, and TLS with a test CA)."""
+"""Shared fixtures: real PostgreSQL clusters the tests start themselves (plain, and TLS with a test CA).
+The kit behind them lives in tests/support/database.py; import from there, never from this file."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
-import pg8000.native
 import pytest
 
-from tools.localpg import SUPERUSER_PASSWORD, LocalPostgres, throwaway
-
-REPO = Path(__file__).resolve().parent.parent
-ALEMBIC_INI = str(REPO / "alembic.ini")
+from tests.support.database import Database, create_database
+from tools.localpg import LocalPostgres, throwaway
 
 
 @pytest.fixture(scope="session")
@@ -26,49 +21,6 @@ def pg() -> Iterator[LocalPostgres]:
 def pg_tls() -> Iterator[LocalPostgres]:
     with throwaway(tls=True) as cluster:
         yield cluster
-
-
-@dataclass(frozen=True)
-class Database:
-    """One fresh database on the session's cluster."""
-
-    cluster: LocalPostgres
-    name: str
-
-    @property
-    def url(self) -> str:
-        return self.cluster.url(self.name, sslmode="disable")
-
-    def admin(self) -> pg8000.native.Connection:
-        return pg8000.native.Connection("postgres", password=SUPERUSER_PASSWORD, host=self.cluster.host,
-                                        port=self.cluster.port, database=self.name)
-
-    def query(self, sql: str, **params: object) -> list[list[object]]:
-        conn = self.admin()
-        try:
-            return [list(r) for r in conn.run(sql, **params) or ()]
-        finally:
-            conn.close()
-
-    def version(self) -> list[str]:
-        rows = self.query("SELECT to_regclass('alembic_version') IS NOT NULL")
-        if not rows[0][0]:
-            return []
-        return [str(r[0]) for r in self.query("SELECT version_num FROM alembic_version")]
-
-    def env(self, **extra: str) -> dict[str, str]:
-        """An environment for Settings.from_env pointing at this database."""
-        return {"DATABASE_URL": self.url, "ALEMBIC_CONFIG": ALEMBIC_INI, **extra}
-
-
-def create_database(cluster: LocalPostgres) -> Database:
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    conn = pg8000.native.Connection("postgres", password=SUPERUSER_PASSWORD, host=cluster.host, port=cluster.port)
-    try:
-        conn.run(f"CREATE DATABASE {name}")
-    finally:
-        conn.close()
-    return Database(cluster, name)
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ import pg8000.native
 import pytest
 from moto.server import ThreadedMotoServer
 
-from tests.conftest import Database
 from tests.e2e.harness import (
     Bundle,
     CodePipelineRecorder,
@@ -29,6 +28,7 @@ from tests.e2e.harness import (
     build_bundle,
     lambda_env,
 )
+from tests.support.database import Database
 
 
 @pytest.fixture(scope="session")

@@ -14,8 +14,8 @@ import pytest
 
 from infra.bundling import ALEMBIC_INI, CA_BUNDLE_PATH, MANIFEST, MIGRATIONS_DIR, RUNTIME_PROVIDED
 from infra.measure_asset import MB, measure
-from tests.conftest import create_database
 from tests.infra.conftest import REPO, which_or_skip
+from tests.support.database import create_database
 from tools.localpg import LocalPostgres
 
 # Zipped size budget without boto3 (measured 9.4 MB for python3.12 x86_64; Lambda's direct upload limit is

@@ -12,7 +12,7 @@ from moto.server import ThreadedMotoServer
 from lambda_fn.aws.secrets import powertools_secret_reader
 from lambda_fn.errors import ErrorKind
 from lambda_fn.result import Status
-from tests.conftest import Database
+from tests.support.database import Database
 from tests.support.engine import run
 from tools.localpg import SUPERUSER_PASSWORD, free_port
 

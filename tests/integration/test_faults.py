@@ -9,7 +9,7 @@ from pathlib import Path
 from lambda_fn.errors import ErrorKind
 from lambda_fn.postgres.lock import lock_key
 from lambda_fn.result import Result, Status
-from tests.conftest import Database
+from tests.support.database import Database
 from tests.support.engine import run
 from tests.support.projects import SLEEP_SQL, Rev, write_project
 

@@ -9,7 +9,7 @@ from lambda_fn.cli import manifest
 from lambda_fn.engine import heads_index
 from lambda_fn.engine.project import AlembicProject
 from lambda_fn.result import Status
-from tests.conftest import Database
+from tests.support.database import Database
 from tests.support.engine import run
 from tests.support.projects import Rev, chain, write_project, write_revision
 

@@ -10,7 +10,7 @@ from lambda_fn.errors import ErrorKind
 from lambda_fn.postgres.connect import connect_kwargs
 from lambda_fn.result import Status
 from lambda_fn.settings import Settings
-from tests.conftest import ALEMBIC_INI
+from tests.support.database import ALEMBIC_INI
 from tests.support.engine import run
 from tools.localpg import LocalPostgres
 

@@ -8,7 +8,7 @@ import pytest
 
 from lambda_fn.errors import ErrorKind
 from lambda_fn.result import Status
-from tests.conftest import Database
+from tests.support.database import Database
 from tests.support.engine import run
 from tests.support.projects import Rev, write_project, write_revision
 

@@ -19,9 +19,9 @@ from lambda_fn.log import logger
 from lambda_fn.request import Command, Request
 from lambda_fn.result import Status
 from lambda_fn.sources import cloudformation, codepipeline, direct, identify
-from tests.conftest import REPO, Database
 from tests.e2e.harness import cloudformation_event, codepipeline_event
 from tests.e2e.inprocess import FakeContext
+from tests.support.database import REPO, Database
 
 
 @pytest.mark.parametrize("event,source", [
