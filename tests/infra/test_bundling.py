@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,24 +16,20 @@ from infra.bundling import (
     BundlingError,
     HookBundleSpec,
     LambdaPython,
-    _check_runtime_compatibility,
-    _requirement_name,
     build_bundle,
+    check_runtime_compatibility,
     export_requirements,
     find_uv,
+    requirement_name,
 )
+from infra.bundling import build as build_module
 from infra.rds_ca import CaBundle, CaBundleError, validate_rds_bundle
 from tests.infra.conftest import REPO
 
 
 def spec(**overrides: object) -> HookBundleSpec:
-    values: dict[str, object] = {
-        "hook_root": REPO,
-        "alembic_ini": REPO / "alembic.ini",
-        "script_location": REPO / "alembic",
-    }
-    values.update(overrides)
-    return HookBundleSpec(**values)  # type: ignore[arg-type]
+    base = HookBundleSpec(hook_root=REPO, alembic_ini=REPO / "alembic.ini", script_location=REPO / "alembic")
+    return dataclasses.replace(base, **overrides)
 
 
 @pytest.mark.parametrize(
@@ -61,29 +58,29 @@ def test_lambda_python_rejects_unsupported_targets(version: str, architecture: s
 def test_requirements_come_from_the_lock_without_dev_infra_or_boto3(tmp_path: Path) -> None:
     uv = find_uv()
     runtime = export_requirements(spec(), uv=uv, cwd=tmp_path)
-    names = {_requirement_name(line) for line in runtime.splitlines()} - {None}
+    names = {requirement_name(line) for line in runtime.splitlines()} - {None}
     assert {"alembic", "sqlalchemy", "pg8000", "aws-lambda-powertools", "python-dateutil"} <= names
     assert not names & bundling.RUNTIME_PROVIDED
     assert not names & {"aws-cdk-lib", "cdk-nag", "jsii", "constructs", "pytest", "moto", "mypy", "ruff"}
     assert all("==" in line for line in runtime.splitlines() if line)  # pinned, as locked
     bundled = export_requirements(spec(boto3_from_runtime=False), uv=uv, cwd=tmp_path)
-    assert {"boto3", "botocore"} <= {_requirement_name(line) for line in bundled.splitlines()}
+    assert {"boto3", "botocore"} <= {requirement_name(line) for line in bundled.splitlines()}
 
 
 def test_runtime_botocore_bounds_are_enforced() -> None:
-    _check_runtime_compatibility(spec(), {"python-dateutil": "2.9.0.post0", "jmespath": "1.1.0"})
+    check_runtime_compatibility(spec(), {"python-dateutil": "2.9.0.post0", "jmespath": "1.1.0"})
     with pytest.raises(BundlingError, match=r"python-dateutil<3"):
-        _check_runtime_compatibility(spec(), {"python-dateutil": "3.0.0"})
+        check_runtime_compatibility(spec(), {"python-dateutil": "3.0.0"})
     # bundling boto3 lifts the constraint: the bundled botocore is the one that imports it
-    _check_runtime_compatibility(spec(boto3_from_runtime=False), {"python-dateutil": "3.0.0"})
+    check_runtime_compatibility(spec(boto3_from_runtime=False), {"python-dateutil": "3.0.0"})
 
 
 @given(st.from_regex(r"[A-Za-z][A-Za-z0-9]{0,8}([-_.][A-Za-z0-9]{1,8}){0,2}", fullmatch=True))
 def test_requirement_names_are_normalised(name: str) -> None:
-    normalised = _requirement_name(f"{name}==1.0 ; python_version >= '3.12'")
+    normalised = requirement_name(f"{name}==1.0 ; python_version >= '3.12'")
     assert normalised is not None
     assert normalised == normalised.lower() and "_" not in normalised and "." not in normalised
-    assert _requirement_name(f"{name.upper()}==2") == normalised
+    assert requirement_name(f"{name.upper()}==2") == normalised
 
 
 def test_fingerprint_follows_the_migrations_and_ignores_caches(tmp_path: Path) -> None:
@@ -117,7 +114,7 @@ def test_missing_inputs_are_named(tmp_path: Path) -> None:
 
 
 def test_required_bytecode_fails_before_installing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bundling, "find_python", lambda version: None)
+    monkeypatch.setattr(build_module, "find_python", lambda version: None)
     with pytest.raises(BundlingError, match=r"NO BYTECODE: no Python 3\.12 interpreter"):
         build_bundle(spec(require_bytecode=True), tmp_path / "out")
     assert not any((tmp_path / "out").iterdir())

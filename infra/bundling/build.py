@@ -1,0 +1,102 @@
+"""``build_bundle``: the build's steps in order, and ``BundleReport``, what the asset's manifest records."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from infra.bundling.bytecode import compile_bytecode, find_python, strip_debug_info
+from infra.bundling.compat import check_runtime_compatibility
+from infra.bundling.files import copy_tree
+from infra.bundling.heads import write_heads_manifest
+from infra.bundling.install import install, installed_packages, remove_unused
+from infra.bundling.layout import ALEMBIC_INI, BUNDLE_FORMAT, CA_BUNDLE_PATH, HANDLER_PACKAGE, MANIFEST, MIGRATIONS_DIR
+from infra.bundling.requirements import export_requirements
+from infra.bundling.spec import HookBundleSpec
+from infra.bundling.tools import BundlingError, Log, find_uv, log_to_stderr
+
+
+@dataclass(frozen=True)
+class BundleReport:
+    python: str
+    platform: str
+    bytecode_python: str | None
+    boto3: str  # "runtime" or "bundled"
+    packages: dict[str, str]
+    ca_certificates: str | None
+
+    def as_manifest(self) -> dict[str, object]:
+        return {
+            "format": BUNDLE_FORMAT,
+            "python": self.python,
+            "platform": self.platform,
+            "bytecode": f"cpython-{self.python.replace('.', '')} unchecked-hash" if self.bytecode_python else None,
+            "boto3": self.boto3,
+            "packages": self.packages,
+            "ca_bundle": self.ca_certificates,
+        }
+
+
+def build_bundle(spec: HookBundleSpec, output_dir: Path, *, log: Log = log_to_stderr) -> BundleReport:
+    """Build the asset into ``output_dir`` (which CDK hands over empty)."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    uv = find_uv()
+    # Decided first, so a required-but-missing interpreter fails before anything is installed.
+    interpreter = find_python(spec.target.version)
+    if interpreter is None:
+        message = (
+            f"NO BYTECODE: no Python {spec.target.version} interpreter found (looked at $LAMBDA_PYTHON_"
+            f"{spec.target.version.replace('.', '_')}, the running Python, python{spec.target.version} on "
+            "PATH, pyenv and uv installs). The asset works but every cold start compiles all modules "
+            f"(~2.6 s instead of ~0.9 s). Install Python {spec.target.version} to fix this."
+        )
+        if spec.require_bytecode:
+            raise BundlingError(message)
+        log(message)
+    with tempfile.TemporaryDirectory(prefix="hook-bundle-") as work_dir:
+        work = Path(work_dir)
+        requirements = work / "requirements.txt"
+        requirements.write_text(export_requirements(spec, uv=uv, cwd=work))
+        install(spec, uv=uv, requirements=requirements, output_dir=output_dir, cwd=work)
+    remove_unused(output_dir)
+    if spec.strip_debug_info:
+        strip_debug_info(output_dir, spec.target, log=log)
+    packages = installed_packages(output_dir)
+    check_runtime_compatibility(spec, packages)
+
+    copy_tree(spec.hook_root / HANDLER_PACKAGE, output_dir / HANDLER_PACKAGE)
+    copy_tree(spec.script_location, output_dir / MIGRATIONS_DIR)
+    shutil.copyfile(spec.alembic_ini, output_dir / ALEMBIC_INI)
+    for source in spec.extra_source_dirs:
+        if (output_dir / source.name).exists():
+            raise BundlingError(f"extra source folder {source.name!r} clashes with an installed package")
+        copy_tree(source, output_dir / source.name)
+    write_heads_manifest(spec, output_dir, log=log)
+    ca_path: str | None = None
+    if spec.ca_bundle is not None:
+        target = output_dir / CA_BUNDLE_PATH
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(spec.ca_bundle.read_pem(), encoding="ascii")
+        ca_path = CA_BUNDLE_PATH
+
+    if interpreter is not None:
+        compile_bytecode(interpreter, output_dir)
+
+    report = BundleReport(
+        python=spec.target.version,
+        platform=spec.target.platform_tag,
+        bytecode_python=interpreter,
+        boto3="bundled" if "boto3" in packages else "runtime",
+        packages=packages,
+        ca_certificates=ca_path,
+    )
+    (output_dir / MANIFEST).write_text(json.dumps(report.as_manifest(), indent=2, sort_keys=True) + "\n")
+    log(
+        f"built for python{spec.target.version} {spec.target.platform_tag}: {len(packages)} packages, "
+        f"boto3 from the {report.boto3 if report.boto3 == 'runtime' else 'asset'}, "
+        f"bytecode {'by ' + interpreter if interpreter else 'MISSING'}"
+    )
+    return report

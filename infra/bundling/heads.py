@@ -1,0 +1,45 @@
+"""The Alembic heads, learned the one way every build step learns them: ``python -m lambda_fn.cli.manifest``
+in a subprocess. ``read_heads`` answers the construct (``run_on_deploy`` targets the concrete head) and the
+e2e harness; ``write_heads_manifest`` records them in the asset."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+from infra.bundling.layout import ALEMBIC_INI, MIGRATIONS_DIR
+from infra.bundling.spec import HookBundleSpec
+from infra.bundling.tools import BundlingError, Log, log_to_stderr
+
+
+def read_heads(hook_root: Path, alembic_ini: Path, script_location: Path, extra_source_dirs: Iterable[Path] = (),
+               *, write: bool = False) -> tuple[str, ...]:
+    """The project's heads, the one way every build step learns them: `python -m lambda_fn.cli.manifest` in
+    a subprocess with the service's folders on PYTHONPATH (the revisions may import them), so nothing edits
+    this process's `sys.path`. With `write`, the manifest is also written next to env.py."""
+    paths = [str(hook_root), *(str(Path(d).parent) for d in extra_source_dirs)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths), "PYTHONDONTWRITEBYTECODE": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "lambda_fn.cli.manifest", str(alembic_ini), str(script_location),
+         *(["--write"] if write else [])],
+        env=env, capture_output=True, text=True, check=False,
+    )
+    if done.returncode != 0:
+        raise BundlingError(done.stderr.strip()[-500:] or f"exit {done.returncode}")
+    return tuple(json.loads(done.stdout)["heads"])
+
+
+def write_heads_manifest(spec: HookBundleSpec, output_dir: Path, *, log: Log = log_to_stderr) -> None:
+    """Record the migration heads with the revision files' fingerprint (lambda_fn/engine/heads_index.py), so
+    a cold start answers "already at head" without importing every revision. Only an optimisation: when the
+    revisions cannot be imported here (say they need the service's own packages), the function finds the
+    heads itself at run time."""
+    try:
+        read_heads(spec.hook_root, output_dir / ALEMBIC_INI, output_dir / MIGRATIONS_DIR,
+                   spec.extra_source_dirs, write=True)
+    except BundlingError as exc:
+        log(f"heads manifest skipped (the function will find the heads at run time): {exc}")
