@@ -21,6 +21,10 @@ class ErrorKind(StrEnum):
     # the migration history and the database disagree: refused before any DDL
     MULTIPLE_HEADS = "multiple_heads"
     UNKNOWN_DATABASE_REVISION = "unknown_database_revision"
+    # the project's env.py does not migrate the hook's database (refused before any DDL), or a step did not
+    # move the hook's database (stopped at once, before the next step)
+    ENV_PY = "env_py"
+    MIGRATED_ELSEWHERE = "migrated_elsewhere"
     # contention and time
     MIGRATION_LOCKED = "migration_locked"
     LOCK_TIMEOUT = "lock_timeout"
@@ -46,6 +50,8 @@ _CONFIGURATION_KINDS = frozenset(
         ErrorKind.AUTHENTICATION,
         ErrorKind.TLS,
         ErrorKind.DATABASE_MISSING,
+        ErrorKind.ENV_PY,
+        ErrorKind.MIGRATED_ELSEWHERE,
     }
 )
 

@@ -17,6 +17,7 @@ class Command(StrEnum):
     HEADS = "heads"
     HISTORY = "history"
     SQL = "sql"
+    CHECK = "check"
 
     @property
     def destructive(self) -> bool:

@@ -31,6 +31,18 @@ class RevisionRun:
 
 
 @dataclass(frozen=True)
+class StepEvent:
+    """A revision starting (duration_ms None) or finished, for a caller that shows progress as it goes."""
+
+    index: int
+    total: int
+    revision: str
+    description: str
+    direction: str
+    duration_ms: float | None = None
+
+
+@dataclass(frozen=True)
 class ErrorInfo:
     kind: ErrorKind
     message: str
@@ -59,6 +71,7 @@ class Result:
     error: ErrorInfo | None = None
     history: list[dict[str, Any]] | None = None
     sql: str | None = None
+    env: dict[str, Any] | None = None  # how env.py reaches the database and its version table (check)
 
     @classmethod
     def failure(cls, command: str, error: HookError, target: str | None = None) -> Result:
@@ -85,7 +98,7 @@ class Result:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        for key in ("history", "sql", "error"):
+        for key in ("history", "sql", "error", "env"):
             if data[key] is None:
                 del data[key]
         if data.get("error") and data["error"]["holder"] is None:

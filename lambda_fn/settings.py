@@ -42,6 +42,8 @@ class Settings:
     table_lock_timeout: float = 5.0
     table_lock_retries: int = 4
     statement_timeout: float = 600.0
+    # a runner gone silent: PostgreSQL ends its sessions (and frees their locks) after this long
+    idle_timeout: float = 30.0
     # behaviour
     create_database: bool = False
     skip_migrations: bool = False
@@ -146,6 +148,7 @@ VARIABLES = (
     Variable("DB_LOCK_TIMEOUT_SECONDS", "table_lock_timeout", _seconds),
     Variable("DB_LOCK_RETRIES", "table_lock_retries", _count),
     Variable("DB_STATEMENT_TIMEOUT_SECONDS", "statement_timeout", _seconds),
+    Variable("DB_IDLE_TIMEOUT_SECONDS", "idle_timeout", _seconds),
     Variable("CREATE_DATABASE", "create_database", _flag),
     Variable("SKIP_MIGRATIONS", "skip_migrations", _flag),
     Variable("DB_APPLICATION_NAME", "application_name", _text),

@@ -10,10 +10,11 @@ from alembic.runtime.migration import RevisionStep
 
 from lambda_fn.deadline import MIN_STEP_SECONDS
 from lambda_fn.engine.context import Context, join, ms, split
+from lambda_fn.engine.verify import verify_step
 from lambda_fn.errors import ErrorKind, HookError
 from lambda_fn.log import logger
 from lambda_fn.postgres.errors import classify
-from lambda_fn.result import RevisionRun, Status
+from lambda_fn.result import RevisionRun, Status, StepEvent
 
 
 def apply_steps(ctx: Context, steps: list[RevisionStep], direction: str) -> None:
@@ -27,14 +28,23 @@ def apply_steps(ctx: Context, steps: list[RevisionStep], direction: str) -> None
             raise HookError(ErrorKind.DEADLINE, f"Stopped before {rev}: {left:.1f} s left is not enough to run "
                             f"it. {index - 1} of {total} revision(s) applied; the database is at "
                             f"{r.to_revision or 'base'}. Run again to continue, or raise the timeout.", rev)
+        if ctx.lock is not None:
+            ctx.lock.verify()  # a runner frozen past the idle bound has lost its lock: stop before more DDL
         logger.info(f"Revision {direction} started", extra={"revision": rev, "description": doc,
                                                            "step": f"{index}/{total}"})
+        if ctx.observe:
+            ctx.observe(StepEvent(index, total, rev, doc, direction))
+        before = split(r.to_revision)
         began = time.monotonic()
         _run_with_table_lock_retries(ctx, step, rev)
         took = time.monotonic() - began
+        after = ctx.current()
+        verify_step(ctx, rev, direction, before, after)
         r.applied.append(RevisionRun(rev, doc, direction, ms(took)))
-        r.to_revision = join(ctx.current())
+        r.to_revision = join(after)
         logger.info(f"Revision {direction} finished", extra={"revision": rev, "duration_ms": ms(took)})
+        if ctx.observe:
+            ctx.observe(StepEvent(index, total, rev, doc, direction, ms(took)))
     r.status, r.pending = Status.APPLIED, [s.revision for s in ctx.project.pending(split(r.to_revision))]
     r.message = f"{direction}d {len(r.applied)} revision(s): {r.from_revision or 'base'} -> {r.to_revision or 'base'}"
 
@@ -42,14 +52,16 @@ def apply_steps(ctx: Context, steps: list[RevisionStep], direction: str) -> None
 def _run_with_table_lock_retries(ctx: Context, step: RevisionStep, rev: str) -> None:
     """A lock_timeout (55P03) means the app held a table lock: back off and retry the whole revision
     (its transaction rolled back), within the retry budget and the deadline."""
-    settings, deadline, conn = ctx.target.settings, ctx.target.deadline, ctx.conn
+    settings, deadline, conn = ctx.target.settings, ctx.target.deadline, ctx.database.conn
     delay = 0.5
     for attempt in range(settings.table_lock_retries + 1):
         try:
             ctx.target.bound_statements(conn)
-            ctx.project.run_step(conn, step)
+            ctx.project.run_step(ctx.database, step)
             return
-        except Exception as exc:  # noqa: BLE001 - classified just below
+        except Exception as exc:
+            if isinstance(exc, HookError) and exc.kind is ErrorKind.ENV_PY:
+                raise
             if conn.in_transaction():
                 with contextlib.suppress(Exception):  # cleanup after a failure that is being reported
                     conn.rollback()

@@ -7,11 +7,13 @@ revision under it (another run may have migrated while this one waited), and ref
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from lambda_fn.engine.apply import apply_steps
 from lambda_fn.engine.context import Context, join, ms
 from lambda_fn.engine.project import Heads
+from lambda_fn.engine.verify import verify_stamp
 from lambda_fn.request import Command
 from lambda_fn.result import Result, RevisionRun, Status
 
@@ -53,8 +55,7 @@ def upgrade(ctx: Context, current: Heads) -> None:
         # Nothing to apply, no lock (CloudFormation's rollback Update lands here too).
         _no_op(ctx.result, current, target)
         return
-    with ctx.target.migration_lock(ctx.creds) as waited:
-        ctx.result.lock_wait_ms = ms(waited)
+    with locked(ctx):
         current = ctx.current()
         ctx.project.check_known(current)
         steps = ctx.project.upgrade_steps(target, current)
@@ -66,8 +67,7 @@ def upgrade(ctx: Context, current: Heads) -> None:
 
 def downgrade(ctx: Context, current: Heads) -> None:
     target = ctx.request.revision or ""
-    with ctx.target.migration_lock(ctx.creds) as waited:
-        ctx.result.lock_wait_ms = ms(waited)
+    with locked(ctx):
         current = ctx.current()
         ctx.project.check_known(current)
         steps = ctx.project.downgrade_steps(target, current)
@@ -82,19 +82,45 @@ def stamp(ctx: Context, current: Heads) -> None:
     target = ctx.request.revision or ""
     if target not in ("base", "head", "heads"):
         project.get(target)
-    with ctx.target.migration_lock(ctx.creds) as waited:
-        r.lock_wait_ms = ms(waited)
+    with locked(ctx):
         current = ctx.current()
         purge = not all(project.knows(rev) for rev in current)
         began = time.monotonic()
-        project.stamp(ctx.conn, target, purge=purge)
+        project.stamp(ctx.database, target, purge=purge)
         after = ctx.current()
+        verify_stamp(ctx, target, current, after)
         was = join(current) or "empty"
         took = ms(time.monotonic() - began)
         r.applied.append(RevisionRun(join(after) or "base", f"stamped (was {was})", "stamp", took))
         r.to_revision, r.status = join(after), Status.APPLIED
         r.pending = [s.revision for s in project.pending(after)]
         r.message = f"stamped {join(after) or 'base'} (was {was}); no DDL ran"
+
+
+@contextmanager
+def locked(ctx: Context) -> Iterator[None]:
+    with ctx.target.migration_lock(ctx.creds) as held:
+        ctx.result.lock_wait_ms = ms(held.waited)
+        ctx.lock = held
+        try:
+            yield
+        finally:
+            ctx.lock = None
+
+
+def check(ctx: Context, current: Heads) -> None:
+    """Will a deploy migrate this database? env.py was probed before any command (refused if it would
+    migrate anything else); here every revision file is imported too."""
+    r, project = ctx.result, ctx.project
+    count = project.import_all()
+    plan = project.plan
+    r.env = plan.to_dict() if plan else None
+    r.status = Status.PENDING if r.pending else Status.UP_TO_DATE
+    how = plan.connection if plan else "unknown"
+    table = f"{plan.version_table_schema + '.' if plan and plan.version_table_schema else ''}" \
+            f"{plan.version_table if plan else 'alembic_version'}"
+    r.message = (f"ready: env.py migrates {r.database} through {how}; version table {table}; {count} revision(s) "
+                 f"import cleanly; head {', '.join(r.heads)}; {len(r.pending)} pending")
 
 
 def _no_op(result: Result, current: Heads, target: str) -> None:
@@ -106,5 +132,5 @@ def _no_op(result: Result, current: Heads, target: str) -> None:
 # the project does not know (that is what it repairs); every other command refuses one.
 HANDLERS: dict[Command, Handler] = {
     Command.STATUS: status, Command.CURRENT: status, Command.HISTORY: history, Command.SQL: sql,
-    Command.UPGRADE: upgrade, Command.DOWNGRADE: downgrade, Command.STAMP: stamp,
+    Command.UPGRADE: upgrade, Command.DOWNGRADE: downgrade, Command.STAMP: stamp, Command.CHECK: check,
 }

@@ -1,17 +1,20 @@
 """What a command works with: the request, the result it fills in as it goes (so a failure still reports
-how far it got), the project, and the open connection to the target database."""
+how far it got), the project, the target database and the hook's connection to it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection
-
 from lambda_fn.credentials import Credentials
+from lambda_fn.engine.environment import HookDatabase
 from lambda_fn.engine.project import AlembicProject, Heads
 from lambda_fn.engine.target import TargetDatabase
+from lambda_fn.postgres.lock import HeldLock
 from lambda_fn.request import Request
-from lambda_fn.result import Result
+from lambda_fn.result import Result, StepEvent
+
+Observer = Callable[[StepEvent], None]
 
 
 @dataclass
@@ -20,11 +23,17 @@ class Context:
     result: Result
     project: AlembicProject
     target: TargetDatabase
-    creds: Credentials
-    conn: Connection
+    database: HookDatabase
+    observe: Observer | None = None
+    lock: HeldLock | None = None
+
+    @property
+    def creds(self) -> Credentials:
+        return self.database.creds
 
     def current(self) -> Heads:
-        return self.project.current(self.conn)
+        """The revision of the hook's database, read through the hook's own connection."""
+        return self.project.current(self.database.conn)
 
 
 def join(heads: Heads) -> str | None:

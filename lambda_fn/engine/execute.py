@@ -10,7 +10,8 @@ import time
 from lambda_fn.credentials import SecretReader
 from lambda_fn.deadline import Deadline
 from lambda_fn.engine.commands import HANDLERS
-from lambda_fn.engine.context import Context, join, ms
+from lambda_fn.engine.context import Context, Observer, join, ms
+from lambda_fn.engine.environment import HookDatabase
 from lambda_fn.engine.project import AlembicProject
 from lambda_fn.engine.target import TargetDatabase
 from lambda_fn.errors import ErrorKind, HookError
@@ -21,7 +22,9 @@ from lambda_fn.settings import Settings
 
 
 def execute(request: Request, settings: Settings, *, deadline: Deadline | None = None,
-            read_secret: SecretReader | None = None, application_name: str | None = None) -> Result:
+            read_secret: SecretReader | None = None, application_name: str | None = None,
+            observe: Observer | None = None) -> Result:
+    """Run one command. `observe` hears each revision start and finish (the CLI's progress)."""
     started = time.monotonic()
     result = Result(command=request.command.value, status=Status.FAILED, target=request.revision)
     try:
@@ -32,7 +35,7 @@ def execute(request: Request, settings: Settings, *, deadline: Deadline | None =
         else:
             target = TargetDatabase(settings, deadline or Deadline(), read_secret,
                                     application_name or settings.application_name)
-            _dispatch(request, result, target)
+            _dispatch(request, result, target, observe)
     except HookError as exc:
         result.fail(exc)
     except Exception as exc:  # noqa: BLE001 - the contract is one Result, whatever happens
@@ -45,7 +48,7 @@ def execute(request: Request, settings: Settings, *, deadline: Deadline | None =
     return result
 
 
-def _dispatch(request: Request, result: Result, target: TargetDatabase) -> None:
+def _dispatch(request: Request, result: Result, target: TargetDatabase, observe: Observer | None) -> None:
     project = AlembicProject(target.settings.alembic_config, target.settings.script_location)
     cmd = request.command
     if cmd is Command.HEADS:
@@ -58,7 +61,9 @@ def _dispatch(request: Request, result: Result, target: TargetDatabase) -> None:
     creds = target.ready_credentials()
     result.database = creds.describe()
     with target.connect(creds) as conn:
-        ctx = Context(request, result, project, target, creds, conn)
+        database = HookDatabase(conn, target.engine, creds, lambda: target.url(creds))
+        ctx = Context(request, result, project, target, database, observe)
+        project.probe(database)  # env.py must migrate this database, and says where its version table is
         current = ctx.current()
         result.from_revision = result.to_revision = join(current)
         result.heads = list(project.heads())

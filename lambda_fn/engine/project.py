@@ -17,19 +17,17 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.environment import EnvironmentContext
-from alembic.runtime.migration import MigrationContext, MigrationStep, RevisionStep
+from alembic.runtime.migration import MigrationContext, RevisionStep
 from alembic.script import Script, ScriptDirectory
 from alembic.script.revision import RevisionError
 from alembic.util.exc import CommandError
 from sqlalchemy import Connection
 
 from lambda_fn.engine import heads_index
+from lambda_fn.engine.environment import EnvPlan, HookDatabase, run_env
 from lambda_fn.errors import ErrorKind, HookError
 
 Heads = tuple[str, ...]
-# what env.py's run_migrations() calls: (current heads, MigrationContext) -> the steps to run
-StepsFn = Callable[[Any, MigrationContext], Sequence[MigrationStep]]
 
 
 def resolve_path(path: str) -> Path:
@@ -51,10 +49,14 @@ class AlembicProject:
         if script_location:
             self.config.set_main_option("script_location", str(resolve_path(script_location)))
         self._heads: Heads | None = None
+        self.plan: EnvPlan | None = None  # how env.py connects, once probed
         try:
             self.script = ScriptDirectory.from_config(self.config)
         except CommandError as exc:
-            raise HookError(ErrorKind.CONFIGURATION, f"Alembic script directory: {exc}") from None
+            raise HookError(ErrorKind.CONFIGURATION, f"Alembic script directory: {exc}. script_location in "
+                            f"{path.name} is relative to the ini's folder when written as %(here)s/..., otherwise "
+                            "to the working directory; ALEMBIC_SCRIPT_LOCATION (CLI: the environment) overrides "
+                            "it.") from None
 
     # --- what the project holds -------------------------------------------------------------------
 
@@ -74,11 +76,25 @@ class AlembicProject:
             heads_index.remember(self.fingerprint, self._heads)
         return self._heads
 
+    def import_all(self) -> int:
+        """Import every revision file; the error names the one that fails."""
+        try:
+            return sum(1 for _ in self.script.walk_revisions())
+        except Exception as exc:  # noqa: BLE001 - a revision file that fails to import, a cycle, ...
+            raise HookError(ErrorKind.CONFIGURATION, f"Cannot read the migration scripts: {type(exc).__name__}: "
+                            f"{exc}") from None
+
     def at_heads(self, current: Heads) -> bool:
         return bool(current) and set(current) == set(self.heads())
 
     def require_single_head(self) -> str:
         heads = self.heads()
+        if not heads:
+            raise HookError(ErrorKind.CONFIGURATION,
+                            f"The script directory {self.script.dir} holds no revisions (nothing under "
+                            f"{', '.join(str(p) for p in self.script._version_locations)}). Check script_location "
+                            "and version_locations in the ini, or create the first revision with "
+                            "`alembic revision -m ...`.")
         if len(heads) != 1:
             raise HookError(ErrorKind.MULTIPLE_HEADS,
                             f"The migrations have {len(heads)} heads ({', '.join(heads) or 'none'}); refusing to "
@@ -139,9 +155,18 @@ class AlembicProject:
 
     # --- the database -----------------------------------------------------------------------------
 
-    @staticmethod
-    def current(conn: Connection) -> Heads:
-        heads = tuple(MigrationContext.configure(conn).get_current_heads())
+    def probe(self, database: HookDatabase) -> EnvPlan:
+        """Run env.py up to its context.configure() and stop: how it connects, which version table it uses.
+        Refuses (env_py) an env.py that would migrate anything but the hook's database."""
+        plan = run_env(self.config, self.script, database, lambda rev, ctx: [], destination=None, probe=True)
+        assert plan is not None  # run_env(probe=True) returns a plan or raises
+        self.plan = plan
+        return plan
+
+    def current(self, conn: Connection) -> Heads:
+        """The database's revision, read from the version table env.py uses."""
+        opts = self.plan.version_opts if self.plan else {}
+        heads = tuple(MigrationContext.configure(conn, opts=opts).get_current_heads())
         conn.commit()  # leave no transaction open: Alembic would treat it as external and not commit
         return heads
 
@@ -159,27 +184,19 @@ class AlembicProject:
         except CommandError as exc:
             raise HookError(ErrorKind.BAD_REVISION, f"{exc}. `history` lists the known revisions.") from None
 
-    def run_step(self, conn: Connection, step: RevisionStep) -> None:
+    def run_step(self, database: HookDatabase, step: RevisionStep) -> None:
         """Apply one upgrade or downgrade step in its own transaction through the project's env.py."""
-        self._run_env(conn, lambda rev, ctx: [step], destination=step.revision.revision)
-        if conn.in_transaction():  # env.py ran it in an outer transaction of its own: commit it
-            conn.commit()
+        run_env(self.config, self.script, database, lambda rev, ctx: [step], destination=step.revision.revision)
+        if database.conn.in_transaction():  # env.py ran it in an outer transaction of its own: commit it
+            database.conn.commit()
 
-    def stamp(self, conn: Connection, target: str, purge: bool) -> None:
+    def stamp(self, database: HookDatabase, target: str, purge: bool) -> None:
         # with purge, Alembic empties the version table first and hands `rev` as (): an unknown current
         # revision is then no obstacle
-        self._run_env(conn, lambda rev, ctx: self.script._stamp_revs(target, rev), destination=target, purge=purge)
-        if conn.in_transaction():
-            conn.commit()
-
-    def _run_env(self, conn: Connection, fn: StepsFn, destination: str, purge: bool = False) -> None:
-        self.config.attributes["connection"] = conn
-        try:
-            with EnvironmentContext(self.config, self.script, fn=fn, as_sql=False, starting_rev=None,
-                                    destination_rev=destination, purge=purge):
-                self.script.run_env()
-        finally:
-            self.config.attributes.pop("connection", None)
+        run_env(self.config, self.script, database, lambda rev, ctx: self.script._stamp_revs(target, rev),
+                destination=target, purge=purge)
+        if database.conn.in_transaction():
+            database.conn.commit()
 
     def offline_sql(self, start: Heads, target: str) -> str:
         """The SQL `upgrade` would run from `start` to `target`, rendered offline for review."""

@@ -4,11 +4,17 @@ Polling `pg_try_advisory_lock` (never a blocking `pg_advisory_lock`) keeps the w
 deadlock with CREATE INDEX CONCURRENTLY, which waits for every open transaction. The lock lives on its own
 autocommit connection so that it survives the migration connection's commits, and PostgreSQL drops it
 when that connection ends, even after a crash.
+
+A runner that goes silent must not keep the lock: the lock session carries `idle_session_timeout`, and a
+heartbeat thread keeps it busy while the runner is alive. When the process freezes or dies, the heartbeat
+stops and PostgreSQL ends the session within the bound, which frees the lock. A runner that wakes up after
+that finds its lock gone (`HeldLock.verify`) and stops before its next revision.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -19,7 +25,7 @@ from lambda_fn.credentials import Credentials
 from lambda_fn.deadline import Deadline
 from lambda_fn.errors import ErrorKind, HookError
 from lambda_fn.log import logger
-from lambda_fn.postgres.connect import PROBE_TIMEOUT, open_native
+from lambda_fn.postgres.connect import PROBE_TIMEOUT, SessionBounds, open_native
 from lambda_fn.postgres.errors import classify
 
 
@@ -39,32 +45,86 @@ SELECT l.pid, a.usename, a.application_name, a.client_addr::text, a.backend_star
 """
 
 
+class HeldLock:
+    """The held lock: how long it took to get, and a heartbeat that keeps its session from being ended as
+    idle while the runner is alive."""
+
+    def __init__(self, conn: pg8000.native.Connection, waited: float, heartbeat: float | None) -> None:
+        self.waited = waited
+        self._conn = conn
+        self._use = threading.Lock()  # pg8000 connections are not for two threads at once
+        self._stop = threading.Event()
+        self._lost: str | None = None
+        self._thread: threading.Thread | None = None
+        if heartbeat is not None:
+            self._thread = threading.Thread(target=self._beat, args=(heartbeat,), name="migration-lock-heartbeat",
+                                            daemon=True)
+            self._thread.start()
+
+    def _beat(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            try:
+                with self._use:
+                    self._conn.run("SELECT 1")
+            except Exception as exc:  # noqa: BLE001 - remembered; verify() reports it
+                self._lost = f"{type(exc).__name__}: {str(exc)[:200]}"
+                return
+
+    def verify(self) -> None:
+        """Raise unless the lock's session is still alive (so the lock is still ours)."""
+        if self._lost is None:
+            try:
+                with self._use:
+                    self._conn.run("SELECT 1")
+            except Exception as exc:  # noqa: BLE001
+                self._lost = f"{type(exc).__name__}: {str(exc)[:200]}"
+        if self._lost is not None:
+            raise HookError(ErrorKind.CONNECTION_LOST, f"The migration lock's session ended ({self._lost}); "
+                            "another run may hold the lock now, so this one stops. The runner was probably "
+                            "frozen longer than DB_IDLE_TIMEOUT_SECONDS. Run again.")
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=PROBE_TIMEOUT)
+        # ends the session, which releases the lock; if the connection is already gone, so is the lock
+        with suppress(Exception):
+            self._conn.close()
+
+
 @contextmanager
-def migration_lock(creds: Credentials, *, name: str, wait: float, deadline: Deadline,
-                   application_name: str) -> Iterator[float]:
-    """Hold the lock for the block; yields the seconds spent waiting for it."""
+def migration_lock(creds: Credentials, *, name: str, wait: float, deadline: Deadline, application_name: str,
+                   idle_timeout: float | None = None, server_major: int = 0) -> Iterator[HeldLock]:
+    """Hold the lock for the block. With `idle_timeout`, PostgreSQL ends the lock's session once nobody has
+    spoken on it for that long (PostgreSQL 14+; a heartbeat speaks every third of it while the runner lives)."""
     key = lock_key(name)
-    conn = open_native(creds, timeout=PROBE_TIMEOUT * 6, application_name=application_name)
+    bounds = SessionBounds(idle_session=idle_timeout)
+    conn = open_native(creds, timeout=PROBE_TIMEOUT * 6, application_name=application_name,
+                       startup=bounds.startup(server_major))
+    heartbeat = idle_timeout / 3 if idle_timeout and "idle_session_timeout" in bounds.startup(server_major) else None
     started = time.monotonic()
     bound = deadline.sub(wait)
     delay = 0.05
+    held: HeldLock | None = None
     try:
         while not conn.run("SELECT pg_try_advisory_lock(:key)", key=key)[0][0]:
             if bound.remaining() <= 0:
                 raise _busy(conn, key, name, time.monotonic() - started)
-            time.sleep(min(delay, bound.remaining()))  # poll interval of a bounded wait
+            time.sleep(min(delay, bound.remaining(), heartbeat or 1.0))  # poll interval of a bounded wait
             delay = min(delay * 2, 1.0)
-        waited = time.monotonic() - started
-        logger.info("Migration lock acquired", extra={"lock": name, "lock_wait_ms": round(waited * 1000, 1)})
-        yield waited
+        held = HeldLock(conn, time.monotonic() - started, heartbeat)
+        logger.info("Migration lock acquired", extra={"lock": name, "lock_wait_ms": round(held.waited * 1000, 1)})
+        yield held
     except HookError:
         raise
     except Exception as exc:  # noqa: BLE001
         raise classify(exc, creds) from None
     finally:
-        # ends the session, which releases the lock; if the connection is already gone, so is the lock
-        with suppress(Exception):
-            conn.close()
+        if held is not None:
+            held.release()
+        else:
+            with suppress(Exception):
+                conn.close()
 
 
 def _busy(conn: pg8000.native.Connection, key: int, name: str, waited: float) -> HookError:

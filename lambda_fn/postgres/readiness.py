@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import pg8000.native
 
@@ -12,13 +12,19 @@ from lambda_fn.credentials import Credentials
 from lambda_fn.deadline import Deadline
 from lambda_fn.errors import ErrorKind, HookError
 from lambda_fn.log import logger
-from lambda_fn.postgres.connect import PROBE_TIMEOUT, open_native
+from lambda_fn.postgres.connect import PROBE_TIMEOUT, open_native, server_major
 from lambda_fn.postgres.errors import DUPLICATE_DATABASE, pg_message, sqlstate
+
+
+@dataclass(frozen=True)
+class Ready:
+    creds: Credentials   # the ones that worked (after a re-read of the secret, perhaps)
+    server_major: int    # decides which session bounds the server knows
 
 
 def wait_until_ready(creds: Credentials, *, wait: float, deadline: Deadline, application_name: str,
                      on_auth_failure: Callable[[], Credentials] | None = None,
-                     create_database: bool = False) -> Credentials:
+                     create_database: bool = False) -> Ready:
     """Connect with backoff until the database answers, within `wait` seconds (and the deadline).
 
     Only "not ready yet" is retried. A wrong password fails at once, after one re-read of the secret
@@ -29,10 +35,12 @@ def wait_until_ready(creds: Credentials, *, wait: float, deadline: Deadline, app
     while True:
         attempt += 1
         try:
-            open_native(creds, timeout=max(0.5, bound.bound(PROBE_TIMEOUT)), application_name=application_name).close()
+            conn = open_native(creds, timeout=max(0.5, bound.bound(PROBE_TIMEOUT)), application_name=application_name)
+            major = server_major(conn)
+            conn.close()
             if attempt > 1:
                 logger.info("Database is ready", extra={"attempts": attempt, "database": creds.describe()})
-            return creds
+            return Ready(creds, major)
         except HookError as exc:
             error = exc
         if error.kind is ErrorKind.AUTHENTICATION and on_auth_failure and not reread:

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import ssl
 
-from lambda_fn.credentials import Credentials
 from lambda_fn.errors import ErrorKind, HookError
 
 
-def ssl_context(creds: Credentials) -> ssl.SSLContext | bool:
-    """The pg8000 `ssl_context` for the credentials' sslmode."""
-    mode = creds.sslmode
+def ssl_context(mode: str, rootcert: str | None) -> ssl.SSLContext | bool:
+    """The pg8000 `ssl_context` for a libpq sslmode and root certificate file ("system" or None: the
+    system store)."""
     if mode == "disable":
         return False
-    cafile = None if creds.sslrootcert in (None, "system") else creds.sslrootcert
+    cafile = None if rootcert in (None, "system") else rootcert
     try:
         ctx = ssl.create_default_context(cafile=cafile)
     except (OSError, ssl.SSLError) as exc:

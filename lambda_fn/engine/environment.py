@@ -1,0 +1,212 @@
+"""Running the project's env.py so that whatever it does, the migration happens on the hook's database.
+
+env.py is the team's code, and the common shapes differ: the cookbook pattern uses the connection the hook
+passes in `config.attributes["connection"]`; some projects call `.engine` on it; the `alembic init` template
+builds its own engine from `sqlalchemy.url`; others read a URL from an environment variable or use an async
+driver. The hook meets all of them:
+
+- it passes its connection, and sets `sqlalchemy.url` to a URL of the same database with the same TLS,
+  bounds and application_name (`TargetDatabase.url`), so `engine_from_config(...)` reaches the right place;
+- `HookEnvironment.configure` (what env.py's `context.configure(...)` calls) inspects what env.py passes. A
+  connection or URL of the hook's own database is swapped for the hook's connection, so every revision runs
+  in the hook's transaction, under its statement_timeout. Anything else (another host or database, SQLite, no
+  connection at all) is refused with `env_py` before any SQL runs, naming env.py and the lines to change;
+- `probe` runs env.py only up to that `configure` call and stops it there: it learns how env.py connects and
+  which version table it uses (`version_table`, `version_table_schema`), and runs nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alembic.config import Config
+from alembic.runtime.environment import EnvironmentContext
+from alembic.runtime.migration import MigrationContext, MigrationStep
+from alembic.script import ScriptDirectory
+from sqlalchemy import URL, Connection, Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from lambda_fn.credentials import Credentials
+from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.log import logger
+
+# what env.py's run_migrations() calls: (current heads, MigrationContext) -> the steps to run
+StepsFn = Callable[[Any, MigrationContext], Sequence[MigrationStep]]
+
+DEFAULT_VERSION_TABLE = "alembic_version"
+
+SYNC_SNIPPET = """\
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")  # the hook's connection, when it runs you
+    if connection is not None:
+        context.configure(connection=connection, target_metadata=target_metadata)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    ...  # your own engine, for plain `alembic` on a laptop"""
+
+ASYNC_SNIPPET = """\
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")  # the hook's (synchronous) connection
+    if connection is not None:
+        do_run_migrations(connection)  # no event loop, no async driver needed
+        return
+    asyncio.run(run_async_migrations())"""
+
+
+@dataclass(frozen=True)
+class EnvPlan:
+    """What the probe learned about env.py."""
+
+    connection: str                        # how env.py reaches the hook's database, in words
+    version_table: str = DEFAULT_VERSION_TABLE
+    version_table_schema: str | None = None
+
+    @property
+    def version_opts(self) -> dict[str, Any]:
+        return {"version_table": self.version_table, "version_table_schema": self.version_table_schema}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"connection": self.connection, "version_table": self.version_table,
+                "version_table_schema": self.version_table_schema}
+
+
+class _Probed(BaseException):
+    """Not an Exception, so an env.py that catches Exception does not swallow it."""
+
+
+@dataclass(frozen=True)
+class HookDatabase:
+    """The hook's side of a run of env.py: its connection, the engine behind it, its credentials, and the
+    URL env.py may build its own engine from."""
+
+    conn: Connection
+    engine: Engine | None
+    creds: Credentials
+    url: Callable[[], URL]
+
+    def same_database(self, url: URL) -> bool:
+        c = self.creds
+        return (url.get_backend_name() == "postgresql" and url.host == c.host and (url.port or 5432) == c.port
+                and url.database == c.database and url.username == c.username)
+
+
+class HookEnvironment:
+    """Alembic's EnvironmentContext, whose `configure` judges (and, for the hook's database, replaces) the
+    connection env.py passes. The instance's own `configure` attribute is what Alembic's module proxy
+    (`alembic.context.configure`) hands env.py, so no Alembic class is subclassed."""
+
+    def __init__(self, config: Config, script: ScriptDirectory, database: HookDatabase, env_py: Path, *,
+                 probe: bool, **kw: Any) -> None:
+        self.context = EnvironmentContext(config, script, **kw)
+        self._configure = self.context.configure
+        self.context.configure = self.configure  # type: ignore[method-assign, assignment]
+        self.database = database
+        self.env_py = env_py
+        self.probe = probe
+        self.plan: EnvPlan | None = None
+
+    def configure(self, connection: Connection | None = None, url: str | URL | None = None, **kw: Any) -> None:
+        how = self._judge(connection, url)
+        self.plan = EnvPlan(how, kw.get("version_table") or DEFAULT_VERSION_TABLE, kw.get("version_table_schema"))
+        if self.probe:
+            raise _Probed
+        if connection is not self.database.conn:
+            logger.info("env.py opened its own connection to the hook's database; the migration runs on the "
+                        "hook's connection", extra={"env_py": how})
+        kw.pop("dialect_name", None)
+        kw.pop("dialect_opts", None)
+        self._configure(connection=self.database.conn, **kw)
+
+    def _judge(self, connection: Connection | None, url: str | URL | None) -> str:
+        db = self.database
+        if connection is db.conn:
+            return "the hook's connection (config.attributes['connection'])"
+        if connection is not None:
+            if db.engine is not None and connection.engine is db.engine:
+                return "a connection of the hook's engine (config.attributes['connection'].engine)"
+            if db.same_database(connection.engine.url):
+                return "its own engine on the hook's database (sqlalchemy.url); the hook's connection is used"
+            raise self._elsewhere(connection.engine.url)
+        if url is not None:
+            parsed = _parse(url)
+            if parsed is not None and db.same_database(parsed):
+                return "a URL of the hook's database (sqlalchemy.url); the hook's connection is used"
+            raise self._elsewhere(parsed)
+        raise HookError(ErrorKind.ENV_PY, f"{self.env_py} called context.configure() without a connection or "
+                        f"URL, so the hook cannot tell what it would migrate. Use the hook's connection:\n"
+                        f"{snippet(self.env_py)}")
+
+    def _elsewhere(self, url: URL | None) -> HookError:
+        where = url.render_as_string(hide_password=True) if url is not None else "an unreadable URL"
+        return HookError(ErrorKind.ENV_PY, f"{self.env_py} configures Alembic with {where}, not the hook's database "
+                         f"{self.database.creds.describe()}; nothing was run. env.py builds its own engine (from an "
+                         "environment variable, another ini section or an async driver). Make it use the "
+                         f"connection the hook passes:\n{snippet(self.env_py)}")
+
+
+def run_env(config: Config, script: ScriptDirectory, database: HookDatabase, fn: StepsFn, *,
+            destination: str | None, purge: bool = False, probe: bool = False) -> EnvPlan | None:
+    """Run env.py with the hook's database attached; with `probe`, stop it at configure() and return what
+    it would do. A failure before configure() is env.py's, and says so."""
+    env_py = Path(script.dir) / "env.py"
+    hook = HookEnvironment(config, script, database, env_py, probe=probe, fn=fn, as_sql=False,
+                           starting_rev=None, destination_rev=destination, purge=purge)
+    with _attached(config, database):
+        try:
+            with hook.context:
+                script.run_env()
+        except _Probed:
+            return hook.plan
+        except HookError:
+            raise
+        except Exception as exc:
+            if hook.plan is not None:
+                raise  # env.py configured the hook's database: this is the migration's failure
+            raise _env_failure(env_py, exc, database.creds) from exc
+    if probe:
+        raise HookError(ErrorKind.ENV_PY, f"{env_py} finished without calling context.configure(), so it would "
+                        f"migrate nothing. Use the hook's connection:\n{snippet(env_py)}")
+    return hook.plan
+
+
+@contextmanager
+def _attached(config: Config, database: HookDatabase) -> Iterator[None]:
+    config.attributes["connection"] = database.conn
+    # ConfigParser interpolates %: a percent-encoded password must survive it
+    config.set_main_option("sqlalchemy.url", database.url().render_as_string(hide_password=False).replace("%", "%%"))
+    try:
+        yield
+    finally:
+        config.attributes.pop("connection", None)
+        config.set_main_option("sqlalchemy.url", "")
+
+
+def _env_failure(env_py: Path, exc: BaseException, creds: Credentials) -> HookError:
+    text = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:400]
+    if creds.password:
+        text = text.replace(creds.password, "***")
+    return HookError(ErrorKind.ENV_PY, f"{env_py} failed before it configured Alembic ({text}); no revision ran. "
+                     "The migrations are not the problem: env.py could not connect the way the hook runs it. "
+                     f"Use the connection the hook passes:\n{snippet(env_py)}")
+
+
+def snippet(env_py: Path) -> str:
+    try:
+        source = env_py.read_text()
+    except OSError:
+        source = ""
+    return ASYNC_SNIPPET if re.search(r"\basync_engine_from_config\b|\basyncio\b", source) else SYNC_SNIPPET
+
+
+def _parse(url: str | URL) -> URL | None:
+    try:
+        return make_url(url)
+    except ArgumentError:
+        return None
