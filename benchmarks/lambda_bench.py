@@ -28,18 +28,12 @@ if __package__ in (None, ""):  # run as a script
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import table
-from tests.e2e.harness import (
-    Bundle,
-    CodePipelineRecorder,
-    LambdaProcess,
-    ResponseRecorder,
-    RuntimeApi,
-    build_bundle,
-    cloudformation_event,
-    codepipeline_event,
-    lambda_env,
-)
+from tests.support.bundle_layout import Bundle, build_bundle
+from tests.support.codepipeline_recorder import CodePipelineRecorder
 from tests.support.database import create_database
+from tests.support.events import cloudformation_event, codepipeline_event
+from tests.support.lambda_runtime import LambdaProcess, RuntimeApi, lambda_env
+from tests.support.response_recorder import ResponseRecorder
 from tools.localpg import SUPERUSER_PASSWORD, LocalPostgres, throwaway
 
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))

@@ -8,27 +8,17 @@ runtime process (several invocations within a test share it, as warm invocations
 from __future__ import annotations
 
 import json
-import secrets
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Any
 
-import boto3
-import pg8000.native
 import pytest
-from moto.server import ThreadedMotoServer
 
-from tests.e2e.harness import (
-    Bundle,
-    CodePipelineRecorder,
-    LambdaProcess,
-    Reply,
-    ResponseRecorder,
-    RuntimeApi,
-    build_bundle,
-    lambda_env,
-)
+from tests.support.bundle_layout import Bundle, build_bundle
+from tests.support.codepipeline_recorder import CodePipelineRecorder
 from tests.support.database import Database
+from tests.support.lambda_runtime import Function, LambdaProcess, RuntimeApi, StartFunction, lambda_env
+from tests.support.moto_secrets import DbLogin, create_login, moto_server, secrets_client
+from tests.support.response_recorder import ResponseRecorder
 
 
 @pytest.fixture(scope="session")
@@ -38,11 +28,8 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Bundle:
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(scope="session")
@@ -61,73 +48,12 @@ def cfn() -> Iterator[ResponseRecorder]:
 
 @pytest.fixture(scope="session")
 def secretsmanager(moto_endpoint: str) -> Any:
-    return boto3.client("secretsmanager", endpoint_url=moto_endpoint, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
-
-
-@dataclass
-class DbLogin:
-    """A login role that owns the test's database, and the Secrets Manager secret that holds it."""
-
-    db: Database
-    username: str
-    password: str
-    secret_arn: str
-    password_token: str  # the random part of the password
-
-    def secret_value(self, **overrides: Any) -> str:
-        return json.dumps({"username": self.username, "password": self.password, "host": self.db.cluster.host,
-                           "port": self.db.cluster.port, "dbname": self.db.name, "engine": "postgres",
-                           **overrides})
+    return secrets_client(moto_endpoint)
 
 
 @pytest.fixture
 def login(db: Database, secretsmanager: Any) -> DbLogin:
-    username = f"app_{secrets.token_hex(4)}"
-    token = secrets.token_hex(8)  # distinctive, so a leak is unmistakable even inside an escaped repr
-    password = f"E2e-{token};p%ss'w"
-    conn = db.admin()
-    try:
-        conn.run(f"CREATE ROLE {username} LOGIN PASSWORD {pg8000.native.literal(password)}")
-        conn.run(f"ALTER DATABASE {db.name} OWNER TO {username}")
-    finally:
-        conn.close()
-    value = json.dumps({"username": username, "password": password, "host": db.cluster.host,
-                        "port": db.cluster.port, "dbname": db.name, "engine": "postgres"})
-    arn = secretsmanager.create_secret(Name=f"{db.name}/db", SecretString=value)["ARN"]
-    return DbLogin(db, username, password, arn, token)
-
-
-@dataclass
-class Function:
-    """One execution environment: a runtime process and the Runtime API it polls."""
-
-    api: RuntimeApi
-    process: LambdaProcess
-    sensitive: list[str] = field(default_factory=list)
-    replies: list[Reply] = field(default_factory=list)
-
-    def invoke(self, event: Any, *, timeout_ms: int = 60_000) -> Reply:
-        reply = self.api.invoke(event, timeout_ms=timeout_ms)
-        assert reply.kind != "exited", f"the runtime process exited ({reply.body}):\n{self.process.output}"
-        self.replies.append(reply)
-        # the runtime's next poll means this invocation's output is all written: read it before returning
-        self.api.wait_for_polls(len(self.replies) + 1)
-        self.process.drain()
-        return reply
-
-    @property
-    def output(self) -> str:
-        return self.process.output
-
-    def records(self, message: str) -> list[dict[str, Any]]:
-        return [r for r in self.process.log_records() if r.get("message") == message]
-
-    def metrics(self) -> list[dict[str, Any]]:
-        return [r for r in self.process.log_records() if "_aws" in r]
-
-
-StartFunction = Callable[..., Function]
+    return create_login(db, secretsmanager)
 
 
 @pytest.fixture

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.e2e.conftest import DbLogin, Function, StartFunction
-from tests.e2e.harness import ResponseRecorder, cloudformation_event
+from tests.support.events import cloudformation_event
+from tests.support.lambda_runtime import Function, StartFunction
+from tests.support.moto_secrets import DbLogin
+from tests.support.response_recorder import ResponseRecorder
 
 HEAD = "0005_recommendations"
 

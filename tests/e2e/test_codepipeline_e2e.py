@@ -9,8 +9,10 @@ import uuid
 import pg8000.native
 
 from lambda_fn.postgres.lock import lock_key
-from tests.e2e.conftest import DbLogin, StartFunction
-from tests.e2e.harness import CodePipelineRecorder, codepipeline_event
+from tests.support.codepipeline_recorder import CodePipelineRecorder
+from tests.support.events import codepipeline_event
+from tests.support.lambda_runtime import StartFunction
+from tests.support.moto_secrets import DbLogin
 
 HEAD = "0005_recommendations"
 ARTIFACT_SECRET = "artifactSecret/" + uuid.uuid4().hex

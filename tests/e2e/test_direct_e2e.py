@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.e2e.conftest import DbLogin, StartFunction
-from tests.e2e.harness import Reply
+from tests.support.lambda_runtime import Reply, StartFunction
+from tests.support.moto_secrets import DbLogin
 
 HEAD = "0005_recommendations"
 

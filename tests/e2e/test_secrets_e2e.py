@@ -10,8 +10,11 @@ from __future__ import annotations
 import json
 import uuid
 
-from tests.e2e.conftest import DbLogin, StartFunction
-from tests.e2e.harness import CodePipelineRecorder, ResponseRecorder, cloudformation_event, codepipeline_event
+from tests.support.codepipeline_recorder import CodePipelineRecorder
+from tests.support.events import cloudformation_event, codepipeline_event
+from tests.support.lambda_runtime import StartFunction
+from tests.support.moto_secrets import DbLogin
+from tests.support.response_recorder import ResponseRecorder
 
 
 def test_debug_logging_leaks_no_secret(login: DbLogin, start_function: StartFunction,

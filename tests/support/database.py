@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 
 import pg8000.native
 
+from tests.support.paths import REPO
 from tools.localpg import SUPERUSER_PASSWORD, LocalPostgres
 
-REPO = Path(__file__).resolve().parents[2]
 ALEMBIC_INI = str(REPO / "alembic.ini")
 
 

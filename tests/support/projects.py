@@ -8,7 +8,7 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.paths import REPO
 
 # A revision that sleeps while `hook_test.sleep` (set per database) says so: lets a test catch it mid-run.
 SLEEP_SQL = "SELECT pg_sleep(coalesce(nullif(current_setting('hook_test.sleep', true), '')::float, 0))"

@@ -19,9 +19,9 @@ from lambda_fn.log import logger
 from lambda_fn.request import Command, Request
 from lambda_fn.result import Status
 from lambda_fn.sources import cloudformation, codepipeline, direct, identify
-from tests.e2e.harness import cloudformation_event, codepipeline_event
-from tests.e2e.inprocess import FakeContext
 from tests.support.database import REPO, Database
+from tests.support.events import cloudformation_event, codepipeline_event
+from tests.support.inprocess import FakeContext
 
 
 @pytest.mark.parametrize("event,source", [
@@ -107,7 +107,7 @@ def test_telemetry_failures_never_cost_the_reply(monkeypatch: pytest.MonkeyPatch
 
 def _import_in_fresh_python(env: dict[str, str]) -> dict[str, Any]:
     """Import the handler, run a `heads` (no database needed), report what was loaded."""
-    code = ("import json, sys; import lambda_fn.handler as h; from tests.e2e.inprocess import FakeContext; "
+    code = ("import json, sys; import lambda_fn.handler as h; from tests.support.inprocess import FakeContext; "
             "status = h.handler({'command': 'heads'}, FakeContext())['status']; "
             "print(json.dumps({'xray': 'aws_xray_sdk' in sys.modules, "
             "'tracer': h.telemetry.tracing.tracer is not None, 'status': status}))")

@@ -31,8 +31,10 @@ from lambda_fn.log import logger
 from lambda_fn.request import Command, Request
 from lambda_fn.result import ErrorInfo, Result, RevisionRun, Status
 from lambda_fn.sources import cloudformation, direct
-from tests.e2e.harness import CodePipelineRecorder, ResponseRecorder, cloudformation_event, codepipeline_event
-from tests.e2e.inprocess import FakeContext, aws_env
+from tests.support.codepipeline_recorder import CodePipelineRecorder
+from tests.support.events import cloudformation_event, codepipeline_event
+from tests.support.inprocess import FakeContext, aws_env
+from tests.support.response_recorder import ResponseRecorder
 
 # --- strategies -------------------------------------------------------------------------------------------
 

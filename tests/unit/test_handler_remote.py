@@ -15,7 +15,7 @@ import pytest
 
 from lambda_fn.cli import main as cli
 from lambda_fn.cli import remote
-from tests.e2e.inprocess import aws_env
+from tests.support.inprocess import aws_env
 
 
 @dataclass

@@ -14,7 +14,8 @@ from lambda_fn.errors import ErrorKind, HookError
 from lambda_fn.request import Command, Request
 from lambda_fn.result import ErrorInfo, Result, RevisionRun, Status
 from lambda_fn.sources import LambdaInfo, cloudformation
-from tests.e2e.harness import ResponseRecorder, cloudformation_event
+from tests.support.events import cloudformation_event
+from tests.support.response_recorder import ResponseRecorder
 
 INFO = LambdaInfo("req-1", "/aws/lambda/fn", "2026/11/22/[$LATEST]abc")
 

@@ -14,8 +14,9 @@ from lambda_fn.errors import ErrorKind, HookError
 from lambda_fn.request import Command, Request
 from lambda_fn.result import ErrorInfo, Result, RevisionRun, Status
 from lambda_fn.sources import LambdaInfo, codepipeline
-from tests.e2e.harness import CodePipelineRecorder, codepipeline_event
-from tests.e2e.inprocess import aws_env
+from tests.support.codepipeline_recorder import CodePipelineRecorder
+from tests.support.events import codepipeline_event
+from tests.support.inprocess import aws_env
 
 INFO = LambdaInfo("req-1", "/aws/lambda/fn", "2026/11/22/[$LATEST]abc")
 
