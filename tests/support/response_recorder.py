@@ -13,8 +13,10 @@ from tests.support.http_server import FakeHttpServer, Request, Response
 
 @dataclass
 class ResponseRecorder:
-    """Records every PUT, by path."""
+    """Records every PUT, by path, and answers it with `status` (200: accepted, as S3 does; 403: an expired
+    URL; 5xx: S3 in trouble)."""
 
+    status: int = 200
     puts: dict[str, list[tuple[dict[str, str], bytes]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -24,7 +26,7 @@ class ResponseRecorder:
     def _put(self, request: Request) -> Response:
         with self._lock:
             self.puts.setdefault(request.path, []).append((dict(request.headers.items()), request.body))
-        return Response(200)
+        return Response(self.status)
 
     def new_url(self) -> str:
         """A fresh URL that looks like the real one (a query string carrying a signature)."""

@@ -3,12 +3,9 @@ function's, the result object out of a function error."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -16,63 +13,7 @@ import pytest
 from lambda_fn.cli import main as cli
 from lambda_fn.cli import remote
 from tests.support.inprocess import aws_env
-
-
-@dataclass
-class FakeLambda:
-    """GetFunctionConfiguration and Invoke, answering what the test sets."""
-
-    timeout: int = 30
-    configuration_status: int = 200
-    invoke_status: int = 200
-    body: Any = field(default_factory=dict)
-    function_error: str | None = None
-    hold: threading.Event | None = None       # when set, Invoke answers only once this is set
-    invocations: list[dict[str, Any]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                if fake.configuration_status != 200:
-                    self._send(fake.configuration_status, {"Type": "User", "Message": "not allowed"},
-                               {"x-amzn-ErrorType": "AccessDeniedException"})
-                    return
-                self._send(200, {"FunctionName": "fn", "Timeout": fake.timeout})
-
-            def do_POST(self) -> None:
-                payload = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-                fake.invocations.append({"path": self.path, "payload": payload,
-                                         "type": self.headers.get("X-Amz-Invocation-Type")})
-                if fake.hold is not None:
-                    fake.hold.wait(timeout=30)
-                headers = {"X-Amz-Function-Error": fake.function_error} if fake.function_error else {}
-                if fake.invoke_status != 200:
-                    headers = {"x-amzn-ErrorType": "ServiceException"}
-                with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up, as it should
-                    self._send(fake.invoke_status, fake.body, headers)
-
-            def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                for key, value in (headers or {}).items():
-                    self.send_header(key, value)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+from tests.support.lambda_endpoint import FakeLambda
 
 
 @pytest.fixture
@@ -80,10 +21,7 @@ def fake() -> Iterator[FakeLambda]:
     server = FakeLambda()
     with aws_env(AWS_ENDPOINT_URL_LAMBDA=server.url):
         yield server
-    if server.hold is not None:
-        server.hold.set()
-    server.server.shutdown()
-    server.server.server_close()
+    server.close()
 
 
 RESULT = {"command": "status", "status": "up_to_date", "message": "at 0005", "to_revision": "0005", "applied": [],

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -126,39 +124,13 @@ def test_even_a_monstrous_request_gets_a_body_within_the_limit() -> None:
     assert len(cloudformation.response_body(event, result, INFO)) <= 4096
 
 
-class _Status:
-    """A ResponseURL that answers with a fixed status code and counts the attempts."""
-
-    def __init__(self, status: int) -> None:
-        self.attempts = 0
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def do_PUT(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                owner.attempts += 1
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/r?X-Amz-Signature=abc"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.mark.parametrize("status,attempts", [(403, 1), (500, cloudformation.PUT_ATTEMPTS)])
 def test_put_retries_server_errors_only(status: int, attempts: int) -> None:
-    endpoint = _Status(status)
+    endpoint = ResponseRecorder(status=status)
+    url = endpoint.new_url()
     try:
-        assert cloudformation.put_response(endpoint.url, b"{}") is False
-        assert endpoint.attempts == attempts  # an expired presigned URL stays expired: no retry
+        assert cloudformation.put_response(url, b"{}") is False
+        assert len(endpoint.raw(url)) == attempts  # an expired presigned URL stays expired: no retry
     finally:
         endpoint.close()
 
