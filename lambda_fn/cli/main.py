@@ -2,6 +2,9 @@
 
     alembic-hook [--config alembic.ini] [--database-url URL | --secret-id ID] COMMAND [REV] [--yes] [--json]
     alembic-hook invoke --function NAME [COMMAND] [REV] [--yes] [--json]
+
+`check` tells whether a deploy would migrate this database: it runs env.py up to its configure() (nothing is
+applied), reads the version table env.py uses, imports every revision, and exits 1 with the fix when not.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from lambda_fn.cli.render import render
+from lambda_fn.cli.render import progress, render
 from lambda_fn.request import Command, Request
 from lambda_fn.result import Status
 
@@ -32,7 +35,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", action="store_true", help="confirm a downgrade or stamp")
     p.add_argument("--json", action="store_true", help="print the result object as JSON")
     p.add_argument("-v", "--verbose", action="store_true", help="show the engine's log lines on stderr")
-    p.add_argument("command", help="status | upgrade | downgrade | stamp | current | heads | history | sql | invoke")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="show each revision as it starts and finishes on stderr (default: when stderr is a terminal)")
+    p.add_argument("command", help="status | check | upgrade | downgrade | stamp | current | heads | history | sql "
+                                   "| invoke")
     p.add_argument("args", nargs="*", help="the target revision (and, for invoke, the command to send)")
     return p
 
@@ -80,7 +86,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from lambda_fn.aws.secrets import powertools_secret_reader
 
         reader = powertools_secret_reader()
-    return _print(execute(request, settings, read_secret=reader).to_dict(), ns.json)
+    show = sys.stderr.isatty() if ns.progress is None else ns.progress
+    return _print(execute(request, settings, read_secret=reader, observe=progress if show else None).to_dict(),
+                  ns.json)
 
 
 def _quiet_logs(verbose: bool) -> None:
