@@ -33,6 +33,7 @@ from tests.support.codepipeline_recorder import CodePipelineRecorder
 from tests.support.database import create_database
 from tests.support.events import cloudformation_event, codepipeline_event
 from tests.support.lambda_runtime import LambdaProcess, RuntimeApi, lambda_env
+from tests.support.moto_secrets import moto_server, secrets_client
 from tests.support.response_recorder import ResponseRecorder
 from tools.localpg import SUPERUSER_PASSWORD, LocalPostgres, throwaway
 
@@ -83,66 +84,58 @@ def warm_ms(bundle: Bundle, env: dict[str, str], make_event: Callable[[], Any], 
 
 
 def _secret(moto_url: str, pg: LocalPostgres, database: str) -> str:
-    import boto3
-
-    client = boto3.client("secretsmanager", endpoint_url=moto_url, region_name="us-east-1",
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    client = secrets_client(moto_url)
     value = {"username": "postgres", "password": SUPERUSER_PASSWORD, "host": pg.host, "port": pg.port,
              "dbname": database, "engine": "postgres"}
     return str(client.create_secret(Name=f"bench-{uuid.uuid4().hex[:8]}", SecretString=json.dumps(value))["ARN"])
 
 
 def run() -> str:
-    from moto.server import ThreadedMotoServer
-
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log
     with throwaway() as pg, tempfile.TemporaryDirectory(prefix="lambda-bench-") as tmp:
         bundle = build_bundle(Path(tmp) / "bundle")
         no_bytecode = build_bundle(Path(tmp) / "plain", bytecode=False)
         for b in (bundle, no_bytecode):
             (b.task_root / "noop_handler.py").write_text("def handler(event, context):\n    return {}\n")
-        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        moto.start()
-        pipeline, responses = CodePipelineRecorder(), ResponseRecorder()
-        try:
-            host, port = moto.get_host_and_port()
-            db = create_database(pg)
-            base = {"DB_SSLMODE": "disable", "POWERTOOLS_TRACE_DISABLED": "true",
-                    "AWS_ENDPOINT_URL_CODEPIPELINE": pipeline.url}
-            with_secret = {**base, "AWS_ENDPOINT_URL_SECRETS_MANAGER": f"http://{host}:{port}",
-                           "DB_SECRET_ARN": _secret(f"http://{host}:{port}", pg, db.name)}
-            with_url = {**base, "DATABASE_URL": db.url}
-            with function(bundle, with_url) as (api, process):
-                invoke_ok(api, process, {})  # migrate to head once: every measured run is "already at head"
+        with moto_server() as moto_url:
+            pipeline, responses = CodePipelineRecorder(), ResponseRecorder()
+            try:
+                db = create_database(pg)
+                base = {"DB_SSLMODE": "disable", "POWERTOOLS_TRACE_DISABLED": "true",
+                        "AWS_ENDPOINT_URL_CODEPIPELINE": pipeline.url}
+                with_secret = {**base, "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto_url,
+                               "DB_SECRET_ARN": _secret(moto_url, pg, db.name)}
+                with_url = {**base, "DATABASE_URL": db.url}
+                with function(bundle, with_url) as (api, process):
+                    invoke_ok(api, process, {})  # migrate to head once: every measured run is "already at head"
 
-            fewer = max(3, RUNS // 2)
-            noop_cold = cold_ms(bundle, base, RUNS, NOOP)
-            cold = table("(d) cold start through the runtime client: process start -> first answer", [
-                ("awslambdaric + no-op handler (the floor)", noop_cold, None),
-                ("hook, already at head, DB_SECRET_ARN (Secrets Manager, as deployed)",
-                 cold_ms(bundle, with_secret, RUNS), noop_cold),
-                ("hook, already at head, DATABASE_URL (no boto3 on the path)", cold_ms(bundle, with_url, RUNS),
-                 noop_cold),
-                (f"hook, already at head, DB_SECRET_ARN, WITHOUT shipped bytecode ({fewer} runs)",
-                 cold_ms(no_bytecode, with_secret, fewer), noop_cold),
-            ], "no-op handler")
+                fewer = max(3, RUNS // 2)
+                noop_cold = cold_ms(bundle, base, RUNS, NOOP)
+                cold = table("(d) cold start through the runtime client: process start -> first answer", [
+                    ("awslambdaric + no-op handler (the floor)", noop_cold, None),
+                    ("hook, already at head, DB_SECRET_ARN (Secrets Manager, as deployed)",
+                     cold_ms(bundle, with_secret, RUNS), noop_cold),
+                    ("hook, already at head, DATABASE_URL (no boto3 on the path)", cold_ms(bundle, with_url, RUNS),
+                     noop_cold),
+                    (f"hook, already at head, DB_SECRET_ARN, WITHOUT shipped bytecode ({fewer} runs)",
+                     cold_ms(no_bytecode, with_secret, fewer), noop_cold),
+                ], "no-op handler")
 
-            warm_runs = RUNS * 3
-            noop_warm = warm_ms(bundle, base, lambda: {}, warm_runs, NOOP)
-            warm = table("(e) warm invocation through the runtime client, already at head", [
-                ("awslambdaric + no-op handler (Runtime API round trip)", noop_warm, None),
-                ("direct `{}` (CDK Trigger, operator)", warm_ms(bundle, with_secret, lambda: {}, warm_runs),
-                 noop_warm),
-                ("CodePipeline job (+ PutJobSuccessResult)",
-                 warm_ms(bundle, with_secret, lambda: codepipeline_event(str(uuid.uuid4())), warm_runs), noop_warm),
-                ("CloudFormation Update (+ PUT to ResponseURL)",
-                 warm_ms(bundle, with_secret, lambda: cloudformation_event("Update", responses.new_url(),
-                                                                          physical_id="p"), warm_runs), noop_warm),
-            ], "no-op handler")
-        finally:
-            pipeline.close()
-            responses.close()
-            moto.stop()
+                warm_runs = RUNS * 3
+                noop_warm = warm_ms(bundle, base, lambda: {}, warm_runs, NOOP)
+                warm = table("(e) warm invocation through the runtime client, already at head", [
+                    ("awslambdaric + no-op handler (Runtime API round trip)", noop_warm, None),
+                    ("direct `{}` (CDK Trigger, operator)", warm_ms(bundle, with_secret, lambda: {}, warm_runs),
+                     noop_warm),
+                    ("CodePipeline job (+ PutJobSuccessResult)",
+                     warm_ms(bundle, with_secret, lambda: codepipeline_event(str(uuid.uuid4())), warm_runs), noop_warm),
+                    ("CloudFormation Update (+ PUT to ResponseURL)",
+                     warm_ms(bundle, with_secret, lambda: cloudformation_event("Update", responses.new_url(),
+                                                                              physical_id="p"), warm_runs), noop_warm),
+                ], "no-op handler")
+            finally:
+                pipeline.close()
+                responses.close()
     return cold + "\n" + warm
 
 
