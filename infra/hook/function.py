@@ -1,0 +1,101 @@
+"""The function itself: its asset (``HookBundleSpec``, built by ``LocalHookBundler`` and hashed by the spec's
+fingerprint), the Lambda function with its invoke settings, and the cdk-nag finding about its runtime."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from aws_cdk import Acknowledgment, AssetHashType, BundlingOptions, Duration, ILocalBundling, Validations
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.bundling import HookBundleSpec, LambdaPython, LocalHookBundler
+from infra.hook.environment import function_environment
+from infra.hook.props import MigrationHookProps
+
+HANDLER = "lambda_fn.handler.handler"
+
+
+def bundle_spec(props: MigrationHookProps, target: LambdaPython) -> HookBundleSpec:
+    return HookBundleSpec(
+        hook_root=props.hook_root,
+        alembic_ini=props.alembic_ini,
+        script_location=props.script_location,
+        target=target,
+        extra_source_dirs=tuple(props.extra_source_dirs),
+        requirements_file=props.requirements_file,
+        ca_bundle=props.ca_bundle,
+        boto3_from_runtime=props.boto3_from_runtime,
+        require_bytecode=props.require_bytecode,
+    )
+
+
+def function_code(props: MigrationHookProps, spec: HookBundleSpec) -> lambda_.Code:
+    return lambda_.Code.from_asset(
+        str(props.hook_root / "lambda_fn"),
+        # The asset hash is the hash of every input of the bundle (HookBundleSpec.fingerprint), so CDK
+        # rebuilds exactly when one changes; the path above is only the directory CDK requires.
+        asset_hash=spec.fingerprint(),
+        asset_hash_type=AssetHashType.CUSTOM,
+        bundling=BundlingOptions(
+            image=props.runtime.bundling_image,  # required by the API; LocalHookBundler never falls back
+            # cast: the generated stub declares try_bundle with keyword-only options, but jsii calls it
+            # positionally (aws/aws-cdk#26581), which is what LocalHookBundler implements.
+            local=cast(ILocalBundling, LocalHookBundler(spec)),
+        ),
+    )
+
+
+def migration_function(
+    scope: Construct,
+    props: MigrationHookProps,
+    *,
+    code: lambda_.Code,
+    role: iam.IRole,
+    subnets: ec2.SubnetSelection,
+    security_group: ec2.ISecurityGroup,
+    log_group: logs.ILogGroup,
+) -> lambda_.Function:
+    return lambda_.Function(
+        scope,
+        "Function",
+        description="Runs the Alembic migrations (CodePipeline, CloudFormation, operator)",
+        function_name=props.function_name,
+        handler=HANDLER,
+        runtime=props.runtime,
+        architecture=props.architecture,
+        code=code,
+        role=role,
+        vpc=props.vpc,
+        vpc_subnets=subnets,
+        security_groups=[security_group],
+        memory_size=props.memory_size,
+        timeout=props.timeout,
+        environment=function_environment(props),
+        # CodePipeline and CloudFormation invoke asynchronously: a Lambda retry would run the same
+        # migration job again. The handler reports every failure itself, so no retry is needed.
+        retry_attempts=0,
+        # An event that waited longer than this belongs to a deploy that has given up waiting.
+        max_event_age=Duration.minutes(15),
+        log_group=log_group,
+        reserved_concurrent_executions=props.reserved_concurrent_executions,
+    )
+
+
+def acknowledge_runtime(function: lambda_.Function, runtime: lambda_.Runtime) -> None:
+    """cdk-nag's AwsSolutions-L1 (not the latest runtime), when the chosen Python is not the latest."""
+    latest = lambda_.Runtime.PYTHON_3_14.name
+    if runtime.name != latest:
+        Validations.of(function).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-L1",
+                reason=(
+                    f"{runtime.name} is chosen through the construct's runtime prop, not by default "
+                    f"drift: the asset's wheels and bytecode are built for exactly that Python, which the "
+                    f"build machine must have. {latest} is supported by passing runtime=PYTHON_3_14."
+                ),
+            )
+        )
