@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from benchmarks.common import median_ms, table
-from lambda_fn.engine import heads_index
+from lambda_fn.engine import manifest as heads_index
 from lambda_fn.log import logger
 from tests.support.database import ALEMBIC_INI, Database, create_database
 from tests.support.engine import run
@@ -86,7 +86,7 @@ def history(pg: LocalPostgres) -> str:
         fp = heads_index.fingerprint([root / "migrations" / "versions"])
 
         def forget(fp: str = fp) -> None:
-            heads_index._cache_file(fp).unlink(missing_ok=True)
+            heads_index._cache_file("heads", fp).unlink(missing_ok=True)
 
         miss = median_ms(lambda env=env, db=db: _engine(db, env), RUNS, setup=forget)  # type: ignore[misc]
         if base is None:

@@ -2,10 +2,12 @@
 
     python -m lambda_fn.cli.manifest ALEMBIC_INI [SCRIPT_LOCATION] [--write]
 
-Prints `{"heads": [...], "fingerprint": "..."}`; with `--write`, also writes the manifest next to env.py
-(what the bundler ships, so a cold start never imports the revision files). Exit 1 with the reason on
-stderr when the project cannot be read. The CDK construct and the test harness run this same module as a
-subprocess, with the service's own folders on PYTHONPATH, so no build step edits its own `sys.path`.
+Prints `{"heads": [...], "fingerprint": "...", "version_table": ...}`; with `--write`, also writes the manifest
+next to env.py (what the bundler ships, so a cold start imports neither the revision files nor env.py). The
+version table is what env.py names when it configures offline (run here up to that call, nothing else).
+Exit 1 with the reason on stderr when the project cannot be read. The CDK construct and the test harness
+run this same module as a subprocess, with the service's own folders on PYTHONPATH, so no build step
+edits its own `sys.path`.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import json
 import sys
 from pathlib import Path
 
-from lambda_fn.engine import heads_index
+from lambda_fn.engine import manifest
+from lambda_fn.engine.environment import probe_offline
 from lambda_fn.engine.project import AlembicProject
 from lambda_fn.errors import HookError
 
@@ -35,9 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - a revision that fails to import, a cycle: say which
         print(f"Cannot read the migration scripts: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+    versions = probe_offline(project.config, project.script)
     if write:
-        heads_index.remember(project.fingerprint, heads, Path(project.script.dir) / heads_index.MANIFEST)
-    print(json.dumps({"heads": list(heads), "fingerprint": project.fingerprint}))
+        manifest.remember(project.fingerprint, heads, Path(project.script.dir) / manifest.MANIFEST,
+                          env_fp=project.env_fingerprint, version_table=versions)
+    print(json.dumps({"heads": list(heads), "fingerprint": project.fingerprint,
+                      "version_table": versions.qualified() if versions else None}))
     return 0
 
 

@@ -33,13 +33,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from lambda_fn.credentials import Credentials
+from lambda_fn.engine.manifest import DEFAULT_VERSION_TABLE, VersionTable
 from lambda_fn.errors import ErrorKind, HookError
 from lambda_fn.log import logger
 
 # what env.py's run_migrations() calls: (current heads, MigrationContext) -> the steps to run
 StepsFn = Callable[[Any, MigrationContext], Sequence[MigrationStep]]
-
-DEFAULT_VERSION_TABLE = "alembic_version"
 
 SYNC_SNIPPET = """\
 def run_migrations_online() -> None:
@@ -71,6 +70,10 @@ class EnvPlan:
     @property
     def version_opts(self) -> dict[str, Any]:
         return {"version_table": self.version_table, "version_table_schema": self.version_table_schema}
+
+    @property
+    def versions(self) -> VersionTable:
+        return VersionTable(self.version_table, self.version_table_schema)
 
     def to_dict(self) -> dict[str, Any]:
         return {"connection": self.connection, "version_table": self.version_table,
@@ -174,6 +177,28 @@ def run_env(config: Config, script: ScriptDirectory, database: HookDatabase, fn:
         raise HookError(ErrorKind.ENV_PY, f"{env_py} finished without calling context.configure(), so it would "
                         f"migrate nothing. Use the hook's connection:\n{snippet(env_py)}")
     return hook.plan
+
+
+def probe_offline(config: Config, script: ScriptDirectory) -> VersionTable | None:
+    """Build time, no database: the version table env.py names when it configures offline (`alembic upgrade
+    --sql`). None when env.py cannot run offline; the full path then probes online at run time."""
+    recorded: list[VersionTable] = []
+
+    def configure(*args: Any, **kw: Any) -> None:
+        recorded.append(VersionTable(kw.get("version_table") or DEFAULT_VERSION_TABLE, kw.get("version_table_schema")))
+        raise _Probed
+
+    context = EnvironmentContext(config, script, fn=lambda rev, ctx: [], as_sql=True, starting_rev=None,
+                                 destination_rev=None)
+    context.configure = configure  # type: ignore[method-assign]
+    try:
+        with context:
+            script.run_env()
+    except _Probed:
+        pass
+    except Exception:  # noqa: BLE001 - an env.py that cannot run offline: no build-time answer
+        return None
+    return recorded[0] if recorded else None
 
 
 @contextmanager

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import io
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,17 +22,12 @@ from alembic.script.revision import RevisionError
 from alembic.util.exc import CommandError
 from sqlalchemy import Connection
 
-from lambda_fn.engine import heads_index
+from lambda_fn.engine import manifest
 from lambda_fn.engine.environment import EnvPlan, HookDatabase, run_env
+from lambda_fn.engine.locate import resolve_path
 from lambda_fn.errors import ErrorKind, HookError
 
 Heads = tuple[str, ...]
-
-
-def resolve_path(path: str) -> Path:
-    """Relative paths are relative to the function's code (LAMBDA_TASK_ROOT) or the working directory."""
-    p = Path(path)
-    return p if p.is_absolute() else Path(os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()) / p
 
 
 class AlembicProject:
@@ -62,18 +56,22 @@ class AlembicProject:
 
     @functools.cached_property
     def fingerprint(self) -> str:
-        return heads_index.fingerprint(self.script._version_locations)
+        return manifest.fingerprint(self.script._version_locations)
+
+    @functools.cached_property
+    def env_fingerprint(self) -> str:
+        return manifest.env_fingerprint(Path(self.script.dir) / "env.py", self.config.config_file_name or "")
 
     def heads(self) -> Heads:
         """The heads, from the content-keyed index when it has them (no revision file imported)."""
         if self._heads is None:
-            self._heads = heads_index.lookup(self.script.dir, self.fingerprint)
+            self._heads = manifest.lookup(self.script.dir, self.fingerprint)
         if self._heads is None:
             try:
                 self._heads = tuple(self.script.get_heads())
             except Exception as exc:  # noqa: BLE001 - a revision file that fails to import, a cycle, ...
                 raise HookError(ErrorKind.CONFIGURATION, f"Cannot read the migration scripts: {exc}") from None
-            heads_index.remember(self.fingerprint, self._heads)
+            manifest.remember(self.fingerprint, self._heads)
         return self._heads
 
     def import_all(self) -> int:
@@ -161,6 +159,7 @@ class AlembicProject:
         plan = run_env(self.config, self.script, database, lambda rev, ctx: [], destination=None, probe=True)
         assert plan is not None  # run_env(probe=True) returns a plan or raises
         self.plan = plan
+        manifest.remember_version_table(self.env_fingerprint, plan.versions)  # for the fast path's next run
         return plan
 
     def current(self, conn: Connection) -> Heads:

@@ -25,16 +25,20 @@ from lambda_fn.settings import Settings
 
 class TargetDatabase:
     def __init__(self, settings: Settings, deadline: Deadline, read_secret: SecretReader | None,
-                 application_name: str) -> None:
+                 application_name: str, ready: Ready | None = None) -> None:
         self.settings = settings
         self.deadline = deadline
         self.read_secret = read_secret
         self.application_name = application_name
         self.server_major = 0
         self.engine: sqlalchemy.Engine | None = None
+        self._ready = ready  # the fast path already found the database ready
 
     def ready_credentials(self) -> Credentials:
         """The credentials, once the database accepts them (one forced re-read of the secret on a refusal)."""
+        if self._ready is not None:
+            self.server_major = self._ready.server_major
+            return self._ready.creds
         creds = credentials.resolve(self.settings, self.read_secret)
         ready: Ready = wait_until_ready(
             creds, wait=self.settings.db_wait, deadline=self.deadline, application_name=self.application_name,

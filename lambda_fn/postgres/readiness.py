@@ -20,11 +20,12 @@ from lambda_fn.postgres.errors import DUPLICATE_DATABASE, pg_message, sqlstate
 class Ready:
     creds: Credentials   # the ones that worked (after a re-read of the secret, perhaps)
     server_major: int    # decides which session bounds the server knows
+    conn: pg8000.native.Connection | None = None  # the connection that proved it, when kept open
 
 
 def wait_until_ready(creds: Credentials, *, wait: float, deadline: Deadline, application_name: str,
                      on_auth_failure: Callable[[], Credentials] | None = None,
-                     create_database: bool = False) -> Ready:
+                     create_database: bool = False, keep_open: bool = False) -> Ready:
     """Connect with backoff until the database answers, within `wait` seconds (and the deadline).
 
     Only "not ready yet" is retried. A wrong password fails at once, after one re-read of the secret
@@ -37,10 +38,11 @@ def wait_until_ready(creds: Credentials, *, wait: float, deadline: Deadline, app
         try:
             conn = open_native(creds, timeout=max(0.5, bound.bound(PROBE_TIMEOUT)), application_name=application_name)
             major = server_major(conn)
-            conn.close()
+            if not keep_open:
+                conn.close()
             if attempt > 1:
                 logger.info("Database is ready", extra={"attempts": attempt, "database": creds.describe()})
-            return Ready(creds, major)
+            return Ready(creds, major, conn if keep_open else None)
         except HookError as exc:
             error = exc
         if error.kind is ErrorKind.AUTHENTICATION and on_auth_failure and not reread:

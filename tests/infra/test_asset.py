@@ -49,7 +49,7 @@ def test_asset_holds_handler_migrations_and_dependencies(asset_dir: Path) -> Non
 
 
 def test_asset_records_the_heads_for_cold_starts(asset_dir: Path) -> None:
-    from lambda_fn.engine import heads_index
+    from lambda_fn.engine import manifest as heads_index
 
     manifest = json.loads((asset_dir / MIGRATIONS_DIR / heads_index.MANIFEST).read_text())
     assert manifest["heads"] == ["0005_recommendations"]

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from lambda_fn.cli import manifest
-from lambda_fn.engine import heads_index
+from lambda_fn.engine import manifest as heads_index
 from lambda_fn.engine.project import AlembicProject
 from lambda_fn.result import Status
 from tests.support.database import Database

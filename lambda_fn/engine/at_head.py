@@ -1,0 +1,82 @@
+"""The common deploy, "already at head", answered without SQLAlchemy, Alembic, env.py or a revision file.
+
+Most deploys carry no new migration. When the project's manifest (or this machine's cache) knows the heads
+and the version table for exactly these files, the answer is one pg8000 connection - the one that proved the
+database ready - and one SELECT. Anything else (a revision pending, an unknown revision, several heads for an
+upgrade, another command, a manifest miss) goes the full way (`migrate.py`), which gives any refusal; the
+connection's credentials are handed on so the full path does not wait for the database again.
+
+The answer is the full path's, field for field, log line for log line (tests run every scenario both ways).
+"""
+
+from __future__ import annotations
+
+import pg8000.native
+
+from lambda_fn import credentials
+from lambda_fn.credentials import SecretReader
+from lambda_fn.deadline import MIN_STEP_SECONDS, Deadline
+from lambda_fn.engine.locate import locate
+from lambda_fn.engine.manifest import VersionTable
+from lambda_fn.log import logger
+from lambda_fn.postgres.errors import classify, sqlstate
+from lambda_fn.postgres.readiness import Ready, wait_until_ready
+from lambda_fn.request import Command, Request
+from lambda_fn.result import Result, Status
+from lambda_fn.settings import Settings
+
+UNDEFINED_TABLE = "42P01"
+
+
+def answer(request: Request, result: Result, settings: Settings, *, deadline: Deadline,
+           read_secret: SecretReader | None, application_name: str) -> tuple[bool, Ready | None]:
+    """(True, None) with `result` filled in when the database is at the heads; otherwise (False, what the full
+    path can reuse: the database found ready, or None) with `result` untouched."""
+    head_target = request.revision in (None, "head", "heads")
+    if not (request.command is Command.STATUS or (request.command is Command.UPGRADE and head_target)):
+        return False, None
+    located = locate(settings.alembic_config, settings.script_location)
+    known = located.known() if located else None
+    if known is None or deadline.remaining() < MIN_STEP_SECONDS:
+        return False, None
+    heads, versions = known
+    if request.command is Command.UPGRADE and len(heads) != 1:
+        return False, None  # the full path refuses, before touching the database
+    creds = credentials.resolve(settings, read_secret)
+    ready = wait_until_ready(
+        creds, wait=settings.db_wait, deadline=deadline, application_name=application_name,
+        on_auth_failure=lambda: credentials.resolve(settings, read_secret, force_fetch=True),
+        create_database=settings.create_database, keep_open=True)
+    assert ready.conn is not None
+    try:
+        current = _current(ready.conn, versions, ready.creds)
+    finally:
+        ready.conn.close()
+    handed_on = Ready(ready.creds, ready.server_major)
+    if not current or set(current) != set(heads):
+        return False, handed_on
+    at = ",".join(current)
+    result.database, result.from_revision, result.to_revision = ready.creds.describe(), at, at
+    result.heads, result.pending = list(heads), []
+    logger.info("Migration status before", extra={"current": list(current), "heads": result.heads,
+                                                   "pending": result.pending, "command": request.command.value})
+    result.status = Status.UP_TO_DATE
+    if request.command is Command.STATUS:
+        result.message = f"at {at}; up to date with head {', '.join(heads)}"
+    else:
+        result.target = request.revision or "head"
+        result.message = f"already at {at}; nothing to apply for {result.target}"
+    return True, None
+
+
+def _current(conn: pg8000.native.Connection, versions: VersionTable,
+             creds: credentials.Credentials) -> tuple[str, ...]:
+    table = pg8000.native.identifier(versions.table)
+    if versions.schema:
+        table = f"{pg8000.native.identifier(versions.schema)}.{table}"
+    try:
+        return tuple(str(row[0]) for row in conn.run(f"SELECT version_num FROM {table}"))
+    except pg8000.native.DatabaseError as exc:
+        if sqlstate(exc) == UNDEFINED_TABLE:
+            return ()
+        raise classify(exc, creds) from None
