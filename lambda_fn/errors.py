@@ -30,6 +30,8 @@ class ErrorKind(StrEnum):
     LOCK_TIMEOUT = "lock_timeout"
     STATEMENT_TIMEOUT = "statement_timeout"
     DEADLINE = "deadline"
+    # the safety gate: a pending revision would break the running code or lock its tables (before any DDL)
+    UNSAFE_MIGRATION = "unsafe_migration"
     # a revision raised
     MIGRATION_FAILED = "migration_failed"
     INTERNAL = "internal"
@@ -52,6 +54,7 @@ _CONFIGURATION_KINDS = frozenset(
         ErrorKind.DATABASE_MISSING,
         ErrorKind.ENV_PY,
         ErrorKind.MIGRATED_ELSEWHERE,
+        ErrorKind.UNSAFE_MIGRATION,  # the revision must change (or acknowledge the finding)
     }
 )
 

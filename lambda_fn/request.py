@@ -18,6 +18,7 @@ class Command(StrEnum):
     HISTORY = "history"
     SQL = "sql"
     CHECK = "check"
+    LINT = "lint"  # the safety gate alone: findings on the pending revisions, judged live; nothing applied
 
     @property
     def destructive(self) -> bool:
@@ -37,13 +38,31 @@ class Command(StrEnum):
             raise HookError(ErrorKind.BAD_REQUEST, f"Unknown command {raw!r}; use one of: {names}.") from None
 
 
+SKIP_LINT_CONFIRMATION = "no-lint"
+
+
 @dataclass(frozen=True)
 class Request:
     command: Command = Command.UPGRADE
     revision: str | None = None
     confirmed: bool = False
+    # the escape from the safety gate: the reason (logged and kept in the result), confirmed on its own
+    skip_lint: str | None = None
+    skip_lint_confirmed: bool = False
 
     def validate(self) -> None:
+        if self.skip_lint is not None:
+            if self.command is not Command.UPGRADE:
+                raise HookError(ErrorKind.BAD_REQUEST, "Skipping the safety gate applies to upgrade only.")
+            if not self.skip_lint.strip():
+                raise HookError(ErrorKind.BAD_REQUEST, "Skipping the safety gate needs a reason (it is logged and "
+                                "kept in the result).")
+            if not self.skip_lint_confirmed:
+                raise HookError(ErrorKind.CONFIRMATION_REQUIRED,
+                                "Upgrading without the safety gate is refused without explicit confirmation "
+                                f"(CLI: --no-lint REASON --yes; Lambda: \"no_lint\": \"<reason>\", "
+                                f"\"confirm\": \"{SKIP_LINT_CONFIRMATION}\"). Prefer acknowledging the finding in "
+                                "the revision file: the reason then travels with the migration.")
         if self.command.needs_revision and not self.revision:
             raise HookError(
                 ErrorKind.BAD_REQUEST,

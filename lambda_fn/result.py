@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.findings import Finding
 
 
 class Status(StrEnum):
@@ -72,6 +73,8 @@ class Result:
     history: list[dict[str, Any]] | None = None
     sql: str | None = None
     env: dict[str, Any] | None = None  # how env.py reaches the database and its version table (check)
+    findings: list[Finding] | None = None  # the safety gate's findings on the pending revisions (None: not run)
+    lint_skipped: str | None = None  # the reason given for running without the safety gate (confirmed escape)
 
     @classmethod
     def failure(cls, command: str, error: HookError, target: str | None = None) -> Result:
@@ -98,7 +101,9 @@ class Result:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        for key in ("history", "sql", "error", "env"):
+        if self.findings is not None:
+            data["findings"] = [f.to_dict() for f in self.findings]
+        for key in ("history", "sql", "error", "env", "findings", "lint_skipped"):
             if data[key] is None:
                 del data[key]
         if data.get("error") and data["error"]["holder"] is None:

@@ -26,6 +26,10 @@ def status(ctx: Context, current: Heads) -> None:
     at = r.from_revision or "an empty database (no revision)"
     r.message = (f"at {at}; {len(r.pending)} pending: {', '.join(r.pending)}" if r.pending
                  else f"at {at}; up to date with head {', '.join(r.heads)}")
+    if r.pending and ctx.request.command is Command.STATUS:  # the findings a deploy would meet
+        from lambda_fn.engine.gate.enforce import annotate
+
+        annotate(ctx, ctx.project.pending(current))
 
 
 def history(ctx: Context, current: Heads) -> None:
@@ -45,16 +49,34 @@ def sql(ctx: Context, current: Heads) -> None:
         return
     r.sql = ctx.project.offline_sql(current, target)
     r.status, r.message = Status.PENDING, f"SQL for {len(r.pending)} pending revision(s)"
+    from lambda_fn.engine.gate.enforce import annotate
+
+    annotate(ctx, ctx.project.pending(current, target))
+
+
+def lint(ctx: Context, current: Heads) -> None:
+    """The safety gate alone: the pending revisions (up to the requested one) judged against this database."""
+    from lambda_fn.engine.gate.enforce import lint as gate_lint
+
+    target = ctx.request.revision or "heads"
+    ctx.result.target = target
+    scripts = ctx.project.pending(current, target)
+    ctx.result.pending = [s.revision for s in scripts]
+    gate_lint(ctx, scripts)
 
 
 def upgrade(ctx: Context, current: Heads) -> None:
     target = ctx.request.revision or "head"
     ctx.result.target = target
     ctx.project.resolve_target(target)  # a bad revision fails before the lock
-    if not ctx.project.pending(current, target):
+    pending = ctx.project.pending(current, target)
+    if not pending:
         # Nothing to apply, no lock (CloudFormation's rollback Update lands here too).
         _no_op(ctx.result, current, target)
         return
+    from lambda_fn.engine.gate.enforce import enforce  # the safety gate loads only when something is pending
+
+    enforce(ctx, pending)  # refuses (unsafe_migration) before the lock and before any DDL
     with locked(ctx):
         current = ctx.current()
         ctx.project.check_known(current)
@@ -133,4 +155,5 @@ def _no_op(result: Result, current: Heads, target: str) -> None:
 HANDLERS: dict[Command, Handler] = {
     Command.STATUS: status, Command.CURRENT: status, Command.HISTORY: history, Command.SQL: sql,
     Command.UPGRADE: upgrade, Command.DOWNGRADE: downgrade, Command.STAMP: stamp, Command.CHECK: check,
+    Command.LINT: lint,
 }

@@ -1,0 +1,98 @@
+"""Each pending revision's SQL, rendered offline through the project's own env.py (Alembic's `--sql`
+machinery), one chunk per revision.
+
+The range is rendered once; when that fails (a revision reads the database, which offline it cannot), each
+revision is rendered on its own, so the one that fails is named and the others are still reviewed.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from alembic.config import Config
+from alembic.runtime.environment import EnvironmentContext
+from alembic.runtime.migration import MigrationContext
+from alembic.script import Script, ScriptDirectory
+
+from lambda_fn.engine.gate.sql import Chunk, split
+
+OFFLINE_URL = "postgresql://"  # offline needs a dialect, never a DBAPI or a connection
+
+
+@dataclass
+class Rendered:
+    chunks: dict[str, Chunk] = field(default_factory=dict)   # revision -> its statements
+    errors: dict[str, str] = field(default_factory=dict)     # revision -> why it cannot be rendered offline
+
+
+def render(config: Config, script: ScriptDirectory, scripts: Sequence[Script],
+           only: set[str] | None = None) -> Rendered:
+    """The upgrade SQL of `scripts` (a contiguous range, in the order they apply), kept for `only` (default:
+    all of them)."""
+    out = Rendered()
+    members = {s.revision for s in scripts}
+    wanted = members if only is None else only & members
+    if not wanted:
+        return out
+    tops = [s.revision for s in scripts if not set(s.nextrev) & members]
+    chunks = _try(config, script, _range_start(scripts), tops)
+    if isinstance(chunks, list):
+        out.chunks = {c.revision: c for c in chunks if c.revision in wanted}
+        # a revision that renders nothing (a merge, `pass`) has no marker: an empty chunk
+        out.chunks.update({rev: Chunk(rev) for rev in wanted - set(out.chunks)})
+        return out
+    for s in (s for s in scripts if s.revision in wanted):  # one cannot render: find which, one at a time
+        one = _try(config, script, _downs(s), [s.revision])
+        if isinstance(one, str):
+            out.errors[s.revision] = one
+        else:
+            out.chunks[s.revision] = next((c for c in one if c.revision == s.revision), Chunk(s.revision))
+    return out
+
+
+def _try(config: Config, script: ScriptDirectory, start: tuple[str, ...], tops: list[str]) -> list[Chunk] | str:
+    """The chunks, or why the revisions' own code raised offline."""
+    try:
+        return _render(config, script, start, tops)
+    except Exception as exc:  # noqa: BLE001 - the team's revision code, run offline: any error is the finding
+        return f"{type(exc).__name__}: {str(exc)[:300]}"
+
+
+def _downs(s: Script) -> tuple[str, ...]:
+    down = s.down_revision
+    return () if down is None else (down,) if isinstance(down, str) else tuple(down)
+
+
+def _range_start(scripts: Sequence[Script]) -> tuple[str, ...]:
+    """The revisions the range starts from: parents of its members that are not members themselves."""
+    members = {s.revision for s in scripts}
+    starts: list[str] = []
+    for s in scripts:
+        for down in _downs(s):
+            if down not in members and down not in starts:
+                starts.append(down)
+    return tuple(starts)
+
+
+def _render(config: Config, script: ScriptDirectory, start: tuple[str, ...], destinations: list[str]) -> list[Chunk]:
+    buffer = io.StringIO()
+    cfg = Config(file_=config.config_file_name, ini_section=config.config_ini_section, output_buffer=buffer,
+                 stdout=io.StringIO())
+    cfg.attributes["configure_logging"] = False
+    cfg.set_main_option("script_location", config.get_main_option("script_location") or script.dir)
+    if not cfg.get_main_option("sqlalchemy.url"):
+        cfg.set_main_option("sqlalchemy.url", OFFLINE_URL)
+    seen: dict[str, str] = {}
+    destination = destinations[0] if len(destinations) == 1 else tuple(destinations)
+
+    def steps(rev: Any, context: MigrationContext) -> Any:
+        seen["version_table"] = context.version_table
+        return script._upgrade_revs(destination, rev)  # type: ignore[arg-type]
+
+    with EnvironmentContext(cfg, script, fn=steps, as_sql=True, starting_rev=list(start) or None,
+                            destination_rev=destination):
+        script.run_env()
+    return split(buffer.getvalue(), seen.get("version_table", "alembic_version"))

@@ -1,0 +1,114 @@
+"""Lint records, keyed by the sha256 of the revision file: what squawk and the hook's checks said about one
+revision's rendered SQL, before any judgement (no policy, no database, no acknowledgment in it).
+
+Where a record is found, first hit wins:
+1. `alembic_hook_lint.json` next to env.py, written when the Lambda asset is built
+   (`python -m lambda_fn.cli.lint_manifest ALEMBIC_INI --write`): the function needs no squawk binary;
+2. a file per lint profile in the temp directory, for later runs on the same machine (a laptop, CI).
+
+A record is valid for one profile: the record format, the PostgreSQL version squawk lints for, and env.py's
+bytes (the SQL is rendered through it). The content key means a record can never be stale: an edited
+revision is a new key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+MANIFEST = "alembic_hook_lint.json"
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class RawFinding:
+    rule: str
+    index: int              # the statement's index in the revision's chunk (-1: the revision as a whole)
+    statement: str          # collapsed and cut
+    tables: list[str]       # the relations it names, as written (the one it changes first)
+    message: str
+    line: int | None = None  # 1-based, in the revision's rendered SQL
+
+
+@dataclass(frozen=True)
+class LintRecord:
+    revision: str
+    rendered: bool                      # False: the revision cannot be rendered offline (error says why)
+    linted: bool                        # False: no squawk binary here; only the hook's own checks ran
+    findings: list[RawFinding] = field(default_factory=list)
+    created: list[tuple[str, int]] = field(default_factory=list)  # (normalised table, statement index)
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LintRecord:
+        return cls(revision=str(data["revision"]), rendered=bool(data["rendered"]), linted=bool(data["linted"]),
+                   findings=[RawFinding(**f) for f in data.get("findings", [])],
+                   created=[(str(t), int(i)) for t, i in data.get("created", [])], error=data.get("error"))
+
+
+def file_key(path: str | Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def profile(pg_version: str, env_py: Path) -> str:
+    try:
+        env = hashlib.sha256(env_py.read_bytes()).hexdigest()
+    except OSError:
+        env = "none"
+    return f"{FORMAT}|pg{pg_version}|env:{env}"
+
+
+def read_manifest(script_dir: str | Path, prof: str) -> dict[str, LintRecord]:
+    return _read(Path(script_dir) / MANIFEST, prof)
+
+
+def write_manifest(script_dir: str | Path, prof: str, records: dict[str, LintRecord], squawk_version: str) -> Path:
+    path = Path(script_dir) / MANIFEST
+    _write(path, prof, records, {"squawk": squawk_version})
+    return path
+
+
+def _cache_file(prof: str, binary_identity: str) -> Path:
+    digest = hashlib.sha256(f"{prof}|squawk:{binary_identity}".encode()).hexdigest()[:32]
+    return Path(tempfile.gettempdir()) / "alembic-hook" / f"lint-{digest}.json"
+
+
+def read_cache(prof: str, binary_identity: str) -> dict[str, LintRecord]:
+    return _read(_cache_file(prof, binary_identity), prof)
+
+
+def remember(prof: str, binary_identity: str, records: dict[str, LintRecord]) -> None:
+    """Add records to the machine's cache (only complete ones: rendered or not, but linted)."""
+    path = _cache_file(prof, binary_identity)
+    merged = {**_read(path, prof), **{k: r for k, r in records.items() if r.linted}}
+    with contextlib.suppress(OSError):  # a cache that cannot be written is only a slower next run
+        _write(path, prof, merged, {})
+
+
+def _read(path: Path, prof: str) -> dict[str, LintRecord]:
+    try:
+        data = json.loads(path.read_text())
+        if not isinstance(data, dict) or data.get("profile") != prof:
+            return {}
+        return {key: LintRecord.from_json(value) for key, value in data["revisions"].items()}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def _write(path: Path, prof: str, records: dict[str, LintRecord], extra: dict[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = {"format": FORMAT, "profile": prof, **extra,
+            "revisions": {key: records[key].to_json() for key in sorted(records)}}
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(body, indent=1, sort_keys=True) + "\n")
+    tmp.replace(path)  # atomic: a concurrent reader sees the old file or the new one
