@@ -27,9 +27,10 @@ BIN = Path(sys.executable).parent
 
 
 def _alembic(db: Database, *args: str, ini: str = ALEMBIC_INI) -> None:
-    # stock pg8000 fails on the CONCURRENTLY revision (see lambda_fn/database.py), so the baseline uses the
-    # same fixed dialect through its entry point; pg8000 takes no sslmode parameter (default: try TLS)
-    url = db.cluster.url(db.name).replace("postgresql://", "postgresql+pg8000_hook://")
+    # stock pg8000 fails on the CONCURRENTLY revision (see lambda_fn/postgres/dialect.py), so the baseline uses
+    # the same fixed dialect through its entry point; it reads libpq's sslmode (verify-full when absent) and
+    # the throwaway PostgreSQL serves no TLS
+    url = db.url.replace("postgresql://", "postgresql+pg8000_hook://", 1)
     env = {**os.environ, "ALEMBIC_DATABASE_URL": url}
     subprocess.run([str(BIN / "alembic"), "-c", ini, *args], env=env, check=True, capture_output=True)
 

@@ -16,7 +16,7 @@ from lambda_fn.log import logger
 from lambda_fn.postgres.connect import MAX_APPLICATION_NAME
 from lambda_fn.request import Request
 from lambda_fn.result import Result
-from lambda_fn.settings import Settings
+from lambda_fn.settings import SOURCE_EXTENSION, SOURCE_SDK, Settings
 
 
 def application_name(base: str, caller: str, request_id: str | None) -> str:
@@ -27,8 +27,13 @@ def application_name(base: str, caller: str, request_id: str | None) -> str:
 
 
 @functools.cache
-def secret_reader() -> SecretReader:
-    """One reader per execution environment: Powertools' cache then spans warm invocations."""
+def secret_reader(source: str = SOURCE_SDK) -> SecretReader:
+    """One reader per execution environment, so its cache spans warm invocations: Powertools over boto3, or
+    (DB_SECRET_SOURCE=extension) the Parameters and Secrets extension on localhost, with no boto3 import."""
+    if source == SOURCE_EXTENSION:
+        from lambda_fn.aws.secrets import extension_secret_reader
+
+        return extension_secret_reader()
     from lambda_fn.aws.secrets import powertools_secret_reader
 
     return powertools_secret_reader()
@@ -69,7 +74,7 @@ class Invocation:
         reader: SecretReader | None = None
         if settings.secret_id:
             try:
-                reader = secret_reader()
+                reader = secret_reader(settings.secret_source)
             except Exception as exc:  # noqa: BLE001 - e.g. no region configured
                 return Result.failure(command, HookError(
                     ErrorKind.CONFIGURATION, f"Cannot create the Secrets Manager client ({type(exc).__name__}: "

@@ -16,6 +16,9 @@ from typing import Any
 from lambda_fn.errors import ErrorKind, HookError
 
 SSL_MODES = ("disable", "require", "verify-ca", "verify-full")
+# how the secret is read (DB_SECRET_SOURCE)
+SOURCE_SDK, SOURCE_EXTENSION = "sdk", "extension"
+SECRET_SOURCES = (SOURCE_SDK, SOURCE_EXTENSION)
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
 
@@ -27,6 +30,9 @@ class Settings:
     script_location: str | None = None
     # where the credentials come from (a secret; host/port/name fill an RDS-managed secret)
     secret_id: str | None = None
+    # how the secret is read: "sdk" (Powertools + boto3) or "extension" (the AWS Parameters and Secrets
+    # Lambda Extension over localhost HTTP, no boto3 import; a forced re-read still goes through the SDK)
+    secret_source: str = SOURCE_SDK
     db_host: str | None = None
     db_port: int | None = None
     db_name: str | None = None
@@ -118,6 +124,15 @@ def _port(name: str, raw: str) -> int:
     return port
 
 
+def _secret_source(name: str, raw: str) -> str:
+    source = raw.lower()
+    if source not in SECRET_SOURCES:
+        raise HookError(ErrorKind.CONFIGURATION, f"{name}={raw!r} is not one of {', '.join(SECRET_SOURCES)}; "
+                        "sdk (the default) reads it with boto3, extension through the AWS Parameters and Secrets "
+                        "Lambda Extension's layer.")
+    return source
+
+
 def parse_sslmode(name: str, raw: str) -> str:
     mode = raw.lower()
     if mode not in SSL_MODES:
@@ -137,6 +152,7 @@ VARIABLES = (
     Variable("ALEMBIC_CONFIG", "alembic_config", _text),
     Variable("ALEMBIC_SCRIPT_LOCATION", "script_location", _text),
     Variable("DB_SECRET_ARN", "secret_id", _text),
+    Variable("DB_SECRET_SOURCE", "secret_source", _secret_source),
     Variable("DB_HOST", "db_host", _text),
     Variable("DB_PORT", "db_port", _port),
     Variable("DB_NAME", "db_name", _text),
