@@ -38,6 +38,7 @@ One module per concern; this package re-exports what the construct, the tests an
 * ``compat``: what the Lambda runtime provides (boto3) and the bounds its botocore imposes;
 * ``bytecode``: ``compileall`` with the runtime's Python, and stripping the shared objects' debug info;
 * ``heads``: ``read_heads``, the one way build steps learn the Alembic heads, and the asset's heads manifest;
+* ``lint``: the safety gate's verdict on every revision (``alembic_hook_lint.json``), so no squawk binary ships;
 * ``build``: ``build_bundle``, the steps in order, and the ``hook-bundle.json`` report;
 * ``local``: ``LocalHookBundler``, the CDK ``ILocalBundling`` adapter;
 * ``files``: what is never bundled nor hashed, copying sources, listing a built asset;
@@ -61,6 +62,7 @@ from infra.bundling.layout import (
     MANIFEST,
     MIGRATIONS_DIR,
 )
+from infra.bundling.lint import LINT_MANIFEST, lint_revisions, write_lint_manifest
 from infra.bundling.local import LocalHookBundler
 from infra.bundling.requirements import export_requirements, requirement_name
 from infra.bundling.spec import HookBundleSpec
@@ -74,6 +76,7 @@ __all__ = [
     "CA_BUNDLE_PATH",
     "HANDLER_PACKAGE",
     "LAMBDA_TASK_ROOT",
+    "LINT_MANIFEST",
     "MANIFEST",
     "MIGRATIONS_DIR",
     "MIN_PYTHON",
@@ -94,8 +97,10 @@ __all__ = [
     "find_uv",
     "installed_packages",
     "iter_asset_files",
+    "lint_revisions",
     "read_heads",
     "requirement_name",
     "strip_debug_info",
     "write_heads_manifest",
+    "write_lint_manifest",
 ]

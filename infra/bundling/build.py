@@ -14,6 +14,7 @@ from infra.bundling.files import copy_tree
 from infra.bundling.heads import write_heads_manifest
 from infra.bundling.install import install, installed_packages, remove_unused
 from infra.bundling.layout import ALEMBIC_INI, BUNDLE_FORMAT, CA_BUNDLE_PATH, HANDLER_PACKAGE, MANIFEST, MIGRATIONS_DIR
+from infra.bundling.lint import write_lint_manifest
 from infra.bundling.requirements import export_requirements
 from infra.bundling.spec import HookBundleSpec
 from infra.bundling.tools import BundlingError, Log, find_uv, log_to_stderr
@@ -75,6 +76,7 @@ def build_bundle(spec: HookBundleSpec, output_dir: Path, *, log: Log = log_to_st
             raise BundlingError(f"extra source folder {source.name!r} clashes with an installed package")
         copy_tree(source, output_dir / source.name)
     write_heads_manifest(spec, output_dir, log=log)
+    write_lint_manifest(spec, output_dir, log=log)  # the safety gate's verdicts: no squawk in the asset
     ca_path: str | None = None
     if spec.ca_bundle is not None:
         target = output_dir / CA_BUNDLE_PATH

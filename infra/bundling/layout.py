@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 # Part of the asset hash: bump it whenever the layout or the build steps change, so CDK rebuilds.
-BUNDLE_FORMAT = 2
+BUNDLE_FORMAT = 3  # 3: alembic_hook_lint.json (the safety gate) beside env.py
 
 HANDLER_PACKAGE = "lambda_fn"
 MIGRATIONS_DIR = "migrations"

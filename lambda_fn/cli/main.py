@@ -3,6 +3,10 @@
     alembic-hook [--config alembic.ini] [--database-url URL | --secret-id ID] COMMAND [REV] [--yes] [--json]
     alembic-hook invoke --function NAME [COMMAND] [REV] [--yes] [--json]
 
+`lint [START:END | REV]` runs the safety gate offline (no database): squawk and the hook's checks over each
+revision's rendered SQL, exit 1 when a finding refuses; `--format github` prints annotations for a pull
+request. A deploy applies the same gate, judged against the live database, before any DDL.
+
 `check` tells whether a deploy would migrate this database: it runs env.py up to its configure() (nothing is
 applied), reads the version table env.py uses, imports every revision, and exits 1 with the fix when not.
 """
@@ -17,8 +21,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from lambda_fn.cli.render import progress, render
-from lambda_fn.request import Command, Request
+from lambda_fn.cli.render import github_annotations, progress, render
+from lambda_fn.request import SKIP_LINT_CONFIRMATION, Command, Request
 from lambda_fn.result import Status
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -34,11 +38,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--function", help="with `invoke`: the deployed function's name or ARN")
     p.add_argument("--yes", action="store_true", help="confirm a downgrade or stamp")
     p.add_argument("--json", action="store_true", help="print the result object as JSON")
+    p.add_argument("--format", choices=("text", "json", "github"), default=None,
+                   help="output: text (default), json (= --json), github (the findings as GitHub Actions annotations)")
+    p.add_argument("--no-lint", metavar="REASON", default=None,
+                   help="upgrade without the safety gate (needs --yes; the reason is logged and kept in the result)")
     p.add_argument("-v", "--verbose", action="store_true", help="show the engine's log lines on stderr")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show each revision as it starts and finishes on stderr (default: when stderr is a terminal)")
     p.add_argument("command", help="status | check | upgrade | downgrade | stamp | current | heads | history | sql "
-                                   "| invoke")
+                                   "| lint | invoke")
     p.add_argument("args", nargs="*", help="the target revision (and, for invoke, the command to send)")
     return p
 
@@ -59,7 +67,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             payload["revision"] = revision
         if ns.yes:
             payload["confirm"] = command
-        return _print(invoke_function(ns.function, payload), ns.json)
+        if ns.no_lint is not None:  # the function's own escape: reason plus its confirmation word
+            payload["no_lint"] = ns.no_lint
+            if ns.yes:
+                payload["confirm"] = SKIP_LINT_CONFIRMATION
+        return _print(invoke_function(ns.function, payload), ns.json or ns.format == "json",
+                      github=ns.format == "github")
 
     env = dict(os.environ)
     if ns.config:
@@ -70,6 +83,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if ns.secret_id:
         env["DB_SECRET_ARN"] = ns.secret_id
     _quiet_logs(ns.verbose)
+    ns.json = ns.json or ns.format == "json"
+    github = ns.format == "github"
+    if ns.command == "lint":  # offline: the migrations alone, no database (CI on a pull request)
+        from lambda_fn.cli.lint import lint_offline_cli
+
+        return _print(lint_offline_cli(env, ns.args[0] if ns.args else None), ns.json, github=github)
 
     from lambda_fn.engine.execute import execute  # the engine loads after argument parsing: `--help` stays fast
     from lambda_fn.errors import HookError
@@ -77,7 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         settings = Settings.from_env(env)
-        request = Request(Command.parse(ns.command), ns.args[0] if ns.args else None, confirmed=ns.yes)
+        request = Request(Command.parse(ns.command), ns.args[0] if ns.args else None, confirmed=ns.yes,
+                          skip_lint=ns.no_lint, skip_lint_confirmed=ns.yes)
     except HookError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return EXIT_USAGE
@@ -88,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         reader = powertools_secret_reader()
     show = sys.stderr.isatty() if ns.progress is None else ns.progress
     return _print(execute(request, settings, read_secret=reader, observe=progress if show else None).to_dict(),
-                  ns.json)
+                  ns.json, github=github)
 
 
 def _quiet_logs(verbose: bool) -> None:
@@ -98,9 +118,11 @@ def _quiet_logs(verbose: bool) -> None:
     logger.setLevel(logging.INFO if verbose else logging.CRITICAL)
 
 
-def _print(result: dict[str, Any], as_json: bool) -> int:
+def _print(result: dict[str, Any], as_json: bool, *, github: bool = False) -> int:
     ok = result.get("status") != Status.FAILED.value
-    if as_json:
+    if github:
+        print(github_annotations(result))
+    elif as_json:
         print(json.dumps(result, indent=2, default=str))
     else:
         print(render(result))

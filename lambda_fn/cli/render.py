@@ -40,6 +40,10 @@ def render(r: dict[str, Any]) -> str:
         lines.append(f"  {down} -> {h['revision']} {marks}{'' if h['applied'] else '[pending] '}{h['description']}")
     if r.get("sql"):
         lines.append(r["sql"].rstrip())
+    if r.get("findings"):
+        lines += findings_lines(r["findings"])
+    if r.get("lint_skipped"):
+        lines.append(f"  SAFETY GATE SKIPPED: {r['lint_skipped']}")
     if r.get("lock_wait_ms"):
         lines.append(f"  lock wait: {r['lock_wait_ms']:.0f} ms")
     lines.append(f"  took     : {r.get('duration_ms', 0):.0f} ms")
@@ -47,3 +51,58 @@ def render(r: dict[str, Any]) -> str:
         e = r["error"]
         lines.append(f"  error    : [{e['kind']}]" + (f" at revision {e['revision']}" if e.get("revision") else ""))
     return "\n".join(lines)
+
+
+def findings_lines(findings: list[dict[str, Any]]) -> list[str]:
+    """Refused first (with the fix), then acknowledged (with the reason), then the rest."""
+    def order(f: dict[str, Any]) -> int:
+        return 0 if f.get("refused") else 1 if f.get("acknowledged") is not None else 2
+
+    lines = [f"  findings : {len(findings)}"]
+    for f in sorted(findings, key=order):
+        mark = "REFUSED " if f.get("refused") else "ack     " if f.get("acknowledged") is not None else "advisory"
+        on = f" on {f['table']}" if f.get("table") else ""
+        lines.append(f"  {mark} {f['revision']} {f['rule']} [{f['class']}]{on}")
+        if f.get("statement"):
+            lines.append(f"             {f['statement']}")
+        if f.get("message") and not f.get("statement"):
+            lines.append(f"             {f['message']}")
+        if f.get("judged"):
+            lines.append(f"             lowered from {f.get('rule_class')}: {f['judged']}")
+        if f.get("acknowledged") is not None:
+            lines.append(f"             acknowledged: {f['acknowledged']}")
+        elif f.get("refused"):
+            lines.append(f"             fix: {f['fix']}")
+    return lines
+
+
+def github_annotations(r: dict[str, Any]) -> str:
+    """GitHub Actions workflow commands, one per finding (error: refused; warning: not refused; notice:
+    acknowledged), then the headline. Files relative to the working directory (the checkout)."""
+    import os
+
+    def esc(text: str) -> str:
+        return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+    def prop(text: str) -> str:
+        return esc(text).replace(":", "%3A").replace(",", "%2C")
+
+    out = []
+    for f in r.get("findings") or []:
+        level = "error" if f.get("refused") else "notice" if f.get("acknowledged") is not None else "warning"
+        where = ""
+        if f.get("path"):
+            path = os.path.relpath(f["path"]) if os.path.isabs(f["path"]) else f["path"]
+            where = f"file={prop(path)},"
+        title = prop(f"{f['rule']} [{f['class']}]" + (f" on {f['table']}" if f.get("table") else ""))
+        text = f.get("statement") or f.get("message") or ""
+        if f.get("acknowledged") is not None:
+            text += f" Acknowledged: {f['acknowledged']}"
+        elif f.get("judged"):
+            text += f" ({f['judged']})"
+        if f.get("refused"):
+            text += f" Fix: {f['fix']}"
+        out.append(f"::{level} {where}title={title}::{esc(text)}")
+    headline = f"{r.get('command', '?')}: {r.get('status')} - {r.get('message', '')}"
+    out.append(f"::error title=alembic-hook::{esc(headline)}" if r.get("status") == "failed" else headline)
+    return "\n".join(out)

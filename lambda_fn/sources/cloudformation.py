@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from aws_lambda_powertools.utilities.data_classes import CloudFormationCustomResourceEvent
 
 from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.findings import listing
 from lambda_fn.log import logger
 from lambda_fn.request import Command, Request
 from lambda_fn.result import Result, Status
@@ -139,12 +140,17 @@ def response_body(event: dict[str, Any], result: Result, info: LambdaInfo) -> by
 
 
 def _reason(result: Result, info: LambdaInfo) -> str:
+    """The message, the log location, then the safety gate's findings (refused, then acknowledged): the
+    Reason is cut from its end to fit, so what matters most comes first."""
+    findings = listing(result.findings)
     if result.ok:
-        return result.message
+        return result.message + (f" Safety gate, acknowledged: {findings}" if findings else "")
     kind = result.error.kind if result.error else ErrorKind.INTERNAL
     text = f"[{kind}] {result.message or 'no reason given'}"
     if where := info.where():
         text += f" Logs: {where}."
+    if findings:
+        text += f" Findings: {findings}"
     return text
 
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.utilities.data_classes import CodePipelineJobEvent
 
 from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.findings import listing
 from lambda_fn.log import logger
 from lambda_fn.request import Command, Request
 from lambda_fn.result import Result, Status
@@ -112,6 +113,8 @@ def summary(result: Result) -> str:
         text = f"{result.command} {result.status}: {result.message} ({took})."
     if result.lock_wait_ms >= 1000:
         text += f" Waited {duration(result.lock_wait_ms)} for the migration lock."
+    if acknowledged := listing([f for f in result.findings or () if f.acknowledged is not None]):
+        text += f" Safety gate, acknowledged: {acknowledged}"
     return fit(text, SUMMARY_LIMIT)
 
 
@@ -132,6 +135,8 @@ def failure_details(result: Result, info: LambdaInfo) -> dict[str, str]:
         text += f" The database is at {result.to_revision or 'base'}."
     if where := info.where():
         text += f" Logs: {where}."
+    if findings := listing(result.findings):  # the refused findings first: a cut keeps them
+        text += f" Findings: {findings}"
     return {"type": "ConfigurationError" if kind.is_configuration else "JobFailed", "message": fit(text, MESSAGE_LIMIT)}
 
 

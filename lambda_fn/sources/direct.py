@@ -2,7 +2,9 @@
 
     {"command": "upgrade", "revision": "head", "confirm": "downgrade"}   every key optional
 
-`{}` (what a CDK Trigger sends) upgrades to head. Success returns the result object. Failure raises
+`{}` (what a CDK Trigger sends) upgrades to head. `{"no_lint": "<reason>", "confirm": "no-lint"}` upgrades
+without the safety gate (the reason is logged and kept in the result); without that confirmation it is
+refused. Success returns the result object. Failure raises
 `MigrationFailed`, whose message is the result object as JSON: a synchronous caller sees a function error
 (`FunctionError: Unhandled`, errorType MigrationFailed), so a script, an SDK or a Trigger cannot mistake a
 failed migration for a successful invoke.
@@ -14,12 +16,12 @@ import json
 from typing import Any
 
 from lambda_fn.errors import ErrorKind, HookError
-from lambda_fn.request import Command, Request
+from lambda_fn.request import SKIP_LINT_CONFIRMATION, Command, Request
 from lambda_fn.result import Result
 from lambda_fn.sources.base import Execute, LambdaInfo, Outcome
 
 CALLER = "direct"
-KEYS = ("command", "revision", "confirm")
+KEYS = ("command", "revision", "confirm", "no_lint")
 
 
 class MigrationFailed(Exception):
@@ -69,8 +71,13 @@ def parse(event: object) -> Request:
     command = Command.parse(raw_command) if raw_command else Command.UPGRADE
     revision = _text_or_none(event, "revision")
     confirm = _text_or_none(event, "confirm")
-    # the confirmation names the command, so a copied payload cannot confirm a different destructive one
-    return Request(command, revision, confirmed=confirm is not None and confirm.lower() == command.value)
+    skip_lint = _text_or_none(event, "no_lint") if "no_lint" in event else None
+    if "no_lint" in event and skip_lint is None:
+        skip_lint = ""  # present but empty: refused for want of a reason, never read as "no escape"
+    # the confirmation names the command (or the escape), so a copied payload cannot confirm another one
+    word = confirm.lower() if confirm is not None else None
+    return Request(command, revision, confirmed=word == command.value, skip_lint=skip_lint,
+                   skip_lint_confirmed=word == SKIP_LINT_CONFIRMATION)
 
 
 def _text_or_none(event: dict[Any, Any], key: str) -> str | None:

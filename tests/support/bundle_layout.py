@@ -40,7 +40,7 @@ def build_bundle(root: Path, *, bytecode: bool = True) -> Bundle:
     scripts as migrations/ with alembic.ini inside, and the runtime dependencies at the root, compiled
     like the bundler compiles them (unchecked-hash: /var/task is read-only, bytecode is never written
     there at run time). A dependency the bundle lacks fails here exactly as it would on Lambda."""
-    from infra.bundling import read_heads  # here, not at the top: infra.bundling loads the CDK
+    from infra.bundling import lint_revisions, read_heads  # here, not at the top: infra.bundling loads the CDK
 
     task, runtime = root / "task", root / "runtime"
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "tests")
@@ -49,6 +49,8 @@ def build_bundle(root: Path, *, bytecode: bool = True) -> Bundle:
     shutil.copyfile(REPO / "alembic.ini", task / "migrations" / "alembic.ini")
     # the heads manifest the bundler writes, so "already at head" imports no revision (lambda_fn/heads_index.py)
     read_heads(REPO, task / "migrations" / "alembic.ini", task / "migrations", write=True)
+    # the safety gate's build step: every revision linted, so the function (no squawk there) judges them
+    lint_revisions(REPO, task / "migrations" / "alembic.ini", task / "migrations", write=True)
     bundled = _closure(BUNDLED)
     for dist in bundled.values():
         _copy_distribution(dist, task)

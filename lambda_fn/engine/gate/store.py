@@ -110,5 +110,5 @@ def _write(path: Path, prof: str, records: dict[str, LintRecord], extra: dict[st
     body = {"format": FORMAT, "profile": prof, **extra,
             "revisions": {key: records[key].to_json() for key in sorted(records)}}
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(body, indent=1, sort_keys=True) + "\n")
+    tmp.write_text(json.dumps(body, sort_keys=True, separators=(",", ":")) + "\n")
     tmp.replace(path)  # atomic: a concurrent reader sees the old file or the new one

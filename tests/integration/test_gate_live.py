@@ -1,0 +1,214 @@
+"""The safety gate against a real PostgreSQL: the live judgement (table sizes from the catalogue, tables
+created in the same range), refusal before the migration lock and before any DDL, acknowledgments, the
+confirmed escape, the policy in alembic.ini, and the CLI process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lambda_fn.findings import Finding
+from lambda_fn.postgres.lock import lock_key
+from lambda_fn.result import Result
+from tests.support.database import Database
+from tests.support.engine import run
+from tests.support.projects import Rev, write_project, write_revision
+
+BIG, SMALL = 20_000, 10
+TABLES = ("op.execute('CREATE TABLE big (id bigint PRIMARY KEY, email text, legacy text)')\n"
+          "op.execute('CREATE TABLE small (id bigint PRIMARY KEY, email text)')")
+INDEX_ON = "op.create_index('ix_{0}_email', '{0}', ['email'])"
+
+
+@pytest.fixture
+def project(tmp_path: Path, db: Database) -> tuple[Path, dict[str, str]]:
+    """Two tables at r1 in the database: `big` (20,000 rows) and `small` (10), both analyzed."""
+    ini = write_project(tmp_path, [Rev("r1", None, TABLES)])
+    env = db.env(ALEMBIC_CONFIG=str(ini), MIGRATION_LOCK_WAIT_SECONDS="1")
+    assert run(env).ok
+    db.query(f"INSERT INTO big SELECT g, 'u' || g FROM generate_series(1, {BIG}) g; "
+             f"INSERT INTO small SELECT g, 'u' || g FROM generate_series(1, {SMALL}) g; ANALYZE big; ANALYZE small")
+    return tmp_path, env
+
+
+def _index_exists(db: Database, name: str) -> bool:
+    return bool(db.query("SELECT to_regclass(:n) IS NOT NULL", n=name)[0][0])
+
+
+def _only(result: Result, rule: str) -> list[Finding]:
+    return [f for f in result.findings or [] if f.rule == rule]
+
+
+def test_index_on_a_big_table_is_refused_before_the_lock_and_before_any_ddl(
+        project: tuple[Path, dict[str, str]], db: Database) -> None:
+    root, env = project
+    write_revision(root, Rev("r2", "r1", INDEX_ON.format("big")))
+    # another runner holds the migration lock: a gate after the lock would wait for it and fail
+    # migration_locked; the gate before it refuses at once
+    holder = db.admin()
+    try:
+        assert holder.run("SELECT pg_try_advisory_lock(:k)", k=lock_key("alembic_version"))[0][0]
+        result = run(env)
+    finally:
+        holder.close()
+    assert not result.ok and result.error is not None
+    assert result.error.kind == "unsafe_migration", result.message
+    assert result.error.revision == "r2"
+    assert result.lock_wait_ms == 0
+    [finding] = _only(result, "require-concurrent-index-creation")
+    assert finding.refused and finding.category == "blocking" and finding.table == "big"
+    assert finding.judged is None
+    assert "CONCURRENTLY" in finding.fix
+    assert "r2 require-concurrent-index-creation [blocking] on big" in result.message
+    assert db.version() == ["r1"] and not _index_exists(db, "ix_big_email")
+    assert result.to_dict()["findings"][0]["class"] == "blocking"
+
+
+def test_the_same_index_on_a_small_table_passes_as_advisory(project: tuple[Path, dict[str, str]],
+                                                            db: Database) -> None:
+    root, env = project
+    write_revision(root, Rev("r2", "r1", INDEX_ON.format("small")))
+    result = run(env)
+    assert result.ok, result.message
+    [finding] = _only(result, "require-concurrent-index-creation")
+    assert not finding.refused and finding.category == "advisory"
+    assert finding.rule_class == "blocking"
+    assert f"holds about {SMALL} rows" in (finding.judged or "")
+    assert db.version() == ["r2"] and _index_exists(db, "ix_small_email")
+
+
+def test_the_same_index_on_a_table_created_in_the_same_range_passes_as_advisory(
+        project: tuple[Path, dict[str, str]], db: Database) -> None:
+    root, env = project
+    write_revision(root, Rev("r2", "r1", "op.execute('CREATE TABLE fresh (id bigint, email text)')"))
+    write_revision(root, Rev("r3", "r2", INDEX_ON.format("fresh")))
+    result = run(env)
+    assert result.ok, result.message
+    [finding] = _only(result, "require-concurrent-index-creation")
+    assert finding.revision == "r3" and finding.category == "advisory"
+    assert "fresh is created in this deploy (r2)" in (finding.judged or "")
+    assert db.version() == ["r3"]
+
+
+def test_incompatible_is_never_lowered_by_size_and_an_acknowledgment_passes_with_its_reason(
+        project: tuple[Path, dict[str, str]], db: Database) -> None:
+    root, env = project
+    write_revision(root, Rev("r2", "r1", "op.drop_column('small', 'email')"))
+    refused = run(env)
+    assert refused.error is not None and refused.error.kind == "unsafe_migration"
+    [finding] = _only(refused, "ban-drop-column")
+    assert finding.category == "incompatible" and finding.refused
+    assert db.version() == ["r1"]
+
+    path = root / "migrations" / "versions" / "r2.py"
+    path.write_text('alembic_hook_acknowledge = {"ban-drop-column": "unread since release 41, PR 123"}\n'
+                    + path.read_text())
+    passed = run(env)
+    assert passed.ok, passed.message
+    [finding] = _only(passed, "ban-drop-column")
+    assert finding.acknowledged == "unread since release 41, PR 123" and not finding.refused
+    assert passed.to_dict()["findings"][0]["acknowledged"] == "unread since release 41, PR 123"
+    assert db.version() == ["r2"]
+
+
+def test_policy_in_alembic_ini_moves_the_threshold(project: tuple[Path, dict[str, str]], db: Database) -> None:
+    root, env = project
+    write_revision(root, Rev("r2", "r1", INDEX_ON.format("big")))
+    ini = root / "alembic.ini"
+    ini.write_text(ini.read_text() + "\n[alembic_hook]\nsmall_table_rows = 100000\n")
+    result = run(env)
+    assert result.ok, result.message
+    [finding] = _only(result, "require-concurrent-index-creation")
+    assert "below small_table_rows = 100000" in (finding.judged or "")
+    ini.write_text(ini.read_text() + "refuse = nonsense\n")
+    write_revision(root, Rev("r3", "r2", "op.execute('SELECT 1')"))
+    bad = run(env)
+    assert bad.error is not None and bad.error.kind == "configuration" and "[alembic_hook]" in bad.message
+
+
+def test_status_shows_the_findings_and_sql_too(project: tuple[Path, dict[str, str]], db: Database) -> None:
+    root, env = project
+    write_revision(root, Rev("r2", "r1", INDEX_ON.format("big")))
+    status = run(env, "status")
+    assert status.ok and "safety gate: 1 refused" in status.message
+    assert [f.rule for f in status.findings or []] == ["require-concurrent-index-creation"]
+    sql = run(env, "sql")
+    assert sql.ok and sql.findings and sql.findings[0].refused
+    lint = run(env, "lint")
+    assert lint.error is not None and lint.error.kind == "unsafe_migration"
+    assert db.version() == ["r1"]
+
+
+def test_skipping_the_gate_needs_confirmation_and_is_recorded(project: tuple[Path, dict[str, str]],
+                                                             db: Database) -> None:
+    from lambda_fn.deadline import Deadline
+    from lambda_fn.engine.execute import execute
+    from lambda_fn.request import Command, Request
+    from lambda_fn.settings import Settings
+
+    root, env = project
+    write_revision(root, Rev("r2", "r1", INDEX_ON.format("big")))
+    unconfirmed = execute(Request(Command.UPGRADE, skip_lint="DB owner approved, ticket 7"), Settings.from_env(env))
+    assert unconfirmed.error is not None and unconfirmed.error.kind == "confirmation_required"
+    assert db.version() == ["r1"]
+    done = execute(Request(Command.UPGRADE, skip_lint="DB owner approved, ticket 7", skip_lint_confirmed=True),
+                   Settings.from_env(env), deadline=Deadline())
+    assert done.ok, done.message
+    assert done.lint_skipped == "DB owner approved, ticket 7" and done.findings is None
+    assert done.to_dict()["lint_skipped"] == "DB owner approved, ticket 7"
+    assert db.version() == ["r2"]
+
+
+def test_without_squawk_and_without_a_manifest_a_pending_revision_is_refused(
+        project: tuple[Path, dict[str, str]], db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    root, env = project
+    write_revision(root, Rev("r2", "r1", "op.add_column('small', sa.Column('note', sa.Text))"))
+    monkeypatch.setenv("ALEMBIC_HOOK_SQUAWK", str(root / "no-squawk-here"))
+    result = run(env)
+    assert result.error is not None and result.error.kind == "unsafe_migration"
+    assert [f.rule for f in result.findings or []] == ["hook:lint-unavailable"]
+    assert db.version() == ["r1"]
+    # the build's manifest (what the asset ships) answers without a binary
+    monkeypatch.delenv("ALEMBIC_HOOK_SQUAWK")
+    done = subprocess.run([sys.executable, "-m", "lambda_fn.cli.lint_manifest", str(root / "alembic.ini"), "--write"],
+                          capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout)["revisions"] == 2
+    monkeypatch.setenv("ALEMBIC_HOOK_SQUAWK", str(root / "no-squawk-here"))
+    passed = run(env)
+    assert passed.ok, passed.message
+    assert db.version() == ["r2"]
+
+
+def test_cli_process_refuses_lists_the_findings_and_exits_1(project: tuple[Path, dict[str, str]],
+                                                           db: Database) -> None:
+    root, env = project
+    write_revision(root, Rev("r2", "r1", INDEX_ON.format("big")))
+    cli = str(Path(sys.executable).parent / "alembic-hook")
+    process_env = {**os.environ, **env}
+    done = subprocess.run([cli, "upgrade"], env=process_env, capture_output=True, text=True, check=False)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "upgrade: failed" in done.stdout and "[unsafe_migration]" in done.stdout
+    assert "REFUSED  r2 require-concurrent-index-creation [blocking] on big" in done.stdout
+    assert "fix: build the index CONCURRENTLY" in done.stdout
+    assert db.version() == ["r1"] and not _index_exists(db, "ix_big_email")
+
+    as_json = subprocess.run([cli, "upgrade", "--json"], env=process_env, capture_output=True, text=True, check=False)
+    assert as_json.returncode == 1
+    assert json.loads(as_json.stdout)["findings"][0]["rule"] == "require-concurrent-index-creation"
+
+    # offline lint (no database): the same finding, as GitHub annotations, exit 1
+    offline = {k: v for k, v in process_env.items() if k != "DATABASE_URL"}
+    lint = subprocess.run([cli, "lint", "r1:", "--format", "github"], env=offline, capture_output=True, text=True,
+                          check=False, cwd=root)
+    assert lint.returncode == 1, lint.stdout + lint.stderr
+    assert lint.stdout.startswith("::error file=migrations/versions/r2.py,title=require-concurrent-index-creation "
+                                  "[blocking] on big::CREATE INDEX ix_big_email ON big (email)")
+    skipped = subprocess.run([cli, "upgrade", "--no-lint", "approved by the DB owner"], env=process_env,
+                             capture_output=True, text=True, check=False)
+    assert skipped.returncode == 1 and "confirmation_required" in skipped.stdout + skipped.stderr
+    assert db.version() == ["r1"]
