@@ -7,7 +7,7 @@ from aws_cdk import Duration
 
 from infra.bundling import ALEMBIC_INI, CA_BUNDLE_PATH, LAMBDA_TASK_ROOT, MIGRATIONS_DIR
 from infra.hook.props import MigrationHookProps
-from lambda_fn.settings import Settings
+from lambda_fn.settings import SOURCE_EXTENSION, Settings
 
 
 def function_environment(props: MigrationHookProps) -> dict[str, str]:
@@ -16,6 +16,7 @@ def function_environment(props: MigrationHookProps) -> dict[str, str]:
         alembic_config=ALEMBIC_INI,
         script_location=MIGRATIONS_DIR,
         secret_id=props.secret.secret_arn,  # the ARN only: the password never leaves the secret
+        secret_source=SOURCE_EXTENSION if props.secrets_extension else None,
         db_host=props.database_host,
         db_port=props.database_port,
         db_name=props.database_name,

@@ -82,6 +82,22 @@ def migration_function(
         max_event_age=Duration.minutes(15),
         log_group=log_group,
         reserved_concurrent_executions=props.reserved_concurrent_executions,
+        params_and_secrets=secrets_extension(props),
+    )
+
+
+def secrets_extension(props: MigrationHookProps) -> lambda_.ParamsAndSecretsLayerVersion | None:
+    """The AWS Parameters and Secrets Lambda Extension's layer (its ARN per region and architecture, which
+    CDK maps), when the props ask for it; it serves the secret on localhost:2773 and caches it for 5 minutes,
+    and the runtime reads it there (DB_SECRET_SOURCE=extension, written by ``function_environment``)."""
+    if not props.secrets_extension:
+        return None
+    return lambda_.ParamsAndSecretsLayerVersion.from_version(
+        lambda_.ParamsAndSecretsVersions.V1_0_103,
+        # bounded (its default is no timeout), and within the 5 s the runtime waits for the extension's answer
+        # (lambda_fn/aws/secrets.py), so a Secrets Manager out of reach shows as the extension's own error
+        secrets_manager_timeout=Duration.seconds(4),
+        log_level=lambda_.ParamsAndSecretsLogLevel.WARN,
     )
 
 
