@@ -212,3 +212,23 @@ def test_cli_process_refuses_lists_the_findings_and_exits_1(project: tuple[Path,
                              capture_output=True, text=True, check=False)
     assert skipped.returncode == 1 and "confirmation_required" in skipped.stdout + skipped.stderr
     assert db.version() == ["r1"]
+
+
+def test_an_already_at_head_run_does_not_load_the_gate(project: tuple[Path, dict[str, str]]) -> None:
+    """No pending revision: no lint, no import of the gate, on the fast path and on the full path."""
+    _root, env = project
+    code = """
+import json, sys
+from lambda_fn.engine.execute import execute
+from lambda_fn.request import Request
+from lambda_fn.settings import Settings
+out = []
+for fast in (True, False):
+    result = execute(Request(), Settings.from_env(), fast=fast)
+    out.append([result.status.value, result.findings is None,
+                sorted(m for m in sys.modules if m.startswith("lambda_fn.engine.gate"))])
+print(json.dumps(out))
+"""
+    done = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True,
+                          check=True)
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [["up_to_date", True, []], ["up_to_date", True, []]]
