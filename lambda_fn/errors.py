@@ -25,6 +25,8 @@ class ErrorKind(StrEnum):
     # move the hook's database (stopped at once, before the next step)
     ENV_PY = "env_py"
     MIGRATED_ELSEWHERE = "migrated_elsewhere"
+    # the ledger holds a revision whose file was edited after it ran: refused before any DDL until accepted
+    REVISION_CHANGED = "revision_changed"
     # contention and time
     MIGRATION_LOCKED = "migration_locked"
     LOCK_TIMEOUT = "lock_timeout"
@@ -54,6 +56,7 @@ _CONFIGURATION_KINDS = frozenset(
         ErrorKind.DATABASE_MISSING,
         ErrorKind.ENV_PY,
         ErrorKind.MIGRATED_ELSEWHERE,
+        ErrorKind.REVISION_CHANGED,
         ErrorKind.UNSAFE_MIGRATION,  # the revision must change (or acknowledge the finding)
     }
 )

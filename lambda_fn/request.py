@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from lambda_fn.errors import ErrorKind, HookError
@@ -18,16 +18,18 @@ class Command(StrEnum):
     HISTORY = "history"
     SQL = "sql"
     CHECK = "check"
+    ACCEPT = "accept"  # record a deliberate edit of an applied revision in the ledger (confirmed)
+    LOG = "log"  # the ledger: runs and revisions, newest first
     LINT = "lint"  # the safety gate alone: findings on the pending revisions, judged live; nothing applied
 
     @property
     def destructive(self) -> bool:
         """Commands that can lose data or lie about the schema: they need explicit confirmation."""
-        return self in (Command.DOWNGRADE, Command.STAMP)
+        return self in (Command.DOWNGRADE, Command.STAMP, Command.ACCEPT)
 
     @property
     def needs_revision(self) -> bool:
-        return self in (Command.DOWNGRADE, Command.STAMP)
+        return self in (Command.DOWNGRADE, Command.STAMP, Command.ACCEPT)
 
     @classmethod
     def parse(cls, raw: object) -> Command:
@@ -42,10 +44,21 @@ SKIP_LINT_CONFIRMATION = "no-lint"
 
 
 @dataclass(frozen=True)
+class Origin:
+    """Who asked, for the ledger: the caller and its own references (job id, stack and request ids, Lambda
+    request id, CLI user and host). Never a credential."""
+
+    caller: str = "unknown"
+    reference: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Request:
     command: Command = Command.UPGRADE
     revision: str | None = None
     confirmed: bool = False
+    origin: Origin = field(default_factory=Origin)
+    limit: int | None = None  # log: how many runs
     # the escape from the safety gate: the reason (logged and kept in the result), confirmed on its own
     skip_lint: str | None = None
     skip_lint_confirmed: bool = False

@@ -72,6 +72,8 @@ class Result:
     error: ErrorInfo | None = None
     history: list[dict[str, Any]] | None = None
     sql: str | None = None
+    run_id: int | None = None  # the ledger's run row
+    log: list[dict[str, Any]] | None = None  # the ledger, newest first (log)
     env: dict[str, Any] | None = None  # how env.py reaches the database and its version table (check)
     findings: list[Finding] | None = None  # the safety gate's findings on the pending revisions (None: not run)
     lint_skipped: str | None = None  # the reason given for running without the safety gate (confirmed escape)
@@ -103,7 +105,7 @@ class Result:
         data = asdict(self)
         if self.findings is not None:
             data["findings"] = [f.to_dict() for f in self.findings]
-        for key in ("history", "sql", "error", "env", "findings", "lint_skipped"):
+        for key in ("history", "sql", "error", "env", "findings", "lint_skipped", "log"):
             if data[key] is None:
                 del data[key]
         if data.get("error") and data["error"]["holder"] is None:

@@ -50,6 +50,9 @@ class Settings:
     statement_timeout: float = 600.0
     # a runner gone silent: PostgreSQL ends its sessions (and frees their locks) after this long
     idle_timeout: float = 30.0
+    # the ledger: where the hook keeps its record of runs and revisions
+    ledger_schema: str | None = None
+    ledger_prefix: str = "alembic_hook_"
     # behaviour
     create_database: bool = False
     skip_migrations: bool = False
@@ -165,6 +168,8 @@ VARIABLES = (
     Variable("DB_LOCK_RETRIES", "table_lock_retries", _count),
     Variable("DB_STATEMENT_TIMEOUT_SECONDS", "statement_timeout", _seconds),
     Variable("DB_IDLE_TIMEOUT_SECONDS", "idle_timeout", _seconds),
+    Variable("LEDGER_SCHEMA", "ledger_schema", _text),
+    Variable("LEDGER_TABLE_PREFIX", "ledger_prefix", _text),
     Variable("CREATE_DATABASE", "create_database", _flag),
     Variable("SKIP_MIGRATIONS", "skip_migrations", _flag),
     Variable("DB_APPLICATION_NAME", "application_name", _text),

@@ -34,7 +34,7 @@ def read_heads(hook_root: Path, alembic_ini: Path, script_location: Path, extra_
 
 
 def write_heads_manifest(spec: HookBundleSpec, output_dir: Path, *, log: Log = log_to_stderr) -> None:
-    """Record the migration heads with the revision files' fingerprint (lambda_fn/engine/heads_index.py), so
+    """Record the migration heads with the revision files' fingerprint (lambda_fn/engine/manifest.py), so
     a cold start answers "already at head" without importing every revision. Only an optimisation: when the
     revisions cannot be imported here (say they need the service's own packages), the function finds the
     heads itself at run time."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from datetime import UTC, datetime
 
 from alembic.runtime.migration import RevisionStep
 
@@ -35,6 +36,7 @@ def apply_steps(ctx: Context, steps: list[RevisionStep], direction: str) -> None
         if ctx.observe:
             ctx.observe(StepEvent(index, total, rev, doc, direction))
         before = split(r.to_revision)
+        ctx.ledger.step_started = datetime.now(UTC)
         began = time.monotonic()
         _run_with_table_lock_retries(ctx, step, rev)
         took = time.monotonic() - began

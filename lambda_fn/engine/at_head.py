@@ -16,6 +16,7 @@ import pg8000.native
 from lambda_fn import credentials
 from lambda_fn.credentials import SecretReader
 from lambda_fn.deadline import MIN_STEP_SECONDS, Deadline
+from lambda_fn.engine.ledger import Ledger, Names, code_identity
 from lambda_fn.engine.locate import locate
 from lambda_fn.engine.manifest import VersionTable
 from lambda_fn.log import logger
@@ -37,7 +38,7 @@ def answer(request: Request, result: Result, settings: Settings, *, deadline: De
         return False, None
     located = locate(settings.alembic_config, settings.script_location)
     known = located.known() if located else None
-    if known is None or deadline.remaining() < MIN_STEP_SECONDS:
+    if located is None or known is None or deadline.remaining() < MIN_STEP_SECONDS:
         return False, None
     heads, versions = known
     if request.command is Command.UPGRADE and len(heads) != 1:
@@ -47,14 +48,26 @@ def answer(request: Request, result: Result, settings: Settings, *, deadline: De
         creds, wait=settings.db_wait, deadline=deadline, application_name=application_name,
         on_auth_failure=lambda: credentials.resolve(settings, read_secret, force_fetch=True),
         create_database=settings.create_database, keep_open=True)
-    assert ready.conn is not None
-    try:
-        current = _current(ready.conn, versions, ready.creds)
-    finally:
-        ready.conn.close()
+    conn = ready.conn
+    assert conn is not None
     handed_on = Ready(ready.creds, ready.server_major)
-    if not current or set(current) != set(heads):
-        return False, handed_on
+    try:
+        current = _current(conn, versions, ready.creds)
+        if not current or set(current) != set(heads):
+            return False, handed_on
+        if request.command is Command.UPGRADE:
+            # the deploy on record: one INSERT; no ledger yet means the full path creates it, under the lock
+            ledger = Ledger(lambda sql, params: conn.run(sql, **params) or [], lambda: None, Names.of(settings))
+            try:
+                result.run_id = ledger.start(request.command.value, request.origin,
+                                             code_identity(located.fingerprint), ",".join(current),
+                                             status=Status.UP_TO_DATE.value)
+            except pg8000.native.DatabaseError as exc:
+                if sqlstate(exc) == UNDEFINED_TABLE:
+                    return False, handed_on
+                raise classify(exc, ready.creds) from None
+    finally:
+        conn.close()
     at = ",".join(current)
     result.database, result.from_revision, result.to_revision = ready.creds.describe(), at, at
     result.heads, result.pending = list(heads), []

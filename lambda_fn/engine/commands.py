@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from lambda_fn.engine import record
 from lambda_fn.engine.apply import apply_steps
 from lambda_fn.engine.context import Context, join, ms
 from lambda_fn.engine.project import Heads
@@ -35,7 +36,26 @@ def status(ctx: Context, current: Heads) -> None:
 def history(ctx: Context, current: Heads) -> None:
     r = ctx.result
     r.history = ctx.project.history(current)
+    ran = ctx.ledger.applied_by() if record.exists(ctx.ledger) else {}
+    for entry in r.history:
+        entry["ledger"] = ran.get(entry["revision"])  # when and by which run it last ran, if on record
     r.status, r.message = Status.OK, f"{len(r.history)} revisions"
+
+
+def log(ctx: Context, current: Heads) -> None:
+    r = ctx.result
+    if not record.exists(ctx.ledger):
+        r.log, r.status, r.message = [], Status.OK, "no ledger yet: the hook has not changed this database"
+        return
+    r.log = ctx.ledger.log(ctx.request.limit or 20, ctx.request.revision)
+    r.status = Status.OK
+    r.message = f"{len(r.log)} run(s), newest first" + (f", touching {ctx.request.revision}"
+                                                         if ctx.request.revision else "")
+
+
+def accept(ctx: Context, current: Heads) -> None:
+    with locked(ctx, verify=False):
+        record.accept(ctx, ctx.current())
 
 
 def sql(ctx: Context, current: Heads) -> None:
@@ -73,6 +93,11 @@ def upgrade(ctx: Context, current: Heads) -> None:
     if not pending:
         # Nothing to apply, no lock (CloudFormation's rollback Update lands here too).
         _no_op(ctx.result, current, target)
+        if record.exists(ctx.ledger):
+            record.no_op(ctx, current)
+        else:
+            with locked(ctx, verify=False):
+                pass  # the first run with the ledger: create it and adopt what is applied, under the lock
         return
     from lambda_fn.engine.gate.enforce import enforce  # the safety gate loads only when something is pending
 
@@ -104,7 +129,7 @@ def stamp(ctx: Context, current: Heads) -> None:
     target = ctx.request.revision or ""
     if target not in ("base", "head", "heads"):
         project.get(target)
-    with locked(ctx):
+    with locked(ctx, verify=False):  # stamp is the repair: it must work whatever the files say
         current = ctx.current()
         purge = not all(project.knows(rev) for rev in current)
         began = time.monotonic()
@@ -120,12 +145,15 @@ def stamp(ctx: Context, current: Heads) -> None:
 
 
 @contextmanager
-def locked(ctx: Context) -> Iterator[None]:
+def locked(ctx: Context, *, verify: bool = True) -> Iterator[None]:
+    """The migration lock, and the run on record in the ledger for as long as it is held; with `verify`,
+    every applied revision's file is checked against the ledger before any DDL."""
     with ctx.target.migration_lock(ctx.creds) as held:
         ctx.result.lock_wait_ms = ms(held.waited)
         ctx.lock = held
         try:
-            yield
+            with record.run(ctx, verify=verify):
+                yield
         finally:
             ctx.lock = None
 
@@ -155,5 +183,6 @@ def _no_op(result: Result, current: Heads, target: str) -> None:
 HANDLERS: dict[Command, Handler] = {
     Command.STATUS: status, Command.CURRENT: status, Command.HISTORY: history, Command.SQL: sql,
     Command.UPGRADE: upgrade, Command.DOWNGRADE: downgrade, Command.STAMP: stamp, Command.CHECK: check,
+    Command.ACCEPT: accept, Command.LOG: log,
     Command.LINT: lint,
 }

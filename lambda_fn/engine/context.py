@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from lambda_fn.credentials import Credentials
 from lambda_fn.engine.environment import HookDatabase
+from lambda_fn.engine.ledger import Ledger
 from lambda_fn.engine.project import AlembicProject, Heads
 from lambda_fn.engine.target import TargetDatabase
 from lambda_fn.postgres.lock import HeldLock
@@ -24,6 +25,7 @@ class Context:
     project: AlembicProject
     target: TargetDatabase
     database: HookDatabase
+    ledger: Ledger
     observe: Observer | None = None
     lock: HeldLock | None = None
 

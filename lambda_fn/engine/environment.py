@@ -84,15 +84,16 @@ class _Probed(BaseException):
     """Not an Exception, so an env.py that catches Exception does not swallow it."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class HookDatabase:
-    """The hook's side of a run of env.py: its connection, the engine behind it, its credentials, and the
-    URL env.py may build its own engine from."""
+    """The hook's side of a run of env.py: its connection, the engine behind it, its credentials, the URL
+    env.py may build its own engine from, and who hears of each step inside its transaction (the ledger)."""
 
     conn: Connection
     engine: Engine | None
     creds: Credentials
     url: Callable[[], URL]
+    on_version_apply: Callable[[Any], None] | None = None
 
     def same_database(self, url: URL) -> bool:
         c = self.creds
@@ -125,7 +126,19 @@ class HookEnvironment:
                         "hook's connection", extra={"env_py": how})
         kw.pop("dialect_name", None)
         kw.pop("dialect_opts", None)
+        kw["on_version_apply"] = self._on_version_apply(kw.get("on_version_apply"))
         self._configure(connection=self.database.conn, **kw)
+
+    def _on_version_apply(self, theirs: Any) -> list[Callable[..., None]]:
+        """env.py's own callbacks, then the hook's: Alembic calls them after each step's version-table update,
+        inside the step's transaction."""
+        callbacks = list(theirs) if isinstance(theirs, list | tuple) else [theirs] if callable(theirs) else []
+
+        def hook(*, ctx: Any, step: Any, heads: Any, run_args: Any) -> None:
+            if self.database.on_version_apply is not None:
+                self.database.on_version_apply(step)
+
+        return [*callbacks, hook]
 
     def _judge(self, connection: Connection | None, url: str | URL | None) -> str:
         db = self.database

@@ -27,9 +27,13 @@ class Located:
     def version_dirs(self) -> list[Path]:
         return [self.script_dir / "versions"]
 
+    @property
+    def fingerprint(self) -> str:
+        return manifest.fingerprint(self.version_dirs)
+
     def known(self) -> tuple[tuple[str, ...], VersionTable] | None:
         """The heads and the version table, when the manifest or the cache knows them for these files."""
-        heads = manifest.lookup(self.script_dir, manifest.fingerprint(self.version_dirs))
+        heads = manifest.lookup(self.script_dir, self.fingerprint)
         if heads is None:
             return None
         versions = manifest.lookup_version_table(

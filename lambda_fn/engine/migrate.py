@@ -10,6 +10,7 @@ from lambda_fn.engine.commands import HANDLERS
 from lambda_fn.engine.context import Context, Observer, join
 from lambda_fn.engine.environment import HookDatabase
 from lambda_fn.engine.project import AlembicProject
+from lambda_fn.engine.record import sqlalchemy_ledger
 from lambda_fn.engine.target import TargetDatabase
 from lambda_fn.log import logger
 from lambda_fn.postgres.readiness import Ready
@@ -39,7 +40,7 @@ def _dispatch(request: Request, result: Result, target: TargetDatabase, observe:
     result.database = creds.describe()
     with target.connect(creds) as conn:
         database = HookDatabase(conn, target.engine, creds, lambda: target.url(creds))
-        ctx = Context(request, result, project, target, database, observe)
+        ctx = Context(request, result, project, target, database, sqlalchemy_ledger(conn, target.settings), observe)
         project.probe(database)  # env.py must migrate this database, and says where its version table is
         current = ctx.current()
         result.from_revision = result.to_revision = join(current)

@@ -28,14 +28,16 @@ SLOW_UPDATES = """
 import os, time
 for _ in range(20):
     op.execute("UPDATE app_items SET n = n + 1")
-    time.sleep(float(os.environ.get("HOOK_TEST_PAUSE", "0")))
+    if not op.get_context().as_sql:  # not while the safety gate renders it offline
+        time.sleep(float(os.environ.get("HOOK_TEST_PAUSE", "0")))
 """
 SLOW_AUTOCOMMIT = """
 import os, time
 with op.get_context().autocommit_block():
     for _ in range(20):
         op.execute("SELECT 'autocommit work'")
-        time.sleep(float(os.environ.get("HOOK_TEST_PAUSE", "0")))
+        if not op.get_context().as_sql:
+            time.sleep(float(os.environ.get("HOOK_TEST_PAUSE", "0")))
 """
 
 
