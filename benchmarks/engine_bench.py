@@ -1,26 +1,33 @@
 """The engine against baselines, in one run on one throwaway PostgreSQL:
 
 (a) "already at head": the engine (in process, and as the `alembic-hook` CLI) vs `alembic current`
+(w) warm "already at head" in process vs ONE bare pg8000 connect + SELECT of the version table + close
 (b) applying the five example migrations vs `alembic upgrade head`
 (c) "already at head" with 10 vs 1,000 trivial revisions (heads index hit, and a miss: first run, no manifest)
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks.common import median_ms, table
+import pg8000.native
+
+from benchmarks.common import interleaved, markdown, median_ms, ratio, table
 from lambda_fn.engine import manifest as heads_index
 from lambda_fn.log import logger
+from lambda_fn.result import Result
 from tests.support.database import ALEMBIC_INI, Database, create_database
 from tests.support.engine import run
 from tests.support.projects import chain, write_project
-from tools.localpg import LocalPostgres, throwaway
+from tools.localpg import SUPERUSER, SUPERUSER_PASSWORD, LocalPostgres, throwaway
 
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
 BIN = Path(sys.executable).parent
@@ -45,17 +52,64 @@ def _engine(db: Database, env: dict[str, str] | None = None) -> None:
     assert result.ok, result.message
 
 
+def _timed(fn: Callable[[], object]) -> Callable[[], float]:
+    def measure() -> float:
+        began = time.perf_counter()
+        fn()
+        return (time.perf_counter() - began) * 1000
+    return measure
+
+
 def at_head(pg: LocalPostgres) -> str:
     db = create_database(pg)
     _engine(db)
     engine = median_ms(lambda: _engine(db), RUNS * 2)
-    cli = median_ms(lambda: _hook_cli(db, "upgrade"), RUNS)
-    alembic_current = median_ms(lambda: _alembic(db, "current"), RUNS)
+    processes = interleaved({"cli": _timed(lambda: _hook_cli(db, "upgrade")),
+                             "alembic": _timed(lambda: _alembic(db, "current"))}, RUNS)
+    cli, alembic_current = processes["cli"], processes["alembic"]
     return table('(a) "already at head" (example project, 5 revisions)', [
         ("`alembic current` (command-line process)", alembic_current, None),
         ("`alembic-hook upgrade` (command-line process)", cli, alembic_current),
         ("engine `upgrade`, in process (a warm Lambda invocation)", engine, alembic_current),
     ], "`alembic current`")
+
+
+def warm(pg: LocalPostgres) -> str:
+    """The engine's whole warm run against the least any "already at head" check can do: one connection,
+    one SELECT, closed (no TLS on either side; the same superuser and database)."""
+    db = create_database(pg)
+    env = db.env()
+    secret = json.dumps({"username": SUPERUSER, "password": SUPERUSER_PASSWORD, "host": pg.host, "port": pg.port,
+                         "dbname": db.name})
+    secret_env = {"DB_SECRET_ARN": "bench-secret", "DB_SSLMODE": "disable", "ALEMBIC_CONFIG": env["ALEMBIC_CONFIG"]}
+
+    def cached(secret_id: str, force: bool) -> str:  # a Powertools (or extension) cache hit
+        return secret
+
+    def bare() -> None:
+        conn = pg8000.native.Connection(SUPERUSER, host=pg.host, port=pg.port, database=db.name,
+                                        password=SUPERUSER_PASSWORD, ssl_context=False)
+        conn.run("SELECT version_num FROM alembic_version")
+        conn.close()
+
+    _engine(db)  # applies; then one warm-up run of each below
+    measures = {"bare": _timed(bare), "url": _timed(lambda: _engine(db, env)),
+                "secret": _timed(lambda: _assert_ok(run(secret_env, read_secret=cached)))}
+    interleaved(measures, 1)
+    ms = interleaved(measures, RUNS * 4)
+    base = ms["bare"]
+    return markdown('(w) warm "already at head", in process (a warm Lambda invocation\'s engine)',
+                    ["what", "median ms", "vs one bare pg8000 round trip"], [
+        ["one bare pg8000 connect + `SELECT version_num FROM alembic_version` + close", f"{base:.1f}",
+         "1.00x (baseline)"],
+        ["engine `upgrade`, DATABASE_URL", f"{ms['url']:.1f}", ratio(ms["url"], base)],
+        ["engine `upgrade`, DB_SECRET_ARN (the secret from the reader's cache)", f"{ms['secret']:.1f}",
+         ratio(ms["secret"], base)],
+    ])
+
+
+def _assert_ok(result: Result) -> None:
+    assert result.ok, result.message
 
 
 def apply(pg: LocalPostgres) -> str:
@@ -103,7 +157,7 @@ def main() -> int:
     logger.setLevel(logging.WARNING)
     print(f"Engine benchmarks: medians of {RUNS} runs (in-process rows: {RUNS * 2}), one throwaway PostgreSQL.")
     with throwaway() as pg:
-        for section in (at_head, apply, history):
+        for section in (at_head, warm, apply, history):
             print(section(pg), flush=True)
     return 0
 
