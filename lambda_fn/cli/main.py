@@ -42,11 +42,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="output: text (default), json (= --json), github (the findings as GitHub Actions annotations)")
     p.add_argument("--no-lint", metavar="REASON", default=None,
                    help="upgrade without the safety gate (needs --yes; the reason is logged and kept in the result)")
+    p.add_argument("--limit", type=int, default=None, help="with `log`: how many runs (default 20)")
     p.add_argument("-v", "--verbose", action="store_true", help="show the engine's log lines on stderr")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show each revision as it starts and finishes on stderr (default: when stderr is a terminal)")
     p.add_argument("command", help="status | check | upgrade | downgrade | stamp | current | heads | history | sql "
-                                   "| lint | invoke")
+                                   "| lint | log | accept | invoke")
     p.add_argument("args", nargs="*", help="the target revision (and, for invoke, the command to send)")
     return p
 
@@ -60,18 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not ns.function:
             print("invoke needs --function NAME", file=sys.stderr)
             return EXIT_USAGE
-        command = ns.args[0] if ns.args else "upgrade"
-        revision = ns.args[1] if len(ns.args) > 1 else None
-        payload: dict[str, Any] = {"command": command}
-        if revision:
-            payload["revision"] = revision
-        if ns.yes:
-            payload["confirm"] = command
-        if ns.no_lint is not None:  # the function's own escape: reason plus its confirmation word
-            payload["no_lint"] = ns.no_lint
-            if ns.yes:
-                payload["confirm"] = SKIP_LINT_CONFIRMATION
-        return _print(invoke_function(ns.function, payload), ns.json or ns.format == "json",
+        return _print(invoke_function(ns.function, _payload(ns)), ns.json or ns.format == "json",
                       github=ns.format == "github")
 
     env = dict(os.environ)
@@ -91,13 +81,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _print(lint_offline_cli(env, ns.args[0] if ns.args else None), ns.json, github=github)
 
     from lambda_fn.engine.execute import execute  # the engine loads after argument parsing: `--help` stays fast
+    from lambda_fn.engine.ledger import cli_origin
     from lambda_fn.errors import HookError
     from lambda_fn.settings import Settings
 
     try:
         settings = Settings.from_env(env)
         request = Request(Command.parse(ns.command), ns.args[0] if ns.args else None, confirmed=ns.yes,
-                          skip_lint=ns.no_lint, skip_lint_confirmed=ns.yes)
+                          skip_lint=ns.no_lint, skip_lint_confirmed=ns.yes, origin=cli_origin(), limit=ns.limit)
     except HookError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return EXIT_USAGE
@@ -109,6 +100,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     show = sys.stderr.isatty() if ns.progress is None else ns.progress
     return _print(execute(request, settings, read_secret=reader, observe=progress if show else None).to_dict(),
                   ns.json, github=github)
+
+
+def _payload(ns: argparse.Namespace) -> dict[str, Any]:
+    """The direct-invoke payload the function takes for these arguments."""
+    command = ns.args[0] if ns.args else "upgrade"
+    payload: dict[str, Any] = {"command": command}
+    if len(ns.args) > 1:
+        payload["revision"] = ns.args[1]
+    if ns.yes:
+        payload["confirm"] = command
+    if ns.limit is not None:
+        payload["limit"] = ns.limit
+    if ns.no_lint is not None:  # the function's own escape: reason plus its confirmation word
+        payload["no_lint"] = ns.no_lint
+        if ns.yes:
+            payload["confirm"] = SKIP_LINT_CONFIRMATION
+    return payload
 
 
 def _quiet_logs(verbose: bool) -> None:

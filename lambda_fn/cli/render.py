@@ -18,6 +18,32 @@ def progress(event: StepEvent) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+def history_lines(history: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for h in history:
+        marks = ("(head) " if h["is_head"] else "") + ("(current) " if h["is_current"] else "")
+        down = ",".join(h["down_revision"]) or "<base>"
+        ran = f" [ran {h['ledger']['applied_at']}, run {h['ledger']['run_id']}]" if h.get("ledger") else ""
+        lines.append(f"  {down} -> {h['revision']} {marks}{'' if h['applied'] else '[pending] '}{h['description']}"
+                     f"{ran}")
+    return lines
+
+
+def log_lines(log: list[dict[str, Any]]) -> list[str]:
+    """The ledger: a line per run, then its revisions."""
+    lines = []
+    for run in log:
+        ref = ", ".join(f"{k} {v}" for k, v in (run.get("caller_reference") or {}).items() if v)
+        lines.append(f"  run {run['id']}: {run['command']} {run['status']} by {run['caller']}"
+                     f"{f' ({ref})' if ref else ''}, {run['started_at']} -> {run['finished_at'] or '?'}, "
+                     f"{run['from_revision'] or 'base'} -> {run['to_revision'] or 'base'}")
+        if run.get("error_kind"):
+            lines.append(f"      [{run['error_kind']}] {str(run['error_message'] or '')[:200]}")
+        lines += [f"      {step['direction']:9} {step['revision']}  sha256 {str(step['sha256'] or '-')[:12]}"
+                  f"{'' if step['verified'] else ' (baseline, unverified)'}" for step in run.get("revisions") or []]
+    return lines
+
+
 def render(r: dict[str, Any]) -> str:
     """Readable output: the headline, then what changed, then what is left."""
     lines = [f"{r.get('command', '?')}: {r.get('status')} - {r.get('message', '')}"]
@@ -34,10 +60,8 @@ def render(r: dict[str, Any]) -> str:
         schema = f"{env['version_table_schema']}." if env.get("version_table_schema") else ""
         lines.append(f"  env.py   : {env['connection']}")
         lines.append(f"  versions : {schema}{env['version_table']}")
-    for h in r.get("history") or []:
-        marks = ("(head) " if h["is_head"] else "") + ("(current) " if h["is_current"] else "")
-        down = ",".join(h["down_revision"]) or "<base>"
-        lines.append(f"  {down} -> {h['revision']} {marks}{'' if h['applied'] else '[pending] '}{h['description']}")
+    lines += history_lines(r.get("history") or [])
+    lines += log_lines(r.get("log") or [])
     if r.get("sql"):
         lines.append(r["sql"].rstrip())
     if r.get("findings"):
@@ -46,6 +70,8 @@ def render(r: dict[str, Any]) -> str:
         lines.append(f"  SAFETY GATE SKIPPED: {r['lint_skipped']}")
     if r.get("lock_wait_ms"):
         lines.append(f"  lock wait: {r['lock_wait_ms']:.0f} ms")
+    if r.get("run_id") is not None:
+        lines.append(f"  ledger   : run {r['run_id']} (alembic-hook log)")
     lines.append(f"  took     : {r.get('duration_ms', 0):.0f} ms")
     if r.get("error"):
         e = r["error"]

@@ -26,7 +26,7 @@ from aws_lambda_powertools.utilities.data_classes import CloudFormationCustomRes
 from lambda_fn.errors import ErrorKind, HookError
 from lambda_fn.findings import listing
 from lambda_fn.log import logger
-from lambda_fn.request import Command, Request
+from lambda_fn.request import Command, Origin, Request
 from lambda_fn.result import Result, Status
 from lambda_fn.sources.base import Execute, LambdaInfo, Outcome
 
@@ -57,8 +57,11 @@ def handle(event: object, run: Execute, info: LambdaInfo) -> Outcome:
         result = Result.failure(Command.UPGRADE.value,
                                 HookError(ErrorKind.BAD_REQUEST, "ResponseURL is not an http(s) URL."))
         return Outcome(result, {"Status": "FAILED", "Reason": result.message}, delivered=False)
+    origin = Origin(CALLER, {"stack_id": _echo(event.get("StackId")),
+                             "logical_resource_id": _echo(event.get("LogicalResourceId")),
+                             "request_id": _echo(event.get("RequestId")), "lambda_request_id": info.request_id})
     try:
-        result = _decide(CloudFormationCustomResourceEvent(event), run)
+        result = _decide(CloudFormationCustomResourceEvent(event), run, origin)
     except Exception as exc:  # noqa: BLE001 - the stack must still get its response
         logger.exception("Unexpected failure handling the custom resource request")
         result = Result.internal(Command.UPGRADE.value, exc)
@@ -66,7 +69,7 @@ def handle(event: object, run: Execute, info: LambdaInfo) -> Outcome:
     return Outcome(result, json.loads(body), delivered=put_response(url, body))
 
 
-def _decide(request: CloudFormationCustomResourceEvent, run: Execute) -> Result:
+def _decide(request: CloudFormationCustomResourceEvent, run: Execute, origin: Origin) -> Result:
     kind = request.request_type
     if kind == "Delete":
         # Deleting the resource (or the stack) never drops the schema, and must not fail on settings
@@ -80,7 +83,7 @@ def _decide(request: CloudFormationCustomResourceEvent, run: Execute) -> Result:
         target = target_revision(request.resource_properties)
     except HookError as exc:
         return Result.failure(Command.UPGRADE.value, exc)
-    return run(Request(Command.UPGRADE, target))
+    return run(Request(Command.UPGRADE, target, origin=origin))
 
 
 def target_revision(properties: object) -> str:
@@ -124,6 +127,7 @@ def response_body(event: dict[str, Any], result: Result, info: LambdaInfo) -> by
             "FromRevision": result.from_revision or "",
             "ToRevision": result.to_revision or "",
             "AppliedCount": str(len(result.applied)),
+            "RunId": str(result.run_id) if result.run_id is not None else "",
             "Status": result.status.value,
         },
     }

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import json
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.data_classes import CodePipelineJobEvent
@@ -27,7 +28,7 @@ from aws_lambda_powertools.utilities.data_classes import CodePipelineJobEvent
 from lambda_fn.errors import ErrorKind, HookError
 from lambda_fn.findings import listing
 from lambda_fn.log import logger
-from lambda_fn.request import Command, Request
+from lambda_fn.request import Command, Origin, Request
 from lambda_fn.result import Result, Status
 from lambda_fn.sources.base import Execute, LambdaInfo, Outcome, duration, fit
 
@@ -54,7 +55,8 @@ def correlation_id(event: object) -> str | None:
 def handle(event: object, run: Execute, info: LambdaInfo) -> Outcome:
     job_id = _job_id(event)
     try:
-        request = parse(event)
+        request = replace(parse(event), origin=Origin(CALLER, {"job_id": job_id or "",
+                                                               "lambda_request_id": info.request_id}))
         # Without a job id nobody could be told the outcome: do not migrate blind.
         result = run(request) if job_id else Result.failure(request.command.value, HookError(
             ErrorKind.BAD_REQUEST, 'The CodePipeline event has no "CodePipeline.job".id; nothing was run.'))
@@ -113,6 +115,8 @@ def summary(result: Result) -> str:
         text = f"{result.command} {result.status}: {result.message} ({took})."
     if result.lock_wait_ms >= 1000:
         text += f" Waited {duration(result.lock_wait_ms)} for the migration lock."
+    if result.run_id is not None:
+        text += f" Ledger run {result.run_id} (`alembic-hook log`)."
     if acknowledged := listing([f for f in result.findings or () if f.acknowledged is not None]):
         text += f" Safety gate, acknowledged: {acknowledged}"
     return fit(text, SUMMARY_LIMIT)
@@ -123,7 +127,8 @@ def output_variables(result: Result) -> dict[str, str]:
     run that never reached it."""
     unknown = "base" if result.database else "unknown"
     return {"status": result.status.value, "from_revision": result.from_revision or unknown,
-            "to_revision": result.to_revision or unknown, "applied_count": str(len(result.applied))}
+            "to_revision": result.to_revision or unknown, "applied_count": str(len(result.applied)),
+            "run_id": str(result.run_id) if result.run_id is not None else "none"}
 
 
 def failure_details(result: Result, info: LambdaInfo) -> dict[str, str]:

@@ -13,15 +13,16 @@ failed migration for a successful invoke.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from lambda_fn.errors import ErrorKind, HookError
-from lambda_fn.request import SKIP_LINT_CONFIRMATION, Command, Request
+from lambda_fn.request import SKIP_LINT_CONFIRMATION, Command, Origin, Request
 from lambda_fn.result import Result
 from lambda_fn.sources.base import Execute, LambdaInfo, Outcome
 
 CALLER = "direct"
-KEYS = ("command", "revision", "confirm", "no_lint")
+KEYS = ("command", "revision", "confirm", "no_lint", "limit")
 
 
 class MigrationFailed(Exception):
@@ -46,7 +47,7 @@ def handle(event: object, run: Execute, info: LambdaInfo) -> Outcome:
     except HookError as exc:
         result = Result.failure(_command_name(event), exc)
     else:
-        result = run(request)
+        result = run(replace(request, origin=Origin(CALLER, {"lambda_request_id": info.request_id})))
     return render(result)
 
 
@@ -77,7 +78,21 @@ def parse(event: object) -> Request:
     # the confirmation names the command (or the escape), so a copied payload cannot confirm another one
     word = confirm.lower() if confirm is not None else None
     return Request(command, revision, confirmed=word == command.value, skip_lint=skip_lint,
-                   skip_lint_confirmed=word == SKIP_LINT_CONFIRMATION)
+                   skip_lint_confirmed=word == SKIP_LINT_CONFIRMATION, limit=_limit(event))
+
+
+def _limit(event: dict[Any, Any]) -> int | None:
+    """`log`'s number of runs: a positive integer, as a number or a string."""
+    raw = event.get("limit")
+    if raw is None:
+        return None
+    try:
+        value = int(raw) if not isinstance(raw, bool) else 0
+    except (TypeError, ValueError):
+        value = 0
+    if not 0 < value <= 1000:
+        raise HookError(ErrorKind.BAD_REQUEST, '"limit" must be a number of runs from 1 to 1000.')
+    return value
 
 
 def _text_or_none(event: dict[Any, Any], key: str) -> str | None:

@@ -34,7 +34,9 @@ def test_create_update_rollback_delete(login: DbLogin, start_function: StartFunc
     assert created["Status"] == "SUCCESS", created
     assert created["PhysicalResourceId"] == "RunMigrations-migrations"
     assert created["Data"] == {"FromRevision": "", "ToRevision": "0003_intents", "AppliedCount": "3",
-                               "Status": "applied"}
+                               "Status": "applied", "RunId": "1"}
+    assert login.db.query("SELECT caller, caller_reference->>'logical_resource_id' FROM alembic_hook_runs") == [
+        ["cloudformation", "RunMigrations"]]  # the stack's request leads to its ledger row
     assert login.db.version() == ["0003_intents"]
     physical = created["PhysicalResourceId"]
 

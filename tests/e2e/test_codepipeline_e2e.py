@@ -35,7 +35,9 @@ def test_success_reports_summary_and_output_variables_and_a_redelivery_is_harmle
     [result] = pipeline.for_job(job_id)
     assert result.operation == "PutJobSuccessResult" and result.accepted
     assert result.params["outputVariables"] == {"status": "applied", "from_revision": "base",
-                                                "to_revision": HEAD, "applied_count": "5"}
+                                                "to_revision": HEAD, "applied_count": "5", "run_id": "1"}
+    assert login.db.query("SELECT caller, caller_reference->>'job_id', status FROM alembic_hook_runs") == [
+        ["codepipeline", job_id, "applied"]]  # the pipeline's job leads to its ledger row
     summary = result.params["executionDetails"]["summary"]
     assert summary.startswith(f"Applied 5 revision(s), base -> {HEAD}, in ") and "0003_intents (" in summary
     assert result.params["executionDetails"]["externalExecutionId"] == reply.request_id

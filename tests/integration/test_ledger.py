@@ -140,7 +140,7 @@ def test_log_and_history_read_the_record(db: Database) -> None:
 def test_a_runner_killed_mid_revision_is_closed_as_abandoned_by_the_next(db: Database, tmp_path: Path) -> None:
     ini = write_project(tmp_path, [Rev("k1", None, "op.execute('CREATE TABLE k (id int)')"),
                                    Rev("k2", "k1", "import os, time\nop.execute('INSERT INTO k VALUES (1)')\n"
-                                                   "if not op.get_context().as_sql:  # not while the safety gate renders it\n"
+                                                   "if not op.get_context().as_sql:  # not when rendered offline\n"
                                                    "    time.sleep(float(os.environ.get('HOOK_TEST_PAUSE', '0')))")])
     env = {**os.environ, **db.env(ALEMBIC_CONFIG=str(ini), DB_APPLICATION_NAME="killed-runner"),
            "HOOK_TEST_PAUSE": "60"}

@@ -220,7 +220,8 @@ def test_codepipeline_jobs_get_exactly_one_result(world: World, data: st.DataObj
         assert last.operation == ("PutJobSuccessResult" if ran_ok else "PutJobFailureResult")
         assert len(world.engine.calls) <= 1
         if ran_ok:
-            assert set(last.params["outputVariables"]) == {"status", "from_revision", "to_revision", "applied_count"}
+            assert set(last.params["outputVariables"]) == {"status", "from_revision", "to_revision", "applied_count",
+                                                                 "run_id"}
             assert all(last.params["outputVariables"].values())
         else:
             assert last.params["failureDetails"]["type"] in ("ConfigurationError", "JobFailed")
@@ -244,7 +245,7 @@ def test_custom_resource_requests_get_exactly_one_response(world: World, data: s
     assert len(body) <= 4096
     response = json.loads(body)
     assert response["PhysicalResourceId"] and isinstance(response["PhysicalResourceId"], str)
-    assert set(response["Data"]) == {"FromRevision", "ToRevision", "AppliedCount", "Status"}
+    assert set(response["Data"]) == {"FromRevision", "ToRevision", "AppliedCount", "Status", "RunId"}
     if event["RequestType"] == "Delete":
         assert world.engine.calls == [] and response["Status"] == "SUCCESS"
     else:

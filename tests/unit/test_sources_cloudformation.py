@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from lambda_fn.errors import ErrorKind, HookError
-from lambda_fn.request import Command, Request
+from lambda_fn.request import Command, Origin, Request
 from lambda_fn.result import ErrorInfo, Result, RevisionRun, Status
 from lambda_fn.sources import LambdaInfo, cloudformation
 from tests.support.events import cloudformation_event
@@ -71,16 +71,18 @@ def test_physical_resource_id_is_stable() -> None:
 def test_create_runs_an_upgrade_and_reports_success(responses: ResponseRecorder) -> None:
     url = responses.new_url()
     runner = Runner(UP)
-    outcome = cloudformation.handle(cloudformation_event("Create", url, properties={"TargetRevision": "0003"}),
-                                    runner, INFO)
-    assert runner.requests == [Request(Command.UPGRADE, "0003")]
+    event = cloudformation_event("Create", url, properties={"TargetRevision": "0003"})
+    outcome = cloudformation.handle(event, runner, INFO)
+    origin = Origin("cloudformation", {"stack_id": event["StackId"], "logical_resource_id": "RunMigrations",
+                                       "request_id": event["RequestId"], "lambda_request_id": "req-1"})
+    assert runner.requests == [Request(Command.UPGRADE, "0003", origin=origin)]  # the ledger's references
     assert outcome.delivered
     [(headers, body)] = responses.raw(url)
     assert headers["Content-Type"] == "" and int(headers["Content-Length"]) == len(body)
     response = json.loads(body)
     assert response["Status"] == "SUCCESS" and response["Reason"] == UP.message
     assert response["Data"] == {"FromRevision": "0001", "ToRevision": "0003", "AppliedCount": "2",
-                                "Status": "applied"}
+                                "Status": "applied", "RunId": ""}
     assert response["NoEcho"] is False
 
 

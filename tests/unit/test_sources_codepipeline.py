@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -98,7 +99,10 @@ def test_summary_and_output_variables() -> None:
     assert codepipeline.summary(result) == ("Applied 3 revision(s), base -> 0003_rev, in 1.5 s: 0001_rev (12 ms), "
                                             "0002_rev (12 ms), 0003_rev (12 ms). Waited 2.5 s for the migration lock.")
     assert codepipeline.output_variables(result) == {"status": "applied", "from_revision": "base",
-                                                     "to_revision": "0003_rev", "applied_count": "3"}
+                                                     "to_revision": "0003_rev", "applied_count": "3",
+                                                     "run_id": "none"}
+    assert codepipeline.output_variables(replace(result, run_id=7))["run_id"] == "7"
+    assert codepipeline.summary(replace(result, run_id=7)).endswith("Ledger run 7 (`alembic-hook log`).")
     skipped = Result(command="upgrade", status=Status.SKIPPED, message="SKIP_MIGRATIONS is set")
     assert codepipeline.output_variables(skipped)["from_revision"] == "unknown"  # never an empty value
     assert codepipeline.summary(skipped) == "upgrade skipped: SKIP_MIGRATIONS is set (0 ms)."
