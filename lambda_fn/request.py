@@ -44,6 +44,15 @@ SKIP_LINT_CONFIRMATION = "no-lint"
 
 
 @dataclass(frozen=True)
+class DatabaseOverride:
+    """One database of a fleet: its own secret, and the host/name overrides an RDS-managed secret needs."""
+
+    secret_arn: str
+    host: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True)
 class Origin:
     """Who asked, for the ledger: the caller and its own references (job id, stack and request ids, Lambda
     request id, CLI user and host). Never a credential."""
@@ -62,8 +71,16 @@ class Request:
     # the escape from the safety gate: the reason (logged and kept in the result), confirmed on its own
     skip_lint: str | None = None
     skip_lint_confirmed: bool = False
+    # a workflow's run: stop between revisions when the budget runs out or before a revision declared long,
+    # with status `partial` instead of failing; the snapshot taken before it; the database of a fleet's item
+    partial: bool = False
+    budget_seconds: float | None = None
+    snapshot: str | None = None
+    database: DatabaseOverride | None = None
 
     def validate(self) -> None:
+        if (self.partial or self.budget_seconds is not None) and self.command is not Command.UPGRADE:
+            raise HookError(ErrorKind.BAD_REQUEST, "A time-budgeted (partial) run applies to upgrade only.")
         if self.skip_lint is not None:
             if self.command is not Command.UPGRADE:
                 raise HookError(ErrorKind.BAD_REQUEST, "Skipping the safety gate applies to upgrade only.")

@@ -20,6 +20,7 @@ class Status(StrEnum):
     PENDING = "pending"          # read-only commands: revisions wait to be applied
     OK = "ok"                    # read-only commands with nothing to judge (history, heads, sql)
     SKIPPED = "skipped"          # SKIP_MIGRATIONS: the database was not touched
+    PARTIAL = "partial"          # a time-budgeted run stopped between revisions: `pending` is what remains
     FAILED = "failed"
 
 
@@ -73,6 +74,8 @@ class Result:
     history: list[dict[str, Any]] | None = None
     sql: str | None = None
     run_id: int | None = None  # the ledger's run row
+    long_revision: str | None = None  # partial: the next revision is declared long (alembic_hook_long = True)
+    snapshot: str | None = None  # the snapshot a workflow took before this run
     log: list[dict[str, Any]] | None = None  # the ledger, newest first (log)
     env: dict[str, Any] | None = None  # how env.py reaches the database and its version table (check)
     findings: list[Finding] | None = None  # the safety gate's findings on the pending revisions (None: not run)

@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime
 
 from alembic.runtime.migration import RevisionStep
+from alembic.script import Script
 
 from lambda_fn.deadline import MIN_STEP_SECONDS
 from lambda_fn.engine.context import Context, join, ms, split
@@ -25,6 +26,10 @@ def apply_steps(ctx: Context, steps: list[RevisionStep], direction: str) -> None
         script = step.revision
         rev, doc = script.revision, script.doc or ""
         left = deadline.remaining()
+        if ctx.request.partial and (stop := _stop_before(ctx, script, left, index - 1)):
+            r.status, r.message = Status.PARTIAL, stop
+            r.pending = [s.revision.revision for s in steps[index - 1:]]
+            return
         if left < max(MIN_STEP_SECONDS, settings.table_lock_timeout):
             raise HookError(ErrorKind.DEADLINE, f"Stopped before {rev}: {left:.1f} s left is not enough to run "
                             f"it. {index - 1} of {total} revision(s) applied; the database is at "
@@ -49,6 +54,18 @@ def apply_steps(ctx: Context, steps: list[RevisionStep], direction: str) -> None
             ctx.observe(StepEvent(index, total, rev, doc, direction, ms(took)))
     r.status, r.pending = Status.APPLIED, [s.revision for s in ctx.project.pending(split(r.to_revision))]
     r.message = f"{direction}d {len(r.applied)} revision(s): {r.from_revision or 'base'} -> {r.to_revision or 'base'}"
+
+
+def _stop_before(ctx: Context, script: Script, left: float, done: int) -> str | None:
+    """Why a time-budgeted run stops before this revision, or None to go on."""
+    settings, rev = ctx.target.settings, script.revision
+    if getattr(script.module, "alembic_hook_long", False) is True:
+        ctx.result.long_revision = rev
+        return (f"stopped before {rev}, declared long (alembic_hook_long = True): it runs in the long lane. "
+                f"{done} revision(s) applied before it.")
+    if left < max(MIN_STEP_SECONDS, settings.table_lock_timeout):
+        return f"stopped before {rev}: the invocation's time budget is spent ({done} revision(s) applied); call again"
+    return None
 
 
 def _run_with_table_lock_retries(ctx: Context, step: RevisionStep, rev: str) -> None:

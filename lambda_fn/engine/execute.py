@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from lambda_fn.credentials import SecretReader
 from lambda_fn.deadline import Deadline
@@ -28,6 +29,13 @@ def execute(request: Request, settings: Settings, *, deadline: Deadline | None =
     started = time.monotonic()
     result = Result(command=request.command.value, status=Status.FAILED, target=request.revision)
     deadline = deadline or Deadline()
+    if request.budget_seconds is not None:  # a workflow's iteration: its own budget inside the invocation's
+        deadline = deadline.sub(request.budget_seconds)
+    if request.database is not None:  # one database of a fleet
+        settings = replace(settings, secret_id=request.database.secret_arn,
+                           db_host=request.database.host or settings.db_host,
+                           db_name=request.database.name or settings.db_name)
+    result.snapshot = request.snapshot
     application_name = application_name or settings.application_name
     try:
         request.validate()

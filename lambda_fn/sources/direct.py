@@ -17,12 +17,12 @@ from dataclasses import replace
 from typing import Any
 
 from lambda_fn.errors import ErrorKind, HookError
-from lambda_fn.request import SKIP_LINT_CONFIRMATION, Command, Origin, Request
+from lambda_fn.request import SKIP_LINT_CONFIRMATION, Command, DatabaseOverride, Origin, Request
 from lambda_fn.result import Result
 from lambda_fn.sources.base import Execute, LambdaInfo, Outcome
 
 CALLER = "direct"
-KEYS = ("command", "revision", "confirm", "no_lint", "limit")
+KEYS = ("command", "revision", "confirm", "no_lint", "limit", "partial", "budget_seconds", "snapshot", "database")
 
 
 class MigrationFailed(Exception):
@@ -47,7 +47,10 @@ def handle(event: object, run: Execute, info: LambdaInfo) -> Outcome:
     except HookError as exc:
         result = Result.failure(_command_name(event), exc)
     else:
-        result = run(replace(request, origin=Origin(CALLER, {"lambda_request_id": info.request_id})))
+        reference = {"lambda_request_id": info.request_id}
+        if request.snapshot:
+            reference["snapshot"] = request.snapshot  # the workflow's snapshot, on the ledger's run row
+        result = run(replace(request, origin=Origin(CALLER, reference)))
     return render(result)
 
 
@@ -78,7 +81,29 @@ def parse(event: object) -> Request:
     # the confirmation names the command (or the escape), so a copied payload cannot confirm another one
     word = confirm.lower() if confirm is not None else None
     return Request(command, revision, confirmed=word == command.value, skip_lint=skip_lint,
-                   skip_lint_confirmed=word == SKIP_LINT_CONFIRMATION, limit=_limit(event))
+                   skip_lint_confirmed=word == SKIP_LINT_CONFIRMATION, limit=_limit(event), **_workflow(event))
+
+
+def _workflow(event: dict[Any, Any]) -> dict[str, Any]:
+    """The keys a Step Functions workflow sends (see infra/workflow): a time-budgeted run, its snapshot, and
+    the database of a fleet's item."""
+    partial = event.get("partial", False)
+    if not isinstance(partial, bool):
+        raise HookError(ErrorKind.BAD_REQUEST, '"partial" must be true or false.')
+    budget = event.get("budget_seconds")
+    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int | float) or budget <= 0):
+        raise HookError(ErrorKind.BAD_REQUEST, '"budget_seconds" must be a positive number of seconds.')
+    database = event.get("database")
+    override = None
+    if database is not None:
+        if not isinstance(database, dict) or not isinstance(database.get("secret_arn"), str) or set(database) - {
+                "secret_arn", "host", "name"}:
+            raise HookError(ErrorKind.BAD_REQUEST, '"database" must be {"secret_arn": ..., "host": ..., "name": ...} '
+                            "(host and name optional).")
+        override = DatabaseOverride(database["secret_arn"], _text_or_none(database, "host"),
+                                    _text_or_none(database, "name"))
+    return {"partial": partial, "budget_seconds": float(budget) if budget is not None else None,
+            "snapshot": _text_or_none(event, "snapshot"), "database": override}
 
 
 def _limit(event: dict[Any, Any]) -> int | None:
