@@ -25,7 +25,6 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) not in (1, 2):
         print("usage: python -m lambda_fn.cli.lint_manifest ALEMBIC_INI [SCRIPT_LOCATION] [--write]", file=sys.stderr)
         return 2
-    from pathlib import Path
 
     from lambda_fn.engine.gate import squawk, store
     from lambda_fn.engine.gate.enforce import policy_of
@@ -50,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     by_key = {store.file_key(s.path): records[s.revision] for s in scripts}
     version = squawk.version(binary)
-    prof = store.profile(policy.pg_version, Path(project.script.dir) / "env.py")
+    prof = store.profile(policy.pg_version)
     if write:
         store.write_manifest(project.script.dir, prof, by_key, version)
     print(json.dumps({"revisions": len(records), "findings": sum(len(r.findings) for r in records.values()),

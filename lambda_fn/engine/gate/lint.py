@@ -6,7 +6,6 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from alembic.config import Config
 from alembic.script import Script, ScriptDirectory
@@ -31,7 +30,7 @@ class Sources:
 def records(config: Config, script: ScriptDirectory, scripts: Sequence[Script], *, pg_version: str,
             timeout: float = 60.0, use_cache: bool = True) -> tuple[dict[str, LintRecord], Sources]:
     """{revision: record} for `scripts` (a contiguous range, in the order they apply)."""
-    prof = store.profile(pg_version, Path(script.dir) / "env.py")
+    prof = store.profile(pg_version)
     keys = {s.revision: store.file_key(s.path) for s in scripts}
     found: dict[str, LintRecord] = {}
     sources = Sources()

@@ -1,5 +1,10 @@
-"""Each pending revision's SQL, rendered offline through the project's own env.py (Alembic's `--sql`
-machinery), one chunk per revision.
+"""Each pending revision's SQL, rendered offline with Alembic's `--sql` machinery, one chunk per revision.
+
+The hook configures the offline context itself, as a well-behaved env.py does offline (a PostgreSQL dialect,
+literal binds, a transaction per revision), and never runs the team's env.py for it: many env.py files have
+no offline branch, build an engine from the ini's URL (`driver://...` in the `alembic init` template, or a
+SQLite file), or read settings only a deploy has. None of that changes a revision's SQL, and none of it may
+make a revision "not reviewable" or touch anything.
 
 The range is rendered once; when that fails (a revision reads the database, which offline it cannot), each
 revision is rendered on its own, so the one that fails is named and the others are still reviewed.
@@ -20,6 +25,7 @@ from alembic.script import Script, ScriptDirectory
 from lambda_fn.engine.gate.sql import Chunk, split
 
 OFFLINE_URL = "postgresql://"  # offline needs a dialect, never a DBAPI or a connection
+VERSION_TABLE = "alembic_version"  # the rendered version-table statements are dropped whatever the name
 
 
 @dataclass
@@ -79,20 +85,17 @@ def _range_start(scripts: Sequence[Script]) -> tuple[str, ...]:
 
 def _render(config: Config, script: ScriptDirectory, start: tuple[str, ...], destinations: list[str]) -> list[Chunk]:
     buffer = io.StringIO()
-    cfg = Config(file_=config.config_file_name, ini_section=config.config_ini_section, output_buffer=buffer,
-                 stdout=io.StringIO())
-    cfg.attributes["configure_logging"] = False
-    cfg.set_main_option("script_location", config.get_main_option("script_location") or script.dir)
-    if not cfg.get_main_option("sqlalchemy.url"):
-        cfg.set_main_option("sqlalchemy.url", OFFLINE_URL)
-    seen: dict[str, str] = {}
     destination = destinations[0] if len(destinations) == 1 else tuple(destinations)
 
     def steps(rev: Any, context: MigrationContext) -> Any:
-        seen["version_table"] = context.version_table
         return script._upgrade_revs(destination, rev)  # type: ignore[arg-type]
 
-    with EnvironmentContext(cfg, script, fn=steps, as_sql=True, starting_rev=list(start) or None,
-                            destination_rev=destination):
-        script.run_env()
-    return split(buffer.getvalue(), seen.get("version_table", "alembic_version"))
+    # `alembic.context` is installed for revisions that ask it (context.is_offline_mode() and the like)
+    environment = EnvironmentContext(config, script, fn=steps, as_sql=True, starting_rev=list(start) or None,
+                                     destination_rev=destination)
+    with environment:
+        environment.configure(url=OFFLINE_URL, literal_binds=True, transaction_per_migration=True,
+                              output_buffer=buffer, version_table=VERSION_TABLE)
+        with environment.begin_transaction():
+            environment.run_migrations()
+    return split(buffer.getvalue(), VERSION_TABLE)

@@ -6,9 +6,10 @@ Where a record is found, first hit wins:
    (`python -m lambda_fn.cli.lint_manifest ALEMBIC_INI --write`): the function needs no squawk binary;
 2. a file per lint profile in the temp directory, for later runs on the same machine (a laptop, CI).
 
-A record is valid for one profile: the record format, the PostgreSQL version squawk lints for, and env.py's
-bytes (the SQL is rendered through it). The content key means a record can never be stale: an edited
-revision is a new key.
+A record is valid for one profile: the record format (which changes whenever the way SQL is rendered or linted
+does) and the PostgreSQL version squawk lints for. The SQL is rendered by the hook's own offline context, not
+through env.py (gate/render.py), so env.py's bytes are no part of it. The content key means a record can never
+be stale: an edited revision is a new key.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 MANIFEST = "alembic_hook_lint.json"
-FORMAT = 1
+FORMAT = 2  # 2: rendered without the team's env.py
 
 
 @dataclass(frozen=True)
@@ -60,12 +61,8 @@ def file_key(path: str | Path) -> str:
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def profile(pg_version: str, env_py: Path) -> str:
-    try:
-        env = hashlib.sha256(env_py.read_bytes()).hexdigest()
-    except OSError:
-        env = "none"
-    return f"{FORMAT}|pg{pg_version}|env:{env}"
+def profile(pg_version: str) -> str:
+    return f"{FORMAT}|pg{pg_version}"
 
 
 def read_manifest(script_dir: str | Path, prof: str) -> dict[str, LintRecord]:
