@@ -47,7 +47,10 @@ def answer(request: Request, result: Result, settings: Settings, *, deadline: De
     ready = wait_until_ready(
         creds, wait=settings.db_wait, deadline=deadline, application_name=application_name,
         on_auth_failure=lambda: credentials.resolve(settings, read_secret, force_fetch=True),
-        create_database=settings.create_database, keep_open=True)
+        create_database=settings.create_database, keep_open=True,
+        # this connection's only write is the at-head ledger row: it need not wait for the WAL flush (a crash
+        # of the server in that instant can lose the row, never a migration's)
+        startup={"synchronous_commit": "off"})
     conn = ready.conn
     assert conn is not None
     handed_on = Ready(ready.creds, ready.server_major)

@@ -4,6 +4,7 @@ view; the full path asks Alembic's own Config and ScriptDirectory)."""
 from __future__ import annotations
 
 import configparser
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +28,13 @@ class Located:
     def version_dirs(self) -> list[Path]:
         return [self.script_dir / "versions"]
 
-    @property
+    @functools.cached_property
     def fingerprint(self) -> str:
+        """The revision files' fingerprint. In a Lambda deployment package (under LAMBDA_TASK_ROOT, read-only:
+        the code cannot change under a running function) the one the build wrote into the manifest is the
+        fingerprint of these very files, so it is read rather than recomputed from 1,000 files."""
+        if (shipped := manifest.shipped_fingerprint(self.script_dir)) and _deployed(self.script_dir):
+            return shipped
         return manifest.fingerprint(self.version_dirs)
 
     def known(self) -> tuple[tuple[str, ...], VersionTable] | None:
@@ -41,10 +47,28 @@ class Located:
         return None if versions is None else (heads, versions)
 
 
+def _deployed(path: Path) -> bool:
+    root = os.environ.get("LAMBDA_TASK_ROOT")
+    return bool(root) and os.environ.get("AWS_LAMBDA_FUNCTION_NAME") is not None and path.is_relative_to(root or "/")
+
+
 def locate(config_file: str, script_location: str | None) -> Located | None:
     """The project's script directory as Alembic would find it; None when only Alembic can tell (a package
-    resource, `version_locations`, an ini it would refuse)."""
+    resource, `version_locations`, an ini it would refuse). Memoised per process by the ini's stat signature
+    and the directories relative paths resolve against."""
     ini = resolve_path(config_file)
+    try:
+        st = os.stat(ini)
+    except OSError:
+        return None
+    found = _locate(ini, script_location, (st.st_size, st.st_mtime_ns, os.getcwd(), os.environ.get("LAMBDA_TASK_ROOT")))
+    # a new Located per run: its fingerprint (of the revision files, not the ini) is computed per run
+    return Located(ini, found) if found else None
+
+
+@functools.lru_cache(maxsize=8)
+def _locate(ini: Path, script_location: str | None, signature: tuple[object, ...]) -> Path | None:
+    """The script directory (`signature`: what may change the answer, for the cache's key)."""
     parser = configparser.ConfigParser(defaults={"here": str(ini.parent)})
     try:
         if not parser.read(ini):
@@ -58,4 +82,4 @@ def locate(config_file: str, script_location: str | None) -> Located | None:
     if not location or (not os.path.isabs(location) and ":" in location):
         return None  # a "package:resource" location
     script_dir = resolve_path(location) if script_location else Path(os.path.abspath(location))
-    return Located(ini, script_dir) if (script_dir / "env.py").is_file() else None
+    return script_dir if (script_dir / "env.py").is_file() else None

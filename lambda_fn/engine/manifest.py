@@ -75,7 +75,11 @@ def fingerprint(version_dirs: Iterable[str | Path]) -> str:
 
 
 def env_fingerprint(env_py: str | Path, ini: str | Path) -> str:
-    """What decides the version table: env.py and the ini it reads."""
+    """What decides the version table: env.py and the ini it reads (memoised by the files' stat signature)."""
+    signature = tuple(_stat(p) for p in (env_py, ini))
+    key = (str(env_py), str(ini), signature)
+    if (known := _env_memo.get(key)) is not None:
+        return known
     digest = hashlib.sha256()
     for path in (env_py, ini):
         try:
@@ -83,7 +87,23 @@ def env_fingerprint(env_py: str | Path, ini: str | Path) -> str:
                 digest.update(f.read() + b"\0")
         except OSError:
             digest.update(b"-\0")
-    return digest.hexdigest()
+    _env_memo.clear()
+    _env_memo[key] = digest.hexdigest()
+    return _env_memo[key]
+
+
+_env_memo: dict[tuple[Any, ...], str] = {}
+# content-keyed answers already found in this process: (script dir, fingerprint) -> answer; they cannot change
+_heads_hits: dict[tuple[str, str], tuple[str, ...]] = {}
+_version_hits: dict[tuple[str, str], VersionTable] = {}
+
+
+def _stat(path: str | Path) -> tuple[int, int]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (-1, -1)
+    return (st.st_size, st.st_mtime_ns)
 
 
 def _cache_file(kind: str, fp: str) -> Path:
@@ -99,20 +119,36 @@ def _read(path: Path) -> dict[str, Any] | None:
 
 
 def lookup(script_dir: str | Path, fp: str) -> tuple[str, ...] | None:
+    if (hit := _heads_hits.get((str(script_dir), fp))) is not None:
+        return hit
     for candidate in (Path(script_dir) / MANIFEST, _cache_file("heads", fp)):
         data = _read(candidate)
         if data and data.get("fingerprint") == fp and isinstance(data.get("heads"), list):
-            return tuple(str(h) for h in data["heads"])
+            heads = tuple(str(h) for h in data["heads"])
+            _heads_hits[(str(script_dir), fp)] = heads
+            return heads
     return None
+
+
+def shipped_fingerprint(script_dir: str | Path) -> str | None:
+    """The fingerprint the build recorded in the manifest next to env.py (trusted only where the files cannot
+    change: see locate.Located.fingerprint)."""
+    data = _read(Path(script_dir) / MANIFEST)
+    value = data.get("fingerprint") if data else None
+    return value if isinstance(value, str) else None
 
 
 def lookup_version_table(script_dir: str | Path, env_fp: str) -> VersionTable | None:
     """The version table env.py uses: what the full path last probed on this machine, else the build's."""
+    if (hit := _version_hits.get((str(script_dir), env_fp))) is not None:
+        return hit
     for candidate in (_cache_file("env", env_fp), Path(script_dir) / MANIFEST):
         data = _read(candidate)
         if data and data.get("env_fingerprint") == env_fp and isinstance(data.get("version_table"), str):
             schema = data.get("version_table_schema")
-            return VersionTable(data["version_table"], schema if isinstance(schema, str) else None)
+            found = VersionTable(data["version_table"], schema if isinstance(schema, str) else None)
+            _version_hits[(str(script_dir), env_fp)] = found
+            return found
     return None
 
 
@@ -125,6 +161,9 @@ def remember(fp: str, heads: tuple[str, ...], path: Path | None = None, *,
 
 
 def remember_version_table(env_fp: str, version_table: VersionTable) -> None:
+    """What the full path's online probe found: it wins over the build's offline answer from now on."""
+    for key in [k for k in _version_hits if k[1] == env_fp]:
+        _version_hits[key] = version_table
     _write(_cache_file("env", env_fp), _version_record(env_fp, version_table))
 
 

@@ -25,7 +25,8 @@ class Ready:
 
 def wait_until_ready(creds: Credentials, *, wait: float, deadline: Deadline, application_name: str,
                      on_auth_failure: Callable[[], Credentials] | None = None,
-                     create_database: bool = False, keep_open: bool = False) -> Ready:
+                     create_database: bool = False, keep_open: bool = False,
+                     startup: dict[str, str] | None = None) -> Ready:
     """Connect with backoff until the database answers, within `wait` seconds (and the deadline).
 
     Only "not ready yet" is retried. A wrong password fails at once, after one re-read of the secret
@@ -36,7 +37,8 @@ def wait_until_ready(creds: Credentials, *, wait: float, deadline: Deadline, app
     while True:
         attempt += 1
         try:
-            conn = open_native(creds, timeout=max(0.5, bound.bound(PROBE_TIMEOUT)), application_name=application_name)
+            conn = open_native(creds, timeout=max(0.5, bound.bound(PROBE_TIMEOUT)), application_name=application_name,
+                               startup=startup)
             major = server_major(conn)
             if not keep_open:
                 conn.close()
