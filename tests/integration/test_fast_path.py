@@ -83,7 +83,8 @@ def untimed(value: Any) -> Any:
 
 
 def comparable(result: Result) -> dict[str, Any]:
-    return untimed(result.to_dict())  # type: ignore[no-any-return]
+    data: dict[str, Any] = untimed(result.to_dict())
+    return data
 
 
 def log_lines(text: str) -> list[dict[str, Any]]:
@@ -91,7 +92,8 @@ def log_lines(text: str) -> list[dict[str, Any]]:
     for line in lines:
         for key in ("timestamp", "location"):
             line.pop(key, None)
-    return untimed(lines)  # type: ignore[no-any-return]
+    cleaned: list[dict[str, Any]] = untimed(lines)
+    return cleaned
 
 
 @pytest.mark.parametrize("command,revision", [("upgrade", None), ("upgrade", "head"), ("status", None)])

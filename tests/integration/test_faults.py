@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from lambda_fn.errors import ErrorKind
@@ -14,7 +15,7 @@ from tests.support.engine import run
 from tests.support.projects import SLEEP_SQL, Rev, write_project
 
 
-def wait_for(condition, timeout: float = 30.0):  # type: ignore[no-untyped-def]
+def wait_for[T](condition: Callable[[], T], timeout: float = 30.0) -> T:
     """Poll the database state until `condition()` returns a truthy value (the state is the signal)."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:

@@ -177,9 +177,10 @@ class LambdaProcess:
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self._out = {"stdout": bytearray(), "stderr": bytearray()}
         self._out_lock = threading.Lock()
+        assert self.process.stdout is not None and self.process.stderr is not None  # both PIPE
         self._pipes = {"stdout": self.process.stdout, "stderr": self.process.stderr}
         for pipe in self._pipes.values():
-            os.set_blocking(pipe.fileno(), False)  # type: ignore[union-attr]
+            os.set_blocking(pipe.fileno(), False)
         # a background drain keeps the pipes from filling (a blocked writer would never answer)
         self._reader = threading.Thread(target=self._drain_loop, daemon=True)
         self._reader.start()
@@ -199,7 +200,7 @@ class LambdaProcess:
             for name, pipe in self._pipes.items():
                 while True:
                     try:
-                        chunk = os.read(pipe.fileno(), 65536)  # type: ignore[union-attr]
+                        chunk = os.read(pipe.fileno(), 65536)
                     except BlockingIOError:
                         break
                     except OSError:
