@@ -1,8 +1,9 @@
 """`make demo`: the hook's main job end to end on a throwaway local PostgreSQL.
 
 Starts a private cluster (the machine's PostgreSQL binaries, or the pgserver wheel's when none are
-installed), then runs the real `alembic-hook` console script against it: status, upgrade to head, status,
-and a second upgrade that finds nothing to do. Removes the cluster afterwards, whatever happens.
+installed), then runs the real `alembic-hook` console script against it: check (env.py reaches this database),
+status, upgrade to head, status, a second upgrade that finds nothing to do, and the ledger the runs left.
+Removes the cluster afterwards, whatever happens.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ def main() -> int:
         shown = url.replace(url.split("//", 1)[1].split("@", 1)[0], "postgres:***")
         print(f"== PostgreSQL {pg.bindir.parent.name} on 127.0.0.1:{pg.port}; DATABASE_URL={shown}\n", flush=True)
         env = {**os.environ, "DATABASE_URL": url, "ALEMBIC_CONFIG": str(REPO / "alembic.ini")}
-        steps = [("status before", ["status"]), ("migrate to head", ["upgrade"]),
-                 ("status after", ["status"]), ("run again: already at head", ["upgrade"])]
+        steps = [("will a deploy migrate this database?", ["check"]), ("status before", ["status"]),
+                 ("migrate to head", ["upgrade"]), ("status after", ["status"]),
+                 ("run again: already at head", ["upgrade"]), ("the ledger", ["log"])]
         for title, args in steps:
             print(f"== {title}\n$ alembic-hook {' '.join(args)}", flush=True)
             code = subprocess.run([CLI, *args], env=env, check=False).returncode
