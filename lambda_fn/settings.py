@@ -117,7 +117,7 @@ def _count(name: str, raw: str) -> int:
     return int(_seconds(name, raw))
 
 
-def _port(name: str, raw: str) -> int:
+def parse_port(name: str, raw: str) -> int:
     try:
         port = int(raw)
     except ValueError:
@@ -157,7 +157,7 @@ VARIABLES = (
     Variable("DB_SECRET_ARN", "secret_id", _text),
     Variable("DB_SECRET_SOURCE", "secret_source", _secret_source),
     Variable("DB_HOST", "db_host", _text),
-    Variable("DB_PORT", "db_port", _port),
+    Variable("DB_PORT", "db_port", parse_port),
     Variable("DB_NAME", "db_name", _text),
     Variable("DB_SSLMODE", "sslmode", parse_sslmode),
     Variable("DB_SSLROOTCERT", "sslrootcert", _text),

@@ -21,6 +21,7 @@ from urllib.parse import quote
 from lambda_fn.aws.config import bounded_config
 from lambda_fn.credentials import SecretReader
 from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.settings import parse_port
 
 EXTENSION_HOST = "localhost"
 EXTENSION_PORT_VARIABLE = "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"
@@ -134,13 +135,7 @@ def _from_extension(secret_id: str, env: Mapping[str, str], timeout: float) -> s
 
 def _port(env: Mapping[str, str]) -> int:
     raw = env.get(EXTENSION_PORT_VARIABLE, "").strip() or str(EXTENSION_DEFAULT_PORT)
-    try:
-        port = int(raw)
-    except ValueError:
-        port = 0
-    if not 0 < port < 65536:
-        raise HookError(ErrorKind.CONFIGURATION, f"{EXTENSION_PORT_VARIABLE}={raw!r} is not a TCP port.")
-    return port
+    return parse_port(EXTENSION_PORT_VARIABLE, raw)
 
 
 def _max_age(env: Mapping[str, str]) -> float:
