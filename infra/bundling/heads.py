@@ -10,27 +10,37 @@ import subprocess
 import sys
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from infra.bundling.layout import ALEMBIC_INI, MIGRATIONS_DIR
 from infra.bundling.spec import HookBundleSpec
 from infra.bundling.tools import BundlingError, Log, log_to_stderr
 
 
-def read_heads(hook_root: Path, alembic_ini: Path, script_location: Path, extra_source_dirs: Iterable[Path] = (),
-               *, write: bool = False) -> tuple[str, ...]:
-    """The project's heads, the one way every build step learns them: `python -m lambda_fn.cli.manifest` in
-    a subprocess with the service's folders on PYTHONPATH (the revisions may import them), so nothing edits
-    this process's `sys.path`. With `write`, the manifest is also written next to env.py."""
+def run_project_module(module: str, hook_root: Path, alembic_ini: Path, script_location: Path,
+                       extra_source_dirs: Iterable[Path] = (), *, write: bool = False) -> dict[str, Any]:
+    """`python -m <module> INI SCRIPT_LOCATION [--write]` (a build-time entry of lambda_fn/cli) in a subprocess
+    with the service's folders on PYTHONPATH (the revisions may import them), so nothing edits this process's
+    `sys.path`; its JSON answer."""
     paths = [str(hook_root), *(str(Path(d).parent) for d in extra_source_dirs)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths), "PYTHONDONTWRITEBYTECODE": "1"}
     done = subprocess.run(
-        [sys.executable, "-m", "lambda_fn.cli.manifest", str(alembic_ini), str(script_location),
-         *(["--write"] if write else [])],
+        [sys.executable, "-m", module, str(alembic_ini), str(script_location), *(["--write"] if write else [])],
         env=env, capture_output=True, text=True, check=False,
     )
     if done.returncode != 0:
         raise BundlingError(done.stderr.strip()[-500:] or f"exit {done.returncode}")
-    return tuple(json.loads(done.stdout)["heads"])
+    answer: dict[str, Any] = json.loads(done.stdout)
+    return answer
+
+
+def read_heads(hook_root: Path, alembic_ini: Path, script_location: Path, extra_source_dirs: Iterable[Path] = (),
+               *, write: bool = False) -> tuple[str, ...]:
+    """The project's heads, the one way every build step learns them (`lambda_fn.cli.manifest`). With `write`,
+    the manifest is also written next to env.py."""
+    answer = run_project_module("lambda_fn.cli.manifest", hook_root, alembic_ini, script_location,
+                                extra_source_dirs, write=write)
+    return tuple(answer["heads"])
 
 
 def write_heads_manifest(spec: HookBundleSpec, output_dir: Path, *, log: Log = log_to_stderr) -> None:

@@ -10,12 +10,9 @@ built, and loudly: a pending revision missing from the file is then refused at d
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
+from infra.bundling.heads import run_project_module
 from infra.bundling.layout import ALEMBIC_INI, MIGRATIONS_DIR
 from infra.bundling.spec import HookBundleSpec
 from infra.bundling.tools import BundlingError, Log, log_to_stderr
@@ -25,18 +22,9 @@ LINT_MANIFEST = f"{MIGRATIONS_DIR}/alembic_hook_lint.json"
 
 def lint_revisions(hook_root: Path, alembic_ini: Path, script_location: Path, extra_source_dirs: tuple[Path, ...] = (),
                    *, write: bool = False) -> dict[str, object]:
-    """Lint every revision (the service's folders on PYTHONPATH: the revisions may import them)."""
-    paths = [str(hook_root), *(str(Path(d).parent) for d in extra_source_dirs)]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths), "PYTHONDONTWRITEBYTECODE": "1"}
-    done = subprocess.run(
-        [sys.executable, "-m", "lambda_fn.cli.lint_manifest", str(alembic_ini), str(script_location),
-         *(["--write"] if write else [])],
-        env=env, capture_output=True, text=True, check=False,
-    )
-    if done.returncode != 0:
-        raise BundlingError(done.stderr.strip()[-500:] or f"exit {done.returncode}")
-    summary: dict[str, object] = json.loads(done.stdout)
-    return summary
+    """Lint every revision (`lambda_fn.cli.lint_manifest`, run like the heads manifest)."""
+    return run_project_module("lambda_fn.cli.lint_manifest", hook_root, alembic_ini, script_location,
+                              extra_source_dirs, write=write)
 
 
 def write_lint_manifest(spec: HookBundleSpec, output_dir: Path, *, log: Log = log_to_stderr) -> None:

@@ -19,12 +19,12 @@ from lambda_fn.errors import HookError
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    write = "--write" in args
-    args = [a for a in args if a != "--write"]
-    if len(args) not in (1, 2):
-        print("usage: python -m lambda_fn.cli.lint_manifest ALEMBIC_INI [SCRIPT_LOCATION] [--write]", file=sys.stderr)
+    from lambda_fn.cli.manifest import project_args
+
+    parsed = project_args(argv, "lambda_fn.cli.lint_manifest")
+    if parsed is None:
         return 2
+    ini, script_location, write = parsed
 
     from lambda_fn.engine.gate import squawk, store
     from lambda_fn.engine.gate.enforce import policy_of
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no squawk binary (pip install squawk-cli, or set {squawk.ENV_VAR})", file=sys.stderr)
         return 1
     try:
-        project = AlembicProject(args[0], args[1] if len(args) == 2 else None)
+        project = AlembicProject(ini, script_location)
         policy = policy_of(project)
         scripts = list(reversed(list(project.script.walk_revisions())))
         records = lint_now(project.config, project.script, scripts, {s.revision for s in scripts}, binary=binary,

@@ -22,15 +22,25 @@ from lambda_fn.engine.project import AlembicProject
 from lambda_fn.errors import HookError
 
 
-def main(argv: list[str] | None = None) -> int:
+def project_args(argv: list[str] | None, module: str) -> tuple[str, str | None, bool] | None:
+    """`ALEMBIC_INI [SCRIPT_LOCATION] [--write]`, the arguments of every build-time entry; None (usage printed)
+    when they are not that."""
     args = list(sys.argv[1:] if argv is None else argv)
     write = "--write" in args
     args = [a for a in args if a != "--write"]
     if len(args) not in (1, 2):
-        print("usage: python -m lambda_fn.cli.manifest ALEMBIC_INI [SCRIPT_LOCATION] [--write]", file=sys.stderr)
+        print(f"usage: python -m {module} ALEMBIC_INI [SCRIPT_LOCATION] [--write]", file=sys.stderr)
+        return None
+    return args[0], args[1] if len(args) == 2 else None, write
+
+
+def main(argv: list[str] | None = None) -> int:
+    parsed = project_args(argv, "lambda_fn.cli.manifest")
+    if parsed is None:
         return 2
+    ini, script_location, write = parsed
     try:
-        project = AlembicProject(args[0], args[1] if len(args) == 2 else None)
+        project = AlembicProject(ini, script_location)
         heads = tuple(project.script.get_heads())
     except HookError as exc:
         print(exc.message, file=sys.stderr)
