@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -115,11 +116,11 @@ def test_squawk_findings_map_back_to_their_revision() -> None:
 
 
 def _finding(i: int, **kw: object) -> Finding:
-    base: dict[str, object] = {"revision": f"r{i}", "rule": "ban-drop-column", "category": FindingClass.INCOMPATIBLE,
+    base: dict[str, Any] = {"revision": f"r{i}", "rule": "ban-drop-column", "category": FindingClass.INCOMPATIBLE,
                                "statement": f"ALTER TABLE t{i} DROP COLUMN c" + " x" * 40, "table": f"t{i}",
                                "fix": "expand now, contract after the deploy", "refused": True}
     base.update(kw)
-    return Finding(**base)  # type: ignore[arg-type]
+    return Finding(**base)
 
 
 def _refused(n: int) -> Result:
