@@ -25,10 +25,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from lambda_fn.log import logger
 from lambda_fn.result import Result
+from lambda_fn.settings import TRUE_WORDS
 
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "AlembicHook"
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "alembic-hook"
-_TRUE = {"1", "true", "yes", "on"}
 
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
@@ -65,7 +65,7 @@ def flush() -> None:
 def tracing_wanted(env: dict[str, str] | None = None) -> bool:
     env = dict(os.environ) if env is None else env
     return (bool(env.get("AWS_LAMBDA_FUNCTION_NAME"))
-            and env.get("POWERTOOLS_TRACE_DISABLED", "").strip().lower() not in _TRUE
+            and env.get("POWERTOOLS_TRACE_DISABLED", "").strip().lower() not in TRUE_WORDS
             and importlib.util.find_spec("aws_xray_sdk") is not None)
 
 
