@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from aws_cdk import CustomResource
 from aws_cdk import aws_codepipeline_actions as cpactions
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct, IConstruct
 
@@ -74,10 +75,12 @@ class MigrationHook(Construct):
             self.endpoints = network.vpc_endpoints(
                 self, vpc=props.vpc, subnets=subnets, function_group=self.security_group
             )
+        # kept: the workflow's long lane (infra/workflow) runs the same asset in CodeBuild
+        self.code: lambda_.Code = function_code(props, self.bundle_spec)
         self.function = migration_function(
             self,
             props,
-            code=function_code(props, self.bundle_spec),
+            code=self.code,
             role=self.role,
             subnets=subnets,
             security_group=self.security_group,

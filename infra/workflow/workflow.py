@@ -1,0 +1,220 @@
+"""``MigrationWorkflow``: a Step Functions (Standard) state machine around a ``MigrationHook``'s function, for
+what one invocation cannot do: runs longer than 15 minutes (a budgeted loop), revisions that alone outlast an
+invocation (the long lane, CodeBuild), a snapshot taken and awaited before the first DDL, and many databases
+(a Distributed Map with bounded concurrency and a tolerated failure percentage).
+
+Composed from the hook, opt-in: the hook's function, role, network and settings are reused, never copied. The
+workflow adds a helper function (outside the VPC, no database access), the long lane's CodeBuild project, the
+state machine with its log group, and the callers: ``pipeline_action()`` (CodePipeline's Step Functions action,
+before the ECS deploy) and ``run_on_deploy()`` (a CloudFormation deploy gate, ``DeployGate``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from aws_cdk import Acknowledgment, ArnFormat, Duration, Stack, Validations
+from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_codepipeline_actions as cpactions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct, IConstruct
+
+from infra.bundling import LambdaPython
+from infra.migration_hook import MigrationHook
+from infra.workflow.definition import Definition, Parts, execution_arn_prefix, machine_name, target_item
+from infra.workflow.gate import DEFAULT_GATE_BUDGET, DeployGate
+from infra.workflow.helper import helper_function
+from infra.workflow.long_lane import LongLane, acknowledge_lane_wildcards, long_lane
+from infra.workflow.props import MigrationWorkflowProps, SnapshotOptions, Target, budget_seconds, validate
+from infra.workflow.secrets import acknowledge_resources, acknowledge_secret_wildcards, grant_fleet_secrets
+
+
+class MigrationWorkflow(Construct):
+    """The state machine (``state_machine``), its helper (``helper``) and long lane (``long_lane``)."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, hook: MigrationHook,
+                 props: MigrationWorkflowProps | None = None) -> None:
+        super().__init__(scope, construct_id)
+        props = props or MigrationWorkflowProps()
+        hook_props = hook.props
+        validate(props, function_timeout=hook_props.timeout)
+        self.hook = hook
+        self.props = props
+        self.budget_seconds = budget_seconds(props, hook_props.timeout)
+
+        self.helper, self.helper_role = helper_function(self, log_retention=props.log_retention)
+        self.long_lane: LongLane | None = None
+        if props.long_lane.enabled:
+            target = LambdaPython.from_cdk(hook_props.runtime, hook_props.architecture)
+            self.long_lane = long_lane(self, hook_props=hook_props, code=hook.code, python=target.version,
+                                       security_group=hook.security_group, options=props.long_lane,
+                                       log_retention=props.log_retention)
+            hook_props.secret.grant_read(self.long_lane.role)
+            acknowledge_lane_wildcards(self.long_lane.role)
+
+        readers: list[iam.IRole] = [hook.role] + ([self.long_lane.role] if self.long_lane else [])
+        if props.fleet is not None:
+            wildcards = grant_fleet_secrets(props.fleet, readers)
+            for role in readers:
+                acknowledge_secret_wildcards(role, props.fleet, wildcards)
+        if props.snapshot is not None:
+            self._grant_pruning(props.snapshot)
+
+        definition = Definition(self, props, Parts(
+            function=hook.function, function_timeout=hook_props.timeout, helper=self.helper,
+            long_lane=self.long_lane.project if self.long_lane else None,
+            long_lane_timeout=props.long_lane.timeout,
+        ), budget=self.budget_seconds, target=None if props.fleet is not None else self._own_target())
+        self.log_group = logs.LogGroup(self, "Logs", retention=props.log_retention)
+        self.state_machine = sfn.StateMachine(
+            self, "StateMachine",
+            state_machine_name=props.state_machine_name,
+            comment="Migrates the database(s) with the migration hook's function: snapshot, budgeted loop, long "
+                    "lane, summary",
+            definition_body=sfn.DefinitionBody.from_chainable(definition.start),
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            timeout=props.timeout,
+            tracing_enabled=True,
+            # execution data stays out of the logs: results name databases, and the deploy gate's input holds
+            # CloudFormation's presigned response URL
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+        )
+        if props.fleet is not None and props.fleet.results_bucket is not None:
+            props.fleet.results_bucket.grant_read(self.helper_role, f"{props.fleet.results_prefix}/*")
+        self._acknowledge()
+        self._gate: DeployGate | None = None
+
+    # -- the callers ---------------------------------------------------------------------------------------------
+
+    def pipeline_action(self, *, action_name: str = "Migrate", revision: str = "head", snapshot: bool | None = None,
+                        run_order: int | None = None, variables_namespace: str | None = None,
+                        output: codepipeline.Artifact | None = None) -> cpactions.StepFunctionInvokeAction:
+        """CodePipeline's Step Functions action for a stage before the ECS deploy: a Standard execution, so the
+        action passes or fails with it; its output artifact (``<action>Summary``) holds the summary, and a
+        failed execution's cause (the summary) shows in the console."""
+        execution_input: dict[str, Any] = {"revision": revision}
+        if snapshot is not None:
+            execution_input["snapshot"] = snapshot
+        return cpactions.StepFunctionInvokeAction(
+            action_name=action_name,
+            state_machine=self.state_machine,
+            state_machine_input=cpactions.StateMachineInput.literal(execution_input),
+            execution_name_prefix="pipeline",
+            output=output or codepipeline.Artifact(f"{action_name}Summary"),
+            run_order=run_order,
+            variables_namespace=variables_namespace,
+        )
+
+    def run_on_deploy(self, *, target_revision: str = "head", after: Sequence[IConstruct] = (),
+                      budget: Duration = DEFAULT_GATE_BUDGET, snapshot: bool = True) -> DeployGate:
+        """A custom resource that runs the workflow during ``cdk deploy`` and answers CloudFormation exactly once,
+        within its ServiceTimeout (``DeployGate``). Make the ECS service's CfnService depend on ``.resource``."""
+        if self._gate is not None:
+            raise ValueError("run_on_deploy() was already called for this workflow")
+        from infra.hook.triggers import single_head
+
+        hook_props = self.hook.props
+        if target_revision in ("head", "heads"):  # a concrete id: see MigrationHook.run_on_deploy (rollbacks)
+            target_revision = single_head(hook_props.hook_root, hook_props.alembic_ini, hook_props.script_location,
+                                          hook_props.extra_source_dirs)
+        self._gate = DeployGate(self, "DeployGate", workflow_state_machine=self.state_machine, helper=self.helper,
+                                helper_role=self.helper_role, target_revision=target_revision, budget=budget,
+                                snapshot=snapshot, fingerprint=self.hook.migrations_fingerprint,
+                                log_retention=self.props.log_retention)
+        hook = self.hook
+        for dependency in (*after, hook.function, hook.security_group, hook.database_ingress, *hook.endpoints):
+            self._gate.resource.node.add_dependency(dependency)
+        return self._gate
+
+    # -- parts ---------------------------------------------------------------------------------------------------
+
+    def _own_target(self) -> dict[str, Any]:
+        """The hook's own database as the one item (its secret; host/name from the function's settings)."""
+        hook_props = self.hook.props
+        snapshot = self.props.snapshot or SnapshotOptions()
+        return target_item(Target(secret=hook_props.secret, id=hook_props.database_name or "database",
+                                  instance=snapshot.instance, cluster=snapshot.cluster))
+
+    def _grant_pruning(self, options: SnapshotOptions) -> None:
+        """The helper lists a source's manual snapshots and deletes only the hook's (``<prefix>-*``)."""
+        stack = Stack.of(self)
+        fleet = self.props.fleet
+
+        def names(kind: str) -> list[str]:
+            listed = options.allowed_instances if kind == "instance" else options.allowed_clusters
+            own = options.instance if kind == "instance" else options.cluster
+            inline = [getattr(t, kind) for t in fleet.targets] if fleet is not None else []
+            return list(dict.fromkeys(n for n in [own, *listed, *inline] if n)) or ["alembic-hook-none"]
+
+        role = self.helper_role
+        role.add_to_policy(iam.PolicyStatement(
+            actions=["rds:DescribeDBSnapshots"],
+            resources=[*(rds_arn(stack, "db", n) for n in names("instance")), rds_arn(stack, "snapshot", "*")]))
+        role.add_to_policy(iam.PolicyStatement(
+            actions=["rds:DescribeDBClusterSnapshots"],
+            resources=[*(rds_arn(stack, "cluster", n) for n in names("cluster")),
+                       rds_arn(stack, "cluster-snapshot", "*")]))
+        role.add_to_policy(iam.PolicyStatement(actions=["rds:DeleteDBSnapshot"],
+                                               resources=[rds_arn(stack, "snapshot", f"{options.prefix}-*")]))
+        role.add_to_policy(iam.PolicyStatement(actions=["rds:DeleteDBClusterSnapshot"],
+                                               resources=[rds_arn(stack, "cluster-snapshot", f"{options.prefix}-*")]))
+
+    def _acknowledge(self) -> None:
+        """cdk-nag's findings that are inherent to the workflow, each with the reason it is right here."""
+        stack = Stack.of(self)
+        machine = self.state_machine
+        acknowledge_resources(machine, [f"{self.hook.function.function_arn}:*", f"{self.helper.function_arn}:*"],
+                              "Step Functions' Lambda integration grants invoke of the function's versions and aliases "
+                              "(ARN suffix :*): the migration function and the workflow's helper, no other.")
+        acknowledge_resources(machine, ["*"], "What Step Functions needs for the state machine's own logging and "
+                              "tracing: CloudWatch Logs log delivery (logs:CreateLogDelivery and related) and X-Ray "
+                              "segments (xray:PutTraceSegments and related) support no resource-level permissions.")
+        snapshot = self.props.snapshot
+        if snapshot is not None:
+            ours = [rds_arn(stack, "snapshot", f"{snapshot.prefix}-*"),
+                    rds_arn(stack, "cluster-snapshot", f"{snapshot.prefix}-*")]
+            acknowledge_resources(machine, ours, "The pre-migration snapshot: created, tagged and described only under "
+                                  "the workflow's prefix; its identifier (a hash of the execution and the source) is "
+                                  "made at run time.")
+            acknowledge_resources(self.helper_role, [*ours, rds_arn(stack, "snapshot", "*"),
+                                                     rds_arn(stack, "cluster-snapshot", "*")],
+                                  "Pruning lists a source's manual snapshots (rds:Describe*Snapshots: read-only "
+                                  "metadata) and may delete only the hook's own, whose identifiers start with the "
+                                  "workflow's prefix.")
+        fleet = self.props.fleet
+        if fleet is not None:
+            name = machine_name(machine)
+            acknowledge_resources(machine, [f"{execution_arn_prefix(self, name)}*",
+                                            execution_arn(stack, f"{name}/Databases:*")],
+                                  "The Distributed Map starts, describes and stops its own child executions "
+                                  "(execution:<this state machine>/Databases:<generated>), nothing else.")
+            if fleet.targets_object is not None:
+                acknowledge_resources(machine, [f"arn:{stack.partition}:s3:::"
+                                                f"{fleet.targets_object.bucket.bucket_name}/*"],
+                                      "CDK's S3 JSON item reader grants s3:GetObject on the bucket's objects; the "
+                                      "state machine reads the one targets object it is given.")
+            if fleet.results_bucket is not None:
+                bucket = fleet.results_bucket.bucket_arn
+                acknowledge_resources(machine, [f"{bucket}/{fleet.results_prefix}/*", f"{bucket}/*"],
+                                      "The Distributed Map's ResultWriter writes each database's result under the "
+                                      "results prefix (object names generated per Map Run).")
+                acknowledge_resources(self.helper_role, [f"{bucket}/{fleet.results_prefix}/*"],
+                                      "The summary reads the Map Run's result files under the results prefix.")
+                Validations.of(self.helper_role).acknowledge(*[
+                    Acknowledgment(id=f"AwsSolutions-IAM5[Action::s3:{action}]",
+                                   reason="CDK's read grant on the results prefix (GetObject*, GetBucket*, List*): "
+                                          "the summary reads the Map Run's result files.")
+                    for action in ("GetObject*", "GetBucket*", "List*")])
+
+
+def rds_arn(stack: Stack, resource: str, name: str) -> str:
+    return stack.format_arn(service="rds", resource=resource, resource_name=name,
+                            arn_format=ArnFormat.COLON_RESOURCE_NAME)
+
+
+def execution_arn(stack: Stack, name: str) -> str:
+    return stack.format_arn(service="states", resource="execution", resource_name=name,
+                            arn_format=ArnFormat.COLON_RESOURCE_NAME)

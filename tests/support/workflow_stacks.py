@@ -1,0 +1,93 @@
+"""The small CDK app the workflow's tests and benchmark synthesize (offline, bundling skipped, cdk-nag on): a
+hook plus a ``MigrationWorkflow`` per stack, with bounds a test can wait for (a 3-second budget, 1-second snapshot
+polls). Their templates are what the tests execute: nothing of the definition is written twice.
+
+* ``WorkflowOne``: one database (the hook's secret), snapshot of instance ``hook-db`` (an Aurora member's cluster
+  ``hook-cluster`` is allowed), the long lane, the CloudFormation deploy gate;
+* ``WorkflowFleet<N>``: targets from ``s3://fleet-targets/targets.json``, secrets under ``tenants/``, concurrency N,
+  20 % tolerated.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import App, Duration, Stack, Validations
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
+from cdk_nag import AwsSolutionsChecks
+
+from infra.migration_hook import MigrationHook, MigrationHookProps
+from infra.workflow import (
+    FleetOptions,
+    MigrationWorkflow,
+    MigrationWorkflowProps,
+    SnapshotOptions,
+    TargetsObject,
+)
+from tests.support.paths import REPO
+
+HOOK_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:hook-db-AbCdEf"  # replaced by the real one
+TARGETS_BUCKET, TARGETS_KEY = "fleet-targets", "targets.json"
+SECRET_PREFIX = "tenants/"
+BUDGET_SECONDS = 3
+TOLERATED = 20
+FUNCTION_TIMEOUT = 60
+SNAPSHOT = SnapshotOptions(instance="hook-db", allowed_clusters=["hook-cluster"], keep=3,
+                           poll_interval=Duration.seconds(1), timeout=Duration.seconds(3))
+
+
+def _hook(stack: Stack) -> MigrationHook:
+    vpc = ec2.Vpc.from_vpc_attributes(
+        stack, "Vpc", vpc_id="vpc-0123456789abcdef0", availability_zones=["us-east-1a", "us-east-1b"],
+        private_subnet_ids=["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
+        private_subnet_route_table_ids=["rtb-0123456789abcdef0", "rtb-0123456789abcdef1"])
+    return MigrationHook(stack, "Hook", MigrationHookProps(
+        vpc=vpc,
+        database_security_group=ec2.SecurityGroup.from_security_group_id(stack, "DatabaseGroup",
+                                                                         "sg-0123456789abcdef0"),
+        database_port=5432,
+        secret=secretsmanager.Secret.from_secret_complete_arn(stack, "Secret", HOOK_SECRET),
+        alembic_ini=REPO / "alembic.ini",
+        script_location=REPO / "alembic",
+        ssl_mode="disable",
+        timeout=Duration.seconds(FUNCTION_TIMEOUT),
+        statement_timeout=Duration.seconds(30),
+    ))
+
+
+def build_app(outdir: Path, *, fleet_concurrency: Sequence[int] = (4,), one: bool = True) -> dict[str, dict[str, Any]]:
+    """Synthesize the stacks; returns their templates by stack name."""
+    app = App(context={"aws:cdk:bundling-stacks": [],
+                       "@aws-cdk/aws-stepfunctions:useDistributedMapResultWriterV2": True}, outdir=str(outdir))
+    names = []
+    if one:
+        stack = Stack(app, "WorkflowOne")
+        hook = _hook(stack)
+        workflow = MigrationWorkflow(stack, "Workflow", hook=hook, props=MigrationWorkflowProps(
+            budget=Duration.seconds(BUDGET_SECONDS), max_iterations=40, snapshot=SNAPSHOT))
+        workflow.run_on_deploy(target_revision="p29", budget=Duration.minutes(10))
+        names.append(stack.stack_name)
+    for concurrency in fleet_concurrency:
+        stack = Stack(app, f"WorkflowFleet{concurrency}")
+        hook = _hook(stack)
+        MigrationWorkflow(stack, "Workflow", hook=hook, props=MigrationWorkflowProps(
+            budget=Duration.seconds(BUDGET_SECONDS), max_iterations=40, long_lane=_no_lane(),
+            fleet=FleetOptions(
+                targets_object=TargetsObject(bucket=s3.Bucket.from_bucket_name(stack, "Targets", TARGETS_BUCKET),
+                                             key=TARGETS_KEY),
+                secret_prefix=SECRET_PREFIX, max_concurrency=concurrency, tolerated_failure_percentage=TOLERATED)))
+        names.append(stack.stack_name)
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    app.synth()  # raises on any unacknowledged cdk-nag finding
+    return {name: json.loads((outdir / f"{name}.template.json").read_text()) for name in names}
+
+
+def _no_lane() -> Any:
+    from infra.workflow import LongLaneOptions
+
+    return LongLaneOptions(enabled=False)
