@@ -390,8 +390,9 @@ class Definition:
             scope, f"Describe{kind}Snapshot", service="rds", action=f"describe{api}s",
             parameters={id_key: sfn.JsonPath.string_at("$.snapshot.id")},
             iam_resources=snapshot_arns,
-            result_selector={"status": sfn.JsonPath.string_at(f"$.{'DbClusterSnapshots' if cluster else 'DbSnapshots'}"
-                                                              "[0].Status")},
+            # the whole description, then its Status: moto's JSONPath turns "$.X[0].Status" into a one-element list
+            result_selector={"snapshot": sfn.JsonPath.object_at(
+                f"$.{'DbClusterSnapshots' if cluster else 'DbSnapshots'}[0]")},
             result_path="$.snapshot_status")
         describe.add_retry(errors=["States.ALL"], interval=Duration.seconds(2), max_attempts=3, backoff_rate=2)
         describe.add_catch(failure, errors=["States.ALL"], result_path="$.error")
@@ -406,9 +407,10 @@ class Definition:
         }, result_selector=None, result_path="$.pruned", timeout=Duration.minutes(5))
         # a snapshot that could not be pruned costs storage, never the migration: noted and passed over
         prune.add_catch(taken, errors=["States.ALL"], result_path="$.prune_error")
-        dead = sfn.Condition.or_(*[sfn.Condition.string_matches("$.snapshot_status.status", s) for s in SNAPSHOT_DEAD])
+        status = "$.snapshot_status.snapshot.Status"
+        dead = sfn.Condition.or_(*[sfn.Condition.string_matches(status, s) for s in SNAPSHOT_DEAD])
         ready = sfn.Choice(scope, f"{kind}SnapshotReady?")
-        ready.when(sfn.Condition.string_equals("$.snapshot_status.status", "available"), prune)
+        ready.when(sfn.Condition.string_equals(status, "available"), prune)
         ready.when(dead, self._fail_with(f"{kind}SnapshotDead", "snapshot_failed",
                                          "The pre-migration snapshot did not become available; nothing was applied."))
         ready.when(sfn.Condition.number_greater_than_equals_json_path("$.snapshot.polls",

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -260,8 +261,9 @@ class Execution:
 def run(client: Any, machine_arn: str, payload: Mapping[str, Any], *, name: str | None = None,
         deadline: float = EXECUTION_DEADLINE) -> Execution:
     """Start an execution and wait (polling, bounded) until it ends."""
+    # always named: moto names an unnamed execution "None", so a second one would already exist
     started = client.start_execution(stateMachineArn=machine_arn, input=json.dumps(payload),
-                                     **({"name": name} if name else {}))
+                                     name=name or f"test-{uuid.uuid4().hex}")
     return wait(client, started["executionArn"], deadline=deadline)
 
 
