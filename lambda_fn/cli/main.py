@@ -2,6 +2,7 @@
 
     alembic-hook [--config alembic.ini] [--database-url URL | --secret-id ID] COMMAND [REV] [--yes] [--json]
     alembic-hook invoke --function NAME [COMMAND] [REV] [--yes] [--json]
+    alembic-hook invoke --workflow ARN upgrade [REV] [--no-snapshot] [--wait-timeout SECONDS] [--json]
 
 `lint [START:END | REV]` runs the safety gate offline (no database): squawk and the hook's checks over each
 revision's rendered SQL, exit 1 when a finding refuses; `--format github` prints annotations for a pull
@@ -36,6 +37,12 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("--database-url", help="PostgreSQL URL (any driver suffix; sslmode=... honoured)")
     source.add_argument("--secret-id", help="Secrets Manager secret (RDS/CDK JSON) holding the credentials")
     p.add_argument("--function", help="with `invoke`: the deployed function's name or ARN")
+    p.add_argument("--workflow", help="with `invoke`: the migration workflow's state machine ARN (upgrade only): "
+                                      "start an execution and follow it to the end")
+    p.add_argument("--snapshot", action=argparse.BooleanOptionalAction, default=None,
+                   help="with `invoke --workflow`: take the pre-migration snapshot (default: as the workflow is built)")
+    p.add_argument("--wait-timeout", type=float, default=None, metavar="SECONDS",
+                   help="with `invoke --workflow`: stop following after this long (the execution goes on)")
     p.add_argument("--yes", action="store_true", help="confirm a downgrade or stamp")
     p.add_argument("--json", action="store_true", help="print the result object as JSON")
     p.add_argument("--format", choices=("text", "json", "github"), default=None,
@@ -55,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     # intermixed: options may follow the positionals (`invoke --function NAME status --json`)
     ns = _parser().parse_intermixed_args(argv)
+    if ns.command == "invoke" and ns.workflow:
+        return _invoke_workflow(ns)
     if ns.command == "invoke":
         from lambda_fn.cli.remote import invoke_function  # boto3 only on this path
 
@@ -100,6 +109,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     show = sys.stderr.isatty() if ns.progress is None else ns.progress
     return _print(execute(request, settings, read_secret=reader, observe=progress if show else None).to_dict(),
                   ns.json, github=github)
+
+
+def _invoke_workflow(ns: argparse.Namespace) -> int:
+    from lambda_fn.cli.workflow import DEFAULT_WAIT, run_workflow  # boto3 only on this path
+
+    command = ns.args[0] if ns.args else "upgrade"
+    if ns.function or command != "upgrade" or len(ns.args) > 2:
+        print("invoke --workflow ARN takes: upgrade [REV] (the workflow only upgrades; use --function for the "
+              "function's other commands)", file=sys.stderr)
+        return EXIT_USAGE
+    return run_workflow(ns.workflow, revision=ns.args[1] if len(ns.args) > 1 else None, snapshot=ns.snapshot,
+                        wait_seconds=ns.wait_timeout or DEFAULT_WAIT, as_json=ns.json or ns.format == "json")
 
 
 def _payload(ns: argparse.Namespace) -> dict[str, Any]:
