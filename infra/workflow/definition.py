@@ -325,7 +325,7 @@ class Definition:
         plan.add_catch(self.function_failure, errors=["States.ALL"], result_path="$.error")
 
         describe = tasks.CallAwsService(
-            scope, "DescribeInstance", service="rds", action="describeDBInstances",
+            scope, "DescribeInstance", service="rds", action="describeDBInstances", iam_action="rds:DescribeDBInstances",
             parameters={"DbInstanceIdentifier": sfn.JsonPath.string_at("$.target.instance")},
             iam_resources=self._rds_arns("db", self._allowed(options, "instance")),
             result_selector={"instance": sfn.JsonPath.object_at("$.DbInstances[0]")},
@@ -374,7 +374,7 @@ class Definition:
                                     sfn.JsonPath.string_at("$.snapshot_source.id")), "MD5")),
             "polls": 0}, result_path="$.snapshot")
         create = tasks.CallAwsService(
-            scope, f"Create{kind}Snapshot", service="rds", action=f"create{api}",
+            scope, f"Create{kind}Snapshot", service="rds", action=f"create{api}", iam_action=f"rds:Create{api}",
             parameters={id_key: sfn.JsonPath.string_at("$.snapshot.id"),
                         source_key: sfn.JsonPath.string_at("$.snapshot_source.id"),
                         "Tags": [{"Key": "alembic-hook", "Value": "pre-migration"},
@@ -387,7 +387,7 @@ class Definition:
         wait = sfn.Wait(scope, f"Wait{kind}Snapshot", time=sfn.WaitTime.seconds_path("$.settings.snapshot_poll_seconds"))
         exists.when(sfn.Condition.string_matches("$.error.Error", "*AlreadyExists*"), wait).otherwise(failure)
         describe = tasks.CallAwsService(
-            scope, f"Describe{kind}Snapshot", service="rds", action=f"describe{api}s",
+            scope, f"Describe{kind}Snapshot", service="rds", action=f"describe{api}s", iam_action=f"rds:Describe{api}s",
             parameters={id_key: sfn.JsonPath.string_at("$.snapshot.id")},
             iam_resources=snapshot_arns,
             # the whole description, then its Status: moto's JSONPath turns "$.X[0].Status" into a one-element list

@@ -67,7 +67,7 @@ class DeployGate(Construct):
             result_selector={"summary": sfn.JsonPath.object_at("$.Output")}, result_path="$.run",
             task_timeout=sfn.Timeout.duration(budget))
         stop = tasks.CallAwsService(
-            self, "StopRun", service="sfn", action="stopExecution",
+            self, "StopRun", service="sfn", action="stopExecution", iam_action="states:StopExecution",
             parameters={"ExecutionArn": sfn.JsonPath.format("{}{}", sfn.JsonPath.string_at("$.gate.execution_prefix"),
                                                             sfn.JsonPath.string_at("$.gate.child")),
                         "Cause": "The CloudFormation deploy gate gave up waiting (its budget) or the run failed."},

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import Acknowledgment, ArnFormat, Duration, Stack, Validations
+from aws_cdk import Acknowledgment, ArnFormat, Duration, Fn, Stack, Validations
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as cpactions
 from aws_cdk import aws_iam as iam
@@ -29,7 +29,12 @@ from infra.workflow.gate import DEFAULT_GATE_BUDGET, DeployGate
 from infra.workflow.helper import helper_function
 from infra.workflow.long_lane import LongLane, acknowledge_lane_wildcards, long_lane
 from infra.workflow.props import MigrationWorkflowProps, SnapshotOptions, Target, budget_seconds, validate
-from infra.workflow.secrets import acknowledge_resources, acknowledge_secret_wildcards, grant_fleet_secrets
+from infra.workflow.secrets import (
+    acknowledge_resources,
+    acknowledge_secret_wildcards,
+    grant_fleet_secrets,
+    nag_resource,
+)
 
 
 class MigrationWorkflow(Construct):
@@ -107,6 +112,21 @@ class MigrationWorkflow(Construct):
             run_order=run_order,
             variables_namespace=variables_namespace,
         )
+
+    def pipeline_acknowledgments(self, execution_name_prefix: str = "pipeline") -> list[Acknowledgment]:
+        """For the pipeline (``Validations.of(pipeline).acknowledge(*...)``): cdk-nag's finding on the action
+        role CodePipeline's Step Functions action creates, which may describe the executions it starts."""
+        arn = self.state_machine.state_machine_arn
+
+        def part(index: int) -> str:
+            return Fn.select(index, Fn.split(":", arn))
+
+        executions = f"arn:{part(1)}:states:{part(3)}:{part(4)}:execution:{part(6)}:{execution_name_prefix}*"
+        return [Acknowledgment(
+            id=f"AwsSolutions-IAM5[Resource::{nag_resource(Stack.of(self), executions)}]",
+            reason="CodePipeline's Step Functions action describes the executions it starts, named "
+                   f"{execution_name_prefix}<generated>, of the migration workflow only.",
+        )]
 
     def run_on_deploy(self, *, target_revision: str = "head", after: Sequence[IConstruct] = (),
                       budget: Duration = DEFAULT_GATE_BUDGET, snapshot: bool = True) -> DeployGate:
@@ -198,7 +218,8 @@ class MigrationWorkflow(Construct):
                                       "state machine reads the one targets object it is given.")
             if fleet.results_bucket is not None:
                 bucket = fleet.results_bucket.bucket_arn
-                acknowledge_resources(machine, [f"{bucket}/{fleet.results_prefix}/*", f"{bucket}/*"],
+                by_name = f"arn:{stack.partition}:s3:::{fleet.results_bucket.bucket_name}"
+                acknowledge_resources(machine, [f"{bucket}/{fleet.results_prefix}/*", f"{bucket}/*", f"{by_name}/*"],
                                       "The Distributed Map's ResultWriter writes each database's result under the "
                                       "results prefix (object names generated per Map Run).")
                 acknowledge_resources(self.helper_role, [f"{bucket}/{fleet.results_prefix}/*"],

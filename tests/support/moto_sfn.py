@@ -44,34 +44,39 @@ def state_machines(template: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in template["Resources"].items() if v["Type"] == "AWS::StepFunctions::StateMachine"}
 
 
-def resolve(value: Any, refs: Mapping[str, str]) -> Any:
+PSEUDO = {"AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::URLSuffix": "amazonaws.com"}
+
+
+def resolve(value: Any, refs: Mapping[str, str], *, symbolic: bool = False) -> Any:
     """CloudFormation's intrinsic functions as a deploy would resolve them: pseudo parameters to the local
-    account and region, and each logical id to what ``refs`` says (Ref and GetAtt alike)."""
+    account and region, and each logical id to what ``refs`` says (Ref and GetAtt alike). ``symbolic``: pseudo
+    parameters as ``<AWS::Region>`` and a Select of an unresolved Split as ``<Select n>`` (to read a template)."""
     if isinstance(value, list):
-        return [resolve(v, refs) for v in value]
+        return [resolve(v, refs, symbolic=symbolic) for v in value]
     if not isinstance(value, dict):
         return value
     if "Ref" in value:
         name = value["Ref"]
-        pseudo = {"AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT,
-                  "AWS::URLSuffix": "amazonaws.com"}
-        return pseudo[name] if name in pseudo else refs[name]
+        if name in PSEUDO:
+            return f"<{name}>" if symbolic else PSEUDO[name]
+        return refs[name]
     if "Fn::GetAtt" in value:
         logical, attribute = value["Fn::GetAtt"]
         return refs.get(f"{logical}.{attribute}", refs[logical])
     if "Fn::Join" in value:
         separator, parts = value["Fn::Join"]
-        return separator.join(str(resolve(p, refs)) for p in parts)
+        return separator.join(str(resolve(p, refs, symbolic=symbolic)) for p in parts)
     if "Fn::Split" in value:
         separator, source = value["Fn::Split"]
-        return str(resolve(source, refs)).split(separator)
+        return str(resolve(source, refs, symbolic=symbolic)).split(separator)
     if "Fn::Select" in value:
         index, items = value["Fn::Select"]
-        return resolve(items, refs)[int(index)]
+        parts = resolve(items, refs, symbolic=symbolic)
+        return parts[int(index)] if int(index) < len(parts) or not symbolic else f"<Select {index}>"
     if "Fn::Sub" in value:
         text = value["Fn::Sub"]
-        return re.sub(r"\$\{([^}]+)\}", lambda m: str(resolve({"Ref": m.group(1)}, refs)), text)
-    return {k: resolve(v, refs) for k, v in value.items()}
+        return re.sub(r"\$\{([^}]+)\}", lambda m: str(resolve({"Ref": m.group(1)}, refs, symbolic=symbolic)), text)
+    return {k: resolve(v, refs, symbolic=symbolic) for k, v in value.items()}
 
 
 def moto_definition(definition: str) -> str:

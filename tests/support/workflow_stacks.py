@@ -5,7 +5,8 @@ polls). Their templates are what the tests execute: nothing of the definition is
 * ``WorkflowOne``: one database (the hook's secret), snapshot of instance ``hook-db`` (an Aurora member's cluster
   ``hook-cluster`` is allowed), the long lane, the CloudFormation deploy gate;
 * ``WorkflowFleet<N>``: targets from ``s3://fleet-targets/targets.json``, secrets under ``tenants/``, concurrency N,
-  20 % tolerated.
+  20 % tolerated;
+* ``WorkflowFleetInline``: (template only) inline targets, one secret with its own KMS key, results to S3.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import App, Duration, Stack, Validations
+from aws_cdk import Acknowledgment, App, Duration, Stack, Validations
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from cdk_nag import AwsSolutionsChecks
@@ -27,11 +29,14 @@ from infra.workflow import (
     MigrationWorkflow,
     MigrationWorkflowProps,
     SnapshotOptions,
+    Target,
     TargetsObject,
 )
 from tests.support.paths import REPO
 
 HOOK_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:hook-db-AbCdEf"  # replaced by the real one
+INLINE_SECRETS = ("arn:aws:secretsmanager:us-east-1:123456789012:secret:tenant-a-AbCdEf",
+                  "arn:aws:secretsmanager:us-east-1:123456789012:secret:tenant-b-AbCdEf")
 TARGETS_BUCKET, TARGETS_KEY = "fleet-targets", "targets.json"
 SECRET_PREFIX = "tenants/"
 BUDGET_SECONDS = 3
@@ -60,7 +65,8 @@ def _hook(stack: Stack) -> MigrationHook:
     ))
 
 
-def build_app(outdir: Path, *, fleet_concurrency: Sequence[int] = (4,), one: bool = True) -> dict[str, dict[str, Any]]:
+def build_app(outdir: Path, *, fleet_concurrency: Sequence[int] = (4,), one: bool = True,
+              inline: bool = True) -> dict[str, dict[str, Any]]:
     """Synthesize the stacks; returns their templates by stack name."""
     app = App(context={"aws:cdk:bundling-stacks": [],
                        "@aws-cdk/aws-stepfunctions:useDistributedMapResultWriterV2": True}, outdir=str(outdir))
@@ -81,6 +87,27 @@ def build_app(outdir: Path, *, fleet_concurrency: Sequence[int] = (4,), one: boo
                 targets_object=TargetsObject(bucket=s3.Bucket.from_bucket_name(stack, "Targets", TARGETS_BUCKET),
                                              key=TARGETS_KEY),
                 secret_prefix=SECRET_PREFIX, max_concurrency=concurrency, tolerated_failure_percentage=TOLERATED)))
+        names.append(stack.stack_name)
+    if inline:  # only synthesized (its template is asserted): inline targets, a secret with its own key, results in S3
+        stack = Stack(app, "WorkflowFleetInline")
+        hook = _hook(stack)
+        key = kms.Key(stack, "TenantKey", enable_key_rotation=True)
+        keyed = secretsmanager.Secret(stack, "TenantSecret", encryption_key=key)
+        Validations.of(keyed).acknowledge(Acknowledgment(
+            id="AwsSolutions-SMG4", reason="A test stack's tenant secret, never deployed: it stands for a secret the "
+                                           "tenant's own stack creates and rotates."))
+        results = s3.Bucket(stack, "Results", enforce_ssl=True, block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+                            encryption=s3.BucketEncryption.S3_MANAGED)
+        Validations.of(results).acknowledge(Acknowledgment(
+            id="AwsSolutions-S1", reason="A test stack's results bucket: access logging is the team's bucket policy "
+                                         "and is out of the workflow's scope; this bucket is never deployed."))
+        MigrationWorkflow(stack, "Workflow", hook=hook, props=MigrationWorkflowProps(
+            long_lane=_no_lane(),
+            snapshot=SnapshotOptions(allowed_instances=["tenants-1"]),
+            fleet=FleetOptions(targets=[Target(secret=INLINE_SECRETS[0], id="a", instance="tenants-1"),
+                                        Target(secret=INLINE_SECRETS[1], id="b", host="b.example", name="b"),
+                                        Target(secret=keyed, id="c")],
+                               max_concurrency=2, results_bucket=results)))
         names.append(stack.stack_name)
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     app.synth()  # raises on any unacknowledged cdk-nag finding
