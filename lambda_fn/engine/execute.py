@@ -51,7 +51,13 @@ def execute(request: Request, settings: Settings, *, deadline: Deadline | None =
                 migrate(request, result, settings, deadline=deadline, read_secret=read_secret,
                         application_name=application_name, observe=observe, ready=ready)
     except HookError as exc:
-        result.fail(exc)
+        if request.partial and exc.kind is ErrorKind.DEADLINE:
+            # a budgeted iteration that ran out of time before it could start (a slow cold start, say) has
+            # done nothing wrong: the caller calls again
+            result.status = Status.PARTIAL
+            result.message = f"stopped: {exc.message} Nothing more was applied in this iteration; call again."
+        else:
+            result.fail(exc)
     except Exception as exc:  # noqa: BLE001 - the contract is one Result, whatever happens
         logger.exception("Unexpected failure")
         result.fail(HookError(ErrorKind.INTERNAL, f"Unexpected {type(exc).__name__}: {str(exc)[:300]}. "
