@@ -48,6 +48,9 @@ LAMBDA_SERVICE_ERRORS = [
     "Lambda.TooManyRequestsException",
 ]
 TARGET_DEFAULTS = {"id": "", "host": "", "name": "", "instance": "", "cluster": ""}
+# aws-sdk errors no retry can change (the names Step Functions gives RDS's faults)
+NOT_FOUND = ["Rds.DbInstanceNotFoundException", "Rds.DbSnapshotNotFoundException",
+             "Rds.DbClusterSnapshotNotFoundException"]
 # RDS snapshot states that will never become available
 SNAPSHOT_DEAD = ("failed", "error", "deleted", "deleting", "incompatible*", "*fail*")
 
@@ -85,14 +88,14 @@ class Definition:
                 end.next(summarize)
             self.start: sfn.IChainable = prologue.next(one).next(flow_start)
         else:
-            fan_out = self._fan_out(flow_start)
+            entry, fan_out = self._fan_out(flow_start)
             writer = fleet.results_bucket is not None
             summarize = self._summarize(
                 results=None if writer else sfn.JsonPath.list_at("$.results"),
                 written=sfn.JsonPath.object_at("$.results.ResultWriterDetails") if writer else None,
             )
             fan_out.next(summarize)
-            self.start = prologue.next(fan_out)
+            self.start = prologue.next(entry)
 
     # -- the execution's options and the construct's bounds ------------------------------------------------------
 
@@ -107,8 +110,8 @@ class Definition:
             "snapshot_prefix": snapshot.prefix if snapshot else "",
             "snapshot_keep": snapshot.keep if snapshot else 0,
         }
-        defaults = sfn.Pass(self.scope, "Defaults", result=sfn.Result.from_object({"revision": "head", "snapshot": True}),
-                            result_path="$.defaults")
+        defaults = sfn.Pass(self.scope, "Defaults", result_path="$.defaults",
+                            result=sfn.Result.from_object({"revision": "head", "snapshot": True}))
         options = sfn.Pass(self.scope, "Options", parameters={
             # the execution's input ({"revision": ..., "snapshot": false}, all optional) over the defaults
             "options": sfn.JsonPath.json_merge(sfn.JsonPath.object_at("$.defaults"),
@@ -325,11 +328,13 @@ class Definition:
         plan.add_catch(self.function_failure, errors=["States.ALL"], result_path="$.error")
 
         describe = tasks.CallAwsService(
-            scope, "DescribeInstance", service="rds", action="describeDBInstances", iam_action="rds:DescribeDBInstances",
+            scope, "DescribeInstance", service="rds", action="describeDBInstances",
+            iam_action="rds:DescribeDBInstances",
             parameters={"DbInstanceIdentifier": sfn.JsonPath.string_at("$.target.instance")},
             iam_resources=self._rds_arns("db", self._allowed(options, "instance")),
             result_selector={"instance": sfn.JsonPath.object_at("$.DbInstances[0]")},
             result_path="$.snapshot_source")
+        describe.add_retry(errors=NOT_FOUND, max_attempts=0)  # an instance that is not there stays not there
         describe.add_retry(errors=["States.ALL"], interval=Duration.seconds(2), max_attempts=3, backoff_rate=2)
         describe.add_catch(snapshot_failure, errors=["States.ALL"], result_path="$.error")
 
@@ -378,13 +383,15 @@ class Definition:
             parameters={id_key: sfn.JsonPath.string_at("$.snapshot.id"),
                         source_key: sfn.JsonPath.string_at("$.snapshot_source.id"),
                         "Tags": [{"Key": "alembic-hook", "Value": "pre-migration"},
-                                 {"Key": "alembic-hook:execution", "Value": sfn.JsonPath.string_at("$.execution.name")}]},
+                                 {"Key": "alembic-hook:execution",
+                                  "Value": sfn.JsonPath.string_at("$.execution.name")}]},
             iam_resources=[*self._rds_arns("cluster" if cluster else "db", sources), *snapshot_arns],
             additional_iam_statements=[iam.PolicyStatement(actions=["rds:AddTagsToResource"], resources=snapshot_arns)],
             result_path=sfn.JsonPath.DISCARD)
         exists = sfn.Choice(scope, f"{kind}SnapshotExists?")
         create.add_catch(exists, errors=["States.ALL"], result_path="$.error")
-        wait = sfn.Wait(scope, f"Wait{kind}Snapshot", time=sfn.WaitTime.seconds_path("$.settings.snapshot_poll_seconds"))
+        wait = sfn.Wait(scope, f"Wait{kind}Snapshot",
+                        time=sfn.WaitTime.seconds_path("$.settings.snapshot_poll_seconds"))
         exists.when(sfn.Condition.string_matches("$.error.Error", "*AlreadyExists*"), wait).otherwise(failure)
         describe = tasks.CallAwsService(
             scope, f"Describe{kind}Snapshot", service="rds", action=f"describe{api}s", iam_action=f"rds:Describe{api}s",
@@ -394,6 +401,7 @@ class Definition:
             result_selector={"snapshot": sfn.JsonPath.object_at(
                 f"$.{'DbClusterSnapshots' if cluster else 'DbSnapshots'}[0]")},
             result_path="$.snapshot_status")
+        describe.add_retry(errors=NOT_FOUND, max_attempts=0)
         describe.add_retry(errors=["States.ALL"], interval=Duration.seconds(2), max_attempts=3, backoff_rate=2)
         describe.add_catch(failure, errors=["States.ALL"], result_path="$.error")
         count = sfn.Pass(scope, f"Count{kind}Poll", parameters={
@@ -445,7 +453,7 @@ class Definition:
 
     # -- many databases ------------------------------------------------------------------------------------------
 
-    def _fan_out(self, flow_start: sfn.IChainable) -> sfn.IChainable:
+    def _fan_out(self, flow_start: sfn.IChainable) -> tuple[sfn.IChainable, sfn.DistributedMap]:
         fleet = self.props.fleet
         assert fleet is not None
         reader = None
@@ -480,7 +488,7 @@ class Definition:
                                    cause="The Distributed Map failed: more databases' executions broke than tolerated, "
                                          "or it could not read its targets. Its Map Run lists each execution."),
                           errors=["States.ALL"], result_path="$.error")
-        return prologue.next(fan_out) if prologue is not None else fan_out
+        return (prologue.next(fan_out) if prologue is not None else fan_out), fan_out
 
     def _summarize(self, *, results: Any = None, written: Any = None) -> sfn.IChainable:
         scope = self.scope

@@ -139,9 +139,10 @@ class DeployGate(Construct):
                               "(ARN suffix :*): the same one function, no other.")
 
     def _respond(self, construct_id: str, helper: lambda_.IFunction, payload: dict[str, object]) -> tasks.LambdaInvoke:
-        task = tasks.LambdaInvoke(self, construct_id, lambda_function=helper, payload=sfn.TaskInput.from_object(payload),
-                                  payload_response_only=True, retry_on_service_exceptions=False,
-                                  result_path=sfn.JsonPath.DISCARD, task_timeout=sfn.Timeout.duration(Duration.minutes(3)))
+        task = tasks.LambdaInvoke(self, construct_id, lambda_function=helper,
+                                  payload=sfn.TaskInput.from_object(payload), payload_response_only=True,
+                                  retry_on_service_exceptions=False, result_path=sfn.JsonPath.DISCARD,
+                                  task_timeout=sfn.Timeout.duration(Duration.minutes(3)))
         task.add_retry(errors=LAMBDA_SERVICE_ERRORS, interval=Duration.seconds(2), backoff_rate=2, max_attempts=3)
         task.add_retry(errors=["States.ALL"], interval=Duration.seconds(5), max_attempts=2)
         return task

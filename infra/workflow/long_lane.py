@@ -34,7 +34,7 @@ from infra.hook.environment import function_environment, seconds
 from infra.hook.network import default_subnets
 from infra.hook.props import MigrationHookProps
 from infra.workflow.props import LongLaneOptions
-from lambda_fn.settings import Settings
+from lambda_fn.settings import SOURCE_SDK, Settings
 
 # The CLI, as the asset holds it (no console script there): `alembic-hook upgrade <revision>`.
 CLI = "python -m lambda_fn.cli.main"
@@ -72,7 +72,7 @@ def lane_environment(hook_props: MigrationHookProps, options: LongLaneOptions) -
     """The function's settings, for a build: the statement timeout of a long revision, the CA bundle where
     the source is unpacked (the working directory), the SDK's secret reader (no Lambda extension here)."""
     env = function_environment(hook_props)
-    overrides = Settings.environment(statement_timeout=seconds(options.statement_timeout), secret_source="sdk")
+    overrides = Settings.environment(statement_timeout=seconds(options.statement_timeout), secret_source=SOURCE_SDK)
     if hook_props.ca_bundle is not None:
         overrides |= Settings.environment(sslrootcert=CA_BUNDLE_PATH)
     env = env | overrides
@@ -127,7 +127,8 @@ def long_lane(scope: Construct, *, hook_props: MigrationHookProps, code: lambda_
     cfn = project.node.default_child
     assert isinstance(cfn, codebuild.CfnProject)
     cfn.vpc_config = codebuild.CfnProject.VpcConfigProperty(
-        vpc_id=hook_props.vpc.vpc_id, subnets=selected.subnet_ids, security_group_ids=[security_group.security_group_id])
+        vpc_id=hook_props.vpc.vpc_id, subnets=selected.subnet_ids,
+        security_group_ids=[security_group.security_group_id])
     project.node.add_dependency(role)  # its policy too: the first build needs the ENI and S3 permissions
     if options.encryption_key is None:
         Validations.of(project).acknowledge(Acknowledgment(

@@ -91,7 +91,8 @@ def acknowledge_secret_wildcards(role: iam.IRole, fleet: FleetOptions, wildcards
         reasons.append(f"secrets whose name starts with {fleet.secret_prefix!r} (the fleet's, listed in S3 and unknown "
                        "when the stack is built)")
     if fleet.secret_tag:
-        reasons.append(f"secrets tagged {fleet.secret_tag[0]}={fleet.secret_tag[1]} (the condition limits the wildcard)")
+        key, value = fleet.secret_tag
+        reasons.append(f"secrets tagged {key}={value} (the condition limits the wildcard)")
     stack = Stack.of(role)
     for resource in wildcards:
         Validations.of(role).acknowledge(Acknowledgment(

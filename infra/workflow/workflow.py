@@ -60,7 +60,7 @@ class MigrationWorkflow(Construct):
             hook_props.secret.grant_read(self.long_lane.role)
             acknowledge_lane_wildcards(self.long_lane.role)
 
-        readers: list[iam.IRole] = [hook.role] + ([self.long_lane.role] if self.long_lane else [])
+        readers: list[iam.IRole] = [hook.role, *([self.long_lane.role] if self.long_lane else [])]
         if props.fleet is not None:
             wildcards = grant_fleet_secrets(props.fleet, readers)
             for role in readers:

@@ -38,7 +38,7 @@ def execution_name(user: str | None = None, now: datetime | None = None) -> str:
 def _user() -> str:
     try:
         return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no user name in some containers
+    except (OSError, KeyError):  # no user name in some containers
         return "user"
 
 

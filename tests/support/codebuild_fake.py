@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import uuid
 from collections.abc import Mapping
@@ -49,8 +51,9 @@ class FakeCodeBuild:
         self.builds: dict[str, Build] = {}
         self.extra_env = dict(extra_env or {})
         self.server = FakeHttpServer({"POST": self._call})
-        shim = Path(os.environ.get("TMPDIR", "/tmp")) / f"codebuild-shim-{uuid.uuid4().hex[:8]}"
-        shim.mkdir()
+        # `python` on the build's PATH: this venv's, standing in for the image's runtime-versions Python
+        shim = Path(tempfile.mkdtemp(prefix="codebuild-shim-"))
+        self._shim = shim
         (shim / "python").write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
         (shim / "python").chmod(0o755)
         self.path = f"{shim}{os.pathsep}/usr/bin{os.pathsep}/bin"
@@ -103,3 +106,4 @@ class FakeCodeBuild:
 
     def close(self) -> None:
         self.server.close()
+        shutil.rmtree(self._shim, ignore_errors=True)

@@ -55,28 +55,45 @@ def resolve(value: Any, refs: Mapping[str, str], *, symbolic: bool = False) -> A
         return [resolve(v, refs, symbolic=symbolic) for v in value]
     if not isinstance(value, dict):
         return value
-    if "Ref" in value:
-        name = value["Ref"]
-        if name in PSEUDO:
-            return f"<{name}>" if symbolic else PSEUDO[name]
-        return refs[name]
-    if "Fn::GetAtt" in value:
-        logical, attribute = value["Fn::GetAtt"]
-        return refs.get(f"{logical}.{attribute}", refs[logical])
-    if "Fn::Join" in value:
-        separator, parts = value["Fn::Join"]
-        return separator.join(str(resolve(p, refs, symbolic=symbolic)) for p in parts)
-    if "Fn::Split" in value:
-        separator, source = value["Fn::Split"]
-        return str(resolve(source, refs, symbolic=symbolic)).split(separator)
-    if "Fn::Select" in value:
-        index, items = value["Fn::Select"]
-        parts = resolve(items, refs, symbolic=symbolic)
-        return parts[int(index)] if int(index) < len(parts) or not symbolic else f"<Select {index}>"
-    if "Fn::Sub" in value:
-        text = value["Fn::Sub"]
-        return re.sub(r"\$\{([^}]+)\}", lambda m: str(resolve({"Ref": m.group(1)}, refs, symbolic=symbolic)), text)
+    for name, function in _INTRINSICS.items():
+        if name in value:
+            return function(value[name], lambda v: resolve(v, refs, symbolic=symbolic), refs, symbolic)
     return {k: resolve(v, refs, symbolic=symbolic) for k, v in value.items()}
+
+
+def _ref(name: str, again: Callable[[Any], Any], refs: Mapping[str, str], symbolic: bool) -> Any:
+    if name in PSEUDO:
+        return f"<{name}>" if symbolic else PSEUDO[name]
+    return refs[name]
+
+
+def _get_att(args: list[str], again: Callable[[Any], Any], refs: Mapping[str, str], symbolic: bool) -> Any:
+    logical, attribute = args
+    return refs.get(f"{logical}.{attribute}", refs[logical])
+
+
+def _join(args: list[Any], again: Callable[[Any], Any], refs: Mapping[str, str], symbolic: bool) -> Any:
+    separator, parts = args
+    return separator.join(str(again(p)) for p in parts)
+
+
+def _split(args: list[Any], again: Callable[[Any], Any], refs: Mapping[str, str], symbolic: bool) -> Any:
+    separator, source = args
+    return str(again(source)).split(separator)
+
+
+def _select(args: list[Any], again: Callable[[Any], Any], refs: Mapping[str, str], symbolic: bool) -> Any:
+    index, items = args
+    parts = again(items)
+    return parts[int(index)] if int(index) < len(parts) or not symbolic else f"<Select {index}>"
+
+
+def _sub(text: str, again: Callable[[Any], Any], refs: Mapping[str, str], symbolic: bool) -> Any:
+    return re.sub(r"\$\{([^}]+)\}", lambda m: str(again({"Ref": m.group(1)})), text)
+
+
+_INTRINSICS: dict[str, Callable[..., Any]] = {"Ref": _ref, "Fn::GetAtt": _get_att, "Fn::Join": _join,
+                                              "Fn::Split": _split, "Fn::Select": _select, "Fn::Sub": _sub}
 
 
 def moto_definition(definition: str) -> str:
@@ -108,21 +125,79 @@ def state_machine_arn(name: str) -> str:
 
 # -- divergences 1-3 and 5 ---------------------------------------------------------------------------------------
 
+def _operation(task: Any, service: str | None, action: str | None) -> Any:
+    """The botocore operation model a task's service and action name."""
+    import botocore.session
+    from moto.stepfunctions.parser.utils import camel_to_snake_case
+
+    wanted = task._get_boto_service_action(action)
+    model = botocore.session.get_session().get_service_model(task._get_boto_service_name(service))
+    for op in model.operation_names:
+        if camel_to_snake_case(op) == wanted:
+            return model.operation_model(op)
+    return None
+
+
+def _normalise_parameters(self: Any, parameters: dict[str, Any], boto_service_name: str | None = None,
+                          service_action_name: str | None = None) -> None:
+    op = _operation(self, boto_service_name, service_action_name)
+    if op is not None and op.input_shape is not None:
+        self._to_boto_request(parameters, op.input_shape)
+
+
+def _normalise_response(self: Any, response: Any, boto_service_name: str | None = None,
+                        service_action_name: str | None = None) -> None:
+    op = _operation(self, boto_service_name, service_action_name)
+    if op is not None and op.output_shape is not None:
+        self._from_boto_response(response, op.output_shape)
+
+
+def _task_failed(env: Any, error: str, cause: str) -> Any:
+    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    return FailureEvent(env=env, error_name=CustomErrorName(error), event_type=HistoryEventType.TaskFailed,
+                        event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(error=error,
+                                                                                                 cause=cause)))
+
+
+def _sdk_error_name(service: str, code: str) -> str:
+    """AWS's name for an aws-sdk task's error: ``Rds.DbSnapshotAlreadyExistsException``."""
+    from moto.stepfunctions.parser.utils import camel_to_snake_case
+
+    pretty = {"rds": "Rds", "sfn": "Sfn", "stepfunctions": "Sfn"}.get(service, service.title())
+    name = code[:1].upper() + camel_to_snake_case(code).title().replace("_", "")[1:]
+    return f"{pretty}.{name}" + ("" if name.endswith("Exception") else "Exception")
+
+
+def _codebuild_sync(self: Any, env: Any, resource_runtime_part: Any, normalised_parameters: Any,
+                    state_credentials: Any) -> Callable[[], Any]:
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEventException
+    from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
+
+    client = boto_client_for(region=resource_runtime_part.region, service="codebuild",
+                             state_credentials=state_credentials)
+    build_id = env.stack.pop()["Build"]["Id"]
+
+    def poll() -> Any:
+        time.sleep(0.2)
+        build = client.batch_get_builds(ids=[build_id])["builds"][0]
+        if build["buildStatus"] == "IN_PROGRESS":
+            return None
+        if build["buildStatus"] == "SUCCEEDED":
+            return {"Build": {"Id": build_id, "BuildStatus": "SUCCEEDED"}}
+        cause = json.dumps({"Build": {"Id": build_id, "BuildStatus": build["buildStatus"]}})
+        raise FailureEventException(_task_failed(env, "States.TaskFailed", cause))
+
+    return poll
+
+
 @contextmanager
 def aws_behaviour() -> Iterator[None]:
     """Patch moto's interpreter to behave as AWS does for the integrations the workflow uses (1-3)."""
-    import botocore.session
     from botocore.exceptions import ClientError
-
-    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
-    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
-        FailureEvent,
-        FailureEventException,
-    )
-    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
-    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
-        StatesErrorNameType,
-    )
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_lambda
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
         state_task_service,
@@ -130,89 +205,35 @@ def aws_behaviour() -> Iterator[None]:
         state_task_service_unsupported,
     )
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
-    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
-    from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
-    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
-    from moto.stepfunctions.parser.utils import camel_to_snake_case
 
-    session = botocore.session.get_session()
-    base = state_task_service.StateTaskService
-
-    def operation(task: Any, service: str | None, action: str | None) -> Any:
-        name = task._get_boto_service_name(service)
-        wanted = task._get_boto_service_action(action)
-        model = session.get_service_model(name)
-        for op in model.operation_names:
-            if camel_to_snake_case(op) == wanted:
-                return model.operation_model(op)
-        return None
-
-    def normalise_parameters(self: Any, parameters: dict[str, Any], boto_service_name: str | None = None,
-                             service_action_name: str | None = None) -> None:
-        op = operation(self, boto_service_name, service_action_name)
-        if op is not None and op.input_shape is not None:
-            self._to_boto_request(parameters, op.input_shape)
-
-    def normalise_response(self: Any, response: Any, boto_service_name: str | None = None,
-                           service_action_name: str | None = None) -> None:
-        op = operation(self, boto_service_name, service_action_name)
-        if op is not None and op.output_shape is not None:
-            self._from_boto_response(response, op.output_shape)
+    sdk = state_task_service_aws_sdk.StateTaskServiceAwsSdk
+    legacy_lambda = state_task_lambda.StateTaskLambda
+    unsupported = state_task_service_unsupported.StateTaskServiceUnsupported
+    original_sdk_error, original_lambda_error = sdk._from_error, legacy_lambda._from_error
 
     def sdk_error(self: Any, env: Any, ex: Exception) -> Any:
         if isinstance(ex, ClientError):
-            service = {"rds": "Rds", "sfn": "Sfn", "stepfunctions": "Sfn"}.get(self.resource.api_name,
-                                                                               self.resource.api_name.title())
-            code = ex.response["Error"]["Code"]
-            sfn_code = code[:1].upper() + camel_to_snake_case(code).title().replace("_", "")[1:]
-            error = f"{service}.{sfn_code}" + ("" if sfn_code.endswith("Exception") else "Exception")
+            error = _sdk_error_name(self.resource.api_name, ex.response["Error"]["Code"])
             return self._get_task_failure_event(env=env, error=error, cause=ex.response["Error"]["Message"])
         return original_sdk_error(self, env, ex)
 
     def lambda_error(self: Any, env: Any, ex: Exception) -> Any:
         if isinstance(ex, ClientError):
-            error = f"Lambda.{ex.response['Error']['Code']}"
-            return FailureEvent(env=env, error_name=CustomErrorName(error), event_type=HistoryEventType.TaskFailed,
-                                event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(
-                                    error=error, cause=ex.response["Error"]["Message"])))
+            return _task_failed(env, f"Lambda.{ex.response['Error']['Code']}", ex.response["Error"]["Message"])
         return original_lambda_error(self, env, ex)
 
-    def codebuild_sync(self: Any, env: Any, resource_runtime_part: Any, normalised_parameters: Any,
-                       state_credentials: Any) -> Callable[[], Any]:
-        client = boto_client_for(region=resource_runtime_part.region, service="codebuild",
-                                 state_credentials=state_credentials)
-        build_id = env.stack.pop()["Build"]["Id"]
-
-        def poll() -> Any:
-            time.sleep(0.2)
-            build = client.batch_get_builds(ids=[build_id])["builds"][0]
-            if build["buildStatus"] == "IN_PROGRESS":
-                return None
-            if build["buildStatus"] == "SUCCEEDED":
-                return {"Build": {"Id": build_id, "BuildStatus": "SUCCEEDED"}}
-            raise FailureEventException(FailureEvent(
-                env=env, error_name=StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
-                event_type=HistoryEventType.TaskFailed, event_details=EventDetails(
-                    taskFailedEventDetails=TaskFailedEventDetails(
-                        error="States.TaskFailed", cause=json.dumps({"Build": {"Id": build_id, "BuildStatus":
-                                                                               build["buildStatus"]}})))))
-
-        return poll
-
-    unsupported = state_task_service_unsupported.StateTaskServiceUnsupported
-    original_sdk_error = state_task_service_aws_sdk.StateTaskServiceAwsSdk._from_error
-    original_lambda_error = state_task_lambda.StateTaskLambda._from_error
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(base, "_normalise_parameters", normalise_parameters)
-        patch.setattr(base, "_normalise_response", normalise_response)
-        patch.setattr(state_task_service_aws_sdk.StateTaskServiceAwsSdk, "_from_error", sdk_error)
-        patch.setattr(state_task_lambda.StateTaskLambda, "_from_error", lambda_error)
-        patch.setattr(unsupported, "_build_sync_resolver", codebuild_sync)
+    def pattern_check(self: Any) -> None:
         # the .sync pattern passes moto's check (which admits only task tokens) and gets its task token as usual
-        patch.setattr(unsupported, "_assert_integration_pattern_is_supported",
-                      lambda self: None if self.resource.condition in (ResourceCondition.Sync,
-                                                                       ResourceCondition.WaitForTaskToken)
-                      else pytest.fail(f"unexpected integration pattern {self.resource.condition}"))
+        if self.resource.condition not in (ResourceCondition.Sync, ResourceCondition.WaitForTaskToken):
+            pytest.fail(f"unexpected integration pattern {self.resource.condition}")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(state_task_service.StateTaskService, "_normalise_parameters", _normalise_parameters)
+        patch.setattr(state_task_service.StateTaskService, "_normalise_response", _normalise_response)
+        patch.setattr(sdk, "_from_error", sdk_error)
+        patch.setattr(legacy_lambda, "_from_error", lambda_error)
+        patch.setattr(unsupported, "_build_sync_resolver", _codebuild_sync)
+        patch.setattr(unsupported, "_assert_integration_pattern_is_supported", pattern_check)
         yield
 
 

@@ -103,10 +103,8 @@ class Rig:
             for placeholder, value in self.literals.items():
                 definition = definition.replace(placeholder, value)
             arn = moto_sfn.state_machine_arn(short)
-            try:
+            if short in self.machines:
                 self.sfn.delete_state_machine(stateMachineArn=arn)
-            except Exception:
-                pass
             self.sfn.create_state_machine(name=short, definition=moto_sfn.moto_definition(definition),
                                           roleArn="arn:aws:iam::123456789012:role/workflow")
             self.machines[short] = arn

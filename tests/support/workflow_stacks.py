@@ -39,7 +39,8 @@ INLINE_SECRETS = ("arn:aws:secretsmanager:us-east-1:123456789012:secret:tenant-a
                   "arn:aws:secretsmanager:us-east-1:123456789012:secret:tenant-b-AbCdEf")
 TARGETS_BUCKET, TARGETS_KEY = "fleet-targets", "targets.json"
 SECRET_PREFIX = "tenants/"
-BUDGET_SECONDS = 3
+BUDGET_SECONDS = 3  # the one-database stack: small, so thirty slow revisions take several invocations
+FLEET_BUDGET_SECONDS = 30  # a fleet's cold runtimes share two cores: room to connect and load Alembic
 TOLERATED = 20
 FUNCTION_TIMEOUT = 60
 SNAPSHOT = SnapshotOptions(instance="hook-db", allowed_clusters=["hook-cluster"], keep=3,
@@ -82,7 +83,7 @@ def build_app(outdir: Path, *, fleet_concurrency: Sequence[int] = (4,), one: boo
         stack = Stack(app, f"WorkflowFleet{concurrency}")
         hook = _hook(stack)
         MigrationWorkflow(stack, "Workflow", hook=hook, props=MigrationWorkflowProps(
-            budget=Duration.seconds(BUDGET_SECONDS), max_iterations=40, long_lane=_no_lane(),
+            budget=Duration.seconds(FLEET_BUDGET_SECONDS), max_iterations=40, long_lane=_no_lane(),
             fleet=FleetOptions(
                 targets_object=TargetsObject(bucket=s3.Bucket.from_bucket_name(stack, "Targets", TARGETS_BUCKET),
                                              key=TARGETS_KEY),

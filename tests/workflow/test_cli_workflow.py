@@ -16,7 +16,7 @@ from tests.support.workflow_rig import WORKFLOW, asset_project, workflow_rig
 
 
 @pytest.mark.parametrize("fail", [False, True], ids=["migrated", "failed"])
-def test_invoke_workflow_follows_the_execution_to_its_end(fail: bool, db: Database, tmp_path: Path,
+def test_invoke_workflow_follows_the_execution_to_its_end(fail: bool, *, db: Database, tmp_path: Path,
                                                           one_template: dict[str, Any], moto_endpoint: str,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     second = "op.execute('CREATE TABLE c1 (id int)')" if fail else "op.execute('CREATE TABLE c2 (id int)')"

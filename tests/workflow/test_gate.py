@@ -49,8 +49,9 @@ def _project(tmp_path: Path, fail: bool = False) -> Path:
 
 
 @pytest.mark.parametrize("fail", [False, True], ids=["migrated", "failed"])
-def test_the_gate_answers_cloudformation_exactly_once(fail: bool, db: Database, tmp_path: Path, recorder: ResponseRecorder,
-                                                      one_template: dict[str, Any], moto_endpoint: str) -> None:
+def test_the_gate_answers_cloudformation_exactly_once(fail: bool, *, db: Database, tmp_path: Path,
+                                                      recorder: ResponseRecorder, one_template: dict[str, Any],
+                                                      moto_endpoint: str) -> None:
     with workflow_rig(one_template, _project(tmp_path, fail), moto_endpoint=moto_endpoint,
                       port=db.cluster.port) as rig:
         rig.use_hook_secret(db)

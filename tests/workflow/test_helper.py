@@ -36,8 +36,8 @@ def _result(status: str, kind: str | None = None, name: str = "t") -> dict[str, 
     return result
 
 
-@pytest.mark.parametrize(("failed", "tolerated", "ok"), [(0, 0, True), (1, 0, False), (2, 20, True), (3, 20, False),
-                                                         (12, 100, True)])
+@pytest.mark.parametrize(("failed", "tolerated", "ok"),
+                         [(0, 0, True), (1, 0, False), (2, 20, True), (3, 20, False), (12, 100, True)])
 def test_the_tolerated_percentage_is_the_share_of_failed_databases(failed: int, tolerated: float, ok: bool) -> None:
     results = [_result("failed", "secret", f"t{i}") for i in range(failed)]
     results += [_result("applied", name=f"ok{i}") for i in range(12 - failed)]
@@ -48,21 +48,22 @@ def test_the_tolerated_percentage_is_the_share_of_failed_databases(failed: int, 
 
 def test_a_database_without_a_result_counts_as_failed() -> None:
     summary = helper.summary_of([None, _result("up_to_date")], 0)
-    assert summary["failures"] == [{"id": "#0", "kind": "execution_failed", "message": summary["failures"][0]["message"]}]
+    (failure,) = summary["failures"]
+    assert failure["id"] == "#0" and failure["kind"] == "execution_failed" and failure["message"]
     assert summary["up_to_date"] == 1 and not summary["ok"]
 
 
 def test_the_summary_reads_a_map_runs_result_files(aws: None) -> None:
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="results")
-    succeeded = [{"ExecutionArn": f"arn:x:{i}", "Status": "SUCCEEDED", "Output": json.dumps(_result("applied", name=f"t{i}"))}
-                 for i in range(3)]
+    succeeded = [{"ExecutionArn": f"arn:x:{i}", "Status": "SUCCEEDED",
+                  "Output": json.dumps(_result("applied", name=f"t{i}"))} for i in range(3)]
     failed = [{"ExecutionArn": "arn:x:9", "Status": "FAILED", "Error": "States.Runtime", "Cause": "broke"}]
     s3.put_object(Bucket="results", Key="p/run/SUCCEEDED_0.json", Body=json.dumps(succeeded).encode())
     s3.put_object(Bucket="results", Key="p/run/FAILED_0.json", Body=json.dumps(failed).encode())
     manifest = {"DestinationBucket": "results", "MapRunArn": "arn:maprun", "ResultFiles": {
-        "SUCCEEDED": [{"Key": "p/run/SUCCEEDED_0.json", "Size": 1}], "FAILED": [{"Key": "p/run/FAILED_0.json", "Size": 1}],
-        "PENDING": []}}
+        "SUCCEEDED": [{"Key": "p/run/SUCCEEDED_0.json", "Size": 1}],
+        "FAILED": [{"Key": "p/run/FAILED_0.json", "Size": 1}], "PENDING": []}}
     s3.put_object(Bucket="results", Key="p/run/manifest.json", Body=json.dumps(manifest).encode())
     summary = helper.handler({"action": "summarize", "tolerated_failure_percentage": 25,
                               "result_writer": {"Bucket": "results", "Key": "p/run/manifest.json"}}, None)
@@ -100,7 +101,8 @@ def test_the_cloudformation_answer_fits_4096_bytes_whatever_it_carries() -> None
 def test_the_reason_names_the_workflows_summary() -> None:
     summary = json.dumps({"message": "1 database: 0 applied, 0 up to date, 1 failed (secret: 1)"})
     nested = {"Error": "States.TaskFailed", "Cause": json.dumps({"Status": "FAILED", "Cause": summary})}
-    assert helper.reason_from_error(nested) == "Migration failed: 1 database: 0 applied, 0 up to date, 1 failed (secret: 1)"
+    assert helper.reason_from_error(nested) == (
+        "Migration failed: 1 database: 0 applied, 0 up to date, 1 failed (secret: 1)")
     assert "budget" in (helper.reason_from_error({"Error": "States.Timeout"}) or "")
     assert helper.reason_from_error({"Error": "Lambda.Unknown", "Cause": "not json"}) == \
         "Migration failed: Lambda.Unknown: not json"

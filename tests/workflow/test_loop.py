@@ -84,7 +84,8 @@ def test_a_revision_declared_long_runs_in_the_long_lane_with_the_same_cli(
     assert build.status == "SUCCEEDED"
     assert build.overrides["TARGET_REVISION"] == "l2" and build.overrides["TARGET_SECRET_ARN"] == secret
     lane_env = rig.codebuild.projects["long-lane"].environment
-    assert lane_env["DB_STATEMENT_TIMEOUT_SECONDS"] == "21600" and lane_env["ALEMBIC_CONFIG"] == "migrations/alembic.ini"
+    assert lane_env["DB_STATEMENT_TIMEOUT_SECONDS"] == "21600"
+    assert lane_env["ALEMBIC_CONFIG"] == "migrations/alembic.ini"
     assert '"to_revision": "l2"' in build.output
     runs = db.query("SELECT caller, to_revision FROM alembic_hook_runs WHERE status = 'applied' ORDER BY id")
     assert runs == [["cli", "l2"], ["direct", "l3"]]

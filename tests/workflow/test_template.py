@@ -27,13 +27,13 @@ STAR_ACTIONS = {
 }
 
 
-class _Names(dict[str, str]):
+class _Names:
     """Every logical id as ``<Id>`` (``<Id.Attr>`` for GetAtt), so resources read as the template means them."""
 
-    def __missing__(self, key: str) -> str:
+    def __getitem__(self, key: str) -> str:
         return f"<{key}>"
 
-    def get(self, key: str, default: Any = None) -> str:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> str:
         return self[key]
 
 
@@ -49,8 +49,8 @@ def _statements(template: dict[str, Any], role: str) -> list[Statement]:
     for resource in template["Resources"].values():
         if resource["Type"] != "AWS::IAM::Policy" or {"Ref": role} not in resource["Properties"].get("Roles", []):
             continue
-        for raw in resource["Properties"]["PolicyDocument"]["Statement"]:
-            raw = resolve(raw, _Names(), symbolic=True)
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+            raw = resolve(statement, _Names(), symbolic=True)
             actions = raw["Action"] if isinstance(raw["Action"], list) else [raw["Action"]]
             resources = raw["Resource"] if isinstance(raw["Resource"], list) else [raw["Resource"]]
             found.append(Statement(tuple(actions), tuple(str(r) for r in resources), raw.get("Condition")))

@@ -13,6 +13,7 @@ Standard library and boto3 only (the Lambda runtime's): this file is the whole a
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import os
@@ -45,8 +46,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if action == "summarize":
         return summarize(event)
     if action == "respond":
-        return respond(event["cfn"], event["status"], reason=event.get("reason") or reason_from_error(event.get("error")),
-                       data=_data(event.get("data")))
+        reason = event.get("reason") or reason_from_error(event.get("error"))
+        return respond(event["cfn"], event["status"], reason=reason, data=_data(event.get("data")))
     raise ValueError(f"unknown action {action!r}")
 
 
@@ -55,7 +56,8 @@ def _client(service: str) -> Any:
     from botocore.config import Config
 
     config = Config(connect_timeout=5, read_timeout=30, retries={"mode": "standard", "max_attempts": 4})
-    return boto3.client(service, config=config)
+    factory: Any = boto3.client  # one factory for several services (its overloads want literal names)
+    return factory(service, config=config)
 
 
 # -- snapshots -------------------------------------------------------------------------------------------------
@@ -192,7 +194,7 @@ def start_gate(event: dict[str, Any]) -> dict[str, Any]:
         execution = _client("stepfunctions").start_execution(
             stateMachineArn=properties["GateStateMachineArn"], name=f"cfn-{event['RequestId']}"[:80],
             input=json.dumps(payload))
-    except Exception as exc:  # noqa: BLE001 - every failure is answered, or CloudFormation waits an hour
+    except Exception as exc:  # every failure is answered, or CloudFormation waits an hour
         if type(exc).__name__ == "ExecutionAlreadyExists":
             return {"started": False, "reason": "already started for this request"}
         logger.exception("could not start the deploy gate")
@@ -295,7 +297,7 @@ def respond(cfn: dict[str, Any], status: str, *, reason: str | None = None,
             with urllib.request.urlopen(request, timeout=10) as reply:  # noqa: S310 - checked above
                 logger.info("answered CloudFormation %s: %s (HTTP %s)", cfn["RequestId"], status, reply.status)
                 return {"answered": True, "status": status}
-        except Exception as exc:  # noqa: BLE001 - retried, then raised for the caller's own retry
+        except (OSError, http.client.HTTPException) as exc:  # URLError is an OSError; retried, then raised
             last = exc
             time.sleep(min(4.0, 0.5 * 2**attempt) if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") else 0.1)
     raise RuntimeError(f"could not answer CloudFormation: {type(last).__name__}: {last}")
