@@ -73,10 +73,15 @@ class RuntimePool:
         self._lock = threading.Lock()
         self.started: list[Function] = []
 
-    def warm(self, count: int) -> None:
-        """Start ``count`` environments now (a benchmark's cold starts out of its timings)."""
+    def warm(self, count: int, event: Any = None) -> None:
+        """Start ``count`` environments now, each through its init and, given ``event``, one invocation of it
+        (a benchmark's cold starts and first-use imports out of its timings)."""
         for _ in range(count):
-            self._idle.put(self._new())
+            function = self._new()
+            function.api.wait_for_polls(1, timeout=60)
+            if event is not None:
+                function.invoke(event, timeout_ms=self.timeout_ms)
+            self._idle.put(function)
 
     def _new(self) -> Function:
         function = self._start()
