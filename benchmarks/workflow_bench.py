@@ -47,7 +47,7 @@ def fan_out(pg: LocalPostgres, templates: dict[str, Any], endpoint: str, work: P
                                            Rev("f2", "f1", DATABASE_BOUND.format(table="f2"))])
     samples: dict[int, list[tuple[float, float, int]]] = {1: [], 4: []}
     for _ in range(RUNS):
-        for concurrency in samples:
+        for concurrency, runs in samples.items():
             with workflow_rig(templates[f"WorkflowFleet{concurrency}"], asset, moto_endpoint=endpoint, port=pg.port,
                               pool=concurrency) as rig:
                 databases = [create_database(pg) for _ in range(FLEET)]
@@ -64,7 +64,7 @@ def fan_out(pg: LocalPostgres, templates: dict[str, Any], endpoint: str, work: P
                 wall = time.perf_counter() - began
                 assert execution.status == "SUCCEEDED" and execution.output["applied"] == FLEET, execution.cause
                 inside = sum(c.finished - c.started for c in rig.lambdas.calls(HOOK))
-                samples[concurrency].append((wall, inside, rig.lambdas.max_active[HOOK]))
+                runs.append((wall, inside, rig.lambdas.max_active[HOOK]))
     rows = []
     base = statistics.median(s[0] for s in samples[1])
     for concurrency, runs in samples.items():
