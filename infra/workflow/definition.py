@@ -75,7 +75,6 @@ class Definition:
         self.props = props
         self.parts = parts
         self.budget = budget
-        self.snapshot_iam: list[iam.PolicyStatement] = []
         flow_start, flow_ends = self._database_flow()
         prologue = self._options()
         fleet = props.fleet

@@ -92,8 +92,8 @@ class FleetOptions:
     ``tolerated_failure_percentage``: the execution fails when more than this share of the databases failed
     (0: any failure fails it). Every database is attempted either way and reported with its failure's kind.
     ``results_bucket``: the Distributed Map writes each database's result there (ResultWriter) and the
-    summary is read back from it; without it results travel in the execution's state (256 KiB: about 500
-    databases), which is checked for inline fleets."""
+    summary is read back from it; without it results travel in the execution's state (256 KiB: a few hundred
+    databases; more than 200 inline targets require the bucket)."""
 
     targets: Sequence[Target] = ()
     targets_object: TargetsObject | None = None
@@ -139,9 +139,9 @@ class MigrationWorkflowProps:
     invoke_retries: int = 3
 
 
-# Results of this many inline targets stay well inside Step Functions' 256 KiB state limit (a result is a
-# few hundred bytes); beyond it a results bucket is required.
-MAX_INLINE_RESULTS = 500
+# Results of this many inline targets stay well inside Step Functions' 256 KiB state limit (a database's
+# result, its target included, is up to about 600 bytes); beyond it a results bucket is required.
+MAX_INLINE_RESULTS = 200
 
 
 def validate(props: MigrationWorkflowProps, *, function_timeout: Duration) -> None:
