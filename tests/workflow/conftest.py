@@ -4,7 +4,6 @@ for Secrets Manager (the hook's runtimes in other processes read it too)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,8 +31,3 @@ def fleet_template(workflow_templates: dict[str, dict[str, Any]]) -> dict[str, A
 def moto_endpoint() -> Iterator[str]:
     with moto_server() as endpoint:
         yield endpoint
-
-
-@pytest.fixture
-def asset_root(tmp_path: Path) -> Path:
-    return tmp_path
