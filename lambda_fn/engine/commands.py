@@ -102,26 +102,25 @@ def upgrade(ctx: Context, current: Heads) -> None:
     from lambda_fn.engine.gate.enforce import enforce  # the safety gate loads only when something is pending
 
     enforce(ctx, pending)  # refuses (unsafe_migration) before the lock and before any DDL
-    with locked(ctx):
-        current = ctx.current()
-        ctx.project.check_known(current)
-        steps = ctx.project.upgrade_steps(target, current)
-        if not steps:
-            _no_op(ctx.result, current, target)
-            return
-        apply_steps(ctx, steps, "upgrade")
+    _move(ctx, target, "upgrade")
 
 
 def downgrade(ctx: Context, current: Heads) -> None:
-    target = ctx.request.revision or ""
+    _move(ctx, ctx.request.revision or "", "downgrade")
+
+
+def _move(ctx: Context, target: str, direction: str) -> None:
+    """Under the lock: re-read the revision (another run may have moved it), refuse an unknown one, plan the
+    steps towards `target` and apply them."""
     with locked(ctx):
         current = ctx.current()
         ctx.project.check_known(current)
-        steps = ctx.project.downgrade_steps(target, current)
+        plan = ctx.project.upgrade_steps if direction == "upgrade" else ctx.project.downgrade_steps
+        steps = plan(target, current)
         if not steps:
             _no_op(ctx.result, current, target)
             return
-        apply_steps(ctx, steps, "downgrade")
+        apply_steps(ctx, steps, direction)
 
 
 def stamp(ctx: Context, current: Heads) -> None:
