@@ -19,6 +19,7 @@ test: setup lint  ## lint, then every test (unit, real PostgreSQL, Lambda runtim
 lint: setup
 	.venv/bin/ruff check lambda_fn infra tools tests benchmarks
 	.venv/bin/mypy
+	.venv/bin/mypy -m infra.app -m infra.example_stack -m infra.measure_asset
 
 bench: setup  ## medians against baselines, printed as tables
 	$(PY) -m benchmarks

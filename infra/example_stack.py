@@ -27,9 +27,9 @@ from aws_cdk import aws_rds as rds
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra.migration_hook import HOOK_ROOT, MigrationHook, MigrationHookProps
-from infra.rds_ca import CaBundle
-from infra.workflow import MigrationWorkflow, MigrationWorkflowProps, SnapshotOptions
+from alembic_hook_cdk.migration_hook import HOOK_ROOT, MigrationHook, MigrationHookProps
+from alembic_hook_cdk.rds_ca import CaBundle
+from alembic_hook_cdk.workflow import MigrationWorkflow, MigrationWorkflowProps, SnapshotOptions
 
 DATABASE_PORT = 5432
 DATABASE_NAME = "app"

@@ -19,8 +19,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.bundling import HookBundleSpec, LambdaPython, build_bundle, iter_asset_files
-from infra.rds_ca import CaBundle
+from alembic_hook_cdk.bundling import HookBundleSpec, LambdaPython, build_bundle, iter_asset_files
+from alembic_hook_cdk.rds_ca import CaBundle
 
 MB = 1024 * 1024
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.bundling import lint_revisions
+from alembic_hook_cdk.bundling import lint_revisions
 from tests.support.codepipeline_recorder import CodePipelineRecorder
 from tests.support.events import cloudformation_event, codepipeline_event
 from tests.support.lambda_runtime import Function, StartFunction

@@ -24,9 +24,9 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk.assertions import Template
 
 from infra.app import STACK_NAME
-from infra.bundling import RUNTIME_PROVIDED, find_python, find_uv
-from infra.migration_hook import MigrationHook, MigrationHookProps
-from infra.rds_ca import CaBundle
+from alembic_hook_cdk.bundling import RUNTIME_PROVIDED, find_python, find_uv
+from alembic_hook_cdk.migration_hook import MigrationHook, MigrationHookProps
+from alembic_hook_cdk.rds_ca import CaBundle
 
 REPO = Path(__file__).resolve().parents[2]
 LAMBDA_PYTHON = "3.12"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from infra.bundling import LINT_MANIFEST, MIGRATIONS_DIR
+from alembic_hook_cdk.bundling import LINT_MANIFEST, MIGRATIONS_DIR
 
 
 def test_asset_carries_the_lint_verdicts_and_no_squawk_binary(asset_dir: Path) -> None:

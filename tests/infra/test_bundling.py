@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from infra import bundling
-from infra.bundling import (
+from alembic_hook_cdk import bundling
+from alembic_hook_cdk.bundling import (
     BundlingError,
     HookBundleSpec,
     LambdaPython,
@@ -22,8 +22,8 @@ from infra.bundling import (
     find_uv,
     requirement_name,
 )
-from infra.bundling import build as build_module
-from infra.rds_ca import CaBundle, CaBundleError, validate_rds_bundle
+from alembic_hook_cdk.bundling import build as build_module
+from alembic_hook_cdk.rds_ca import CaBundle, CaBundleError, validate_rds_bundle
 from tests.infra.conftest import REPO
 
 

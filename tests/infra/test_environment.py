@@ -13,7 +13,7 @@ from typing import Any
 
 from aws_cdk import Duration
 
-from infra.bundling import ALEMBIC_INI, CA_BUNDLE_PATH, LAMBDA_TASK_ROOT, MIGRATIONS_DIR
+from alembic_hook_cdk.bundling import ALEMBIC_INI, CA_BUNDLE_PATH, LAMBDA_TASK_ROOT, MIGRATIONS_DIR
 from lambda_fn.settings import VARIABLES, Settings
 from tests.infra.conftest import HookFactory, hook_function_id, template_of
 

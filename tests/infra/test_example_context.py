@@ -10,7 +10,7 @@ import pytest
 from aws_cdk import App
 
 from infra.app import STACK_NAME, build_app
-from infra.rds_ca import CaBundle
+from alembic_hook_cdk.rds_ca import CaBundle
 from tests.infra.conftest import REPO, hook_function_id
 
 NAT_LESS_VPC = {

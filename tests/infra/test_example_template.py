@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from aws_cdk import FileSystem
 
-from infra.bundling import CA_BUNDLE_PATH, LAMBDA_TASK_ROOT
-from infra.migration_hook import RESOURCE_TYPE
+from alembic_hook_cdk.bundling import CA_BUNDLE_PATH, LAMBDA_TASK_ROOT
+from alembic_hook_cdk.migration_hook import RESOURCE_TYPE
 from tests.infra.conftest import REPO, hook_function_id
 
 Resources = dict[str, dict[str, Any]]

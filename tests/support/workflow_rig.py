@@ -149,7 +149,7 @@ def workflow_rig(template: dict[str, Any], asset: Path, *, moto_endpoint: str, p
     concurrency); None: in this process, one invocation at a time."""
     from moto import mock_aws
 
-    from infra.workflow.runtime import helper
+    from alembic_hook_cdk.workflow.runtime import helper
     from lambda_fn import handler
 
     lambdas, codebuild = LambdaService(), FakeCodeBuild()

@@ -23,8 +23,8 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from cdk_nag import AwsSolutionsChecks
 
-from infra.migration_hook import MigrationHook, MigrationHookProps
-from infra.workflow import (
+from alembic_hook_cdk.migration_hook import MigrationHook, MigrationHookProps
+from alembic_hook_cdk.workflow import (
     FleetOptions,
     MigrationWorkflow,
     MigrationWorkflowProps,
@@ -116,6 +116,6 @@ def build_app(outdir: Path, *, fleet_concurrency: Sequence[int] = (4,), one: boo
 
 
 def _no_lane() -> Any:
-    from infra.workflow import LongLaneOptions
+    from alembic_hook_cdk.workflow import LongLaneOptions
 
     return LongLaneOptions(enabled=False)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from infra.workflow.runtime import helper
+from alembic_hook_cdk.workflow.runtime import helper
 from lambda_fn import handler
 from tests.support import moto_sfn
 from tests.support.database import Database

@@ -13,7 +13,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from infra.workflow.runtime import helper
+from alembic_hook_cdk.workflow.runtime import helper
 from tests.support.inprocess import FAKE_AWS
 from tests.support.response_recorder import ResponseRecorder
 

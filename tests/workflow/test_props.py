@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from aws_cdk import Duration
 
-from infra.workflow.props import (
+from alembic_hook_cdk.workflow.props import (
     FleetOptions,
     LongLaneOptions,
     MigrationWorkflowProps,

@@ -36,8 +36,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from infra.workflow.definition import LAMBDA_SERVICE_ERRORS, execution_arn_prefix, machine_name
-from infra.workflow.secrets import acknowledge_resources
+from alembic_hook_cdk.workflow.definition import LAMBDA_SERVICE_ERRORS, execution_arn_prefix, machine_name
+from alembic_hook_cdk.workflow.secrets import acknowledge_resources
 
 GATE_RESOURCE_TYPE = "Custom::DbMigrationWorkflow"
 DEFAULT_GATE_BUDGET = Duration.minutes(45)

@@ -7,9 +7,9 @@ from pathlib import Path
 import jsii
 from aws_cdk import BundlingOptions, ILocalBundling
 
-from infra.bundling.build import build_bundle
-from infra.bundling.spec import HookBundleSpec
-from infra.bundling.tools import Log, log_to_stderr
+from alembic_hook_cdk.bundling.build import build_bundle
+from alembic_hook_cdk.bundling.spec import HookBundleSpec
+from alembic_hook_cdk.bundling.tools import Log, log_to_stderr
 
 
 @jsii.implements(ILocalBundling)

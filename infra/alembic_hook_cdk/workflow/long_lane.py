@@ -29,11 +29,11 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra.bundling import CA_BUNDLE_PATH, LAMBDA_TASK_ROOT
-from infra.hook.environment import function_environment, seconds
-from infra.hook.network import default_subnets
-from infra.hook.props import MigrationHookProps
-from infra.workflow.props import LongLaneOptions
+from alembic_hook_cdk.bundling import CA_BUNDLE_PATH, LAMBDA_TASK_ROOT
+from alembic_hook_cdk.hook.environment import function_environment, seconds
+from alembic_hook_cdk.hook.network import default_subnets
+from alembic_hook_cdk.hook.props import MigrationHookProps
+from alembic_hook_cdk.workflow.props import LongLaneOptions
 from lambda_fn.settings import SOURCE_SDK, Settings
 
 # The CLI, as the asset holds it (no console script there): `alembic-hook upgrade <revision>`.

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from infra.bundling.heads import run_project_module
-from infra.bundling.layout import ALEMBIC_INI, MIGRATIONS_DIR
-from infra.bundling.spec import HookBundleSpec
-from infra.bundling.tools import BundlingError, Log, log_to_stderr
+from alembic_hook_cdk.bundling.heads import run_project_module
+from alembic_hook_cdk.bundling.layout import ALEMBIC_INI, MIGRATIONS_DIR
+from alembic_hook_cdk.bundling.spec import HookBundleSpec
+from alembic_hook_cdk.bundling.tools import BundlingError, Log, log_to_stderr
 
 LINT_MANIFEST = f"{MIGRATIONS_DIR}/alembic_hook_lint.json"
 

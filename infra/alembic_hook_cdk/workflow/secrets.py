@@ -11,7 +11,7 @@ from aws_cdk import Acknowledgment, ArnFormat, Stack, Validations
 from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
-from infra.workflow.props import FleetOptions
+from alembic_hook_cdk.workflow.props import FleetOptions
 
 READ = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
 

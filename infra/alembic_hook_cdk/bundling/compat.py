@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from infra.bundling.spec import HookBundleSpec
-from infra.bundling.tools import BundlingError
+from alembic_hook_cdk.bundling.spec import HookBundleSpec
+from alembic_hook_cdk.bundling.tools import BundlingError
 
 # boto3 and what only boto3 needs. Every Lambda Python runtime provides them.
 RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer", "urllib3"})

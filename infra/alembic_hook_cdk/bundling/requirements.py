@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from infra.bundling.compat import RUNTIME_PROVIDED
-from infra.bundling.spec import HookBundleSpec
-from infra.bundling.tools import run
+from alembic_hook_cdk.bundling.compat import RUNTIME_PROVIDED
+from alembic_hook_cdk.bundling.spec import HookBundleSpec
+from alembic_hook_cdk.bundling.tools import run
 
 
 def export_requirements(spec: HookBundleSpec, *, uv: str, cwd: Path) -> str:

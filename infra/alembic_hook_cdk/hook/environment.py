@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from aws_cdk import Duration
 
-from infra.bundling import ALEMBIC_INI, CA_BUNDLE_PATH, LAMBDA_TASK_ROOT, MIGRATIONS_DIR
-from infra.hook.props import MigrationHookProps
+from alembic_hook_cdk.bundling import ALEMBIC_INI, CA_BUNDLE_PATH, LAMBDA_TASK_ROOT, MIGRATIONS_DIR
+from alembic_hook_cdk.hook.props import MigrationHookProps
 from lambda_fn.settings import SOURCE_EXTENSION, Settings
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from infra.workflow.gate import GATE_RESOURCE_TYPE, DeployGate
-from infra.workflow.props import (
+from alembic_hook_cdk.workflow.gate import GATE_RESOURCE_TYPE, DeployGate
+from alembic_hook_cdk.workflow.props import (
     FleetOptions,
     LongLaneOptions,
     MigrationWorkflowProps,
@@ -11,7 +11,7 @@ from infra.workflow.props import (
     Target,
     TargetsObject,
 )
-from infra.workflow.workflow import MigrationWorkflow
+from alembic_hook_cdk.workflow.workflow import MigrationWorkflow
 
 __all__ = [
     "GATE_RESOURCE_TYPE",

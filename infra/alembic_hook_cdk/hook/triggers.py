@@ -11,7 +11,7 @@ from aws_cdk import aws_codepipeline_actions as cpactions
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from infra.bundling import BundlingError, read_heads
+from alembic_hook_cdk.bundling import BundlingError, read_heads
 
 RESOURCE_TYPE = "Custom::DbMigrations"
 # CloudFormation waits this long past the function's own timeout before it gives up on a response: the

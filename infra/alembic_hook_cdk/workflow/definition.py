@@ -34,7 +34,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from infra.workflow.props import MigrationWorkflowProps, SnapshotOptions
+from alembic_hook_cdk.workflow.props import MigrationWorkflowProps, SnapshotOptions
 
 # The direct payload's failure (lambda_fn/sources/direct.py): errorType, and errorMessage = the result as JSON.
 FUNCTION_FAILURE = "MigrationFailed"

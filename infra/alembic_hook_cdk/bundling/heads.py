@@ -12,9 +12,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from infra.bundling.layout import ALEMBIC_INI, MIGRATIONS_DIR
-from infra.bundling.spec import HookBundleSpec
-from infra.bundling.tools import BundlingError, Log, log_to_stderr
+from alembic_hook_cdk.bundling.layout import ALEMBIC_INI, MIGRATIONS_DIR
+from alembic_hook_cdk.bundling.spec import HookBundleSpec
+from alembic_hook_cdk.bundling.tools import BundlingError, Log, log_to_stderr
 
 
 def run_project_module(module: str, hook_root: Path, alembic_ini: Path, script_location: Path,

@@ -12,9 +12,9 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra.bundling import HookBundleSpec, LambdaPython, LocalHookBundler
-from infra.hook.environment import function_environment
-from infra.hook.props import MigrationHookProps
+from alembic_hook_cdk.bundling import HookBundleSpec, LambdaPython, LocalHookBundler
+from alembic_hook_cdk.hook.environment import function_environment
+from alembic_hook_cdk.hook.props import MigrationHookProps
 
 HANDLER = "lambda_fn.handler.handler"
 

@@ -14,9 +14,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from infra.bundling.layout import LAMBDA_TASK_ROOT
-from infra.bundling.target import LambdaPython
-from infra.bundling.tools import Log, log_to_stderr, run, works
+from alembic_hook_cdk.bundling.layout import LAMBDA_TASK_ROOT
+from alembic_hook_cdk.bundling.target import LambdaPython
+from alembic_hook_cdk.bundling.tools import Log, log_to_stderr, run, works
 
 
 def compile_bytecode(interpreter: str, root: Path) -> None:

@@ -27,11 +27,11 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct, IConstruct
 
-from infra.bundling import LambdaPython
-from infra.hook import iam, network, triggers
-from infra.hook.function import HANDLER, acknowledge_runtime, bundle_spec, function_code, migration_function
-from infra.hook.props import HOOK_ROOT, LAMBDA_MAX_TIMEOUT, MigrationHookProps, validate
-from infra.hook.triggers import RESOURCE_TYPE, SERVICE_TIMEOUT_SLACK
+from alembic_hook_cdk.bundling import LambdaPython
+from alembic_hook_cdk.hook import iam, network, triggers
+from alembic_hook_cdk.hook.function import HANDLER, acknowledge_runtime, bundle_spec, function_code, migration_function
+from alembic_hook_cdk.hook.props import HOOK_ROOT, LAMBDA_MAX_TIMEOUT, MigrationHookProps, validate
+from alembic_hook_cdk.hook.triggers import RESOURCE_TYPE, SERVICE_TIMEOUT_SLACK
 
 __all__ = [
     "HANDLER",

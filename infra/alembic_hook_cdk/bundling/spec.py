@@ -7,11 +7,11 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from infra.bundling.files import walk
-from infra.bundling.layout import BUNDLE_FORMAT, CA_BUNDLE_PATH, HANDLER_PACKAGE, MANIFEST, MIGRATIONS_DIR
-from infra.bundling.target import LambdaPython
-from infra.bundling.tools import BundlingError
-from infra.rds_ca import CaBundle
+from alembic_hook_cdk.bundling.files import walk
+from alembic_hook_cdk.bundling.layout import BUNDLE_FORMAT, CA_BUNDLE_PATH, HANDLER_PACKAGE, MANIFEST, MIGRATIONS_DIR
+from alembic_hook_cdk.bundling.target import LambdaPython
+from alembic_hook_cdk.bundling.tools import BundlingError
+from alembic_hook_cdk.rds_ca import CaBundle
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ import shutil
 import sys
 from pathlib import Path
 
-from infra.bundling.requirements import normalise
-from infra.bundling.spec import HookBundleSpec
-from infra.bundling.tools import run
+from alembic_hook_cdk.bundling.requirements import normalise
+from alembic_hook_cdk.bundling.spec import HookBundleSpec
+from alembic_hook_cdk.bundling.tools import run
 
 # Removed from the installed dependencies (2.1 MB unzipped, 0.6 MB zipped): see remove_unused.
 UNUSED_AT_RUNTIME = ("bin", "sqlalchemy/testing", "alembic/testing", ".lock")

@@ -22,14 +22,14 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct, IConstruct
 
-from infra.bundling import LambdaPython
-from infra.migration_hook import MigrationHook
-from infra.workflow.definition import Definition, Parts, execution_arn_prefix, machine_name, target_item
-from infra.workflow.gate import DEFAULT_GATE_BUDGET, DeployGate
-from infra.workflow.helper import helper_function
-from infra.workflow.long_lane import LongLane, acknowledge_lane_wildcards, long_lane
-from infra.workflow.props import MigrationWorkflowProps, SnapshotOptions, Target, budget_seconds, validate
-from infra.workflow.secrets import (
+from alembic_hook_cdk.bundling import LambdaPython
+from alembic_hook_cdk.migration_hook import MigrationHook
+from alembic_hook_cdk.workflow.definition import Definition, Parts, execution_arn_prefix, machine_name, target_item
+from alembic_hook_cdk.workflow.gate import DEFAULT_GATE_BUDGET, DeployGate
+from alembic_hook_cdk.workflow.helper import helper_function
+from alembic_hook_cdk.workflow.long_lane import LongLane, acknowledge_lane_wildcards, long_lane
+from alembic_hook_cdk.workflow.props import MigrationWorkflowProps, SnapshotOptions, Target, budget_seconds, validate
+from alembic_hook_cdk.workflow.secrets import (
     acknowledge_resources,
     acknowledge_secret_wildcards,
     grant_fleet_secrets,
@@ -134,7 +134,7 @@ class MigrationWorkflow(Construct):
         within its ServiceTimeout (``DeployGate``). Make the ECS service's CfnService depend on ``.resource``."""
         if self._gate is not None:
             raise ValueError("run_on_deploy() was already called for this workflow")
-        from infra.hook.triggers import single_head
+        from alembic_hook_cdk.hook.triggers import single_head
 
         hook_props = self.hook.props
         if target_revision in ("head", "heads"):  # a concrete id: see MigrationHook.run_on_deploy (rollbacks)

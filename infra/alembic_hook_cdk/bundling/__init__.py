@@ -47,13 +47,13 @@ One module per concern; this package re-exports what the construct, the tests an
 
 from __future__ import annotations
 
-from infra.bundling.build import BundleReport, build_bundle
-from infra.bundling.bytecode import compile_bytecode, find_python, find_strip, strip_debug_info
-from infra.bundling.compat import BOTOCORE_UPPER_BOUNDS, RUNTIME_PROVIDED, check_runtime_compatibility
-from infra.bundling.files import iter_asset_files
-from infra.bundling.heads import read_heads, write_heads_manifest
-from infra.bundling.install import UNUSED_AT_RUNTIME, installed_packages
-from infra.bundling.layout import (
+from alembic_hook_cdk.bundling.build import BundleReport, build_bundle
+from alembic_hook_cdk.bundling.bytecode import compile_bytecode, find_python, find_strip, strip_debug_info
+from alembic_hook_cdk.bundling.compat import BOTOCORE_UPPER_BOUNDS, RUNTIME_PROVIDED, check_runtime_compatibility
+from alembic_hook_cdk.bundling.files import iter_asset_files
+from alembic_hook_cdk.bundling.heads import read_heads, write_heads_manifest
+from alembic_hook_cdk.bundling.install import UNUSED_AT_RUNTIME, installed_packages
+from alembic_hook_cdk.bundling.layout import (
     ALEMBIC_INI,
     BUNDLE_FORMAT,
     CA_BUNDLE_PATH,
@@ -62,12 +62,12 @@ from infra.bundling.layout import (
     MANIFEST,
     MIGRATIONS_DIR,
 )
-from infra.bundling.lint import LINT_MANIFEST, lint_revisions, write_lint_manifest
-from infra.bundling.local import LocalHookBundler
-from infra.bundling.requirements import export_requirements, requirement_name
-from infra.bundling.spec import HookBundleSpec
-from infra.bundling.target import MIN_PYTHON, LambdaPython
-from infra.bundling.tools import BundlingError, Log, find_uv
+from alembic_hook_cdk.bundling.lint import LINT_MANIFEST, lint_revisions, write_lint_manifest
+from alembic_hook_cdk.bundling.local import LocalHookBundler
+from alembic_hook_cdk.bundling.requirements import export_requirements, requirement_name
+from alembic_hook_cdk.bundling.spec import HookBundleSpec
+from alembic_hook_cdk.bundling.target import MIN_PYTHON, LambdaPython
+from alembic_hook_cdk.bundling.tools import BundlingError, Log, find_uv
 
 __all__ = [
     "ALEMBIC_INI",

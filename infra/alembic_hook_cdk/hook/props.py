@@ -12,7 +12,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 
-from infra.rds_ca import CaBundle
+from alembic_hook_cdk.rds_ca import CaBundle
 from lambda_fn.settings import SSL_MODES
 
 LAMBDA_MAX_TIMEOUT = Duration.minutes(15)

@@ -8,16 +8,16 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.bundling.bytecode import compile_bytecode, find_python, strip_debug_info
-from infra.bundling.compat import check_runtime_compatibility
-from infra.bundling.files import copy_tree
-from infra.bundling.heads import write_heads_manifest
-from infra.bundling.install import install, installed_packages, remove_unused
-from infra.bundling.layout import ALEMBIC_INI, BUNDLE_FORMAT, CA_BUNDLE_PATH, HANDLER_PACKAGE, MANIFEST, MIGRATIONS_DIR
-from infra.bundling.lint import write_lint_manifest
-from infra.bundling.requirements import export_requirements
-from infra.bundling.spec import HookBundleSpec
-from infra.bundling.tools import BundlingError, Log, find_uv, log_to_stderr
+from alembic_hook_cdk.bundling.bytecode import compile_bytecode, find_python, strip_debug_info
+from alembic_hook_cdk.bundling.compat import check_runtime_compatibility
+from alembic_hook_cdk.bundling.files import copy_tree
+from alembic_hook_cdk.bundling.heads import write_heads_manifest
+from alembic_hook_cdk.bundling.install import install, installed_packages, remove_unused
+from alembic_hook_cdk.bundling.layout import ALEMBIC_INI, BUNDLE_FORMAT, CA_BUNDLE_PATH, HANDLER_PACKAGE, MANIFEST, MIGRATIONS_DIR
+from alembic_hook_cdk.bundling.lint import write_lint_manifest
+from alembic_hook_cdk.bundling.requirements import export_requirements
+from alembic_hook_cdk.bundling.spec import HookBundleSpec
+from alembic_hook_cdk.bundling.tools import BundlingError, Log, find_uv, log_to_stderr
 
 
 @dataclass(frozen=True)
