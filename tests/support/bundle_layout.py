@@ -48,9 +48,9 @@ def build_bundle(root: Path, *, bytecode: bool = True) -> Bundle:
     shutil.copytree(REPO / "alembic", task / "migrations", ignore=ignore)
     shutil.copyfile(REPO / "alembic.ini", task / "migrations" / "alembic.ini")
     # the heads manifest the bundler writes, so "already at head" imports no revision (lambda_fn/engine/manifest.py)
-    read_heads(REPO, task / "migrations" / "alembic.ini", task / "migrations", write=True)
+    read_heads(task / "migrations" / "alembic.ini", task / "migrations", write=True)
     # the safety gate's build step: every revision linted, so the function (no squawk there) judges them
-    lint_revisions(REPO, task / "migrations" / "alembic.ini", task / "migrations", write=True)
+    lint_revisions(task / "migrations" / "alembic.ini", task / "migrations", write=True)
     bundled = _closure(BUNDLED)
     for dist in bundled.values():
         _copy_distribution(dist, task)

@@ -3,13 +3,16 @@
 ``PythonFunction`` (aws-lambda-python-alpha) needs Docker, which CI machines and this repository's build
 host do not have. Instead ``LocalHookBundler`` (a CDK ``ILocalBundling``) builds the asset on the host:
 
-1. The hook's runtime dependencies, exactly as pinned in ``uv.lock`` (``uv export --no-default-groups``:
-   never the dev or infra groups), plus the team's own requirements file for what its ``env.py`` imports.
+1. The hook's runtime dependencies, read from the installed distribution's metadata (its dependency closure,
+   markers judged for the Lambda's platform, each pinned to the version installed here; never the ``[cdk]``
+   extra, never squawk), plus the team's own requirements file for what its ``env.py`` imports. No file of
+   a checkout of this project is read.
 2. ``uv pip install --target`` for the Lambda's platform and Python, wheels only, no bytecode: the uv
    spelling of ``pip install --platform manylinux2014_<arch> --python-version X.Y --implementation cp
    --only-binary=:all: --no-compile``. uv is used because it evaluates environment markers for the
-   target platform (pip evaluates them for the host) and because the project is managed with it anyway.
-3. ``lambda_fn/`` (the handler package), the team's Alembic script directory as ``migrations/`` (not
+   target platform (pip evaluates them for the host); the ``[cdk]`` extra installs it. Every build
+   subprocess runs from an empty directory of its own with absolute paths.
+3. ``lambda_fn/`` (the handler package, as installed), the team's Alembic script directory as ``migrations/`` (not
    ``alembic/``, which would shadow the alembic library) with its ``alembic.ini`` inside, the team's extra
    source folders, and the RDS CA bundle as ``certs/rds-ca-bundle.pem``.
 4. Bytecode for the runtime's Python (``compileall --invalidation-mode unchecked-hash``): /var/task is
@@ -33,7 +36,7 @@ One module per concern; this package re-exports what the construct, the tests an
 * ``target``: the Lambda Python (version, architecture, wheel platform);
 * ``layout``: where things sit in the asset (``/var/task``);
 * ``spec``: ``HookBundleSpec``, every input of the build, and its fingerprint (the CDK asset hash);
-* ``requirements``: the runtime dependencies exported from ``uv.lock``;
+* ``requirements``: the runtime dependencies from the installed distribution's metadata, pinned;
 * ``install``: ``uv pip install --target``, what is removed afterwards, what was installed;
 * ``compat``: what the Lambda runtime provides (boto3) and the bounds its botocore imposes;
 * ``bytecode``: ``compileall`` with the runtime's Python, and stripping the shared objects' debug info;
@@ -62,16 +65,17 @@ from alembic_hook_cdk.bundling.layout import (
     MANIFEST,
     MIGRATIONS_DIR,
 )
-from alembic_hook_cdk.bundling.lint import LINT_MANIFEST, lint_revisions, write_lint_manifest
+from alembic_hook_cdk.bundling.lint import LINT_MANIFEST, lint_revisions, linter_version, write_lint_manifest
 from alembic_hook_cdk.bundling.local import LocalHookBundler
-from alembic_hook_cdk.bundling.requirements import export_requirements, requirement_name
-from alembic_hook_cdk.bundling.spec import HookBundleSpec
+from alembic_hook_cdk.bundling.requirements import DISTRIBUTION, requirement_name, runtime_requirements
+from alembic_hook_cdk.bundling.spec import HookBundleSpec, installed_handler
 from alembic_hook_cdk.bundling.target import MIN_PYTHON, LambdaPython
 from alembic_hook_cdk.bundling.tools import BundlingError, Log, find_uv
 
 __all__ = [
     "ALEMBIC_INI",
     "BOTOCORE_UPPER_BOUNDS",
+    "DISTRIBUTION",
     "BUNDLE_FORMAT",
     "CA_BUNDLE_PATH",
     "HANDLER_PACKAGE",
@@ -91,15 +95,17 @@ __all__ = [
     "build_bundle",
     "check_runtime_compatibility",
     "compile_bytecode",
-    "export_requirements",
     "find_python",
     "find_strip",
     "find_uv",
+    "installed_handler",
     "installed_packages",
     "iter_asset_files",
     "lint_revisions",
+    "linter_version",
     "read_heads",
     "requirement_name",
+    "runtime_requirements",
     "strip_debug_info",
     "write_heads_manifest",
     "write_lint_manifest",

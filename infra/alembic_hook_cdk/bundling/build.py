@@ -14,8 +14,7 @@ from alembic_hook_cdk.bundling.files import copy_tree
 from alembic_hook_cdk.bundling.heads import write_heads_manifest
 from alembic_hook_cdk.bundling.install import install, installed_packages, remove_unused
 from alembic_hook_cdk.bundling.layout import ALEMBIC_INI, BUNDLE_FORMAT, CA_BUNDLE_PATH, HANDLER_PACKAGE, MANIFEST, MIGRATIONS_DIR
-from alembic_hook_cdk.bundling.lint import write_lint_manifest
-from alembic_hook_cdk.bundling.requirements import export_requirements
+from alembic_hook_cdk.bundling.lint import INSTALL_SQUAWK, write_lint_manifest
 from alembic_hook_cdk.bundling.spec import HookBundleSpec
 from alembic_hook_cdk.bundling.tools import BundlingError, Log, find_uv, log_to_stderr
 
@@ -45,6 +44,8 @@ def build_bundle(spec: HookBundleSpec, output_dir: Path, *, log: Log = log_to_st
     """Build the asset into ``output_dir`` (which CDK hands over empty)."""
     output_dir.mkdir(parents=True, exist_ok=True)
     uv = find_uv()
+    if spec.linter is None:  # before anything is installed: an asset that cannot judge its revisions is not built
+        raise BundlingError(f"no squawk binary to lint the revisions with: {INSTALL_SQUAWK}")
     # Decided first, so a required-but-missing interpreter fails before anything is installed.
     interpreter = find_python(spec.target.version)
     if interpreter is None:
@@ -60,7 +61,7 @@ def build_bundle(spec: HookBundleSpec, output_dir: Path, *, log: Log = log_to_st
     with tempfile.TemporaryDirectory(prefix="hook-bundle-") as work_dir:
         work = Path(work_dir)
         requirements = work / "requirements.txt"
-        requirements.write_text(export_requirements(spec, uv=uv, cwd=work))
+        requirements.write_text("".join(f"{line}\n" for line in spec.requirements))
         install(spec, uv=uv, requirements=requirements, output_dir=output_dir, cwd=work)
     remove_unused(output_dir)
     if spec.strip_debug_info:
@@ -68,15 +69,17 @@ def build_bundle(spec: HookBundleSpec, output_dir: Path, *, log: Log = log_to_st
     packages = installed_packages(output_dir)
     check_runtime_compatibility(spec, packages)
 
-    copy_tree(spec.hook_root / HANDLER_PACKAGE, output_dir / HANDLER_PACKAGE)
+    copy_tree(spec.handler_source, output_dir / HANDLER_PACKAGE)
     copy_tree(spec.script_location, output_dir / MIGRATIONS_DIR)
     shutil.copyfile(spec.alembic_ini, output_dir / ALEMBIC_INI)
     for source in spec.extra_source_dirs:
         if (output_dir / source.name).exists():
             raise BundlingError(f"extra source folder {source.name!r} clashes with an installed package")
         copy_tree(source, output_dir / source.name)
-    write_heads_manifest(spec, output_dir, log=log)
-    write_lint_manifest(spec, output_dir, log=log)  # the safety gate's verdicts: no squawk in the asset
+    write_heads_manifest(output_dir, spec.extra_source_dirs, handler_source=spec.handler_source, log=log)
+    # the safety gate's verdicts: no squawk in the asset
+    write_lint_manifest(output_dir, spec.extra_source_dirs, linter=spec.linter, handler_source=spec.handler_source,
+                        log=log)
     ca_path: str | None = None
     if spec.ca_bundle is not None:
         target = output_dir / CA_BUNDLE_PATH

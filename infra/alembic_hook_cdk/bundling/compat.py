@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from alembic_hook_cdk.bundling.spec import HookBundleSpec
+from typing import TYPE_CHECKING
+
 from alembic_hook_cdk.bundling.tools import BundlingError
+
+if TYPE_CHECKING:  # the spec imports this module's RUNTIME_PROVIDED (through requirements)
+    from alembic_hook_cdk.bundling.spec import HookBundleSpec
 
 # boto3 and what only boto3 needs. Every Lambda Python runtime provides them.
 RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer", "urllib3"})

@@ -45,6 +45,17 @@ class LambdaPython:
         """The wheel platform (pip's ``--platform``). Python 3.12+ runs on AL2023 (glibc 2.34)."""
         return f"manylinux2014_{ARCHITECTURES[self.architecture]}"
 
+    def marker_environment(self) -> dict[str, str]:
+        """PEP 508 marker values of the Lambda runtime (Amazon Linux 2023, CPython), so the dependencies'
+        markers are judged for the function, not for the build machine."""
+        machine = ARCHITECTURES[self.architecture]
+        return {
+            "implementation_name": "cpython", "implementation_version": f"{self.version}.0",
+            "os_name": "posix", "platform_machine": machine, "platform_python_implementation": "CPython",
+            "platform_release": "", "platform_system": "Linux", "platform_version": "",
+            "python_full_version": f"{self.version}.0", "python_version": self.version, "sys_platform": "linux",
+        }
+
     @property
     def uv_platform(self) -> str:
         return f"{ARCHITECTURES[self.architecture]}-manylinux2014"

@@ -47,8 +47,21 @@ def works(command: list[str], *, expect: str | None = None) -> bool:
 def find_uv() -> str:
     """A working uv. pyenv shims resolve the tool per directory and may fail inside a project whose
     .python-version names another interpreter, so each candidate is tried from a neutral directory."""
-    candidates = [os.environ.get("UV"), shutil.which("uv"), str(Path(sys.executable).with_name("uv"))]
+    candidates = [os.environ.get("UV"), _declared_uv(), str(Path(sys.executable).with_name("uv")), shutil.which("uv")]
     for candidate in candidates:
         if candidate and works([candidate, "--version"]):
             return candidate
-    raise BundlingError("uv is required to bundle the migration function: install it or set $UV to its path")
+    raise BundlingError("uv is required to bundle the migration function: pip install 'alembic-deploy-hook[cdk]' "
+                        "(the extra brings it), or set $UV to a uv binary")
+
+
+def _declared_uv() -> str | None:
+    """The uv the ``[cdk]`` extra installs (PyPI ``uv`` knows where its own binary is)."""
+    try:
+        from uv import find_uv_bin
+    except ImportError:
+        return None
+    try:
+        return str(find_uv_bin())
+    except FileNotFoundError:
+        return None

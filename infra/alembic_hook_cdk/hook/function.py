@@ -21,7 +21,6 @@ HANDLER = "lambda_fn.handler.handler"
 
 def bundle_spec(props: MigrationHookProps, target: LambdaPython) -> HookBundleSpec:
     return HookBundleSpec(
-        hook_root=props.hook_root,
         alembic_ini=props.alembic_ini,
         script_location=props.script_location,
         target=target,
@@ -35,7 +34,7 @@ def bundle_spec(props: MigrationHookProps, target: LambdaPython) -> HookBundleSp
 
 def function_code(props: MigrationHookProps, spec: HookBundleSpec) -> lambda_.Code:
     return lambda_.Code.from_asset(
-        str(props.hook_root / "lambda_fn"),
+        str(spec.handler_source),
         # The asset hash is the hash of every input of the bundle (HookBundleSpec.fingerprint), so CDK
         # rebuilds exactly when one changes; the path above is only the directory CDK requires.
         asset_hash=spec.fingerprint(),

@@ -45,10 +45,10 @@ def pipeline_action(
     )
 
 
-def single_head(hook_root: Path, alembic_ini: Path, script_location: Path, extra_source_dirs: Sequence[Path]) -> str:
+def single_head(alembic_ini: Path, script_location: Path, extra_source_dirs: Sequence[Path]) -> str:
     """The one head the migrations have (``read_heads``), or a ValueError saying how to get there."""
     try:
-        heads = read_heads(hook_root, alembic_ini, script_location, extra_source_dirs)
+        heads = read_heads(alembic_ini, script_location, extra_source_dirs)
     except BundlingError as exc:
         raise ValueError(f"MigrationHook: {exc}") from None
     if len(heads) != 1:

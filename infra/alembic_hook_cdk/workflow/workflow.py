@@ -138,7 +138,7 @@ class MigrationWorkflow(Construct):
 
         hook_props = self.hook.props
         if target_revision in ("head", "heads"):  # a concrete id: see MigrationHook.run_on_deploy (rollbacks)
-            target_revision = single_head(hook_props.hook_root, hook_props.alembic_ini, hook_props.script_location,
+            target_revision = single_head(hook_props.alembic_ini, hook_props.script_location,
                                           hook_props.extra_source_dirs)
         self._gate = DeployGate(self, "DeployGate", workflow_state_machine=self.state_machine, helper=self.helper,
                                 helper_role=self.helper_role, target_revision=target_revision, budget=budget,
