@@ -23,10 +23,10 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk.assertions import Template
 
-from infra.app import STACK_NAME
 from alembic_hook_cdk.bundling import RUNTIME_PROVIDED, find_python, find_uv
 from alembic_hook_cdk.migration_hook import MigrationHook, MigrationHookProps
 from alembic_hook_cdk.rds_ca import CaBundle
+from infra.app import STACK_NAME
 
 REPO = Path(__file__).resolve().parents[2]
 LAMBDA_PYTHON = "3.12"

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from aws_cdk import App
 
-from infra.app import STACK_NAME, build_app
 from alembic_hook_cdk.rds_ca import CaBundle
+from infra.app import STACK_NAME, build_app
 from tests.infra.conftest import REPO, hook_function_id
 
 NAT_LESS_VPC = {

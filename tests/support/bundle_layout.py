@@ -40,7 +40,10 @@ def build_bundle(root: Path, *, bytecode: bool = True) -> Bundle:
     scripts as migrations/ with alembic.ini inside, and the runtime dependencies at the root, compiled
     like the bundler compiles them (unchecked-hash: /var/task is read-only, bytecode is never written
     there at run time). A dependency the bundle lacks fails here exactly as it would on Lambda."""
-    from alembic_hook_cdk.bundling import lint_revisions, read_heads  # here, not at the top: alembic_hook_cdk.bundling loads the CDK
+    from alembic_hook_cdk.bundling import (  # here, not at the top: alembic_hook_cdk.bundling loads the CDK
+        lint_revisions,
+        read_heads,
+    )
 
     task, runtime = root / "task", root / "runtime"
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "tests")

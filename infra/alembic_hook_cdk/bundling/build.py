@@ -13,7 +13,14 @@ from alembic_hook_cdk.bundling.compat import check_runtime_compatibility
 from alembic_hook_cdk.bundling.files import copy_tree
 from alembic_hook_cdk.bundling.heads import write_heads_manifest
 from alembic_hook_cdk.bundling.install import install, installed_packages, remove_unused
-from alembic_hook_cdk.bundling.layout import ALEMBIC_INI, BUNDLE_FORMAT, CA_BUNDLE_PATH, HANDLER_PACKAGE, MANIFEST, MIGRATIONS_DIR
+from alembic_hook_cdk.bundling.layout import (
+    ALEMBIC_INI,
+    BUNDLE_FORMAT,
+    CA_BUNDLE_PATH,
+    HANDLER_PACKAGE,
+    MANIFEST,
+    MIGRATIONS_DIR,
+)
 from alembic_hook_cdk.bundling.lint import INSTALL_SQUAWK, write_lint_manifest
 from alembic_hook_cdk.bundling.spec import HookBundleSpec
 from alembic_hook_cdk.bundling.tools import BundlingError, Log, find_uv, log_to_stderr
