@@ -75,9 +75,9 @@ from alembic_hook_cdk.bundling.tools import BundlingError, Log, find_uv
 __all__ = [
     "ALEMBIC_INI",
     "BOTOCORE_UPPER_BOUNDS",
-    "DISTRIBUTION",
     "BUNDLE_FORMAT",
     "CA_BUNDLE_PATH",
+    "DISTRIBUTION",
     "HANDLER_PACKAGE",
     "LAMBDA_TASK_ROOT",
     "LINT_MANIFEST",
