@@ -90,7 +90,7 @@ class Request:
             if not self.skip_lint_confirmed:
                 raise HookError(ErrorKind.CONFIRMATION_REQUIRED,
                                 "Upgrading without the safety gate is refused without explicit confirmation "
-                                f"(CLI: --no-lint REASON --yes; Lambda: \"no_lint\": \"<reason>\", "
+                                f"(CLI: --no-lint REASON --confirm-no-lint; Lambda: \"no_lint\": \"<reason>\", "
                                 f"\"confirm\": \"{SKIP_LINT_CONFIRMATION}\"). Prefer acknowledging the finding in "
                                 "the revision file: the reason then travels with the migration.")
         if self.command.needs_revision and not self.revision:

@@ -1,8 +1,10 @@
 """`alembic-hook`: the same engine from a laptop, CI, or an operator's shell.
 
-    alembic-hook [--config alembic.ini] [--database-url URL | --secret-id ID] COMMAND [REV] [--yes] [--json]
-    alembic-hook invoke --function NAME [COMMAND] [REV] [--yes] [--json]
-    alembic-hook invoke --workflow ARN upgrade [REV] [--no-snapshot] [--wait-timeout SECONDS] [--json]
+    alembic-hook [--config INI] [--database-url URL | --secret-id ID] [--json] [-v] VERB [VERB'S OPTIONS]
+
+What every verb shares (where the project is, which database, how to print) goes before the verb; each verb
+takes only its own options, and an option of another verb is a usage error (exit 2). `--json` and `-v` are
+accepted after the verb too. `alembic-hook VERB --help` lists a verb's options.
 
 `lint [START:END | REV]` runs the safety gate offline (no database): squawk and the hook's checks over each
 revision's rendered SQL, exit 1 when a finding refuses; `--format github` prints annotations for a pull
@@ -10,6 +12,8 @@ request. A deploy applies the same gate, judged against the live database, befor
 
 `check` tells whether a deploy would migrate this database: it runs env.py up to its configure() (nothing is
 applied), reads the version table env.py uses, imports every revision, and exits 1 with the fix when not.
+
+Adding a verb: one `Verb(...)` in `VERBS` below (its name, help, options and what it runs).
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from lambda_fn.cli.render import github_annotations, progress, render
@@ -27,6 +32,118 @@ from lambda_fn.request import SKIP_LINT_CONFIRMATION, Command, Request
 from lambda_fn.result import Status
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+Options = Callable[[argparse.ArgumentParser], None]
+Run = Callable[[argparse.Namespace, dict[str, str]], int]
+
+
+# -- each verb's own options -------------------------------------------------------------------------------
+
+def _revision(required: bool, what: str) -> Options:
+    def add(p: argparse.ArgumentParser) -> None:
+        p.add_argument("revision", nargs=None if required else "?", help=what)
+    return add
+
+
+def _yes(what: str) -> Options:
+    def add(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--yes", action="store_true", help=f"confirm the {what}")
+    return add
+
+
+def _format(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=("text", "json", "github"), default=None,
+                   help="output: text (default), json (= --json), github (the findings as GitHub Actions annotations)")
+
+
+def _progress(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="show each revision as it starts and finishes on stderr (default: when stderr is a terminal)")
+
+
+def _skip_gate(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-lint", metavar="REASON", default=None,
+                   help="upgrade without the safety gate (needs --confirm-no-lint; the reason is logged and kept "
+                        "in the result). Prefer acknowledging the finding in the revision")
+    p.add_argument("--confirm-no-lint", action="store_true",
+                   help="confirm upgrading without the safety gate (its own confirmation: --yes is for downgrade "
+                        "and stamp)")
+
+
+def _limit(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--limit", type=int, default=None, help="how many runs (default 20)")
+
+
+def _invoke_options(p: argparse.ArgumentParser) -> None:
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--function", help="the deployed function's name or ARN")
+    target.add_argument("--workflow", help="the migration workflow's state machine ARN (upgrade only): start an "
+                                           "execution and follow it to the end")
+    p.add_argument("remote", nargs="*", metavar="COMMAND [REV]", help="the command to send (default upgrade)")
+    p.add_argument("--yes", action="store_true", help="confirm a remote downgrade, stamp or accept")
+    p.add_argument("--limit", type=int, default=None, help="with `log`: how many runs")
+    _skip_gate(p)
+    _format(p)
+    p.add_argument("--snapshot", action=argparse.BooleanOptionalAction, default=None,
+                   help="with --workflow: take the pre-migration snapshot (default: as the workflow is built)")
+    p.add_argument("--wait-timeout", type=float, default=None, metavar="SECONDS",
+                   help="with --workflow: stop following after this long (the execution goes on)")
+
+
+@dataclass(frozen=True)
+class Verb:
+    name: str
+    help: str
+    options: Sequence[Options] = ()
+    run: Run | None = None  # None: the engine runs Command(name) against the database
+
+
+def _run_lint(ns: argparse.Namespace, env: dict[str, str]) -> int:
+    from lambda_fn.cli.lint import lint_offline_cli  # offline: the migrations alone, no database (CI on a PR)
+
+    return _print(lint_offline_cli(env, ns.revision), ns)
+
+
+def _run_invoke(ns: argparse.Namespace, env: dict[str, str]) -> int:
+    if ns.workflow:
+        return _invoke_workflow(ns)
+    from lambda_fn.cli.remote import invoke_function  # boto3 only on this path
+
+    payload = _payload(ns)
+    if isinstance(payload, str):
+        return _usage(ns, payload)
+    return _print(invoke_function(ns.function, payload), ns)
+
+
+VERBS: tuple[Verb, ...] = (
+    Verb("status", "where the database is and what a deploy would apply"),
+    Verb("check", "whether a deploy would migrate this database (env.py, version table, revisions)"),
+    Verb("upgrade", "apply the pending revisions (behind the safety gate)",
+         (_revision(False, "target revision (default head)"), _skip_gate, _format, _progress)),
+    Verb("downgrade", "step the schema back (confirmed with --yes)",
+         (_revision(True, "target revision, 'base', or relative like -1"), _yes("downgrade"), _progress)),
+    Verb("stamp", "record a revision without running it (confirmed with --yes)",
+         (_revision(True, "the revision to record"), _yes("stamp"))),
+    Verb("accept", "record a deliberate edit of an applied revision in the ledger (confirmed with --yes)",
+         (_revision(True, "the edited revision"), _yes("acceptance"))),
+    Verb("current", "the database's current revision"),
+    Verb("heads", "the project's heads"),
+    Verb("history", "the revisions, newest first"),
+    Verb("sql", "the SQL an upgrade would run (offline)", (_revision(False, "target revision (default head)"),)),
+    Verb("log", "the ledger: runs and revisions, newest first", (_limit,)),
+    Verb("lint", "the safety gate offline: findings on the revisions, no database",
+         (_revision(False, "a revision or START:END (default: every revision)"), _format), run=_run_lint),
+    Verb("invoke", "send a command to the deployed function, or start and follow the migration workflow",
+         (_invoke_options,), run=_run_invoke),
+)
+
+
+# -- the parser ----------------------------------------------------------------------------------------------
+
+def _output(p: argparse.ArgumentParser, *, after_verb: bool) -> None:
+    # after the verb: SUPPRESS, so a verb that does not repeat them keeps what was given before it
+    default: dict[str, Any] = {"default": argparse.SUPPRESS} if after_verb else {}
+    p.add_argument("--json", action="store_true", help="print the result object as JSON", **default)
+    p.add_argument("-v", "--verbose", action="store_true", help="show the engine's log lines on stderr", **default)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,43 +153,25 @@ def _parser() -> argparse.ArgumentParser:
     source = p.add_mutually_exclusive_group()
     source.add_argument("--database-url", help="PostgreSQL URL (any driver suffix; sslmode=... honoured)")
     source.add_argument("--secret-id", help="Secrets Manager secret (RDS/CDK JSON) holding the credentials")
-    p.add_argument("--function", help="with `invoke`: the deployed function's name or ARN")
-    p.add_argument("--workflow", help="with `invoke`: the migration workflow's state machine ARN (upgrade only): "
-                                      "start an execution and follow it to the end")
-    p.add_argument("--snapshot", action=argparse.BooleanOptionalAction, default=None,
-                   help="with `invoke --workflow`: take the pre-migration snapshot (default: as the workflow is built)")
-    p.add_argument("--wait-timeout", type=float, default=None, metavar="SECONDS",
-                   help="with `invoke --workflow`: stop following after this long (the execution goes on)")
-    p.add_argument("--yes", action="store_true", help="confirm a downgrade or stamp")
-    p.add_argument("--json", action="store_true", help="print the result object as JSON")
-    p.add_argument("--format", choices=("text", "json", "github"), default=None,
-                   help="output: text (default), json (= --json), github (the findings as GitHub Actions annotations)")
-    p.add_argument("--no-lint", metavar="REASON", default=None,
-                   help="upgrade without the safety gate (needs --yes; the reason is logged and kept in the result)")
-    p.add_argument("--limit", type=int, default=None, help="with `log`: how many runs (default 20)")
-    p.add_argument("-v", "--verbose", action="store_true", help="show the engine's log lines on stderr")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="show each revision as it starts and finishes on stderr (default: when stderr is a terminal)")
-    p.add_argument("command", help="status | check | upgrade | downgrade | stamp | current | heads | history | sql "
-                                   "| lint | log | accept | invoke")
-    p.add_argument("args", nargs="*", help="the target revision (and, for invoke, the command to send)")
+    _output(p, after_verb=False)
+    verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
+    for verb in VERBS:
+        sub = verbs.add_parser(verb.name, help=verb.help, description=verb.help)
+        for add in verb.options:
+            add(sub)
+        _output(sub, after_verb=True)
+        sub.set_defaults(_verb=verb, _parser=sub)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # intermixed: options may follow the positionals (`invoke --function NAME status --json`)
-    ns = _parser().parse_intermixed_args(argv)
-    if ns.command == "invoke" and ns.workflow:
-        return _invoke_workflow(ns)
-    if ns.command == "invoke":
-        from lambda_fn.cli.remote import invoke_function  # boto3 only on this path
-
-        if not ns.function:
-            print("invoke needs --function NAME", file=sys.stderr)
-            return EXIT_USAGE
-        return _print(invoke_function(ns.function, _payload(ns)), ns.json or ns.format == "json",
-                      github=ns.format == "github")
-
+    try:
+        ns, foreign = _parser().parse_known_args(argv)
+        if foreign:  # another verb's option: the usage of the verb it was given to, exit 2
+            ns._parser.error(f"unrecognized arguments: {' '.join(foreign)}")
+    except SystemExit as exc:  # returned, not raised: callers (and tests) get the exit code from main()
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    verb: Verb = ns._verb
     env = dict(os.environ)
     if ns.config:
         env["ALEMBIC_CONFIG"] = ns.config
@@ -82,13 +181,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if ns.secret_id:
         env["DB_SECRET_ARN"] = ns.secret_id
     _quiet_logs(ns.verbose)
-    ns.json = ns.json or ns.format == "json"
-    github = ns.format == "github"
-    if ns.command == "lint":  # offline: the migrations alone, no database (CI on a pull request)
-        from lambda_fn.cli.lint import lint_offline_cli
+    if verb.run is not None:
+        return verb.run(ns, env)
+    return _run_engine(ns, env)
 
-        return _print(lint_offline_cli(env, ns.args[0] if ns.args else None), ns.json, github=github)
 
+def _run_engine(ns: argparse.Namespace, env: dict[str, str]) -> int:
     from lambda_fn.engine.execute import execute  # the engine loads after argument parsing: `--help` stays fast
     from lambda_fn.engine.ledger import cli_origin
     from lambda_fn.errors import HookError
@@ -96,8 +194,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         settings = Settings.from_env(env)
-        request = Request(Command.parse(ns.command), ns.args[0] if ns.args else None, confirmed=ns.yes,
-                          skip_lint=ns.no_lint, skip_lint_confirmed=ns.yes, origin=cli_origin(), limit=ns.limit)
+        request = Request(Command.parse(ns.verb), getattr(ns, "revision", None), confirmed=getattr(ns, "yes", False),
+                          skip_lint=getattr(ns, "no_lint", None),
+                          skip_lint_confirmed=getattr(ns, "confirm_no_lint", False), origin=cli_origin(),
+                          limit=getattr(ns, "limit", None))
     except HookError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return EXIT_USAGE
@@ -106,36 +206,53 @@ def main(argv: Sequence[str] | None = None) -> int:
         from lambda_fn.aws.secrets import powertools_secret_reader
 
         reader = powertools_secret_reader()
-    show = sys.stderr.isatty() if ns.progress is None else ns.progress
+    chosen = getattr(ns, "progress", None)
+    show = sys.stderr.isatty() if chosen is None else chosen
     return _print(execute(request, settings, read_secret=reader, observe=progress if show else None).to_dict(),
-                  ns.json, github=github)
+                  ns)
+
+
+def _usage(ns: argparse.Namespace, message: str) -> int:
+    parser: argparse.ArgumentParser = ns._parser
+    parser.print_usage(sys.stderr)
+    print(f"{parser.prog}: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
 
 
 def _invoke_workflow(ns: argparse.Namespace) -> int:
     from lambda_fn.cli.workflow import DEFAULT_WAIT, run_workflow  # boto3 only on this path
 
-    command = ns.args[0] if ns.args else "upgrade"
-    if ns.function or command != "upgrade" or len(ns.args) > 2:
-        print("invoke --workflow ARN takes: upgrade [REV] (the workflow only upgrades; use --function for the "
-              "function's other commands)", file=sys.stderr)
-        return EXIT_USAGE
-    return run_workflow(ns.workflow, revision=ns.args[1] if len(ns.args) > 1 else None, snapshot=ns.snapshot,
+    command = ns.remote[0] if ns.remote else "upgrade"
+    if command != "upgrade" or len(ns.remote) > 2 or ns.yes or ns.limit is not None or ns.no_lint is not None:
+        return _usage(ns, "invoke --workflow ARN takes: upgrade [REV] [--no-snapshot] [--wait-timeout SECONDS] "
+                          "(the workflow only upgrades; use --function for the function's other commands)")
+    return run_workflow(ns.workflow, revision=ns.remote[1] if len(ns.remote) > 1 else None, snapshot=ns.snapshot,
                         wait_seconds=ns.wait_timeout or DEFAULT_WAIT, as_json=ns.json or ns.format == "json")
 
 
-def _payload(ns: argparse.Namespace) -> dict[str, Any]:
-    """The direct-invoke payload the function takes for these arguments."""
-    command = ns.args[0] if ns.args else "upgrade"
+def _payload(ns: argparse.Namespace) -> dict[str, Any] | str:
+    """The direct-invoke payload the function takes for these arguments, or why they do not fit together."""
+    command = ns.remote[0] if ns.remote else "upgrade"
+    if len(ns.remote) > 2:
+        return f"invoke sends one command and at most one revision, not {' '.join(ns.remote)!r}"
+    if ns.snapshot is not None or ns.wait_timeout is not None:
+        return "--snapshot and --wait-timeout go with --workflow"
+    if ns.limit is not None and command != "log":
+        return "--limit goes with the log command"
+    if (ns.no_lint is not None or ns.confirm_no_lint) and command != "upgrade":
+        return "--no-lint and --confirm-no-lint go with the upgrade command"
+    if ns.yes and command not in ("downgrade", "stamp", "accept"):
+        return "--yes confirms downgrade, stamp or accept; skipping the gate has its own --confirm-no-lint"
     payload: dict[str, Any] = {"command": command}
-    if len(ns.args) > 1:
-        payload["revision"] = ns.args[1]
+    if len(ns.remote) > 1:
+        payload["revision"] = ns.remote[1]
     if ns.yes:
         payload["confirm"] = command
     if ns.limit is not None:
         payload["limit"] = ns.limit
     if ns.no_lint is not None:  # the function's own escape: reason plus its confirmation word
         payload["no_lint"] = ns.no_lint
-        if ns.yes:
+        if ns.confirm_no_lint:
             payload["confirm"] = SKIP_LINT_CONFIRMATION
     return payload
 
@@ -147,11 +264,12 @@ def _quiet_logs(verbose: bool) -> None:
     logger.setLevel(logging.INFO if verbose else logging.CRITICAL)
 
 
-def _print(result: dict[str, Any], as_json: bool, *, github: bool = False) -> int:
+def _print(result: dict[str, Any], ns: argparse.Namespace) -> int:
+    chosen = getattr(ns, "format", None)
     ok = result.get("status") != Status.FAILED.value
-    if github:
+    if chosen == "github":
         print(github_annotations(result))
-    elif as_json:
+    elif ns.json or chosen == "json":
         print(json.dumps(result, indent=2, default=str))
     else:
         print(render(result))

@@ -1,6 +1,6 @@
-"""The construct's opt-in for the AWS Parameters and Secrets Lambda Extension (``secrets_extension=True``):
-the layer, the extension's variables, and DB_SECRET_SOURCE=extension for the runtime; nothing of it by
-default (the example's template is also held to its golden copy)."""
+"""The construct's default of reading the secret through the AWS Parameters and Secrets Lambda Extension:
+the layer, the extension's variables, and DB_SECRET_SOURCE=extension for the runtime; ``secrets_extension=False``
+(the SDK reader) leaves none of it (the example's template is also held to its golden copy)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ def function_properties(template: dict[str, Any]) -> dict[str, Any]:
     return dict(template["Resources"][hook_function_id(template)]["Properties"])
 
 
-def test_secrets_extension_is_opt_in(hook_stack: HookFactory) -> None:
-    stack, _ = hook_stack()
+def test_the_sdk_reader_is_the_opt_out(hook_stack: HookFactory) -> None:
+    stack, _ = hook_stack(secrets_extension=False)
     template = template_of(stack).to_json()
     function = function_properties(template)
     assert "Layers" not in function
@@ -28,8 +28,8 @@ def test_secrets_extension_is_opt_in(hook_stack: HookFactory) -> None:
     assert EXTENSION_LAYER not in json.dumps(template)
 
 
-def test_secrets_extension_adds_the_layer_and_tells_the_runtime(hook_stack: HookFactory) -> None:
-    stack, _ = hook_stack(secrets_extension=True)
+def test_secrets_extension_is_the_default_with_the_layer_and_tells_the_runtime(hook_stack: HookFactory) -> None:
+    stack, _ = hook_stack()
     template = template_of(stack).to_json()
     function = function_properties(template)
     # an environment-agnostic stack: CDK maps the region to the AWS-published layer for the architecture

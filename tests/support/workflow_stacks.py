@@ -61,6 +61,7 @@ def _hook(stack: Stack) -> MigrationHook:
         alembic_ini=REPO / "alembic.ini",
         script_location=REPO / "alembic",
         ssl_mode="disable",
+        secrets_extension=False,  # the rig runs the handler with boto3 against moto (no extension played here)
         timeout=Duration.seconds(FUNCTION_TIMEOUT),
         statement_timeout=Duration.seconds(30),
     ))

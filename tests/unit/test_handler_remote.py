@@ -94,13 +94,13 @@ def test_unreachable_lambda_is_a_failed_result() -> None:
 def test_the_cli_prints_the_result_and_exits_by_its_status(fake: FakeLambda,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
     fake.body = RESULT
-    assert cli.main(["--function", "fn", "--json", "invoke", "status"]) == 0
+    assert cli.main(["--json", "invoke", "--function", "fn", "status"]) == 0
     assert json.loads(capsys.readouterr().out) == RESULT
     fake.function_error = "Unhandled"
     fake.body = {"errorType": "MigrationFailed", "errorMessage": json.dumps(
         {**RESULT, "command": "downgrade", "status": "failed", "message": "refused",
          "error": {"kind": "confirmation_required", "message": "refused"}})}
-    assert cli.main(["--function", "fn", "--yes", "invoke", "downgrade", "0003"]) == 1
+    assert cli.main(["invoke", "--function", "fn", "downgrade", "0003", "--yes"]) == 1
     assert fake.invocations[-1]["payload"] == {"command": "downgrade", "revision": "0003", "confirm": "downgrade"}
     assert "downgrade: failed - refused" in capsys.readouterr().out
 
