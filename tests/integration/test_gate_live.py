@@ -164,6 +164,22 @@ def test_skipping_the_gate_needs_confirmation_and_is_recorded(project: tuple[Pat
     assert db.version() == ["r2"]
 
 
+def test_a_missing_linter_is_not_acknowledged_away_and_says_what_to_install(
+        project: tuple[Path, dict[str, str]], db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The way out of a missing squawk is installing it, never an acknowledgment in the revision."""
+    root, env = project
+    write_revision(root, Rev("r2", "r1", "op.add_column('small', sa.Column('note', sa.Text))"))
+    path = root / "migrations" / "versions" / "r2.py"
+    path.write_text(path.read_text() + '\nalembic_hook_acknowledge = {"hook:lint-unavailable": "trust me"}\n')
+    monkeypatch.setenv("ALEMBIC_HOOK_SQUAWK", str(root / "no-squawk-here"))
+    result = run(env)
+    assert result.error is not None and result.error.kind == "unsafe_migration"
+    (finding,) = [f for f in result.findings or [] if f.rule == "hook:lint-unavailable"]
+    assert finding.refused and finding.acknowledged is None
+    assert "pip install squawk-cli==2.70.0" in finding.fix
+    assert db.version() == ["r1"]
+
+
 def test_without_squawk_and_without_a_manifest_a_pending_revision_is_refused(
         project: tuple[Path, dict[str, str]], db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     root, env = project

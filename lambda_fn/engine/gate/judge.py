@@ -135,7 +135,8 @@ def _finding(script: Script, raw: RawFinding, policy: Policy, acks: Mapping[str,
     judged: str | None = None
     if rule.judgeable and raw.tables and category is not FindingClass.ADVISORY:
         judged = _lower(raw, category, policy, created=created, own=own, facts=facts, revision=script.revision)
-    acknowledged = acks.get(raw.rule) if raw.rule != rules.BAD_ACKNOWLEDGMENT else None
+    # a malformed acknowledgment, or a linter that is not there, is never waved through from the revision
+    acknowledged = acks.get(raw.rule) if raw.rule not in (rules.BAD_ACKNOWLEDGMENT, rules.LINT_UNAVAILABLE) else None
     final = FindingClass.ADVISORY if judged else category
     return Finding(
         revision=script.revision, rule=raw.rule, category=final, statement=raw.statement,

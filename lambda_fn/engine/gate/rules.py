@@ -124,9 +124,11 @@ RULES: dict[str, Rule] = {
     NOT_REVIEWABLE: Rule(BLOCKING,
         "guard database reads with `if not context.is_offline_mode():` so the revision renders offline, or "
         "acknowledge after review", judgeable=False),
+    # not acknowledgeable (judge.py): a missing tool is not a property of the revision, the fix is the tool
     LINT_UNAVAILABLE: Rule(BLOCKING,
-        "build the asset with squawk-cli installed (the dev group) so the build lints it, or install squawk-"
-        "cli where the CLI runs", judgeable=False),
+        "install the linter: `pip install squawk-cli==2.70.0` where the CLI runs (it comes with `pip install "
+        "alembic-deploy-hook`), or set $ALEMBIC_HOOK_SQUAWK to a squawk binary; for the function, synthesize "
+        "again where the revisions import (the build lints them into the asset)", judgeable=False),
     TABLE_REWRITE: Rule(BLOCKING,
         "rewrite big tables outside the deploy (pg_repack); add an IDENTITY column, or a nullable column "
         "filled in batches, instead of SERIAL"),
