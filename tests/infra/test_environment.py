@@ -26,7 +26,10 @@ def hook_variables(template: dict[str, Any]) -> dict[str, Any]:
     function = template["Resources"][hook_function_id(template)]["Properties"]
     variables = dict(function["Environment"]["Variables"])
     assert set(variables) >= POWERTOOLS
-    return {name: value for name, value in variables.items() if name not in POWERTOOLS}
+    # the Parameters and Secrets extension's own settings (CDK writes them with its layer) are the layer's
+    extension = ("PARAMETERS_SECRETS_", "SECRETS_MANAGER_", "SSM_")
+    return {name: value for name, value in variables.items()
+            if name not in POWERTOOLS and not name.startswith(extension)}
 
 
 def read_back(variables: dict[str, Any]) -> Settings:
@@ -50,6 +53,7 @@ def test_example_environment_reads_back_through_settings(template: dict[str, Any
         alembic_config=ALEMBIC_INI,
         script_location=MIGRATIONS_DIR,
         secret_id=TOKEN,
+        secret_source="extension",  # the construct's default: the Parameters and Secrets extension
         db_port=5432,
         db_name="app",
         sslmode="verify-full",
@@ -85,6 +89,7 @@ def test_construct_options_read_back_through_settings(hook_stack: HookFactory) -
         alembic_config=ALEMBIC_INI,
         script_location=MIGRATIONS_DIR,
         secret_id=TOKEN,
+        secret_source="extension",
         db_host="db.internal",
         db_port=6432,
         db_name="orders",
