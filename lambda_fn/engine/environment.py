@@ -18,7 +18,7 @@ driver. The hook meets all of them:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +38,7 @@ from lambda_fn.errors import ErrorKind, HookError
 from lambda_fn.log import logger
 
 # what env.py's run_migrations() calls: (current heads, MigrationContext) -> the steps to run
-StepsFn = Callable[[Any, MigrationContext], Sequence[MigrationStep]]
+StepsFn = Callable[[Any, MigrationContext], Iterable[MigrationStep]]
 
 SYNC_SNIPPET = """\
 def run_migrations_online() -> None:
@@ -126,6 +126,7 @@ class HookEnvironment:
                         "hook's connection", extra={"env_py": how})
         kw.pop("dialect_name", None)
         kw.pop("dialect_opts", None)
+        kw["transaction_per_migration"] = True  # the hook's contract: each revision commits on its own
         kw["on_version_apply"] = self._on_version_apply(kw.get("on_version_apply"))
         self._configure(connection=self.database.conn, **kw)
 

@@ -23,7 +23,7 @@ from alembic.util.exc import CommandError
 from sqlalchemy import Connection
 
 from lambda_fn.engine import manifest
-from lambda_fn.engine.environment import EnvPlan, HookDatabase, run_env
+from lambda_fn.engine.environment import EnvPlan, HookDatabase, StepsFn, run_env
 from lambda_fn.engine.locate import resolve_path
 from lambda_fn.errors import ErrorKind, HookError
 
@@ -183,9 +183,14 @@ class AlembicProject:
         except CommandError as exc:
             raise HookError(ErrorKind.BAD_REVISION, f"{exc}. `history` lists the known revisions.") from None
 
-    def run_step(self, database: HookDatabase, step: RevisionStep) -> None:
-        """Apply one upgrade or downgrade step in its own transaction through the project's env.py."""
-        run_env(self.config, self.script, database, lambda rev, ctx: [step], destination=step.revision.revision)
+    @property
+    def env_py(self) -> Path:
+        return Path(self.script.dir) / "env.py"
+
+    def run_steps(self, database: HookDatabase, steps: StepsFn, destination: str) -> None:
+        """One run of the project's env.py over the steps `steps` hands Alembic, each revision in its own
+        transaction (the hook sets `transaction_per_migration`)."""
+        run_env(self.config, self.script, database, steps, destination=destination)
         if database.conn.in_transaction():  # env.py ran it in an outer transaction of its own: commit it
             database.conn.commit()
 
