@@ -35,6 +35,8 @@ def apply_steps(ctx: Context, steps: list[RevisionStep], direction: str) -> None
         before = stepper.index
         _run_with_table_lock_retries(ctx, stepper)
         if stepper.index == before and stepper.stop is None:
+            # env.py returned without running the migrations: the step verification says how
+            verify_step(ctx, steps[before].revision.revision, direction, split(ctx.result.to_revision), ctx.current())
             raise HookError(ErrorKind.ENV_PY, f"{ctx.project.env_py} finished without running the migrations "
                             "(context.run_migrations() was not called); nothing was applied.",
                             steps[before].revision.revision)

@@ -217,7 +217,11 @@ def probe_offline(config: Config, script: ScriptDirectory) -> VersionTable | Non
 
 @contextmanager
 def _attached(config: Config, database: HookDatabase) -> Iterator[None]:
-    config.attributes["connection"] = database.conn
+    conn = database.conn
+    # Some projects (jupyterhub) hand env.py an Engine in config.attributes["connection"] and env.py calls
+    # `.connect()` on it, as SQLAlchemy 1.x let a Connection do: that gives the hook's connection itself
+    conn.connect = lambda: _same(conn)  # type: ignore[attr-defined]
+    config.attributes["connection"] = conn
     # ConfigParser interpolates %: a percent-encoded password must survive it
     config.set_main_option("sqlalchemy.url", database.url().render_as_string(hide_password=False).replace("%", "%%"))
     try:
@@ -225,6 +229,12 @@ def _attached(config: Config, database: HookDatabase) -> Iterator[None]:
     finally:
         config.attributes.pop("connection", None)
         config.set_main_option("sqlalchemy.url", "")
+        conn.__dict__.pop("connect", None)
+
+
+@contextmanager
+def _same(conn: Connection) -> Iterator[Connection]:
+    yield conn  # closing it is the hook's business, not env.py's
 
 
 def _env_failure(env_py: Path, exc: BaseException, creds: Credentials) -> HookError:

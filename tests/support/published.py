@@ -43,7 +43,14 @@ class Project:
     ini: str                           # alembic.ini, relative to the package folder
     script_location: str               # the migrations folder, relative to the package folder
     extra: tuple[str, ...] = ()        # what the project needs but does not declare for its migrations
+    older_extra: tuple[str, ...] = ()  # the same, for the older release
     write_ini: str | None = None       # python code run in the venv to write the ini to sys.argv[1]
+    # the project's own first step on an empty database before any migration (code given the psycopg2 URL
+    # as sys.argv[1]); None when its history starts from nothing
+    initial: str | None = None
+    # how the older release's users got their database (its own tool; code given the URL); None: stock alembic
+    older_tool: str | None = None
+    from_empty: bool = True            # False: the project's tool never migrates an empty database (it stamps)
     expected_revisions: int = 0        # what the current release's history holds (the report's number)
 
 
@@ -106,7 +113,7 @@ def hook_venv(project: Project) -> Venv:
 
 
 def older_venv(project: Project) -> Venv:
-    return venv([project.older, *project.extra, "psycopg2-binary", "alembic", "sqlalchemy"]).ensure()
+    return venv([project.older, *project.older_extra, "psycopg2-binary", "alembic", "sqlalchemy"]).ensure()
 
 
 @dataclass(frozen=True)
@@ -123,6 +130,7 @@ def installed(project: Project, env: Venv, work: Path) -> Installed:
     pkg = env.package_dir(project.package)
     ini = pkg / project.ini
     if project.write_ini:
+        work.mkdir(parents=True, exist_ok=True)
         ini = work / f"{project.name}-alembic.ini"
         env.run("-c", project.write_ini, str(ini))
     return Installed(project, env, ini, pkg / project.script_location)
@@ -144,6 +152,10 @@ def stock_upgrade(release: Installed, url: str) -> None:
     """Stock `alembic upgrade head` over psycopg2: what the project's users run (or its tool runs for them)."""
     release.venv.run("-c", STOCK_UPGRADE, str(release.ini), str(release.script_location),
                      url.replace("postgresql://", "postgresql+psycopg2://", 1))
+
+
+def project_tool(release: Installed, code: str, url: str) -> None:
+    release.venv.run("-c", code, url.replace("postgresql://", "postgresql+psycopg2://", 1))
 
 
 def count_revisions(release: Installed) -> int:
@@ -172,12 +184,20 @@ def schema(url: str, bindir: Path | None = None) -> str:
 
 
 JUPYTERHUB_INI = "import sys; from jupyterhub.dbutil import write_alembic_ini; write_alembic_ini(sys.argv[1], 'sqlite://')"
+# jupyterhub's own start on a database: create_all and stamp head when empty (orm.new_session_factory)
+JUPYTERHUB_TOOL = "import sys; from jupyterhub.orm import new_session_factory; new_session_factory(sys.argv[1])"
+# mlflow's own start (mlflow.store.db.utils._initialize_tables): the initial tables, then its migrations
+MLFLOW_INITIAL = ("import sys, sqlalchemy; from mlflow.store.tracking.dbmodels.initial_models import Base; "
+                  "Base.metadata.create_all(sqlalchemy.create_engine(sys.argv[1]))")
+MLFLOW_TOOL = ("import sys, sqlalchemy; from mlflow.store.db.utils import _initialize_tables; "
+               "_initialize_tables(sqlalchemy.create_engine(sys.argv[1]))")
 
 PROJECTS = [
     Project("optuna", "optuna==5.0.0", "optuna==2.10.1", "optuna", "storages/_rdb/alembic.ini",
             "storages/_rdb/alembic", expected_revisions=10),
     Project("jupyterhub", "jupyterhub==6.1.1", "jupyterhub==4.1.6", "jupyterhub", "alembic.ini", "alembic",
-            write_ini=JUPYTERHUB_INI, expected_revisions=19),
+            write_ini=JUPYTERHUB_INI, older_tool=JUPYTERHUB_TOOL, from_empty=False, expected_revisions=19),
     Project("mlflow", "mlflow-skinny==3.17.2", "mlflow-skinny==2.9.2", "mlflow", "store/db_migrations/alembic.ini",
-            "store/db_migrations", expected_revisions=68),
+            "store/db_migrations", older_extra=("setuptools<81", "sqlalchemy<2.1", "alembic<1.14"),
+            initial=MLFLOW_INITIAL, older_tool=MLFLOW_TOOL, expected_revisions=67),
 ]
