@@ -107,8 +107,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         reader = powertools_secret_reader()
     show = sys.stderr.isatty() if ns.progress is None else ns.progress
-    return _print(execute(request, settings, read_secret=reader, observe=progress if show else None).to_dict(),
-                  ns.json, github=github)
+    from lambda_fn.cli.stdout import to_stderr
+
+    with to_stderr():  # whatever the project prints while it runs is not the result
+        result = execute(request, settings, read_secret=reader, observe=progress if show else None).to_dict()
+    return _print(result, ns.json, github=github)
 
 
 def _invoke_workflow(ns: argparse.Namespace) -> int:

@@ -14,7 +14,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext, RevisionStep
 from alembic.script import Script, ScriptDirectory
@@ -203,17 +202,21 @@ class AlembicProject:
             database.conn.commit()
 
     def offline_sql(self, start: Heads, target: str) -> str:
-        """The SQL `upgrade` would run from `start` to `target`, rendered offline for review."""
-        buffer = io.StringIO()
-        cfg = Config(file_=self.config.config_file_name, output_buffer=buffer, stdout=self.output)
-        cfg.attributes["configure_logging"] = False
-        cfg.set_main_option("script_location", self.config.get_main_option("script_location") or "")
-        rng = f"{start[0]}:{target}" if len(start) == 1 else target
+        """The SQL `upgrade` would run from `start` to `target`, rendered offline for review in the hook's own
+        offline context (as the gate renders it): env.py is not run, so one without a usable offline branch
+        (no URL, an engine built from the environment) does not matter."""
+        from lambda_fn.engine.gate.render import render_sql
+
+        destinations = list(self.heads()) if target in ("head", "heads") else [self.resolve_target(target)]
+        opts = self.plan.version_opts if self.plan else {}
         try:
-            command.upgrade(cfg, rng, sql=True)
-        except CommandError as exc:
+            return render_sql(self.config, self.script, start, destinations,
+                              version_table=opts.get("version_table") or manifest.DEFAULT_VERSION_TABLE)
+        except (CommandError, RevisionError) as exc:
             raise HookError(ErrorKind.BAD_REVISION, f"{exc}.") from None
-        return buffer.getvalue()
+        except Exception as exc:  # noqa: BLE001 - the team's revision code, run offline
+            raise HookError(ErrorKind.MIGRATION_FAILED, f"A revision cannot be rendered offline ({type(exc).__name__}: "
+                            f"{str(exc)[:300]}); `lint` names which one.") from None
 
 
 def _ids(value: str | Sequence[str] | None) -> list[str]:

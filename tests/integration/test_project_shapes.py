@@ -1,0 +1,109 @@
+"""Small fixture projects for the shapes the published ones do not all have: a revision whose parameters
+pg8000 would type differently from psycopg2, an enum type created by one revision's create_table and named
+again by a later one, a redundant merge, and revisions that print and log to stdout under `--json`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from lambda_fn.result import Status
+from tests.support.database import Database
+from tests.support.engine import run
+from tests.support.projects import Rev, write_project
+
+NO_LINT = ["--no-lint", "fixture project", "--yes"]
+
+DRIVER_TYPING = [
+    Rev("d1", None, """
+        op.create_table('t', sa.Column('id', sa.Integer, primary_key=True), sa.Column('n', sa.Integer),
+                        sa.Column('doc', sa.JSON))
+        op.execute("INSERT INTO t (id, n) VALUES (1, 5)")
+    """),
+    # psycopg2 sends '0' untyped and PostgreSQL infers integer; pg8000's own dialect says %s::VARCHAR (42804)
+    Rev("d2", "d1", """
+        t = sa.table('t', sa.column('n', sa.Integer))
+        op.execute(sa.update(t).values(n=sa.literal('0')))
+    """),
+    # an untyped parameter in a variadic "any" function: 42P18 as a protocol parameter, text as a literal
+    Rev("d3", "d2", """
+        t = sa.table('t', sa.column('doc', sa.JSON))
+        op.get_bind().execute(sa.update(t).values(doc=sa.func.json_build_object('prefix', sa.bindparam('p'))),
+                              {'p': "it's 100% \\\\ fine"})
+    """),
+]
+
+
+def test_parameters_behave_as_under_psycopg2(db: Database, tmp_path: Path) -> None:
+    ini = write_project(tmp_path, DRIVER_TYPING)
+    result = run(db.env(ALEMBIC_CONFIG=str(ini)))
+    assert result.status is Status.APPLIED, result.message
+    assert db.query("SELECT n, doc::text FROM t") == [[0, '{"prefix" : "it\'s 100% \\\\ fine"}']]
+
+
+ENUM_TWICE = [
+    Rev("e1", None, "op.create_table('a', sa.Column('id', sa.Integer, primary_key=True), "
+                    "sa.Column('mood', sa.Enum('happy', 'sad', name='mood')))"),
+    Rev("e2", "e1", "op.create_table('b', sa.Column('id', sa.Integer, primary_key=True), "
+                    "sa.Column('mood', sa.Enum('happy', 'sad', name='mood')))"),
+]
+
+
+def test_an_enum_type_named_again_in_the_same_run(db: Database, tmp_path: Path) -> None:
+    ini = write_project(tmp_path, ENUM_TWICE)
+    result = run(db.env(ALEMBIC_CONFIG=str(ini)))
+    assert result.status is Status.APPLIED, result.message
+    assert [r.revision for r in result.applied] == ["e1", "e2"] and db.version() == ["e2"]
+    assert db.query("SELECT count(*) FROM pg_type WHERE typname = 'mood'") == [[1]]
+    assert db.query("SELECT count(*) FROM information_schema.columns WHERE column_name = 'mood'") == [[2]]
+
+
+REDUNDANT_MERGE = [
+    Rev("m1", None, "op.create_table('m', sa.Column('id', sa.Integer, primary_key=True))"),
+    Rev("m2", "m1", "op.add_column('m', sa.Column('x', sa.Integer))"),
+    Rev("m3", ("m1", "m2"), doc="a merge that lists m1, an ancestor of m2"),
+    Rev("m4", "m3", "op.add_column('m', sa.Column('y', sa.Integer))"),
+]
+
+
+def test_a_redundant_merge_renders_and_upgrades(db: Database, tmp_path: Path) -> None:
+    ini = write_project(tmp_path, REDUNDANT_MERGE)
+    env = db.env(ALEMBIC_CONFIG=str(ini))
+    assert run(env, "upgrade", "m2").status is Status.APPLIED
+    sql = run(env, "sql")  # from m2: the merge's parents (m1, m2) are the starting point
+    assert sql.status is Status.PENDING, sql.message
+    assert "ADD COLUMN y" in (sql.sql or "")
+    lint = run(env, "lint")
+    assert lint.status is not Status.FAILED or "overlaps" not in lint.message, lint.message
+    result = run(env, "upgrade")  # the gate renders the range offline first
+    assert result.status is Status.APPLIED, result.message
+    assert db.version() == ["m4"]
+
+
+NOISY = [
+    Rev("n1", None, """
+        import logging, os
+        print('a print() from a revision')
+        logging.getLogger('project').info('an INFO line from a revision')
+        os.write(1, b'raw bytes on fd 1\\n')
+        op.create_table('noisy', sa.Column('id', sa.Integer, primary_key=True))
+    """),
+]
+
+
+def test_json_stdout_is_one_object_whatever_the_project_prints(db: Database, tmp_path: Path) -> None:
+    ini = write_project(tmp_path, NOISY)
+    env_py = tmp_path / "migrations" / "env.py"
+    # a project that configures its own logging to stdout at INFO, and prints as env.py loads
+    env_py.write_text("import logging, sys\nlogging.basicConfig(stream=sys.stdout, level=logging.INFO)\n"
+                      "print('env.py loading')\n" + env_py.read_text())
+    env = {**os.environ, **db.env(ALEMBIC_CONFIG=str(ini))}
+    done = subprocess.run([sys.executable, "-m", "lambda_fn.cli", "upgrade", "--json", *NO_LINT], env=env,
+                          capture_output=True, text=True, check=False, timeout=120)
+    result = json.loads(done.stdout)
+    assert result["status"] == "applied", done.stderr
+    assert "a print() from a revision" in done.stderr and "raw bytes on fd 1" in done.stderr
+    assert db.version() == ["n1"]
