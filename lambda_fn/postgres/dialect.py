@@ -19,8 +19,8 @@ import pg8000.native
 import sqlalchemy
 from sqlalchemy import URL, pool
 from sqlalchemy.dialects import registry
-from sqlalchemy.engine.interfaces import BindTyping
 from sqlalchemy.dialects.postgresql.pg8000 import PGDialect_pg8000
+from sqlalchemy.engine.interfaces import BindTyping
 
 from lambda_fn.credentials import Credentials
 from lambda_fn.postgres.connect import KEEPALIVES, MAX_APPLICATION_NAME, SOCKET_SLACK, connect_kwargs
@@ -85,7 +85,7 @@ class HookPg8000Dialect(PGDialect_pg8000):
         return args, opts
 
 
-def sql_literal(value: Any) -> str | None:
+def sql_literal(value: Any) -> str | None:  # noqa: PLR0911 - one return per kind of value
     """`value` as the SQL literal psycopg2 would write for it, or None when it has no such form here."""
     match value:
         case None | bool() | int() | Decimal() | bytes() | bytearray() | datetime() | date() | time() | timedelta():

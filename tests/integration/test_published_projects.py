@@ -20,8 +20,8 @@ from tests.support.published import (
     hook_cli,
     hook_venv,
     installed,
-    project_tool,
     older_venv,
+    project_tool,
     schema,
     stock_upgrade,
 )
@@ -39,7 +39,8 @@ def hook_upgrade(release: Installed, db: Database) -> dict[str, object]:
     try:
         result = json.loads(done.stdout)  # the whole of stdout: one JSON object and nothing else
     except json.JSONDecodeError as exc:
-        raise AssertionError(f"stdout is not one JSON object ({exc}):\n{done.stdout[:3000]}\n{done.stderr[-3000:]}")
+        raise AssertionError(f"stdout is not one JSON object ({exc}):\n{done.stdout[:3000]}\n"
+                             f"{done.stderr[-3000:]}") from None
     assert isinstance(result, dict)
     assert result["status"] == "applied", (result.get("message"), done.stderr[-3000:])
     return result

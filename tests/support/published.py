@@ -94,11 +94,13 @@ class Venv:
         done = subprocess.run([str(self.python), *args], env=full, cwd=cwd, capture_output=True, text=True,
                               check=False, timeout=600)
         if check and done.returncode != 0:
-            raise AssertionError(f"{args[:3]} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+            raise AssertionError(f"{args[:3]} failed ({done.returncode}):\n{done.stdout[-3000:]}\n"
+                                 f"{done.stderr[-3000:]}")
         return done
 
     def package_dir(self, package: str) -> Path:
-        out = self.run("-c", f"import importlib.util as u; print(u.find_spec({package!r}).submodule_search_locations[0])")
+        code = f"import importlib.util as u; print(u.find_spec({package!r}).submodule_search_locations[0])"
+        out = self.run("-c", code)
         return Path(out.stdout.strip())
 
 
