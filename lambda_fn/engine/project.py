@@ -85,6 +85,16 @@ class AlembicProject:
         return bool(current) and set(current) == set(self.heads())
 
     def require_single_head(self) -> str:
+        heads = self.require_revisions()
+        if len(heads) != 1:
+            raise HookError(ErrorKind.MULTIPLE_HEADS,
+                            f"The migrations have {len(heads)} heads ({', '.join(heads) or 'none'}); refusing to "
+                            "run. Join them with `alembic merge heads -m merge` and deploy that revision.")
+        return heads[0]
+
+    def require_revisions(self) -> Heads:
+        """The heads; a script directory without any revision is an error for every command that reads them
+        (upgrade and lint say the same), never a vacuous success."""
         heads = self.heads()
         if not heads:
             raise HookError(ErrorKind.CONFIGURATION,
@@ -92,11 +102,7 @@ class AlembicProject:
                             f"{', '.join(str(p) for p in self.script._version_locations)}). Check script_location "
                             "and version_locations in the ini, or create the first revision with "
                             "`alembic revision -m ...`.")
-        if len(heads) != 1:
-            raise HookError(ErrorKind.MULTIPLE_HEADS,
-                            f"The migrations have {len(heads)} heads ({', '.join(heads) or 'none'}); refusing to "
-                            "run. Join them with `alembic merge heads -m merge` and deploy that revision.")
-        return heads[0]
+        return heads
 
     def get(self, revision: str) -> Script:
         try:

@@ -107,3 +107,31 @@ def test_json_stdout_is_one_object_whatever_the_project_prints(db: Database, tmp
     assert result["status"] == "applied", done.stderr
     assert "a print() from a revision" in done.stderr and "raw bytes on fd 1" in done.stderr
     assert db.version() == ["n1"]
+
+
+def test_lint_with_no_revisions_fails_with_upgrades_message(db: Database, tmp_path: Path) -> None:
+    from lambda_fn.engine.gate.enforce import lint_offline
+    from lambda_fn.settings import Settings
+
+    ini = write_project(tmp_path, [])
+    env = db.env(ALEMBIC_CONFIG=str(ini))
+    upgrade = run(env)
+    assert upgrade.status is Status.FAILED and "holds no revisions" in upgrade.message
+    for lint in (run(env, "lint"), lint_offline(Settings.from_env(env), None)):
+        assert lint.status is Status.FAILED
+        assert lint.error is not None and upgrade.error is not None
+        assert lint.error.message == upgrade.error.message
+
+
+def test_check_refuses_what_upgrade_refuses(db: Database, tmp_path: Path) -> None:
+    # a blocking finding the safety gate refuses on a deploy: check must not say "ready"
+    ini = write_project(tmp_path, [
+        Rev("c1", None, "op.create_table('c', sa.Column('id', sa.Integer, primary_key=True))"),
+        Rev("c2", "c1", "op.add_column('c', sa.Column('x', sa.Integer, nullable=False))")])
+    env = db.env(ALEMBIC_CONFIG=str(ini))
+    assert run(env, "upgrade", "c1").status is Status.APPLIED
+    upgrade, check = run(env), run(env, "check")
+    assert upgrade.status is Status.FAILED and upgrade.error is not None
+    assert check.status is Status.FAILED and check.error is not None
+    assert check.error.kind is upgrade.error.kind
+    assert db.version() == ["c1"]
