@@ -31,6 +31,10 @@ def apply_steps(ctx: Context, steps: list[RevisionStep], direction: str) -> None
     and reports progress. A table-lock retry, or an env.py that holds a transaction of its own around
     run_migrations(), runs env.py again for what is left, with the same DDL memo."""
     stepper = _Stepper(ctx, steps, direction)
+    autocommit, why = ctx.project.autocommit  # read (and a bad setting refused) before any revision runs
+    if autocommit:
+        logger.warning("The project runs its migrations in AUTOCOMMIT: a failing revision can leave part of "
+                       "its statements applied (docs/real-projects.md)", extra={"autocommit": why})
     while stepper.index < len(steps) and stepper.stop is None:
         before = stepper.index
         _run_with_table_lock_retries(ctx, stepper)

@@ -22,7 +22,7 @@ from alembic.util.exc import CommandError
 from sqlalchemy import Connection
 
 from lambda_fn.engine import manifest
-from lambda_fn.engine.environment import EnvPlan, HookDatabase, StepsFn, run_env
+from lambda_fn.engine.environment import EnvPlan, HookDatabase, StepsFn, autocommit_of, run_env
 from lambda_fn.engine.locate import resolve_path
 from lambda_fn.errors import ErrorKind, HookError
 
@@ -192,10 +192,15 @@ class AlembicProject:
     def env_py(self) -> Path:
         return Path(self.script.dir) / "env.py"
 
+    @functools.cached_property
+    def autocommit(self) -> tuple[bool, str]:
+        """(runs in AUTOCOMMIT, why): see environment.autocommit_of."""
+        return autocommit_of(self.env_py, (self.config.get_section("alembic_hook") or {}).get("autocommit"))
+
     def run_steps(self, database: HookDatabase, steps: StepsFn, destination: str) -> None:
         """One run of the project's env.py over the steps `steps` hands Alembic, each revision in its own
-        transaction (the hook sets `transaction_per_migration`)."""
-        run_env(self.config, self.script, database, steps, destination=destination)
+        transaction (the hook sets `transaction_per_migration`), or in AUTOCOMMIT for a project that runs so."""
+        run_env(self.config, self.script, database, steps, destination=destination, autocommit=self.autocommit[0])
         if database.conn.in_transaction():  # env.py ran it in an outer transaction of its own: commit it
             database.conn.commit()
 

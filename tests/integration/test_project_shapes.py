@@ -10,7 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lambda_fn.result import Status
+from lambda_fn.deadline import Deadline
+from lambda_fn.engine.execute import execute
+from lambda_fn.request import Command, Request
+from lambda_fn.result import Result, Status
+from lambda_fn.settings import Settings
 from tests.support.database import Database
 from tests.support.engine import run
 from tests.support.projects import Rev, write_project
@@ -135,3 +139,49 @@ def test_check_refuses_what_upgrade_refuses(db: Database, tmp_path: Path) -> Non
     assert check.status is Status.FAILED and check.error is not None
     assert check.error.kind is upgrade.error.kind
     assert db.version() == ["c1"]
+
+
+CONCURRENTLY = [
+    Rev("i1", None, "op.create_table('big', sa.Column('id', sa.Integer, primary_key=True), sa.Column('v', sa.Text))"),
+    # written for a project whose own engine runs in AUTOCOMMIT: no autocommit_block()
+    Rev("i2", "i1", "op.create_index('ix_big_v', 'big', ['v'], postgresql_concurrently=True)"),
+]
+
+
+def upgrade_past_the_gate(db: Database, ini: Path) -> Result:
+    """The safety gate refuses CONCURRENTLY outside autocommit_block() whatever the project's isolation (its
+    precision is issue 17): the documented escape, so the engine's own behaviour is what is tested."""
+    request = Request(Command.UPGRADE, skip_lint="autocommit fixture", skip_lint_confirmed=True)
+    return execute(request, Settings.from_env(db.env(ALEMBIC_CONFIG=str(ini))), deadline=Deadline(None))
+
+
+def index_valid(db: Database) -> list[list[object]]:
+    return db.query("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass('ix_big_v')")
+
+
+def test_a_project_that_assumes_autocommit_fails_naming_autocommit_block(db: Database, tmp_path: Path) -> None:
+    ini = write_project(tmp_path, CONCURRENTLY)
+    result = upgrade_past_the_gate(db, ini)
+    assert result.status is Status.FAILED and result.error is not None
+    assert "25001" in result.message and "autocommit_block()" in result.message
+    assert "[alembic_hook] autocommit" in result.message
+    assert db.version() == ["i1"] and index_valid(db) == []
+
+
+def test_autocommit_detected_from_env_py(db: Database, tmp_path: Path) -> None:
+    ini = write_project(tmp_path, CONCURRENTLY)
+    env_py = tmp_path / "migrations" / "env.py"
+    env_py.write_text(env_py.read_text() + '\nOWN_ENGINE_OPTIONS = dict(isolation_level="AUTOCOMMIT")  # its tool\n')
+    result = upgrade_past_the_gate(db, ini)
+    assert result.status is Status.APPLIED, result.message
+    assert db.version() == ["i2"] and index_valid(db) == [[True]]
+
+
+def test_autocommit_declared_in_the_ini(db: Database, tmp_path: Path) -> None:
+    ini = write_project(tmp_path, CONCURRENTLY)
+    ini.write_text(ini.read_text() + "\n[alembic_hook]\nautocommit = true\n")
+    result = upgrade_past_the_gate(db, ini)
+    assert result.status is Status.APPLIED, result.message
+    assert db.version() == ["i2"] and index_valid(db) == [[True]]
+    # the ledger still holds each revision, and the hook's connection is back to transactions afterwards
+    assert [r[0] for r in db.query("SELECT revision FROM alembic_hook_revisions ORDER BY id")] == ["i1", "i2"]
