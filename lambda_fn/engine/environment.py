@@ -246,6 +246,12 @@ def _same(conn: Connection) -> Iterator[Connection]:
 
 
 def _env_failure(env_py: Path, exc: BaseException, creds: Credentials) -> HookError:
+    if snippet(env_py) == ASYNC_SNIPPET:
+        # the reason, not the symptom: what an async engine raises here depends on the process (greenlet
+        # missing, a half-imported module, a sync driver), and check and upgrade must say the same
+        return HookError(ErrorKind.ENV_PY, f"{env_py} runs Alembic through an async engine (the `-t async` "
+                         "template); the hook migrates over its own synchronous connection, so nothing ran. "
+                         f"Make env.py use the connection the hook passes:\n{ASYNC_SNIPPET}")
     text = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:400]
     if creds.password:
         text = text.replace(creds.password, "***")

@@ -17,7 +17,7 @@ from lambda_fn.result import Result, Status
 from lambda_fn.settings import Settings
 from tests.support.database import Database
 from tests.support.engine import run
-from tests.support.projects import Rev, write_project
+from tests.support.projects import Rev, write_project, write_revision
 
 NO_LINT = ["--no-lint", "fixture project", "--yes"]
 
@@ -185,3 +185,16 @@ def test_autocommit_declared_in_the_ini(db: Database, tmp_path: Path) -> None:
     assert db.version() == ["i2"] and index_valid(db) == [[True]]
     # the ledger still holds each revision, and the hook's connection is back to transactions afterwards
     assert [r[0] for r in db.query("SELECT revision FROM alembic_hook_revisions ORDER BY id")] == ["i1", "i2"]
+
+
+def test_an_async_env_py_gets_the_same_reason_from_check_and_upgrade(db: Database, tmp_path: Path) -> None:
+    alembic = str(Path(sys.executable).parent / "alembic")
+    subprocess.run([alembic, "init", "-t", "async", "migrations"], cwd=tmp_path, check=True, capture_output=True)
+    write_revision(tmp_path, Rev("s1", None, "op.create_table('s', sa.Column('id', sa.Integer))"))
+    ini = tmp_path / "alembic.ini"  # the template's own, unmodified
+    env = db.env(ALEMBIC_CONFIG=str(ini))
+    check, upgrade = run(env, "check"), run(env)
+    assert check.error is not None and upgrade.error is not None
+    assert check.error.kind is upgrade.error.kind and check.error.message == upgrade.error.message
+    assert "env.py" in upgrade.message and "do_run_migrations(connection)" in upgrade.message
+    assert db.query("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == [[0]]
