@@ -208,8 +208,11 @@ def _run_engine(ns: argparse.Namespace, env: dict[str, str]) -> int:
         reader = powertools_secret_reader()
     chosen = getattr(ns, "progress", None)
     show = sys.stderr.isatty() if chosen is None else chosen
-    return _print(execute(request, settings, read_secret=reader, observe=progress if show else None).to_dict(),
-                  ns)
+    from lambda_fn.cli.stdout import to_stderr
+
+    with to_stderr():  # whatever the project prints while it runs is not the result
+        result = execute(request, settings, read_secret=reader, observe=progress if show else None).to_dict()
+    return _print(result, ns)
 
 
 def _usage(ns: argparse.Namespace, message: str) -> int:

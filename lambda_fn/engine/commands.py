@@ -80,6 +80,7 @@ def lint(ctx: Context, current: Heads) -> None:
 
     target = ctx.request.revision or "heads"
     ctx.result.target = target
+    ctx.project.require_revisions()  # no revisions found is an error with upgrade's message, never "no findings"
     scripts = ctx.project.pending(current, target)
     ctx.result.pending = [s.revision for s in scripts]
     gate_lint(ctx, scripts)
@@ -162,6 +163,16 @@ def check(ctx: Context, current: Heads) -> None:
     migrate anything else); here every revision file is imported too."""
     r, project = ctx.result, ctx.project
     count = project.import_all()
+    # every check upgrade makes before any DDL, so "ready" means the deploy will migrate
+    project.require_single_head()
+    project.check_known(current)
+    if record.exists(ctx.ledger):
+        checksums = record.applied_checksums(ctx, current)
+        ctx.ledger.verify(set(checksums), checksums)
+    if pending := project.pending(current):
+        from lambda_fn.engine.gate.enforce import enforce
+
+        enforce(ctx, pending)  # the safety gate, as upgrade runs it (and honouring the same escape)
     plan = project.plan
     r.env = plan.to_dict() if plan else None
     r.status = Status.PENDING if r.pending else Status.UP_TO_DATE

@@ -18,7 +18,7 @@ driver. The hook meets all of them:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +38,7 @@ from lambda_fn.errors import ErrorKind, HookError
 from lambda_fn.log import logger
 
 # what env.py's run_migrations() calls: (current heads, MigrationContext) -> the steps to run
-StepsFn = Callable[[Any, MigrationContext], Sequence[MigrationStep]]
+StepsFn = Callable[[Any, MigrationContext], Iterable[MigrationStep]]
 
 SYNC_SNIPPET = """\
 def run_migrations_online() -> None:
@@ -107,13 +107,14 @@ class HookEnvironment:
     (`alembic.context.configure`) hands env.py, so no Alembic class is subclassed."""
 
     def __init__(self, config: Config, script: ScriptDirectory, database: HookDatabase, env_py: Path, *,
-                 probe: bool, **kw: Any) -> None:
+                 probe: bool, autocommit: bool = False, **kw: Any) -> None:
         self.context = EnvironmentContext(config, script, **kw)
         self._configure = self.context.configure
         self.context.configure = self.configure  # type: ignore[method-assign, assignment]
         self.database = database
         self.env_py = env_py
         self.probe = probe
+        self.autocommit = autocommit
         self.plan: EnvPlan | None = None
 
     def configure(self, connection: Connection | None = None, url: str | URL | None = None, **kw: Any) -> None:
@@ -126,6 +127,9 @@ class HookEnvironment:
                         "hook's connection", extra={"env_py": how})
         kw.pop("dialect_name", None)
         kw.pop("dialect_opts", None)
+        kw["transaction_per_migration"] = True  # the hook's contract: each revision commits on its own
+        if self.autocommit:  # the project runs its migrations in AUTOCOMMIT (docs/real-projects.md)
+            self.database.conn.execution_options(isolation_level="AUTOCOMMIT")
         kw["on_version_apply"] = self._on_version_apply(kw.get("on_version_apply"))
         self._configure(connection=self.database.conn, **kw)
 
@@ -168,13 +172,14 @@ class HookEnvironment:
 
 
 def run_env(config: Config, script: ScriptDirectory, database: HookDatabase, fn: StepsFn, *,
-            destination: str | None, purge: bool = False, probe: bool = False) -> EnvPlan | None:
+            destination: str | None, purge: bool = False, probe: bool = False,
+            autocommit: bool = False) -> EnvPlan | None:
     """Run env.py with the hook's database attached; with `probe`, stop it at configure() and return what
     it would do. A failure before configure() is env.py's, and says so."""
     env_py = Path(script.dir) / "env.py"
-    hook = HookEnvironment(config, script, database, env_py, probe=probe, fn=fn, as_sql=False,
-                           starting_rev=None, destination_rev=destination, purge=purge)
-    with _attached(config, database):
+    hook = HookEnvironment(config, script, database, env_py, probe=probe, autocommit=autocommit, fn=fn,
+                           as_sql=False, starting_rev=None, destination_rev=destination, purge=purge)
+    with _attached(config, database, autocommit=autocommit):
         try:
             with hook.context:
                 script.run_env()
@@ -215,8 +220,12 @@ def probe_offline(config: Config, script: ScriptDirectory) -> VersionTable | Non
 
 
 @contextmanager
-def _attached(config: Config, database: HookDatabase) -> Iterator[None]:
-    config.attributes["connection"] = database.conn
+def _attached(config: Config, database: HookDatabase, *, autocommit: bool = False) -> Iterator[None]:
+    conn = database.conn
+    # Some projects (jupyterhub) hand env.py an Engine in config.attributes["connection"] and env.py calls
+    # `.connect()` on it, as SQLAlchemy 1.x let a Connection do: that gives the hook's connection itself
+    conn.connect = lambda: _same(conn)  # type: ignore[attr-defined]
+    config.attributes["connection"] = conn
     # ConfigParser interpolates %: a percent-encoded password must survive it
     config.set_main_option("sqlalchemy.url", database.url().render_as_string(hide_password=False).replace("%", "%%"))
     try:
@@ -224,15 +233,52 @@ def _attached(config: Config, database: HookDatabase) -> Iterator[None]:
     finally:
         config.attributes.pop("connection", None)
         config.set_main_option("sqlalchemy.url", "")
+        conn.__dict__.pop("connect", None)
+        if autocommit:
+            if conn.in_transaction():
+                conn.rollback()  # AUTOCOMMIT: nothing is pending in it
+            conn.execution_options(isolation_level=conn.default_isolation_level or "READ COMMITTED")
+
+
+@contextmanager
+def _same(conn: Connection) -> Iterator[Connection]:
+    yield conn  # closing it is the hook's business, not env.py's
 
 
 def _env_failure(env_py: Path, exc: BaseException, creds: Credentials) -> HookError:
+    if snippet(env_py) == ASYNC_SNIPPET:
+        # the reason, not the symptom: what an async engine raises here depends on the process (greenlet
+        # missing, a half-imported module, a sync driver), and check and upgrade must say the same
+        return HookError(ErrorKind.ENV_PY, f"{env_py} runs Alembic through an async engine (the `-t async` "
+                         "template); the hook migrates over its own synchronous connection, so nothing ran. "
+                         f"Make env.py use the connection the hook passes:\n{ASYNC_SNIPPET}")
     text = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:400]
     if creds.password:
         text = text.replace(creds.password, "***")
     return HookError(ErrorKind.ENV_PY, f"{env_py} failed before it configured Alembic ({text}); no revision ran. "
                      "The migrations are not the problem: env.py could not connect the way the hook runs it. "
                      f"Use the connection the hook passes:\n{snippet(env_py)}")
+
+
+# env.py builds its engine or connection with AUTOCOMMIT (engine_from_config(..., isolation_level="AUTOCOMMIT"),
+# connection.execution_options(isolation_level="AUTOCOMMIT"))
+_AUTOCOMMIT = re.compile(r"""isolation_level\s*=\s*["']AUTOCOMMIT["']""")
+
+
+def autocommit_of(env_py: Path, declared: str | None) -> tuple[bool, str]:
+    """Whether the project runs its migrations in AUTOCOMMIT, and why the hook thinks so. The ini's
+    `[alembic_hook] autocommit = true|false` decides when present; otherwise env.py's own engine options."""
+    if declared is not None:
+        value = declared.strip().lower()
+        if value not in ("true", "false"):
+            raise HookError(ErrorKind.CONFIGURATION, f"[alembic_hook] autocommit = {declared!r}: write true or false.")
+        return value == "true", "[alembic_hook] autocommit in the ini"
+    try:
+        source = env_py.read_text()
+    except OSError:
+        return False, ""
+    found = _AUTOCOMMIT.search(source)
+    return (True, f'{env_py} sets isolation_level="AUTOCOMMIT"') if found else (False, "")
 
 
 def snippet(env_py: Path) -> str:

@@ -14,7 +14,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext, RevisionStep
 from alembic.script import Script, ScriptDirectory
@@ -23,7 +22,7 @@ from alembic.util.exc import CommandError
 from sqlalchemy import Connection
 
 from lambda_fn.engine import manifest
-from lambda_fn.engine.environment import EnvPlan, HookDatabase, run_env
+from lambda_fn.engine.environment import EnvPlan, HookDatabase, StepsFn, autocommit_of, run_env
 from lambda_fn.engine.locate import resolve_path
 from lambda_fn.errors import ErrorKind, HookError
 
@@ -86,6 +85,16 @@ class AlembicProject:
         return bool(current) and set(current) == set(self.heads())
 
     def require_single_head(self) -> str:
+        heads = self.require_revisions()
+        if len(heads) != 1:
+            raise HookError(ErrorKind.MULTIPLE_HEADS,
+                            f"The migrations have {len(heads)} heads ({', '.join(heads) or 'none'}); refusing to "
+                            "run. Join them with `alembic merge heads -m merge` and deploy that revision.")
+        return heads[0]
+
+    def require_revisions(self) -> Heads:
+        """The heads; a script directory without any revision is an error for every command that reads them
+        (upgrade and lint say the same), never a vacuous success."""
         heads = self.heads()
         if not heads:
             raise HookError(ErrorKind.CONFIGURATION,
@@ -93,11 +102,7 @@ class AlembicProject:
                             f"{', '.join(str(p) for p in self.script._version_locations)}). Check script_location "
                             "and version_locations in the ini, or create the first revision with "
                             "`alembic revision -m ...`.")
-        if len(heads) != 1:
-            raise HookError(ErrorKind.MULTIPLE_HEADS,
-                            f"The migrations have {len(heads)} heads ({', '.join(heads) or 'none'}); refusing to "
-                            "run. Join them with `alembic merge heads -m merge` and deploy that revision.")
-        return heads[0]
+        return heads
 
     def get(self, revision: str) -> Script:
         try:
@@ -183,9 +188,19 @@ class AlembicProject:
         except CommandError as exc:
             raise HookError(ErrorKind.BAD_REVISION, f"{exc}. `history` lists the known revisions.") from None
 
-    def run_step(self, database: HookDatabase, step: RevisionStep) -> None:
-        """Apply one upgrade or downgrade step in its own transaction through the project's env.py."""
-        run_env(self.config, self.script, database, lambda rev, ctx: [step], destination=step.revision.revision)
+    @property
+    def env_py(self) -> Path:
+        return Path(self.script.dir) / "env.py"
+
+    @functools.cached_property
+    def autocommit(self) -> tuple[bool, str]:
+        """(runs in AUTOCOMMIT, why): see environment.autocommit_of."""
+        return autocommit_of(self.env_py, (self.config.get_section("alembic_hook") or {}).get("autocommit"))
+
+    def run_steps(self, database: HookDatabase, steps: StepsFn, destination: str) -> None:
+        """One run of the project's env.py over the steps `steps` hands Alembic, each revision in its own
+        transaction (the hook sets `transaction_per_migration`), or in AUTOCOMMIT for a project that runs so."""
+        run_env(self.config, self.script, database, steps, destination=destination, autocommit=self.autocommit[0])
         if database.conn.in_transaction():  # env.py ran it in an outer transaction of its own: commit it
             database.conn.commit()
 
@@ -198,17 +213,21 @@ class AlembicProject:
             database.conn.commit()
 
     def offline_sql(self, start: Heads, target: str) -> str:
-        """The SQL `upgrade` would run from `start` to `target`, rendered offline for review."""
-        buffer = io.StringIO()
-        cfg = Config(file_=self.config.config_file_name, output_buffer=buffer, stdout=self.output)
-        cfg.attributes["configure_logging"] = False
-        cfg.set_main_option("script_location", self.config.get_main_option("script_location") or "")
-        rng = f"{start[0]}:{target}" if len(start) == 1 else target
+        """The SQL `upgrade` would run from `start` to `target`, rendered offline for review in the hook's own
+        offline context (as the gate renders it): env.py is not run, so one without a usable offline branch
+        (no URL, an engine built from the environment) does not matter."""
+        from lambda_fn.engine.gate.render import render_sql
+
+        destinations = list(self.heads()) if target in ("head", "heads") else [self.resolve_target(target)]
+        opts = self.plan.version_opts if self.plan else {}
         try:
-            command.upgrade(cfg, rng, sql=True)
-        except CommandError as exc:
+            return render_sql(self.config, self.script, start, destinations,
+                              version_table=opts.get("version_table") or manifest.DEFAULT_VERSION_TABLE)
+        except (CommandError, RevisionError) as exc:
             raise HookError(ErrorKind.BAD_REVISION, f"{exc}.") from None
-        return buffer.getvalue()
+        except Exception as exc:  # noqa: BLE001 - the team's revision code, run offline
+            raise HookError(ErrorKind.MIGRATION_FAILED, f"A revision cannot be rendered offline ({type(exc).__name__}: "
+                            f"{str(exc)[:300]}); `lint` names which one.") from None
 
 
 def _ids(value: str | Sequence[str] | None) -> list[str]:

@@ -97,7 +97,17 @@ def _finish(ledger: Ledger, status: str, to_revision: str | None, error: HookErr
 
 
 def no_op(ctx: Context, current: Heads) -> None:
-    """An upgrade with nothing to apply, on record without the lock (one INSERT; the ledger exists)."""
+    """An upgrade with nothing to apply, on record without the lock (one INSERT; the ledger exists). The
+    applied revisions' files are verified here too (adopted baselines included): an edit is refused at head
+    as it is when something is pending."""
+    checksums = applied_checksums(ctx, current)
+    try:
+        ctx.ledger.verify(set(checksums), checksums)
+    except HookError as exc:
+        ctx.result.run_id = ctx.ledger.start(ctx.request.command.value, ctx.request.origin,
+                                             code_identity(ctx.project.fingerprint), join(current))
+        _finish(ctx.ledger, Status.FAILED.value, join(current), exc)
+        raise
     ctx.result.run_id = ctx.ledger.start(ctx.request.command.value, ctx.request.origin,
                                          code_identity(ctx.project.fingerprint), join(current),
                                          status=Status.UP_TO_DATE.value)

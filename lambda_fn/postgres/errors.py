@@ -18,6 +18,16 @@ LOCK_NOT_AVAILABLE = "55P03"
 QUERY_CANCELED = "57014"
 TERMINATED = {"57P01", "57P02", "57P05"}
 DUPLICATE_DATABASE = "42P04"
+NOT_IN_TRANSACTION_BLOCK = "25001"  # e.g. CREATE INDEX CONCURRENTLY inside a transaction
+# how a value's type shows when a driver types parameters differently from psycopg2
+DRIVER_TYPING = {"42804", "42P18", "42883", "42725", "22P02"}
+DRIVER_NOTE = ("If stock `alembic upgrade` over psycopg2 runs this revision, the cause is a driver difference, "
+               "not the migration: the hook runs pg8000 with psycopg2's parameter handling (literals, no bind "
+               "casts); report the statement to the hook's maintainers.")
+AUTOCOMMIT_NOTE = ("This statement cannot run inside a transaction: wrap it in `with "
+                   "op.get_context().autocommit_block():` in the revision, or, if the project runs its migrations "
+                   "with AUTOCOMMIT, declare it (`[alembic_hook] autocommit = true` in alembic.ini, see "
+                   "docs/real-projects.md).")
 
 
 def classify(  # noqa: PLR0911 - one branch per failure kind
@@ -59,7 +69,9 @@ def classify(  # noqa: PLR0911 - one branch per failure kind
             return HookError(ErrorKind.UNREACHABLE, f"cannot connect to {where}: {message}")
         return HookError(ErrorKind.CONNECTION_LOST, f"Lost the connection to {where} ({message}).", revision)
     if code:
-        return HookError(ErrorKind.MIGRATION_FAILED, f"PostgreSQL error {code}: {message}", revision)
+        note = {NOT_IN_TRANSACTION_BLOCK: f" {AUTOCOMMIT_NOTE}"}.get(code, f" {DRIVER_NOTE}" if code in DRIVER_TYPING
+                                                                    else "")
+        return HookError(ErrorKind.MIGRATION_FAILED, f"PostgreSQL error {code}: {message}.{note}", revision)
     return HookError(ErrorKind.MIGRATION_FAILED if revision else ErrorKind.INTERNAL,
                      f"{type(orig).__name__}: {message}", revision)
 

@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from lambda_fn.errors import ErrorKind
 from lambda_fn.request import Command, Origin, Request
 from lambda_fn.result import Status
@@ -181,3 +183,31 @@ def test_ten_concurrent_runs_one_run_row_each_revisions_once(db: Database) -> No
     assert statuses.count("applied") == 1 and statuses.count("up_to_date") == 9
     assert len(runs(db)) == 10
     assert [r[1] for r in revisions(db)] == EXAMPLE
+
+
+def test_an_edited_baseline_revision_is_refused_from_the_adoption_on(db: Database, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    ini = write_project(tmp_path, chain(2))
+    url = db.cluster.url(db.name, sslmode="disable").replace("postgresql://", "postgresql+pg8000_hook://")
+    monkeypatch.setenv("ALEMBIC_DATABASE_URL", url)
+    plain = Config(str(ini))
+    plain.attributes["configure_logging"] = False
+    command.upgrade(plain, "head")  # plain `alembic upgrade head`, before the hook ever ran here
+    monkeypatch.delenv("ALEMBIC_DATABASE_URL")
+    env = db.env(ALEMBIC_CONFIG=str(ini))
+    adopted = run(env)  # nothing pending: the first run with the ledger adopts r0000, r0001 as baseline
+    assert adopted.status is Status.UP_TO_DATE, adopted.message
+    assert [(r[1], r[2]) for r in revisions(db)] == [("r0000", "baseline"), ("r0001", "baseline")]
+    edited = tmp_path / "migrations" / "versions" / "r0000.py"
+    old = sha(edited)
+    edited.write_text(edited.read_text() + "\n# edited after adoption\n")
+    for attempt in ("at head", "with a pending revision"):
+        if attempt == "with a pending revision":
+            write_revision(tmp_path, Rev("r0002", "r0001", "op.execute('CREATE TABLE new_one (id int)')"))
+        refused = run(env, fast=False)  # the at-head fast path (issue 18) does not read the ledger
+        assert refused.error is not None and refused.error.kind is ErrorKind.REVISION_CHANGED, attempt
+        assert old in refused.message and sha(edited) in refused.message, attempt
+        assert db.version() == ["r0001"] and db.query("SELECT to_regclass('new_one')") == [[None]]

@@ -111,6 +111,7 @@ def lint_offline(settings: Settings, spec: str | None) -> Result:
     result = Result(command="lint", status=Status.FAILED, target=spec)
     try:
         project = AlembicProject(settings.alembic_config, settings.script_location)
+        project.require_revisions()  # no revisions found is an error, as for upgrade
         scripts = select(project, spec)
         result.pending = [s.revision for s in scripts]
         result.heads = list(project.heads())

@@ -24,7 +24,8 @@ from lambda_fn.errors import ErrorKind, HookError
 from lambda_fn.findings import FindingClass
 
 SECTION = "alembic_hook"
-KEYS = ("refuse", "small_table_rows", "disable", "enable", "pg_version")
+# autocommit is the engine's (engine/environment.py autocommit_of), in the same section
+KEYS = ("refuse", "small_table_rows", "disable", "enable", "pg_version", "autocommit")
 
 
 @dataclass(frozen=True)

@@ -44,14 +44,14 @@ def render(config: Config, script: ScriptDirectory, scripts: Sequence[Script],
     if not wanted:
         return out
     tops = [s.revision for s in scripts if not set(s.nextrev) & members]
-    chunks = _try(config, script, _range_start(scripts), tops)
+    chunks = _try(config, script, independent(script, _range_start(scripts)), tops)
     if isinstance(chunks, list):
         out.chunks = {c.revision: c for c in chunks if c.revision in wanted}
         # a revision that renders nothing (a merge, `pass`) has no marker: an empty chunk
         out.chunks.update({rev: Chunk(rev) for rev in wanted - set(out.chunks)})
         return out
     for s in (s for s in scripts if s.revision in wanted):  # one cannot render: find which, one at a time
-        one = _try(config, script, _downs(s), [s.revision])
+        one = _try(config, script, independent(script, _downs(s)), [s.revision])
         if isinstance(one, str):
             out.errors[s.revision] = one
         else:
@@ -83,8 +83,24 @@ def _range_start(scripts: Sequence[Script]) -> tuple[str, ...]:
     return tuple(starts)
 
 
-def _render(config: Config, script: ScriptDirectory, start: tuple[str, ...], destinations: list[str]) -> list[Chunk]:
+def independent(script: ScriptDirectory, revisions: tuple[str, ...]) -> tuple[str, ...]:
+    """`revisions` without those that are ancestors of another one. A redundant merge (one parent is an
+    ancestor of the other) lists both; as a starting point Alembic refuses the pair ("overlaps"), while the
+    database it stands for is simply at the younger one."""
+    if len(revisions) < 2:
+        return revisions
+    ancestors: set[str] = set()
+    for rev in revisions:
+        ancestors |= {s.revision for s in script.iterate_revisions(rev, "base") if s.revision != rev}
+    return tuple(rev for rev in revisions if rev not in ancestors)
+
+
+def render_sql(config: Config, script: ScriptDirectory, start: tuple[str, ...], destinations: list[str], *,
+               version_table: str = VERSION_TABLE) -> str:
+    """The whole upgrade script from `start` to `destinations`, in the hook's own offline context (env.py
+    is not run): what `sql` shows and what the gate reviews."""
     buffer = io.StringIO()
+    start = independent(script, start)
     destination = destinations[0] if len(destinations) == 1 else tuple(destinations)
 
     def steps(rev: Any, context: MigrationContext) -> Any:
@@ -95,7 +111,11 @@ def _render(config: Config, script: ScriptDirectory, start: tuple[str, ...], des
                                      destination_rev=destination)
     with environment:
         environment.configure(url=OFFLINE_URL, literal_binds=True, transaction_per_migration=True,
-                              output_buffer=buffer, version_table=VERSION_TABLE)
+                              output_buffer=buffer, version_table=version_table)
         with environment.begin_transaction():
             environment.run_migrations()
-    return split(buffer.getvalue(), VERSION_TABLE)
+    return buffer.getvalue()
+
+
+def _render(config: Config, script: ScriptDirectory, start: tuple[str, ...], destinations: list[str]) -> list[Chunk]:
+    return split(render_sql(config, script, start, destinations), VERSION_TABLE)
