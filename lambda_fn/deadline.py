@@ -19,6 +19,10 @@ REPORT_MARGIN_MIN = 3.0
 REPORT_MARGIN_MAX = 10.0
 REPORT_MARGIN_FRACTION = 0.1
 
+# What the watchdog (engine/watchdog.py) may spend stopping a run at its deadline: its own connection, the
+# termination of the run's sessions and the read back. Part of every reporting margin.
+STOP_SECONDS = 3.0
+
 
 class Deadline:
     """A point in monotonic time; `None` seconds means no deadline (a laptop, CI)."""
