@@ -16,12 +16,14 @@ import json
 from dataclasses import replace
 from typing import Any
 
+from lambda_fn.deadline import DIRECT_REPLY_SECONDS
 from lambda_fn.errors import ErrorKind, HookError
 from lambda_fn.request import SKIP_LINT_CONFIRMATION, Command, DatabaseOverride, Origin, Request
 from lambda_fn.result import Result
 from lambda_fn.sources.base import Execute, LambdaInfo, Outcome
 
 CALLER = "direct"
+REPLY_SECONDS = DIRECT_REPLY_SECONDS  # the reply is the return value
 KEYS = ("command", "revision", "confirm", "no_lint", "limit", "partial", "budget_seconds", "snapshot", "database")
 
 
