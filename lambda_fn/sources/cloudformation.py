@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from aws_lambda_powertools.utilities.data_classes import CloudFormationCustomResourceEvent
 
 from lambda_fn.errors import ErrorKind, HookError
-from lambda_fn.findings import listing
+from lambda_fn.findings import counted, listing
 from lambda_fn.log import logger
 from lambda_fn.request import Command, Origin, Request
 from lambda_fn.result import Result, Status
@@ -158,7 +158,7 @@ def _reason(result: Result, info: LambdaInfo) -> str:
     if where := info.where():
         text += f" Logs: {where}."
     if findings:
-        text += f" Findings: {findings}"
+        text += f" {counted(result.findings)} Findings: {findings}"
     return text
 
 

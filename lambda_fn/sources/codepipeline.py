@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.utilities.data_classes import CodePipelineJobEvent
 
 from lambda_fn.errors import ErrorKind, HookError
-from lambda_fn.findings import listing
+from lambda_fn.findings import counted, listing
 from lambda_fn.log import logger
 from lambda_fn.request import Command, Origin, Request
 from lambda_fn.result import Result, Status
@@ -153,7 +153,7 @@ def failure_details(result: Result, info: LambdaInfo) -> dict[str, str]:
     if where := info.where():
         text += f" Logs: {where}."
     if findings := listing(result.findings):  # the refused findings first: a cut keeps them
-        text += f" Findings: {findings}"
+        text += f" {counted(result.findings)} Findings: {findings}"
     return {"type": "ConfigurationError" if kind.is_configuration else "JobFailed", "message": fit(text, MESSAGE_LIMIT)}
 
 
