@@ -13,11 +13,15 @@ import time
 # would only fail it halfway. Also the least time worth connecting with.
 MIN_STEP_SECONDS = 2.0
 
-# Time kept back from the engine to report the outcome (a CodePipeline call, an S3 PUT, the return):
-# a tenth of what is left, at least a few seconds and at most ten.
-REPORT_MARGIN_MIN = 3.0
-REPORT_MARGIN_MAX = 10.0
-REPORT_MARGIN_FRACTION = 0.1
+# Time kept back from the engine to report the outcome: what the watchdog (engine/watchdog.py) may spend
+# stopping a run at its deadline (its own connection, ending the run's sessions, the read back), then what
+# the caller's reply may take with its bounded retries (each source's REPLY_SECONDS: a CodePipeline call or
+# an S3 PUT that hangs once and is retried), then the return. Never more than half of what is left: a reply
+# also bounds its attempts by the invocation's end (sources/base.py), so a short invocation still answers.
+STOP_SECONDS = 3.0
+DIRECT_REPLY_SECONDS = 0.5  # a direct caller's reply is the return value
+RETURN_SECONDS = 0.5
+REPORT_MARGIN_FRACTION = 0.5
 
 
 class Deadline:
@@ -27,11 +31,12 @@ class Deadline:
         self._end = None if seconds is None else time.monotonic() + seconds
 
     @classmethod
-    def for_invocation(cls, remaining: float | None) -> Deadline:
-        """The engine's deadline for an invocation with `remaining` seconds left (None: no Lambda clock)."""
+    def for_invocation(cls, remaining: float | None, reply_seconds: float = DIRECT_REPLY_SECONDS) -> Deadline:
+        """The engine's deadline for an invocation with `remaining` seconds left (None: no Lambda clock) whose
+        reply may take `reply_seconds`."""
         if remaining is None:
             return cls()
-        return cls(max(0.0, remaining - report_margin(remaining)))
+        return cls(max(0.0, remaining - report_margin(remaining, reply_seconds)))
 
     def remaining(self) -> float:
         return math.inf if self._end is None else max(0.0, self._end - time.monotonic())
@@ -45,5 +50,5 @@ class Deadline:
         return Deadline(self.bound(seconds))
 
 
-def report_margin(remaining: float) -> float:
-    return max(REPORT_MARGIN_MIN, min(REPORT_MARGIN_MAX, remaining * REPORT_MARGIN_FRACTION))
+def report_margin(remaining: float, reply_seconds: float = DIRECT_REPLY_SECONDS) -> float:
+    return min(STOP_SECONDS + reply_seconds + RETURN_SECONDS, remaining * REPORT_MARGIN_FRACTION)

@@ -29,6 +29,8 @@ class ErrorKind(StrEnum):
     REVISION_CHANGED = "revision_changed"
     # contention and time
     MIGRATION_LOCKED = "migration_locked"
+    # while this run held the lock, another runner (whose lock session had ended under it) moved the database
+    MOVED_BY_ANOTHER_RUNNER = "moved_by_another_runner"
     LOCK_TIMEOUT = "lock_timeout"
     STATEMENT_TIMEOUT = "statement_timeout"
     DEADLINE = "deadline"

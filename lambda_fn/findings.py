@@ -86,3 +86,11 @@ def listing(findings: Sequence[Finding] | None, *, everything: bool = False) -> 
     if everything:
         chosen += [f for f in items if not f.refused and f.acknowledged is None]
     return " ".join(f"({i}) {f.one_line()}" for i, f in enumerate(chosen, 1))
+
+
+def counted(findings: Sequence[Finding] | None) -> str:
+    """How many findings there are, for a text that may be cut before the listing ends."""
+    items = list(findings or ())
+    refused = sum(1 for f in items if f.refused)
+    acknowledged = sum(1 for f in items if f.acknowledged is not None)
+    return f"{len(items)} finding(s): {refused} refused, {acknowledged} acknowledged."

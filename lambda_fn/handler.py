@@ -10,6 +10,7 @@ The event is never logged (a CodePipeline job carries artifact credentials).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -39,7 +40,8 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     logger.set_correlation_id(correlation)
     _state["cold_start"] = False
 
-    execute = invocation.Invocation(source.CALLER, correlation, _remaining(context))
+    # the engine's deadline keeps back what this caller's reply may take (its bounded attempts)
+    execute = invocation.Invocation(source.CALLER, correlation, _remaining(context), reply_seconds=source.REPLY_SECONDS)
     with telemetry.tracing.subsegment("## migrate") as annotate:
         annotate("caller", source.CALLER)
         outcome = _handle(source, event, execute, info)
@@ -72,8 +74,9 @@ def _info(context: LambdaContext) -> LambdaInfo:
         value = getattr(context, name, None)
         return value if isinstance(value, str) else ""
 
+    left = _remaining(context)()
     return LambdaInfo(request_id=text("aws_request_id"), log_group=text("log_group_name"),
-                      log_stream=text("log_stream_name"))
+                      log_stream=text("log_stream_name"), ends_at=None if left is None else time.monotonic() + left)
 
 
 def _remaining(context: LambdaContext) -> Callable[[], float | None]:

@@ -10,7 +10,7 @@ import functools
 from collections.abc import Callable
 
 from lambda_fn.credentials import SecretReader
-from lambda_fn.deadline import Deadline
+from lambda_fn.deadline import DIRECT_REPLY_SECONDS, Deadline
 from lambda_fn.errors import ErrorKind, HookError
 from lambda_fn.log import logger
 from lambda_fn.postgres.connect import MAX_APPLICATION_NAME
@@ -52,10 +52,12 @@ def preload() -> None:
 class Invocation:
     """`Request -> Result` for one invocation; never raises."""
 
-    def __init__(self, caller: str, request_id: str | None, remaining: Callable[[], float | None]) -> None:
+    def __init__(self, caller: str, request_id: str | None, remaining: Callable[[], float | None], *,
+                 reply_seconds: float = DIRECT_REPLY_SECONDS) -> None:
         self.caller = caller
         self.request_id = request_id
         self.remaining = remaining
+        self.reply_seconds = reply_seconds
 
     def __call__(self, request: Request) -> Result:
         command = request.command.value
@@ -79,5 +81,6 @@ class Invocation:
                 return Result.failure(command, HookError(
                     ErrorKind.CONFIGURATION, f"Cannot create the Secrets Manager client ({type(exc).__name__}: "
                     f"{str(exc)[:300]}); check AWS_REGION."))
-        return execute(request, settings, deadline=Deadline.for_invocation(self.remaining()), read_secret=reader,
+        deadline = Deadline.for_invocation(self.remaining(), self.reply_seconds)
+        return execute(request, settings, deadline=deadline, read_secret=reader,
                        application_name=application_name(settings.application_name, self.caller, self.request_id))

@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from lambda_fn.engine import manifest
+from lambda_fn.engine import env_reads, manifest
 from lambda_fn.engine.environment import probe_offline
 from lambda_fn.engine.project import AlembicProject
 from lambda_fn.errors import HookError
@@ -48,10 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - a revision that fails to import, a cycle: say which
         print(f"Cannot read the migration scripts: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
-    versions = probe_offline(project.config, project.script)
+    with env_reads.recorded() as reads:  # the build's environment: the runtime must match it to trust this
+        versions = probe_offline(project.config, project.script)
     if write:
         manifest.remember(project.fingerprint, heads, Path(project.script.dir) / manifest.MANIFEST,
-                          env_fp=project.env_fingerprint, version_table=versions)
+                          env_fp=project.env_fingerprint, version_table=versions, reads=reads)
     print(json.dumps({"heads": list(heads), "fingerprint": project.fingerprint,
                       "version_table": versions.qualified() if versions else None}))
     return 0

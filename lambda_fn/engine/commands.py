@@ -12,9 +12,10 @@ from contextlib import contextmanager
 
 from lambda_fn.engine import record
 from lambda_fn.engine.apply import apply_steps
-from lambda_fn.engine.context import Context, join, ms
+from lambda_fn.engine.context import Context, join, ms, split
 from lambda_fn.engine.project import Heads
 from lambda_fn.engine.verify import verify_stamp
+from lambda_fn.errors import ErrorKind, HookError
 from lambda_fn.request import Command
 from lambda_fn.result import Result, RevisionRun, Status
 
@@ -121,7 +122,33 @@ def _move(ctx: Context, target: str, direction: str) -> None:
         if not steps:
             _no_op(ctx.result, current, target)
             return
-        apply_steps(ctx, steps, direction)
+        try:
+            apply_steps(ctx, steps, direction)
+        except HookError as exc:
+            raise _moved_by_another_runner(ctx, exc) or exc from None
+
+
+def _moved_by_another_runner(ctx: Context, error: HookError) -> HookError | None:
+    """A failed step whose database is no longer where this run left it: another runner moved it. That is
+    what a runner whose lock session ended mid-run does when its migration session goes on and commits (the
+    revision's version-table update here then finds "0 rows"). Say so, and where the database is now."""
+    if error.kind not in (ErrorKind.MIGRATION_FAILED, ErrorKind.MIGRATED_ELSEWHERE):
+        return None
+    r = ctx.result
+    try:
+        now = ctx.current()
+    except Exception:  # noqa: BLE001 - the connection may be gone too: the original failure stands
+        return None
+    if set(now) == set(split(r.to_revision)):
+        return None
+    was, r.to_revision = r.to_revision, join(now)
+    return HookError(ErrorKind.MOVED_BY_ANOTHER_RUNNER,
+                     f"Another runner moved the database while this run held the migration lock: it is at "
+                     f"{join(now) or 'base'}, not {was or 'base'} where this run left it, so revision "
+                     f"{error.revision or '?'} was not applied by this run (its transaction rolled back). A runner "
+                     "whose lock session ended (a partition, a frozen sandbox) went on migrating. Check `alembic-hook "
+                     "log` and pg_stat_activity for the other runner, then run again: it continues from "
+                     f"{join(now) or 'base'}.", error.revision)
 
 
 def stamp(ctx: Context, current: Heads) -> None:

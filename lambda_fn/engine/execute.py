@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from lambda_fn.credentials import SecretReader
 from lambda_fn.deadline import Deadline
-from lambda_fn.engine import at_head
+from lambda_fn.engine import at_head, watchdog
 from lambda_fn.errors import ErrorKind, HookError
 from lambda_fn.log import logger
 from lambda_fn.request import Command, Request
@@ -37,6 +37,22 @@ def execute(request: Request, settings: Settings, *, deadline: Deadline | None =
                            db_name=request.database.name or settings.db_name)
     result.snapshot = request.snapshot
     application_name = application_name or settings.application_name
+
+    def work(into: Result) -> None:
+        _run(request, into, settings, deadline=deadline, read_secret=read_secret, application_name=application_name,
+             observe=watchdog.observing(observe), fast=fast)
+
+    # the time in a revision's own Python is bounded too: at the deadline the run is stopped and answered
+    result = watchdog.run_bounded(work, result, deadline)
+    result.duration_ms = round((time.monotonic() - started) * 1000, 1)
+    log = logger.info if result.ok else logger.error
+    log("Migration run finished", extra={"result": result.to_dict()})
+    return result
+
+
+def _run(request: Request, result: Result, settings: Settings, *, deadline: Deadline,
+         read_secret: SecretReader | None, application_name: str, observe: Callable[[StepEvent], None],
+         fast: bool) -> None:
     try:
         request.validate()
         if request.command is Command.UPGRADE and settings.skip_migrations:
@@ -62,7 +78,3 @@ def execute(request: Request, settings: Settings, *, deadline: Deadline | None =
         logger.exception("Unexpected failure")
         result.fail(HookError(ErrorKind.INTERNAL, f"Unexpected {type(exc).__name__}: {str(exc)[:300]}. "
                               "This is a bug in the hook; the logs hold the traceback."))
-    result.duration_ms = round((time.monotonic() - started) * 1000, 1)
-    log = logger.info if result.ok else logger.error
-    log("Migration run finished", extra={"result": result.to_dict()})
-    return result

@@ -135,14 +135,19 @@ class Ledger:
         self.run_id = int(row[0][0])
         return self.run_id
 
-    def close_abandoned(self) -> list[int]:
-        """Runs still `running` while this run holds the lock lost their runner: close them with what is known."""
+    def close_abandoned(self, current: str | None = None) -> list[int]:
+        """Runs still `running` while this run holds the lock lost their runner: close them with what is known.
+        `current` is the database's revision now (read under the lock): a run that committed revisions left the
+        database there, since nothing else moved it before this run took the lock; one that committed none
+        left it where it found it."""
         rows = self._exec(
             f"UPDATE {self.names.runs} r SET status = 'abandoned', finished_at = now(), error_kind = 'abandoned', "
+            f"to_revision = coalesce(r.to_revision, CASE WHEN EXISTS (SELECT 1 FROM {self.names.revisions} v "
+            f"WHERE v.run_id = r.id) THEN NULLIF(CAST(:current AS text), '') ELSE r.from_revision END), "
             f"error_message = 'the runner stopped before closing its run; closed by run ' || :me || '; revisions it "
             f"committed: ' || coalesce((SELECT string_agg(v.revision, ', ' ORDER BY v.id) FROM "
             f"{self.names.revisions} v WHERE v.run_id = r.id), 'none') "
-            f"WHERE status = 'running' AND id <> :me RETURNING id", me=self.run_id or 0)
+            f"WHERE status = 'running' AND id <> :me RETURNING id", me=self.run_id or 0, current=current or "")
         self.commit()
         return [int(r[0]) for r in rows]
 

@@ -6,13 +6,17 @@ cheaper, and because the key is the content, a remembered answer can never be st
 
 - the heads, keyed by the revision files' fingerprint;
 - the version table env.py uses (`version_table`, `version_table_schema`), keyed by the fingerprint of
-  env.py and the ini file.
+  env.py and the ini file, and trusted only while every environment variable env.py read to decide it still
+  has the value it had (`env_reads.py`: a per-tenant `version_table` from `os.environ` is never answered
+  for the wrong tenant).
 
 Where answers are remembered, first hit wins:
 1. `alembic_hook_heads.json` next to env.py, written when the Lambda asset is built
    (`python -m lambda_fn.cli.manifest ALEMBIC_INI --write`), so even a cold start imports nothing;
-2. a file per fingerprint in the temp directory (writable on Lambda too), written by the full path after it
-   found the heads or probed env.py, for later runs on the machine.
+2. a file per fingerprint in a directory of the temp directory private to this user (`alembic-hook-<uid>`,
+   mode 0700; writable on Lambda too), written by the full path after it found the heads or probed env.py,
+   for later runs on the machine. A shared `$TMPDIR` (a CI runner, a shared host) is not trusted: a
+   directory or an entry that another user owns or could write is ignored (`_private`).
 
 Hashing 1,000 files still costs milliseconds, so the revision fingerprint is itself memoised per process by
 the files' (name, size, mtime) signature, which a stat walk reads without opening a file.
@@ -23,11 +27,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from lambda_fn.engine.env_reads import EnvReads, digest
 
 MANIFEST = "alembic_hook_heads.json"
 DEFAULT_VERSION_TABLE = "alembic_version"
@@ -95,7 +102,7 @@ def env_fingerprint(env_py: str | Path, ini: str | Path) -> str:
 _env_memo: dict[tuple[Any, ...], str] = {}
 # content-keyed answers already found in this process: (script dir, fingerprint) -> answer; they cannot change
 _heads_hits: dict[tuple[str, str], tuple[str, ...]] = {}
-_version_hits: dict[tuple[str, str], VersionTable] = {}
+_version_hits: dict[tuple[str, str], tuple[VersionTable, EnvReads]] = {}
 
 
 def _stat(path: str | Path) -> tuple[int, int]:
@@ -106,13 +113,35 @@ def _stat(path: str | Path) -> tuple[int, int]:
     return (st.st_size, st.st_mtime_ns)
 
 
+def cache_dir() -> Path:
+    """This user's cache directory in the temp directory (per uid: another user's is never read)."""
+    return Path(tempfile.gettempdir()) / f"alembic-hook-{os.getuid()}"
+
+
 def _cache_file(kind: str, fp: str) -> Path:
-    return Path(tempfile.gettempdir()) / "alembic-hook" / f"{kind}-{fp}.json"
+    return cache_dir() / f"{kind}-{fp}.json"
 
 
-def _read(path: Path) -> dict[str, Any] | None:
+def _private(st: os.stat_result) -> bool:
+    """Owned by this user and writable by nobody else (what a planted entry or directory cannot be)."""
+    return st.st_uid == os.getuid() and not st.st_mode & 0o022
+
+
+def _read(path: Path, *, trusted: bool = False) -> dict[str, Any] | None:
+    """The JSON object in `path`; a cache entry (not `trusted`: the build's manifest is) only when it and its
+    directory are this user's own and no one else could have written them, and it is a plain file."""
     try:
-        data = json.loads(path.read_text())
+        if not trusted:
+            # open without following a symlink, then check the very file opened
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            with os.fdopen(fd, "rb") as f:
+                st = os.fstat(f.fileno())
+                if not (stat.S_ISREG(st.st_mode) and _private(st) and _private(os.stat(path.parent))):
+                    return None
+                text = f.read().decode()
+        else:
+            text = path.read_text()
+        data = json.loads(text)
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
@@ -121,8 +150,8 @@ def _read(path: Path) -> dict[str, Any] | None:
 def lookup(script_dir: str | Path, fp: str) -> tuple[str, ...] | None:
     if (hit := _heads_hits.get((str(script_dir), fp))) is not None:
         return hit
-    for candidate in (Path(script_dir) / MANIFEST, _cache_file("heads", fp)):
-        data = _read(candidate)
+    for candidate, trusted in ((Path(script_dir) / MANIFEST, True), (_cache_file("heads", fp), False)):
+        data = _read(candidate, trusted=trusted)
         if data and data.get("fingerprint") == fp and isinstance(data.get("heads"), list):
             heads = tuple(str(h) for h in data["heads"])
             _heads_hits[(str(script_dir), fp)] = heads
@@ -133,50 +162,92 @@ def lookup(script_dir: str | Path, fp: str) -> tuple[str, ...] | None:
 def shipped_fingerprint(script_dir: str | Path) -> str | None:
     """The fingerprint the build recorded in the manifest next to env.py (trusted only where the files cannot
     change: see locate.Located.fingerprint)."""
-    data = _read(Path(script_dir) / MANIFEST)
+    data = _read(Path(script_dir) / MANIFEST, trusted=True)
     value = data.get("fingerprint") if data else None
     return value if isinstance(value, str) else None
 
 
 def lookup_version_table(script_dir: str | Path, env_fp: str) -> VersionTable | None:
-    """The version table env.py uses: what the full path last probed on this machine, else the build's."""
+    """The version table env.py uses: what the full path last probed on this machine, else the build's; only
+    while the environment variables env.py read then still have their values."""
     if (hit := _version_hits.get((str(script_dir), env_fp))) is not None:
-        return hit
-    for candidate in (_cache_file("env", env_fp), Path(script_dir) / MANIFEST):
-        data = _read(candidate)
-        if data and data.get("env_fingerprint") == env_fp and isinstance(data.get("version_table"), str):
-            schema = data.get("version_table_schema")
-            found = VersionTable(data["version_table"], schema if isinstance(schema, str) else None)
-            _version_hits[(str(script_dir), env_fp)] = found
-            return found
+        return hit[0] if hit[1].still_holds() else None
+    for candidate, trusted in ((_cache_file("env", env_fp), False), (Path(script_dir) / MANIFEST, True)):
+        data = _read(candidate, trusted=trusted)
+        if not (data and data.get("env_fingerprint") == env_fp and isinstance(data.get("version_table"), str)):
+            continue
+        reads = _reads_of(data)
+        if reads is None or not reads.still_holds():
+            continue  # written before reads were recorded, or env.py would decide differently now
+        schema = data.get("version_table_schema")
+        found = VersionTable(data["version_table"], schema if isinstance(schema, str) else None)
+        _version_hits[(str(script_dir), env_fp)] = (found, reads)
+        return found
     return None
 
 
+def _reads_of(data: dict[str, Any]) -> EnvReads | None:
+    names = data.get("environment")
+    if not isinstance(names, dict) or not all(isinstance(v, str) for v in names.values()):
+        return None
+    return EnvReads({str(k): v for k, v in names.items()}, whole=data.get("environment_whole") is not False)
+
+
 def remember(fp: str, heads: tuple[str, ...], path: Path | None = None, *,
-             env_fp: str | None = None, version_table: VersionTable | None = None) -> None:
+             env_fp: str | None = None, version_table: VersionTable | None = None,
+             reads: EnvReads | None = None) -> None:
     record: dict[str, Any] = {"fingerprint": fp, "heads": list(heads)}
-    if env_fp is not None and version_table is not None:
-        record |= _version_record(env_fp, version_table)
+    if env_fp is not None and version_table is not None and reads is not None:
+        record |= _version_record(env_fp, version_table, reads)
     _write(path or _cache_file("heads", fp), record)
 
 
-def remember_version_table(env_fp: str, version_table: VersionTable) -> None:
-    """What the full path's online probe found: it wins over the build's offline answer from now on."""
+def remember_version_table(env_fp: str, version_table: VersionTable, reads: EnvReads) -> None:
+    """What the full path's online probe found: it wins over the build's offline answer from now on. The
+    variables an earlier probe of the same env.py read are kept (a module env.py imports reads the
+    environment only the first time it is imported in a process), with their values as of now."""
+    earlier = _reads_of(_read(_cache_file("env", env_fp)) or {})
+    if earlier is not None:
+        reads = EnvReads({**{n: digest(os.environ.get(n)) for n in earlier.names}, **reads.names},
+                         whole=reads.whole or earlier.whole)
     for key in [k for k in _version_hits if k[1] == env_fp]:
-        _version_hits[key] = version_table
-    _write(_cache_file("env", env_fp), _version_record(env_fp, version_table))
+        _version_hits[key] = (version_table, reads)
+    _write(_cache_file("env", env_fp), _version_record(env_fp, version_table, reads))
 
 
-def _version_record(env_fp: str, version_table: VersionTable) -> dict[str, Any]:
+def _version_record(env_fp: str, version_table: VersionTable, reads: EnvReads) -> dict[str, Any]:
     return {"env_fingerprint": env_fp, "version_table": version_table.table,
-            "version_table_schema": version_table.schema}
+            "version_table_schema": version_table.schema, "environment": dict(sorted(reads.names.items())),
+            "environment_whole": reads.whole}
+
+
+def _private_dir(directory: Path) -> bool:
+    """The cache directory, made private (0700) if it is missing; False when it exists and is not ours alone."""
+    try:
+        directory.mkdir(mode=0o700, exist_ok=True)
+        st = os.lstat(directory)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and _private(st) and not st.st_mode & 0o077
+
+
+def read_cached(path: Path) -> dict[str, Any] | None:
+    """A cache entry of this user's private cache directory, or None (missing, unreadable, not ours alone)."""
+    return _read(path)
+
+
+def ensure_cache_dir() -> Path | None:
+    """The private cache directory, created if missing; None when it cannot be trusted or made."""
+    directory = cache_dir()
+    return directory if _private_dir(directory) else None
 
 
 def _write(target: Path, record: dict[str, Any]) -> None:
     try:
         if _read(target) == record:
             return
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.parent == cache_dir() and not _private_dir(target.parent):
+            return  # a directory someone else made or can write: never write (or later read) through it
         tmp = target.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(record))
         tmp.replace(target)  # atomic: a concurrent reader sees the old file or the new one

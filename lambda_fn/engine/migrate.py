@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from lambda_fn.credentials import SecretReader
 from lambda_fn.deadline import Deadline
+from lambda_fn.engine import watchdog
 from lambda_fn.engine.commands import HANDLERS
 from lambda_fn.engine.context import Context, Observer, join
 from lambda_fn.engine.environment import HookDatabase
@@ -41,7 +42,8 @@ def _dispatch(request: Request, result: Result, target: TargetDatabase, observe:
     with target.connect(creds) as conn:
         database = HookDatabase(conn, target.engine, creds, lambda: target.url(creds))
         ctx = Context(request, result, project, target, database, sqlalchemy_ledger(conn, target.settings), observe)
-        project.probe(database)  # env.py must migrate this database, and says where its version table is
+        plan = project.probe(database)  # env.py must migrate this database, and says where its version table is
+        watchdog.note_version_table(plan.version_table_schema, plan.version_table)  # for a read back at the deadline
         current = ctx.current()
         result.from_revision = result.to_revision = join(current)
         result.heads = list(project.heads())

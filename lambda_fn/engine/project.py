@@ -21,7 +21,7 @@ from alembic.script.revision import RevisionError
 from alembic.util.exc import CommandError
 from sqlalchemy import Connection
 
-from lambda_fn.engine import manifest
+from lambda_fn.engine import env_reads, manifest
 from lambda_fn.engine.environment import EnvPlan, HookDatabase, StepsFn, autocommit_of, run_env
 from lambda_fn.engine.locate import resolve_path
 from lambda_fn.errors import ErrorKind, HookError
@@ -161,10 +161,11 @@ class AlembicProject:
     def probe(self, database: HookDatabase) -> EnvPlan:
         """Run env.py up to its context.configure() and stop: how it connects, which version table it uses.
         Refuses (env_py) an env.py that would migrate anything but the hook's database."""
-        plan = run_env(self.config, self.script, database, lambda rev, ctx: [], destination=None, probe=True)
+        with env_reads.recorded() as reads:  # what env.py's answer depends on besides its files
+            plan = run_env(self.config, self.script, database, lambda rev, ctx: [], destination=None, probe=True)
         assert plan is not None  # run_env(probe=True) returns a plan or raises
         self.plan = plan
-        manifest.remember_version_table(self.env_fingerprint, plan.versions)  # for the fast path's next run
+        manifest.remember_version_table(self.env_fingerprint, plan.versions, reads)  # for the fast path's next run
         return plan
 
     def current(self, conn: Connection) -> Heads:

@@ -58,7 +58,7 @@ def run(ctx: Context, *, verify: bool) -> Iterator[None]:
             # migrated before the ledger existed: adopt what is applied as baseline, unverifiable
             ledger.adopt(sorted(checksums.items()))
             logger.info("Ledger adopted an existing database", extra={"baseline": len(checksums)})
-        if abandoned := ledger.close_abandoned():
+        if abandoned := ledger.close_abandoned(join(current)):
             logger.warning("Closed runs whose runner stopped", extra={"abandoned_runs": abandoned})
         if verify:
             ledger.verify(set(checksums), checksums)

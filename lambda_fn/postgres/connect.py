@@ -16,6 +16,7 @@ from typing import Any
 import pg8000.native
 
 from lambda_fn.credentials import Credentials
+from lambda_fn.postgres import sessions
 from lambda_fn.postgres.errors import classify
 from lambda_fn.postgres.tls import ssl_context
 
@@ -84,7 +85,9 @@ def open_native(creds: Credentials, *, timeout: float, application_name: str,
                 startup: dict[str, str] | None = None) -> pg8000.native.Connection:
     """A pg8000 native connection, or a classified HookError."""
     try:
-        return pg8000.native.Connection(**connect_kwargs(creds, timeout=timeout, application_name=application_name,
+        conn = pg8000.native.Connection(**connect_kwargs(creds, timeout=timeout, application_name=application_name,
                                                          startup=startup))
     except Exception as exc:  # noqa: BLE001 - classified, re-raised as HookError
         raise classify(exc, creds, connecting=True) from None
+    sessions.register(conn, creds, application_name)  # a watched run's watchdog can end it
+    return conn

@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql.pg8000 import PGDialect_pg8000
 from sqlalchemy.engine.interfaces import BindTyping
 
 from lambda_fn.credentials import Credentials
+from lambda_fn.postgres import sessions
 from lambda_fn.postgres.connect import KEEPALIVES, MAX_APPLICATION_NAME, SOCKET_SLACK, connect_kwargs
 from lambda_fn.postgres.errors import classify
 from lambda_fn.postgres.tls import ssl_context
@@ -169,9 +170,11 @@ def make_engine(creds: Credentials, *, startup: Callable[[], tuple[dict[str, str
         kwargs = connect_kwargs(creds, timeout=statement_timeout + SOCKET_SLACK, application_name=application_name,
                                 startup=params)
         try:
-            return pg8000.dbapi.connect(**kwargs)
+            conn = pg8000.dbapi.connect(**kwargs)
         except Exception as exc:  # noqa: BLE001 - classified, re-raised as HookError
             raise classify(exc, creds, connecting=True) from None
+        sessions.register(conn, creds, application_name)  # a watched run's watchdog can end it
+        return conn
 
     return sqlalchemy.create_engine(f"{DRIVER}://", creator=creator, poolclass=pool.NullPool)
 

@@ -17,6 +17,7 @@ from lambda_fn.sources.base import Execute, LambdaInfo, Outcome
 
 class Source(Protocol):
     CALLER: str
+    REPLY_SECONDS: float  # the longest this caller's reply takes, bounded retries included (deadline.py)
 
     def matches(self, event: object) -> bool: ...
 

@@ -3,6 +3,8 @@ limits of the text it renders."""
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +15,11 @@ from lambda_fn.result import Result
 # Request -> Result with the invocation's settings, deadline and credentials; never raises.
 Execute = Callable[[Request], Result]
 
+# Replies are bounded by the invocation's own end, not only by their timeouts: the last half second is the
+# handler's return, and an attempt is not started with less than MIN_ATTEMPT left (it could not finish).
+REPLY_SAFETY = 0.5
+MIN_ATTEMPT = 0.5
+
 
 @dataclass(frozen=True)
 class LambdaInfo:
@@ -21,6 +28,16 @@ class LambdaInfo:
     request_id: str = ""
     log_group: str = ""
     log_stream: str = ""
+    ends_at: float | None = None  # time.monotonic() when Lambda ends the invocation (None: no Lambda clock)
+
+    def reply_time(self) -> float:
+        """Seconds a reply may still take (inf without a Lambda clock)."""
+        return math.inf if self.ends_at is None else self.ends_at - time.monotonic() - REPLY_SAFETY
+
+    def attempt_bound(self, wanted: float) -> float | None:
+        """The timeout for one more reply attempt: `wanted`, cut to the time left; None: too late to try."""
+        left = self.reply_time()
+        return None if left < MIN_ATTEMPT else min(wanted, left)
 
     def where(self) -> str:
         parts = [f"log group {self.log_group}" if self.log_group else "",

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from aws_lambda_powertools.utilities.data_classes import CloudFormationCustomResourceEvent
 
 from lambda_fn.errors import ErrorKind, HookError
-from lambda_fn.findings import listing
+from lambda_fn.findings import counted, listing
 from lambda_fn.log import logger
 from lambda_fn.request import Command, Origin, Request
 from lambda_fn.result import Result, Status
@@ -35,7 +35,11 @@ MAX_BODY = 4096           # CloudFormation rejects larger responses
 PHYSICAL_ID_SUFFIX = "-migrations"
 MAX_PHYSICAL_ID = 1024
 PUT_ATTEMPTS = 3
-PUT_TIMEOUT = 5.0         # seconds per attempt: S3 answers in milliseconds when it is reachable at all
+PUT_TIMEOUT = 3.0         # seconds per socket operation: S3 answers in milliseconds when it is reachable at all
+PUT_BACKOFF = 0.5         # seconds before the second attempt (then twice that)
+# What the engine's deadline keeps back for this reply (deadline.py): an attempt that hangs, the backoff and
+# one more attempt. Further attempts get only what is left of the invocation.
+REPLY_SECONDS = 2 * PUT_TIMEOUT + PUT_BACKOFF
 ECHOED = ("StackId", "RequestId", "LogicalResourceId")
 
 
@@ -66,7 +70,7 @@ def handle(event: object, run: Execute, info: LambdaInfo) -> Outcome:
         logger.exception("Unexpected failure handling the custom resource request")
         result = Result.internal(Command.UPGRADE.value, exc)
     body = response_body(event, result, info)
-    return Outcome(result, json.loads(body), delivered=put_response(url, body))
+    return Outcome(result, json.loads(body), delivered=put_response(url, body, info))
 
 
 def _decide(request: CloudFormationCustomResourceEvent, run: Execute, origin: Origin) -> Result:
@@ -154,7 +158,7 @@ def _reason(result: Result, info: LambdaInfo) -> str:
     if where := info.where():
         text += f" Logs: {where}."
     if findings:
-        text += f" Findings: {findings}"
+        text += f" {counted(result.findings)} Findings: {findings}"
     return text
 
 
@@ -184,18 +188,25 @@ def _echo(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
-def put_response(url: str, body: bytes) -> bool:
-    """PUT with short timeouts and a few attempts; a 4xx (an expired or altered presigned URL) is final."""
+def put_response(url: str, body: bytes, info: LambdaInfo | None = None) -> bool:
+    """PUT with short timeouts and a few attempts, none of them past the invocation's end (`info`); a 4xx
+    (an expired or altered presigned URL) is final."""
     host = urlsplit(url).hostname if url.startswith(("http://", "https://")) else None
     if host is None:
         logger.error("ResponseURL is not an http(s) URL: no response can be sent")
         return False
+    info = info or LambdaInfo()
     for attempt in range(1, PUT_ATTEMPTS + 1):
+        timeout = info.attempt_bound(PUT_TIMEOUT)
+        if timeout is None:
+            logger.error("No time left in the invocation for another attempt at the custom resource response",
+                         extra={"attempt": attempt, "response_host": host})
+            break
         # content-type "" : the presigned URL was signed without one
         request = urllib.request.Request(url, data=body, method="PUT",  # noqa: S310 - http(s) checked above
                                          headers={"Content-Type": "", "Content-Length": str(len(body))})
         try:
-            with urllib.request.urlopen(request, timeout=PUT_TIMEOUT) as reply:  # noqa: S310 - http(s) checked
+            with urllib.request.urlopen(request, timeout=timeout) as reply:  # noqa: S310 - http(s) checked
                 logger.info("Sent the custom resource response", extra={"http_status": reply.status,
                                                                          "response_host": host})
                 return True
@@ -210,7 +221,7 @@ def put_response(url: str, body: bytes) -> bool:
         if final:
             break
         if attempt < PUT_ATTEMPTS:
-            time.sleep(0.5 * attempt)  # backoff between attempts, not synchronisation
+            time.sleep(min(PUT_BACKOFF * attempt, max(0.0, info.reply_time())))  # backoff, not synchronisation
     logger.error("Gave up sending the custom resource response; the stack waits for the resource's "
                  "ServiceTimeout. Check the VPC reaches S3 (gateway endpoint or NAT).", extra={"response_host": host})
     return False

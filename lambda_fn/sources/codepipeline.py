@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.data_classes import CodePipelineJobEvent
 
 from lambda_fn.errors import ErrorKind, HookError
-from lambda_fn.findings import listing
+from lambda_fn.findings import counted, listing
 from lambda_fn.log import logger
 from lambda_fn.request import Command, Origin, Request
 from lambda_fn.result import Result, Status
@@ -42,6 +43,17 @@ SUMMARY_LIMIT = 2048   # ExecutionDetails.summary
 MESSAGE_LIMIT = 5000   # FailureDetails.message
 # The job was already answered (a re-delivery) or is gone (timed out, pipeline stopped): nothing to do.
 ALREADY_ANSWERED = ("InvalidJobStateException", "JobNotFoundException")
+# One PutJob*Result attempt: a tiny call, so short socket bounds; the attempts are this module's (botocore
+# retries nothing itself), each bounded by what is left of the invocation.
+CONNECT_TIMEOUT = 1.5
+READ_TIMEOUT = 3.0
+ATTEMPTS = 3
+BACKOFF = 0.5
+RETRIED = ("ThrottlingException", "ServiceUnavailableException", "InternalFailure", "ServiceUnavailable",
+           "RequestTimeout", "RequestTimeoutException")
+# What the engine's deadline keeps back for this reply (deadline.py): an attempt that hangs, the backoff and
+# one more attempt.
+REPLY_SECONDS = 2 * (CONNECT_TIMEOUT + READ_TIMEOUT) + BACKOFF
 
 
 def matches(event: object) -> bool:
@@ -141,50 +153,71 @@ def failure_details(result: Result, info: LambdaInfo) -> dict[str, str]:
     if where := info.where():
         text += f" Logs: {where}."
     if findings := listing(result.findings):  # the refused findings first: a cut keeps them
-        text += f" Findings: {findings}"
+        text += f" {counted(result.findings)} Findings: {findings}"
     return {"type": "ConfigurationError" if kind.is_configuration else "JobFailed", "message": fit(text, MESSAGE_LIMIT)}
 
 
 def report(job_id: str, result: Result, info: LambdaInfo) -> bool:
-    """Answer the job once. True when CodePipeline has an answer (ours, or an earlier delivery's)."""
+    """Answer the job once, retrying what may pass (a timeout, throttling, a 5xx) while the invocation has time
+    for another attempt. True when CodePipeline has an answer (ours, or an earlier delivery's)."""
     from botocore.exceptions import BotoCoreError, ClientError  # boto only on this path
 
-    try:
-        client = _client()
-        if result.ok:
-            details: dict[str, Any] = {"summary": summary(result)}
-            if info.request_id:
-                details["externalExecutionId"] = fit(info.request_id, 1500)
-            client.put_job_success_result(jobId=job_id, executionDetails=details,  # type: ignore[arg-type]
-                                          outputVariables=output_variables(result))
+    for attempt in range(1, ATTEMPTS + 1):
+        read = info.attempt_bound(READ_TIMEOUT + CONNECT_TIMEOUT)
+        if read is None:
+            logger.error("No time left in the invocation for another attempt at the job result; the action fails "
+                         "at its own timeout", extra={"attempt": attempt, "status": result.status.value})
+            return False
+        try:
+            _put_result(_client() if read >= READ_TIMEOUT + CONNECT_TIMEOUT else _client(
+                min(CONNECT_TIMEOUT, read / 2), read / 2), job_id, result, info)
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in ALREADY_ANSWERED:
+                logger.warning("The job is already answered or gone; nothing more to report",
+                               extra={"error_code": code, "status": result.status.value})
+                return True
+            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+            logger.error("CodePipeline refused the job result", extra={"error_code": code, "attempt": attempt,
+                                                                       "error": fit(str(exc), 500)})
+            if code not in RETRIED and status < 500:
+                return False
+        except (BotoCoreError, ValueError) as exc:
+            # no route to CodePipeline (or a hung reply): say why here; the next attempt may pass
+            logger.error("Could not reach CodePipeline to report the job result; check the VPC has a route to the "
+                         "codepipeline endpoint (NAT or interface endpoint)",
+                         extra={"attempt": attempt, "error": fit(f"{type(exc).__name__}: {exc}", 500)})
+            if isinstance(exc, ValueError):
+                return False
         else:
-            client.put_job_failure_result(jobId=job_id, failureDetails=failure_details(result, info))  # type: ignore[arg-type]
-    except ClientError as exc:
-        code = str(exc.response.get("Error", {}).get("Code", ""))
-        if code in ALREADY_ANSWERED:
-            logger.warning("The job is already answered or gone; nothing more to report",
-                           extra={"error_code": code, "status": result.status.value})
+            logger.info("Reported the job result to CodePipeline", extra={"status": result.status.value})
             return True
-        logger.error("CodePipeline refused the job result", extra={"error_code": code, "error": fit(str(exc), 500)})
-        return False
-    except (BotoCoreError, ValueError) as exc:
-        # no route to CodePipeline: the action fails at its own timeout; say why here
-        logger.error("Could not reach CodePipeline to report the job result; check the VPC has a route to the "
-                     "codepipeline endpoint (NAT or interface endpoint)",
-                     extra={"error": fit(f"{type(exc).__name__}: {exc}", 500)})
-        return False
-    logger.info("Reported the job result to CodePipeline", extra={"status": result.status.value})
-    return True
+        if attempt < ATTEMPTS:
+            time.sleep(min(BACKOFF * attempt, max(0.0, info.reply_time())))  # backoff, not synchronisation
+    return False
+
+
+def _put_result(client: CodePipelineClient, job_id: str, result: Result, info: LambdaInfo) -> None:
+    if result.ok:
+        details: dict[str, Any] = {"summary": summary(result)}
+        if info.request_id:
+            details["externalExecutionId"] = fit(info.request_id, 1500)
+        client.put_job_success_result(jobId=job_id, executionDetails=details,  # type: ignore[arg-type]
+                                      outputVariables=output_variables(result))
+    else:
+        client.put_job_failure_result(jobId=job_id, failureDetails=failure_details(result, info))  # type: ignore[arg-type]
 
 
 @functools.cache
-def _client() -> CodePipelineClient:
-    """One client per execution environment, with the short timeouts and bounded retries of every AWS call."""
+def _client(connect: float = CONNECT_TIMEOUT, read: float = READ_TIMEOUT) -> CodePipelineClient:
+    """One client per execution environment (and per tighter bound, for a last attempt near the end), with
+    no retries of botocore's own: `report` retries, within the invocation's time."""
     import boto3
 
     from lambda_fn.aws.config import bounded_config
 
-    return boto3.client("codepipeline", config=bounded_config())
+    return boto3.client("codepipeline", config=bounded_config(
+        connect_timeout=connect, read_timeout=read, retries={"max_attempts": 1, "mode": "standard"}))
 
 
 def _job_id(event: object) -> str | None:

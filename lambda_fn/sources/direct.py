@@ -16,12 +16,19 @@ import json
 from dataclasses import replace
 from typing import Any
 
+from lambda_fn.bounded import fit_result
+from lambda_fn.deadline import DIRECT_REPLY_SECONDS
 from lambda_fn.errors import ErrorKind, HookError
 from lambda_fn.request import SKIP_LINT_CONFIRMATION, Command, DatabaseOverride, Origin, Request
 from lambda_fn.result import Result
 from lambda_fn.sources.base import Execute, LambdaInfo, Outcome
 
 CALLER = "direct"
+REPLY_SECONDS = DIRECT_REPLY_SECONDS  # the reply is the return value
+# Step Functions carries 32,768 characters of an error's cause (the Lambda error object around this JSON,
+# with its type, request id and stack trace) and 256 KiB of a state's data (the result and the state's own)
+ERROR_LIMIT = 28_000
+RESULT_LIMIT = 200_000
 KEYS = ("command", "revision", "confirm", "no_lint", "limit", "partial", "budget_seconds", "snapshot", "database")
 
 
@@ -57,7 +64,22 @@ def handle(event: object, run: Execute, info: LambdaInfo) -> Outcome:
 def render(result: Result) -> Outcome:
     # through JSON once, so the runtime's marshaller never meets a type it cannot encode
     data: dict[str, Any] = json.loads(json.dumps(result.to_dict(), default=str))
-    return Outcome(result, data, None if result.ok else MigrationFailed(data))
+    if result.ok:
+        return Outcome(result, fit_result(data, RESULT_LIMIT))
+    error = fit_error(data)
+    return Outcome(result, error, MigrationFailed(error))
+
+
+def fit_error(data: dict[str, Any]) -> dict[str, Any]:
+    """The result for a function error: its JSON, escaped once more inside the Lambda error's JSON (what Step
+    Functions hands a Catch as Cause), within ERROR_LIMIT characters."""
+    limit = ERROR_LIMIT
+    while True:
+        fitted = fit_result(data, limit)
+        text = json.dumps(fitted, default=str, separators=(",", ":"))
+        if len(json.dumps(text)) <= ERROR_LIMIT or limit < 1000:
+            return fitted
+        limit = int(limit * 0.8)
 
 
 def parse(event: object) -> Request:

@@ -38,6 +38,7 @@ def test_vpc_endpoints_for_a_vpc_without_nat(hook_stack: HookFactory) -> None:
     for service in ("secretsmanager", "codepipeline", "s3"):
         assert f".{service}" in names, service
     group = function_group(template)
+    (vpc_id,) = resources(template, "AWS::EC2::VPC")
     for props in services.values():
         if props.get("VpcEndpointType") != "Interface":
             continue
@@ -45,8 +46,11 @@ def test_vpc_endpoints_for_a_vpc_without_nat(hook_stack: HookFactory) -> None:
         (endpoint_group,) = props["SecurityGroupIds"]
         endpoint_group_id = endpoint_group["Fn::GetAtt"][0]
         endpoint_sg = template.to_json()["Resources"][endpoint_group_id]["Properties"]
-        # not open to the VPC CIDR: only the function's group may connect, on 443
-        assert "SecurityGroupIngress" not in endpoint_sg
+        # private DNS is VPC-wide: every client in the VPC (the app's tasks, the secret's rotation) now resolves
+        # the service to this endpoint, so it admits the VPC's CIDR on 443, and nothing else besides the function
+        (vpc_wide,) = endpoint_sg["SecurityGroupIngress"]
+        assert (vpc_wide["CidrIp"], vpc_wide["FromPort"], vpc_wide["ToPort"], vpc_wide["IpProtocol"]) == (
+            {"Fn::GetAtt": [vpc_id, "CidrBlock"]}, 443, 443, "tcp")
         ingress = [
             r["Properties"]
             for r in resources(template, "AWS::EC2::SecurityGroupIngress").values()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -56,10 +57,25 @@ class CodePipelineRecorder:
 
     def __init__(self) -> None:
         self.results: dict[str, list[JobResult]] = {}
+        self.arrivals: list[float] = []  # time.time() of each job result recorded
+        self.hung = 0  # calls held without an answer (see hang_once)
+        self._hang = 0
+        self._released = threading.Event()
         self._lock = threading.Lock()
         self.server = FakeHttpServer({"POST": self._post})
 
+    def hang_once(self) -> None:
+        """The next call is held unanswered (and not recorded) until close(): a reply that hangs."""
+        with self._lock:
+            self._hang += 1
+
     def _post(self, request: Request) -> Response:
+        with self._lock:
+            hang, self._hang = self._hang > 0, max(0, self._hang - 1)
+            self.hung += hang
+        if hang:
+            self._released.wait(120)  # the client gives up long before; the test's end releases it
+            return Response(503)
         cbor = request.headers.get("smithy-protocol") == "rpc-v2-cbor"
         if cbor:
             operation = request.path.rstrip("/").rsplit("/", 1)[-1]
@@ -90,6 +106,7 @@ class CodePipelineRecorder:
             else:
                 error = None
             seen.append(JobResult(operation, params, error))
+            self.arrivals.append(time.time())
         return error
 
     def for_job(self, job_id: str) -> list[JobResult]:
@@ -97,6 +114,7 @@ class CodePipelineRecorder:
             return list(self.results.get(job_id, []))
 
     def close(self) -> None:
+        self._released.set()
         self.server.close()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,14 +19,31 @@ class ResponseRecorder:
 
     status: int = 200
     puts: dict[str, list[tuple[dict[str, str], bytes]]] = field(default_factory=dict)
+    arrivals: list[float] = field(default_factory=list)  # time.time() of each recorded PUT
+    hung: int = 0  # PUTs held without an answer (see hang_once)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
+        self._hang = 0
+        self._released = threading.Event()
         self.server = FakeHttpServer({"PUT": self._put})
+
+    def hang_once(self) -> None:
+        """The next PUT is held unanswered (and not recorded) until close(): a reply that hangs."""
+        with self._lock:
+            self._hang += 1
 
     def _put(self, request: Request) -> Response:
         with self._lock:
-            self.puts.setdefault(request.path, []).append((dict(request.headers.items()), request.body))
+            hang, self._hang = self._hang > 0, max(0, self._hang - 1)
+            if hang:
+                self.hung += 1
+            else:
+                self.puts.setdefault(request.path, []).append((dict(request.headers.items()), request.body))
+                self.arrivals.append(time.time())
+        if hang:
+            self._released.wait(120)  # the client gives up long before; the test's end releases it
+            return Response(503)
         return Response(self.status)
 
     def new_url(self) -> str:
@@ -44,4 +62,5 @@ class ResponseRecorder:
             return list(self.puts.get(path, []))
 
     def close(self) -> None:
+        self._released.set()
         self.server.close()

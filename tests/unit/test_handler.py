@@ -31,10 +31,21 @@ def test_the_caller_is_told_from_the_event(event: Any, source: Any) -> None:
     assert identify(event) is source
 
 
-@pytest.mark.parametrize("remaining,engine", [(900.0, 890.0), (60.0, 54.0), (30.0, 27.0), (10.0, 7.0), (2.0, 0.0)])
+@pytest.mark.parametrize("remaining,engine", [(900.0, 896.0), (60.0, 56.0), (30.0, 26.0), (10.0, 6.0), (2.0, 1.0)])
 def test_the_engine_gets_the_remaining_time_less_a_margin_to_report(remaining: float, engine: float) -> None:
+    # the margin: the watchdog's stop (3 s), the direct reply (0.5 s), the return (0.5 s); at most half
     assert Deadline.for_invocation(remaining).remaining() == pytest.approx(engine, abs=0.05)
     assert Deadline.for_invocation(None).remaining() == float("inf")
+
+
+@pytest.mark.parametrize("source,remaining,engine", [
+    (cloudformation, 30.0, 20.0), (cloudformation, 900.0, 890.0),   # stop 3 + PUT 3 + 0.5 + PUT 3 + return 0.5
+    (codepipeline, 30.0, 17.0), (codepipeline, 60.0, 47.0),         # stop 3 + 2 x (1.5 + 3) + 0.5 + return 0.5
+    (codepipeline, 10.0, 5.0),                                      # never more than half
+])
+def test_the_margin_fits_the_callers_reply_with_one_retry(source: Any, remaining: float, engine: float) -> None:
+    deadline = Deadline.for_invocation(remaining, source.REPLY_SECONDS)
+    assert deadline.remaining() == pytest.approx(engine, abs=0.05)
 
 
 def test_application_name_keeps_the_request_id_within_63_characters() -> None:

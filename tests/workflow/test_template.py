@@ -112,7 +112,10 @@ def test_one_database_least_privilege(one_template: dict[str, Any]) -> None:
     assert rds["rds:CreateDBSnapshot"] == {f"{arn}db:hook-db", f"{arn}snapshot:alembic-hook-*"}
     assert rds["rds:CreateDBClusterSnapshot"] == {f"{arn}cluster:hook-cluster", f"{arn}cluster-snapshot:alembic-hook-*"}
     assert rds["rds:DescribeDBInstances"] == {f"{arn}db:hook-db"}
-    assert rds["rds:DescribeDBSnapshots"] == {f"{arn}snapshot:alembic-hook-*"}
+    # polling authorised in the form AWS requires: the source database is a resource type of the call too
+    assert rds["rds:DescribeDBSnapshots"] == {f"{arn}db:hook-db", f"{arn}snapshot:alembic-hook-*"}
+    assert rds["rds:DescribeDBClusterSnapshots"] == {f"{arn}cluster:hook-cluster",
+                                                     f"{arn}cluster-snapshot:alembic-hook-*"}
     assert not any("Delete" in a for a in rds)  # only the helper deletes, and only the hook's own
     assert not _granted(machine, "secretsmanager:")  # the state machine never reads a secret
     (project,) = [k for k, r in one_template["Resources"].items() if r["Type"] == "AWS::CodeBuild::Project"]
@@ -208,3 +211,35 @@ def _lane_logs(template: dict[str, Any]) -> str:
     (project,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::CodeBuild::Project"]
     group = project["Properties"]["LogsConfig"]["CloudWatchLogs"]["GroupName"]
     return str(group["Ref"])
+
+
+def test_a_failure_cause_that_does_not_parse_is_caught(workflow_templates: dict[str, Any]) -> None:
+    """States.StringToJson in a Pass state has no Catch of its own: the parse runs in a Parallel that has one,
+    so an unreadable cause still ends in the workflow's failure (with the error's name), never States.Runtime."""
+    for name in ("WorkflowOne", "WorkflowFleet4"):
+        _, definition = _machine(workflow_templates[name])
+        states = _all_states(definition)
+        parsers = [n for n, st in states.items() if st.get("Type") == "Pass" and "States.StringToJson" in
+                   json.dumps(st.get("Parameters", {}))]
+        assert parsers, name
+        (parse,) = [st for st in states.values() if st.get("Type") == "Parallel" and any(
+            set(parsers) & set(branch["States"]) for branch in st["Branches"])]
+        assert [c["ErrorEquals"] for c in parse["Catch"]] == [["States.ALL"]]
+        assert parse["Catch"][0]["Next"] == "UnreadableFailureFailureCause?"
+        (branch,) = parse["Branches"]
+        assert set(parsers) <= set(branch["States"])  # every parse sits under the Catch
+        assert states["FunctionFailure?"]["Choices"][0]["Next"] == "ParseFailure"
+
+
+def _all_states(definition: dict[str, Any]) -> dict[str, Any]:
+    """Every state, also those inside Parallel branches and Map item processors."""
+    found: dict[str, Any] = {}
+    for state_name, state in definition["States"].items():
+        found[state_name] = state
+        for branch in state.get("Branches", []):
+            found |= _all_states(branch)
+        if "ItemProcessor" in state:
+            found |= _all_states(state["ItemProcessor"])
+        if "Iterator" in state:
+            found |= _all_states(state["Iterator"])
+    return found

@@ -69,7 +69,14 @@ def vpc_endpoints(
     scope: Construct, *, vpc: ec2.IVpc, subnets: ec2.SubnetSelection, function_group: ec2.ISecurityGroup
 ) -> list[ec2.IVpcEndpoint]:
     """What a VPC without NAT needs for this function: the two APIs it calls, and S3, through which
-    CloudFormation custom-resource responses travel (a presigned PUT)."""
+    CloudFormation custom-resource responses travel (a presigned PUT).
+
+    Private DNS makes the service's public hostname resolve to the endpoint for every client in the VPC (the
+    application's tasks, the secret's rotation function), so each interface endpoint admits HTTPS from the
+    VPC's CIDR as well as from the function's group: one that admitted only the function would turn every
+    other client's Secrets Manager or CodePipeline call in the VPC into a refused connection. What a client
+    may do there is still decided by IAM."""
+    clients = vpc_clients(vpc)
     endpoints: list[ec2.IVpcEndpoint] = []
     for name, service in (
         ("SecretsManager", ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER),
@@ -82,11 +89,13 @@ def vpc_endpoints(
             service=service,
             subnets=subnets,
             private_dns_enabled=True,  # the SDK's default hostnames must resolve to the endpoint
-            open=False,  # not the whole VPC CIDR: only the function's group, below
+            open=False,  # the rules are below: the function's group by name, and the VPC's clients
         )
         # Only the ingress side: the function's HTTPS egress already covers the endpoint.
         for group in endpoint.connections.security_groups:
             group.add_ingress_rule(function_group, ec2.Port.tcp(443), f"Migration function to {name}")
+            group.add_ingress_rule(clients, ec2.Port.tcp(443),
+                                   f"Every client in the VPC: private DNS sends their {name} calls here")
         endpoints.append(endpoint)
     # A gateway endpoint changes the subnets' route tables for all of S3, so it keeps the default
     # (full-access) policy: narrowing it to the response bucket would break every other S3 client there.
@@ -96,3 +105,26 @@ def vpc_endpoints(
         )
     )
     return endpoints
+
+
+def vpc_clients(vpc: ec2.IVpc) -> ec2.IPeer:
+    """The VPC's own address range: whom an endpoint with (VPC-wide) private DNS must admit."""
+    try:
+        return ec2.Peer.ipv4(vpc.vpc_cidr_block)
+    except Exception as exc:  # an imported VPC without vpcCidrBlock: jsii raises its own error type
+        raise ValueError(
+            "create_vpc_endpoints needs the VPC's CIDR (import the VPC with vpc_cidr_block, or use Vpc.from_lookup): "
+            "its endpoints turn on private DNS for the whole VPC and must admit every client in it.") from exc
+
+
+def logs_endpoint(scope: Construct, construct_id: str, *, vpc: ec2.IVpc,
+                  subnets: ec2.SubnetSelection) -> ec2.InterfaceVpcEndpoint:
+    """CloudWatch Logs, for a client in a VPC without NAT that ships its own logs (CodeBuild does; Lambda's
+    service ships a function's logs itself). Private DNS on, so it admits the VPC's clients."""
+    endpoint = ec2.InterfaceVpcEndpoint(scope, construct_id, vpc=vpc,
+                                        service=ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS, subnets=subnets,
+                                        private_dns_enabled=True, open=False)
+    for group in endpoint.connections.security_groups:
+        group.add_ingress_rule(vpc_clients(vpc), ec2.Port.tcp(443),
+                               "Every client in the VPC: private DNS sends their CloudWatch Logs calls here")
+    return endpoint

@@ -267,9 +267,18 @@ class Definition:
         kind = sfn.Pass(scope, "FailureKind", parameters={
             "kind": sfn.JsonPath.string_at("$.error.result.error.kind"),
             "message": sfn.JsonPath.string_at("$.error.result.error.message")}, result_path="$.failure")
-        payload.next(result).next(kind).next(self.failed)
+        payload.next(result).next(kind)
+        # A Pass state takes no Catch: the parse runs in a one-branch Parallel, whose Catch keeps the failure
+        # (its error name and raw cause) should a cause ever not parse (the function bounds it to fit).
+        parse = sfn.Parallel(scope, "ParseFailure", result_selector={
+            "kind": sfn.JsonPath.string_at("$[0].failure.kind"),
+            "message": sfn.JsonPath.string_at("$[0].failure.message")}, result_path="$.failure")
+        parse.branch(payload)
+        parse.add_catch(self._other_failure("UnreadableFailure", None), errors=["States.ALL"],
+                        result_path="$.parse_error")
+        parse.next(self.failed)
         return sfn.Choice(scope, "FunctionFailure?").when(
-            sfn.Condition.string_equals("$.error.Error", FUNCTION_FAILURE), payload
+            sfn.Condition.string_equals("$.error.Error", FUNCTION_FAILURE), parse
         ).otherwise(self._other_failure("Invoke", None))
 
     def _other_failure(self, label: str, kind: str | None) -> sfn.Choice:
@@ -395,7 +404,9 @@ class Definition:
         describe = tasks.CallAwsService(
             scope, f"Describe{kind}Snapshot", service="rds", action=f"describe{api}s", iam_action=f"rds:Describe{api}s",
             parameters={id_key: sfn.JsonPath.string_at("$.snapshot.id")},
-            iam_resources=snapshot_arns,
+            # AWS lists the source (db / cluster) as a resource type of these calls too, beside the snapshot:
+            # granted on the snapshot alone, the call may be refused and every run stop at snapshot_failed
+            iam_resources=[*self._rds_arns("cluster" if cluster else "db", sources), *snapshot_arns],
             # the whole description, then its Status: moto's JSONPath turns "$.X[0].Status" into a one-element list
             result_selector={"snapshot": sfn.JsonPath.object_at(
                 f"$.{'DbClusterSnapshots' if cluster else 'DbSnapshots'}[0]")},

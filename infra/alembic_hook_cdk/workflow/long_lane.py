@@ -31,7 +31,7 @@ from constructs import Construct
 
 from alembic_hook_cdk.bundling import CA_BUNDLE_PATH, LAMBDA_TASK_ROOT
 from alembic_hook_cdk.hook.environment import function_environment, seconds
-from alembic_hook_cdk.hook.network import default_subnets
+from alembic_hook_cdk.hook.network import default_subnets, logs_endpoint
 from alembic_hook_cdk.hook.props import MigrationHookProps
 from alembic_hook_cdk.workflow.props import LongLaneOptions
 from lambda_fn.settings import SOURCE_SDK, Settings
@@ -130,6 +130,9 @@ def long_lane(scope: Construct, *, hook_props: MigrationHookProps, code: lambda_
         vpc_id=hook_props.vpc.vpc_id, subnets=selected.subnet_ids,
         security_group_ids=[security_group.security_group_id])
     project.node.add_dependency(role)  # its policy too: the first build needs the ENI and S3 permissions
+    if hook_props.create_vpc_endpoints:
+        # a VPC without NAT: the build ships its own log to CloudWatch Logs (the function's logs need no endpoint)
+        project.node.add_dependency(logs_endpoint(scope, "LongLaneLogsEndpoint", vpc=hook_props.vpc, subnets=subnets))
     if options.encryption_key is None:
         Validations.of(project).acknowledge(Acknowledgment(
             id="AwsSolutions-CB4",

@@ -18,10 +18,11 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from lambda_fn.engine import manifest
 
 MANIFEST = "alembic_hook_lint.json"
 FORMAT = 2  # 2: rendered without the team's env.py
@@ -77,17 +78,21 @@ def write_manifest(script_dir: str | Path, prof: str, records: dict[str, LintRec
 
 def _cache_file(prof: str, binary_identity: str) -> Path:
     digest = hashlib.sha256(f"{prof}|squawk:{binary_identity}".encode()).hexdigest()[:32]
-    return Path(tempfile.gettempdir()) / "alembic-hook" / f"lint-{digest}.json"
+    return manifest.cache_dir() / f"lint-{digest}.json"  # private to this user, like the heads cache
 
 
 def read_cache(prof: str, binary_identity: str) -> dict[str, LintRecord]:
-    return _read(_cache_file(prof, binary_identity), prof)
+    """The machine's lint records; none from an entry someone else could have planted."""
+    data = manifest.read_cached(_cache_file(prof, binary_identity))
+    return _records(data, prof) if data is not None else {}
 
 
 def remember(prof: str, binary_identity: str, records: dict[str, LintRecord]) -> None:
     """Add records to the machine's cache (only complete ones: rendered or not, but linted)."""
     path = _cache_file(prof, binary_identity)
-    merged = {**_read(path, prof), **{k: r for k, r in records.items() if r.linted}}
+    if manifest.ensure_cache_dir() is None:
+        return  # a cache directory that is not this user's alone is neither read nor written
+    merged = {**read_cache(prof, binary_identity), **{k: r for k, r in records.items() if r.linted}}
     with contextlib.suppress(OSError):  # a cache that cannot be written is only a slower next run
         _write(path, prof, merged, {})
 
@@ -95,10 +100,17 @@ def remember(prof: str, binary_identity: str, records: dict[str, LintRecord]) ->
 def _read(path: Path, prof: str) -> dict[str, LintRecord]:
     try:
         data = json.loads(path.read_text())
-        if not isinstance(data, dict) or data.get("profile") != prof:
+    except (OSError, ValueError):
+        return {}
+    return _records(data, prof) if isinstance(data, dict) else {}
+
+
+def _records(data: dict[str, Any], prof: str) -> dict[str, LintRecord]:
+    try:
+        if data.get("profile") != prof:
             return {}
         return {key: LintRecord.from_json(value) for key, value in data["revisions"].items()}
-    except (OSError, ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         return {}
 
 
