@@ -22,6 +22,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from lambda_fn.cli.rehearse import add_arguments as rehearse_arguments
 from lambda_fn.cli.render import github_annotations, progress, render
 from lambda_fn.request import SKIP_LINT_CONFIRMATION, Command, Request
 from lambda_fn.result import Status
@@ -45,21 +46,22 @@ def _parser() -> argparse.ArgumentParser:
                    help="with `invoke --workflow`: stop following after this long (the execution goes on)")
     p.add_argument("--yes", action="store_true", help="confirm a downgrade or stamp")
     p.add_argument("--json", action="store_true", help="print the result object as JSON")
-    p.add_argument("--format", choices=("text", "json", "github"), default=None,
+    p.add_argument("--format", choices=("text", "json", "github", "markdown"), default=None,
                    help="output: text (default), json (= --json), github (the findings as GitHub Actions annotations)")
     p.add_argument("--no-lint", metavar="REASON", default=None,
                    help="upgrade without the safety gate (needs --yes; the reason is logged and kept in the result)")
     p.add_argument("--limit", type=int, default=None, help="with `log`: how many runs (default 20)")
+    rehearse_arguments(p)
     p.add_argument("-v", "--verbose", action="store_true", help="show the engine's log lines on stderr")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show each revision as it starts and finishes on stderr (default: when stderr is a terminal)")
     p.add_argument("command", help="status | check | upgrade | downgrade | stamp | current | heads | history | sql "
-                                   "| lint | log | accept | invoke")
+                                   "| lint | log | accept | rehearse | invoke")
     p.add_argument("args", nargs="*", help="the target revision (and, for invoke, the command to send)")
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 - one return per verb
     # intermixed: options may follow the positionals (`invoke --function NAME status --json`)
     ns = _parser().parse_intermixed_args(argv)
     if ns.command == "invoke" and ns.workflow:
@@ -88,6 +90,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from lambda_fn.cli.lint import lint_offline_cli
 
         return _print(lint_offline_cli(env, ns.args[0] if ns.args else None), ns.json, github=github)
+
+    if ns.command == "rehearse":  # the pending revisions measured on a copy (docs/rehearsal.md)
+        from lambda_fn.cli.rehearse import rehearse_cli
+
+        return rehearse_cli(ns, env)
 
     from lambda_fn.engine.execute import execute  # the engine loads after argument parsing: `--help` stays fast
     from lambda_fn.engine.ledger import cli_origin

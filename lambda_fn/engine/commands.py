@@ -123,6 +123,13 @@ def _move(ctx: Context, target: str, direction: str) -> None:
         apply_steps(ctx, steps, direction)
 
 
+def rehearse(ctx: Context, current: Heads) -> None:
+    """The pending range run and measured on a copy (engine/rehearsal/); the target's schema never changes."""
+    from lambda_fn.engine.rehearsal.run import rehearse as run_rehearsal
+
+    run_rehearsal(ctx, current)
+
+
 def stamp(ctx: Context, current: Heads) -> None:
     r, project = ctx.result, ctx.project
     target = ctx.request.revision or ""
@@ -183,5 +190,5 @@ HANDLERS: dict[Command, Handler] = {
     Command.STATUS: status, Command.CURRENT: status, Command.HISTORY: history, Command.SQL: sql,
     Command.UPGRADE: upgrade, Command.DOWNGRADE: downgrade, Command.STAMP: stamp, Command.CHECK: check,
     Command.ACCEPT: accept, Command.LOG: log,
-    Command.LINT: lint,
+    Command.LINT: lint, Command.REHEARSE: rehearse,
 }

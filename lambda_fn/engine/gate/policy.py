@@ -20,11 +20,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from lambda_fn.engine.gate.rules import DEFAULT_DISABLED
+from lambda_fn.engine.rehearsal.policy import KEYS as REHEARSAL_KEYS
 from lambda_fn.errors import ErrorKind, HookError
 from lambda_fn.findings import FindingClass
 
 SECTION = "alembic_hook"
-KEYS = ("refuse", "small_table_rows", "disable", "enable", "pg_version")
+KEYS = ("refuse", "small_table_rows", "disable", "enable", "pg_version", *REHEARSAL_KEYS)  # those: rehearsal/policy.py
 
 
 @dataclass(frozen=True)
