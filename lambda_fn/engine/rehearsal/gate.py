@@ -23,6 +23,7 @@ from lambda_fn.engine.project import AlembicProject
 from lambda_fn.engine.rehearsal import record
 from lambda_fn.engine.rehearsal.measure import RevisionMeasure
 from lambda_fn.engine.rehearsal.policy import SECTION, RehearsalPolicy, Use
+from lambda_fn.errors import ErrorKind, HookError
 from lambda_fn.findings import Finding, FindingClass
 from lambda_fn.log import logger
 
@@ -61,8 +62,8 @@ def consider(ctx: Context, scripts: Sequence[Script], findings: list[Finding]) -
         violations = policy.violations(rehearsal.measure, where)
         acks = _acknowledged(script)
         if violations:
-            out += own
             out += [_over(script, v.table, v.statement, v.text, acks.get(OVER_POLICY)) for v in violations]
+            out += own
         else:
             summary = _summary(rehearsal.measure, where, policy)
             out += [dataclasses.replace(f, refused=False, judged=summary)
@@ -72,7 +73,24 @@ def consider(ctx: Context, scripts: Sequence[Script], findings: list[Finding]) -
                                                            "violations": [v.text for v in violations]})
     for rest in by_revision.values():  # findings on anything else (none expected) pass through unchanged
         out += rest
+    _raise_if_measured_over(ctx, out)
     return out
+
+
+def _raise_if_measured_over(ctx: Context, findings: list[Finding]) -> None:
+    """A refusal by measurement says the numbers (the gate's own message names only the first rule)."""
+    measured = [f for f in findings if f.rule == OVER_POLICY and f.refused]
+    if not measured:
+        return
+    ctx.result.findings = findings
+    others = sum(f.refused for f in findings) - len(measured)
+    raise HookError(ErrorKind.UNSAFE_MIGRATION,
+                    f"Refused before any DDL (the database stays at {ctx.result.from_revision or 'base'}), by the "
+                    f"rehearsal's measurement: " + "; ".join(f"{f.revision} {f.message}" for f in measured)
+                    + (f". {others} other finding(s) refused too." if others else ".")
+                    + " Shorten the lock (each finding's fix), raise the policy in [alembic_hook], or acknowledge "
+                    f"it in the revision: {ACKNOWLEDGE} = {{\"{OVER_POLICY}\": \"<why it is safe>\"}}.",
+                    measured[0].revision)
 
 
 def _summary(m: RevisionMeasure, where: str, policy: RehearsalPolicy) -> str:

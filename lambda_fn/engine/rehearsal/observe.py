@@ -26,12 +26,15 @@ from lambda_fn.engine.rehearsal.measure import LockSpan, RevisionMeasure, RowLoc
 from lambda_fn.engine.rehearsal.modes import sql_name
 from lambda_fn.result import StepEvent
 
-# locks of this backend on user relations (oid >= 16384: not the catalogues the query itself locks); an
+# Nothing here may raise inside the migration's transaction (it would abort it): a relation dropped in it
+# (the transient heap of a rewrite) has no pg_class row, and format('%I', NULL) raises, hence the CASE.
+# Locks of this backend on user relations (oid >= 16384: not the catalogues the query itself locks); an
 # index or a TOAST table counts as its table
 LOCKS_SQL = """
 SELECT coalesce(i.indrelid, t.oid, l.relation)::int8, l.mode,
        coalesce(pg_relation_filenode(c.oid), 0)::int8,
-       coalesce(format('%I.%I', n.nspname, c.relname), l.relation::text)
+       CASE WHEN n.oid IS NULL THEN l.relation::text ELSE format('%I.%I', n.nspname, c.relname) END,
+       l.relation::int8
   FROM pg_locks l
   LEFT JOIN pg_index i ON i.indexrelid = l.relation
   LEFT JOIN pg_class t ON t.reltoastrelid = l.relation
@@ -47,6 +50,8 @@ SELECT c.oid::int8, format('%I.%I', n.nspname, c.relname), coalesce(pg_relation_
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE c.relkind IN ('r', 'p', 'm') AND c.oid >= 16384
 """
+# every user relation (indexes and TOAST tables too): a lock on one that is new in the revision blocks nobody
+RELATIONS_SQL = "SELECT oid::int8 FROM pg_class WHERE oid >= 16384"
 _ROW_WRITE = re.compile(r"^\s*(?:UPDATE|DELETE\s+FROM)\s+(?:ONLY\s+)?([^\s(]+)", re.IGNORECASE)
 
 
@@ -74,10 +79,11 @@ class _Revision:
     description: str
     began: float
     before: dict[int, Table]
+    relations: set[int]
     statements: list[StatementMeasure] = field(default_factory=list)
     spans: list[LockSpan] = field(default_factory=list)
     row_locks: list[RowLocks] = field(default_factory=list)
-    held: dict[tuple[int, str], _Held] = field(default_factory=dict)
+    held: dict[tuple[int, str, bool], _Held] = field(default_factory=dict)
     rows_held: list[tuple[int, str, int, float]] = field(default_factory=list)
     filenodes: dict[int, int] = field(default_factory=dict)
     started: float = 0.0
@@ -111,7 +117,8 @@ class Recorder:
 
     def observe(self, step: StepEvent) -> None:
         if step.duration_ms is None:
-            self._rev = _Revision(step.revision, step.description, time.monotonic(), self.tables())
+            self._rev = _Revision(step.revision, step.description, time.monotonic(), self.tables(),
+                                  {int(r[0]) for r in self._query(RELATIONS_SQL)})
         elif self._rev is not None:
             self.measures.append(self._finish(self._rev, step.duration_ms / 1000))
             self._rev = None
@@ -136,10 +143,12 @@ class Recorder:
         rowcount = cursor.rowcount if isinstance(cursor.rowcount, int) and cursor.rowcount >= 0 else None
         new_locks, rewrote = [], []
         start_s = rev.started - rev.began
-        for oid, mode, filenode, name in self._query(LOCKS_SQL):
-            if (oid, mode) not in rev.held:
-                rev.held[(oid, mode)] = _Held(index, start_s, name, oid not in rev.before)
-                new_locks.append(f"{sql_name(mode)} on {name}")
+        for oid, mode, filenode, name, relation in self._query(LOCKS_SQL):
+            created = relation not in rev.relations  # e.g. the index a CREATE INDEX builds: nobody sees it yet
+            if (oid, mode, created) not in rev.held:
+                rev.held[(oid, mode, created)] = _Held(index, start_s, name, created)
+                if not created:
+                    new_locks.append(f"{sql_name(mode)} on {name}")
             last = rev.filenodes.get(oid, rev.before[oid].filenode if oid in rev.before else filenode)
             if filenode and last and filenode != last:
                 rewrote.append(name)
@@ -159,13 +168,14 @@ class Recorder:
     def _rollback(self, conn: Connection) -> None:
         # the attempt is undone (apply retries the whole revision, or reports its failure)
         if self._rev is not None:
-            self._rev = _Revision(self._rev.revision, self._rev.description, time.monotonic(), self._rev.before)
+            old = self._rev
+            self._rev = _Revision(old.revision, old.description, time.monotonic(), old.before, old.relations)
 
     # --- internals ---------------------------------------------------------------------------------
 
     def _close(self, rev: _Revision, at: float) -> None:
         """The transaction ended: every lock and row lock it held is released now."""
-        for (oid, mode), h in rev.held.items():
+        for (oid, mode, _), h in rev.held.items():
             start = self.at_start.get(oid)
             rev.spans.append(LockSpan(h.name, mode, h.statement, round(h.acquired_s, 4), round(at - h.acquired_s, 4),
                                       h.created, bool(start and start.rows)))
