@@ -11,6 +11,7 @@ from infra.workflow.props import (
     Target,
     TargetsObject,
 )
+from infra.workflow.rehearsal import RehearsalOptions
 from infra.workflow.workflow import MigrationWorkflow
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "LongLaneOptions",
     "MigrationWorkflow",
     "MigrationWorkflowProps",
+    "RehearsalOptions",
     "SnapshotOptions",
     "Target",
     "TargetsObject",
