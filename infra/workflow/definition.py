@@ -113,7 +113,8 @@ class Definition:
             **rehearsal_settings(props.rehearsal),
         }
         defaults = sfn.Pass(self.scope, "Defaults", result_path="$.defaults",
-                            result=sfn.Result.from_object({"revision": "head", "snapshot": True}))
+                            result=sfn.Result.from_object({"revision": "head", "snapshot": True,
+                                                           **({"rehearsal": True} if props.rehearsal else {})}))
         options = sfn.Pass(self.scope, "Options", parameters={
             # the execution's input ({"revision": ..., "snapshot": false}, all optional) over the defaults
             "options": sfn.JsonPath.json_merge(sfn.JsonPath.object_at("$.defaults"),

@@ -116,8 +116,7 @@ class RehearsalStage:
             "polls": 0}, result_path="$.copy")
         wanted = sfn.Condition.and_(
             sfn.Condition.number_greater_than("$.rehearsal_plan.pending_count", 0),
-            sfn.Condition.or_(sfn.Condition.is_not_present("$.options.rehearsal"),
-                              sfn.Condition.boolean_equals("$.options.rehearsal", True)),
+            sfn.Condition.boolean_equals("$.options.rehearsal", True),  # the input may say false: no rehearsal
             *([] if clone else [sfn.Condition.not_(sfn.Condition.string_equals("$.snapshot_id", ""))]))
         plan.next(sfn.Choice(self.scope, "RehearsalWanted?").when(wanted, copy_id).otherwise(migrate))
 
