@@ -34,7 +34,9 @@ COPY_HASH_LENGTH = 32
 MAX_COPY_PREFIX = 63 - 1 - COPY_HASH_LENGTH - 2
 _PREFIX = re.compile(r"^[a-z](?:[a-z0-9]|-(?!-))*(?<!-)$")
 COPY_DEAD = ("failed", "incompatible*", "deleting", "storage-full", "inaccessible-encryption-credentials*")
-NOT_FOUND = ["Rds.DbInstanceNotFoundException", "Rds.DbClusterNotFoundException"]
+# the names Step Functions gives RDS's errors (Rds.<code>Exception) for a copy still busy
+INSTANCE_BUSY = ["Rds.InvalidDbInstanceStateException"]
+CLUSTER_BUSY = ["Rds.InvalidDbClusterStateFaultException"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -272,8 +274,8 @@ class RehearsalStage:
             parameters={"DbInstanceIdentifier": self._instance_id(), "SkipFinalSnapshot": True,
                         **({} if o.cluster else {"DeleteAutomatedBackups": True})},
             iam_resources=self.copies["db"], result_path=sfn.JsonPath.DISCARD)
-        instance.add_retry(errors=NOT_FOUND, max_attempts=0)
-        instance.add_retry(errors=["States.ALL"], interval=Duration.seconds(10), max_attempts=5, backoff_rate=2)
+        # only a busy copy is worth waiting for (bounded); anything else (gone already, never made) is caught
+        instance.add_retry(errors=INSTANCE_BUSY, interval=Duration.seconds(30), max_attempts=10, backoff_rate=1)
         if not o.cluster:
             instance.add_catch(note, errors=["States.ALL"], result_path="$.delete_error")
             return instance.next(then)
@@ -282,9 +284,8 @@ class RehearsalStage:
             iam_action="rds:DeleteDBCluster",
             parameters={"DbClusterIdentifier": sfn.JsonPath.string_at("$.copy.id"), "SkipFinalSnapshot": True},
             iam_resources=self.copies["cluster"], result_path=sfn.JsonPath.DISCARD)
-        cluster.add_retry(errors=NOT_FOUND, max_attempts=0)
-        # the cluster refuses deletion while its instance is still being deleted: bounded retries
-        cluster.add_retry(errors=["States.ALL"], interval=Duration.seconds(30), max_attempts=20, backoff_rate=1)
+        # the cluster refuses deletion while its instance is still being deleted: bounded retries (10 min)
+        cluster.add_retry(errors=CLUSTER_BUSY, interval=Duration.seconds(30), max_attempts=20, backoff_rate=1)
         cluster.add_catch(note, errors=["States.ALL"], result_path="$.delete_error")
         # an instance that could not be deleted (or never existed): the cluster is still deleted
         instance.add_catch(cluster, errors=["States.ALL"], result_path="$.delete_error")
