@@ -8,6 +8,7 @@ polls). Their templates are what the tests execute: nothing of the definition is
   20 % tolerated;
 * ``WorkflowRehearsal``: one database, the rehearsal stage on a clone of Aurora cluster ``hook-cluster``
   (copies' database ``REHEARSAL_COPY_DB``, 1-second polls), no snapshot, no long lane;
+* ``WorkflowRehearsalRestore``: the same stage on a restore of instance ``hook-db``'s pre-migration snapshot;
 * ``WorkflowFleetInline``: (template only) inline targets, one secret with its own KMS key, results to S3.
 """
 
@@ -49,6 +50,10 @@ FUNCTION_TIMEOUT = 60
 REHEARSAL = RehearsalOptions(cluster="hook-cluster", subnet_group="hook-subnets",
                              security_groups=["sg-0123456789abcdef0"], database_name="rehearsal_copy",
                              poll_interval=Duration.seconds(1), timeout=Duration.seconds(3))
+REHEARSAL_RESTORE = RehearsalOptions(instance="hook-db", subnet_group="hook-subnets",
+                                     security_groups=["sg-0123456789abcdef0"], instance_class="db.t4g.medium",
+                                     database_name="rehearsal_copy", poll_interval=Duration.seconds(1),
+                                     timeout=Duration.seconds(3))
 SNAPSHOT = SnapshotOptions(instance="hook-db", allowed_clusters=["hook-cluster"], keep=3,
                            poll_interval=Duration.seconds(1), timeout=Duration.seconds(3))
 
@@ -90,6 +95,11 @@ def build_app(outdir: Path, *, fleet_concurrency: Sequence[int] = (4,), one: boo
         MigrationWorkflow(stack, "Workflow", hook=_hook(stack), props=MigrationWorkflowProps(
             budget=Duration.seconds(FLEET_BUDGET_SECONDS), max_iterations=10, long_lane=_no_lane(),
             rehearsal=REHEARSAL))
+        names.append(stack.stack_name)
+        stack = Stack(app, "WorkflowRehearsalRestore")
+        MigrationWorkflow(stack, "Workflow", hook=_hook(stack), props=MigrationWorkflowProps(
+            budget=Duration.seconds(FLEET_BUDGET_SECONDS), max_iterations=10, long_lane=_no_lane(),
+            snapshot=SNAPSHOT, rehearsal=REHEARSAL_RESTORE))
         names.append(stack.stack_name)
     for concurrency in fleet_concurrency:
         stack = Stack(app, f"WorkflowFleet{concurrency}")

@@ -73,6 +73,11 @@ def _staged(db: Database, tmp_path: Path, template: dict[str, Any], moto_endpoin
             conn.close()
 
 
+@pytest.fixture(scope="module")
+def restore_template(workflow_templates: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    return workflow_templates["WorkflowRehearsalRestore"]
+
+
 def _copies(rig: Rig) -> list[str]:
     clusters = [c["DBClusterIdentifier"] for c in rig.rds.describe_db_clusters()["DBClusters"]]
     instances = [i["DBInstanceIdentifier"] for i in rig.rds.describe_db_instances()["DBInstances"]]
@@ -144,3 +149,28 @@ def test_a_clone_that_cannot_be_made_applies_nothing(
     (failure,) = json.loads(execution.cause or "{}")["failures"]
     assert failure["kind"] == "rehearsal_copy_failed", failure
     assert left == [] and db.version() == ["s1"]
+
+
+def test_an_rds_instance_is_rehearsed_on_a_restore_of_the_pre_migration_snapshot(
+        db: Database, tmp_path: Path, restore_template: dict[str, Any], moto_endpoint: str) -> None:
+    with _staged(db, tmp_path, restore_template, moto_endpoint) as rig:
+        import boto3
+
+        ec2 = boto3.client("ec2", region_name="us-east-1")
+        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"us-east-1{z}")
+                   ["Subnet"]["SubnetId"] for i, z in ((1, "a"), (2, "b"))]
+        rig.rds.create_db_subnet_group(DBSubnetGroupName=REHEARSAL.subnet_group, SubnetIds=subnets,
+                                       DBSubnetGroupDescription="the source's subnet group")
+        rig.rds.create_db_instance(DBInstanceIdentifier="hook-db", DBInstanceClass="db.t3.micro", AllocatedStorage=20,
+                                   MasterUsername="admin_user", MasterUserPassword="not-used-1", Engine="postgres")
+        execution = rig.run()
+        calls = rig.lambdas.calls(HOOK)
+        left = _copies(rig)
+        rehearsed = _copy_version(db)
+    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    order = ["CreateInstanceSnapshot", "RestoreCopy", "WaitCopy", "Rehearse", "DeleteCopyInstanceSuccess", "Migrate"]
+    assert [s for s in execution.states_entered() if s in order] == order
+    assert [c.payload["command"] for c in calls] == ["status", "status", "rehearse", "upgrade"]
+    assert calls[2].payload["copy"]["kind"] == "restore"
+    assert left == [] and rehearsed == ["s2"] and db.version() == ["s2"]
