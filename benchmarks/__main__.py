@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 
-from benchmarks import engine_bench, gate_bench, watchdog_bench, workflow_bench
+from benchmarks import engine_bench, gate_bench, rehearsal_bench, watchdog_bench, workflow_bench
 
 
 def main() -> int:
@@ -13,6 +13,7 @@ def main() -> int:
     code = code or gate_bench.main()
     code = code or workflow_bench.main()
     code = code or watchdog_bench.main()
+    code = code or rehearsal_bench.main()
     if importlib.util.find_spec("benchmarks.lambda_bench") is not None:
         from benchmarks import lambda_bench
 

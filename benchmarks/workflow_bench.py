@@ -127,7 +127,7 @@ def main() -> int:
     print(f"Migration workflow benchmarks: medians of {RUNS} runs, one throwaway PostgreSQL, moto's Step Functions.")
     with tempfile.TemporaryDirectory(prefix="workflow-bench-") as tmp, throwaway() as pg, moto_server() as endpoint:
         work = Path(tmp)
-        templates = build_app(work / "cdk.out", fleet_concurrency=(1, 4), inline=False)
+        templates = build_app(work / "cdk.out", fleet_concurrency=(1, 4), inline=False, rehearsal=False)
         print(fan_out(pg, templates, endpoint, work), flush=True)
         print(loop(pg, templates, endpoint, work), flush=True)
     return 0

@@ -21,6 +21,7 @@ class Command(StrEnum):
     ACCEPT = "accept"  # record a deliberate edit of an applied revision in the ledger (confirmed)
     LOG = "log"  # the ledger: runs and revisions, newest first
     LINT = "lint"  # the safety gate alone: findings on the pending revisions, judged live; nothing applied
+    REHEARSE = "rehearse"  # the pending revisions run and measured on a copy of the target (docs/rehearsal.md)
 
     @property
     def destructive(self) -> bool:
@@ -53,6 +54,20 @@ class DatabaseOverride:
 
 
 @dataclass(frozen=True)
+class CopyDatabase:
+    """rehearse: the copy of the target to run on. A URL (the CLI), or a secret with the host/port/name of the
+    copy (a clone keeps the source's users: the target's secret with the copy's endpoint). `kind` says what
+    sort of copy it is (clone, restore, template), for the report."""
+
+    url: str | None = field(default=None, repr=False)
+    secret_arn: str | None = None
+    host: str | None = None
+    port: int | None = None
+    name: str | None = None
+    kind: str | None = None
+
+
+@dataclass(frozen=True)
 class Origin:
     """Who asked, for the ledger: the caller and its own references (job id, stack and request ids, Lambda
     request id, CLI user and host). Never a credential."""
@@ -77,8 +92,13 @@ class Request:
     budget_seconds: float | None = None
     snapshot: str | None = None
     database: DatabaseOverride | None = None
+    copy: CopyDatabase | None = None  # rehearse: where to run
 
     def validate(self) -> None:
+        if (self.command is Command.REHEARSE) != (self.copy is not None):
+            raise HookError(ErrorKind.BAD_REQUEST, "rehearse runs on a copy and needs one (CLI: rehearse --on "
+                            'COPY_URL; Lambda: "copy": {"host": ..., "port": ..., "name": ..., "secret_arn": ...}); '
+                            "only rehearse takes a copy.")
         if (self.partial or self.budget_seconds is not None) and self.command is not Command.UPGRADE:
             raise HookError(ErrorKind.BAD_REQUEST, "A time-budgeted (partial) run applies to upgrade only.")
         if self.skip_lint is not None:

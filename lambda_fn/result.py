@@ -80,6 +80,7 @@ class Result:
     env: dict[str, Any] | None = None  # how env.py reaches the database and its version table (check)
     findings: list[Finding] | None = None  # the safety gate's findings on the pending revisions (None: not run)
     lint_skipped: str | None = None  # the reason given for running without the safety gate (confirmed escape)
+    rehearsal: dict[str, Any] | None = None  # rehearse: the copy, the policy, each revision's measurement, verdict
 
     @classmethod
     def failure(cls, command: str, error: HookError, target: str | None = None) -> Result:
@@ -108,7 +109,7 @@ class Result:
         data = asdict(self)
         if self.findings is not None:
             data["findings"] = [f.to_dict() for f in self.findings]
-        for key in ("history", "sql", "error", "env", "findings", "lint_skipped", "log"):
+        for key in ("history", "sql", "error", "env", "findings", "lint_skipped", "log", "rehearsal"):
             if data[key] is None:
                 del data[key]
         if data.get("error") and data["error"]["holder"] is None:

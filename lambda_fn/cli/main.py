@@ -69,6 +69,20 @@ def _skip_gate(p: argparse.ArgumentParser) -> None:
                         "and stamp)")
 
 
+def _rehearse_options(p: argparse.ArgumentParser) -> None:
+    from lambda_fn.cli.rehearse import add_arguments
+
+    add_arguments(p)
+    p.add_argument("--format", choices=("text", "json", "markdown"), default=None,
+                   help="output: text (default), json (= --json), markdown (a GitHub step summary or PR comment)")
+
+
+def _run_rehearse(ns: argparse.Namespace, env: dict[str, str]) -> int:
+    from lambda_fn.cli.rehearse import rehearse_cli  # the pending revisions measured on a copy (docs/rehearsal.md)
+
+    return rehearse_cli(ns, env)
+
+
 def _limit(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, default=None, help="how many runs (default 20)")
 
@@ -132,6 +146,8 @@ VERBS: tuple[Verb, ...] = (
     Verb("log", "the ledger: runs and revisions, newest first", (_limit,)),
     Verb("lint", "the safety gate offline: findings on the revisions, no database",
          (_revision(False, "a revision or START:END (default: every revision)"), _format), run=_run_lint),
+    Verb("rehearse", "run the pending revisions on a copy of the database and measure their locks and rewrites",
+         (_revision(False, "target revision (default head)"), _rehearse_options), run=_run_rehearse),
     Verb("invoke", "send a command to the deployed function, or start and follow the migration workflow",
          (_invoke_options,), run=_run_invoke),
 )

@@ -151,6 +151,13 @@ def _moved_by_another_runner(ctx: Context, error: HookError) -> HookError | None
                      f"{join(now) or 'base'}.", error.revision)
 
 
+def rehearse(ctx: Context, current: Heads) -> None:
+    """The pending range run and measured on a copy (engine/rehearsal/); the target's schema never changes."""
+    from lambda_fn.engine.rehearsal.run import rehearse as run_rehearsal
+
+    run_rehearsal(ctx, current)
+
+
 def stamp(ctx: Context, current: Heads) -> None:
     r, project = ctx.result, ctx.project
     target = ctx.request.revision or ""
@@ -221,5 +228,5 @@ HANDLERS: dict[Command, Handler] = {
     Command.STATUS: status, Command.CURRENT: status, Command.HISTORY: history, Command.SQL: sql,
     Command.UPGRADE: upgrade, Command.DOWNGRADE: downgrade, Command.STAMP: stamp, Command.CHECK: check,
     Command.ACCEPT: accept, Command.LOG: log,
-    Command.LINT: lint,
+    Command.LINT: lint, Command.REHEARSE: rehearse,
 }

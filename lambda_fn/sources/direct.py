@@ -19,7 +19,7 @@ from typing import Any
 from lambda_fn.bounded import fit_result
 from lambda_fn.deadline import DIRECT_REPLY_SECONDS
 from lambda_fn.errors import ErrorKind, HookError
-from lambda_fn.request import SKIP_LINT_CONFIRMATION, Command, DatabaseOverride, Origin, Request
+from lambda_fn.request import SKIP_LINT_CONFIRMATION, Command, CopyDatabase, DatabaseOverride, Origin, Request
 from lambda_fn.result import Result
 from lambda_fn.sources.base import Execute, LambdaInfo, Outcome
 
@@ -29,7 +29,8 @@ REPLY_SECONDS = DIRECT_REPLY_SECONDS  # the reply is the return value
 # with its type, request id and stack trace) and 256 KiB of a state's data (the result and the state's own)
 ERROR_LIMIT = 28_000
 RESULT_LIMIT = 200_000
-KEYS = ("command", "revision", "confirm", "no_lint", "limit", "partial", "budget_seconds", "snapshot", "database")
+KEYS = ("command", "revision", "confirm", "no_lint", "limit", "partial", "budget_seconds", "snapshot", "database",
+        "copy")
 
 
 class MigrationFailed(Exception):
@@ -103,7 +104,26 @@ def parse(event: object) -> Request:
     # the confirmation names the command (or the escape), so a copied payload cannot confirm another one
     word = confirm.lower() if confirm is not None else None
     return Request(command, revision, confirmed=word == command.value, skip_lint=skip_lint,
-                   skip_lint_confirmed=word == SKIP_LINT_CONFIRMATION, limit=_limit(event), **_workflow(event))
+                   skip_lint_confirmed=word == SKIP_LINT_CONFIRMATION, limit=_limit(event), copy=_copy(event),
+                   **_workflow(event))
+
+
+def _copy(event: dict[Any, Any]) -> CopyDatabase | None:
+    """rehearse: {"copy": {"host": ..., "port": ..., "name": ..., "secret_arn": ..., "kind": ...}} (all optional
+    but the host or the secret; the secret defaults to the function's own: a clone keeps the source's users)."""
+    raw = event.get("copy")
+    if raw is None:
+        return None
+    keys = {"host", "port", "name", "secret_arn", "kind"}
+    if not isinstance(raw, dict) or set(raw) - keys:
+        raise HookError(ErrorKind.BAD_REQUEST, '"copy" must be {"host": ..., "port": ..., "name": ..., "secret_arn": '
+                        '..., "kind": "clone" | "restore" | ...} (the copy of the database to rehearse on).')
+    port = raw.get("port")
+    if port is not None and (isinstance(port, bool) or not str(port).isdigit() or not 0 < int(port) < 65536):
+        raise HookError(ErrorKind.BAD_REQUEST, '"copy": "port" must be a TCP port number.')
+    return CopyDatabase(secret_arn=_text_or_none(raw, "secret_arn"), host=_text_or_none(raw, "host"),
+                        port=int(port) if port is not None else None, name=_text_or_none(raw, "name"),
+                        kind=_text_or_none(raw, "kind"))
 
 
 def _workflow(event: dict[Any, Any]) -> dict[str, Any]:

@@ -6,6 +6,9 @@ polls). Their templates are what the tests execute: nothing of the definition is
   ``hook-cluster`` is allowed), the long lane, the CloudFormation deploy gate;
 * ``WorkflowFleet<N>``: targets from ``s3://fleet-targets/targets.json``, secrets under ``tenants/``, concurrency N,
   20 % tolerated;
+* ``WorkflowRehearsal``: one database, the rehearsal stage on a clone of Aurora cluster ``hook-cluster``
+  (copies' database ``REHEARSAL_COPY_DB``, 1-second polls), no snapshot, no long lane;
+* ``WorkflowRehearsalRestore``: the same stage on a restore of instance ``hook-db``'s pre-migration snapshot;
 * ``WorkflowFleetInline``: (template only) inline targets, one secret with its own KMS key, results to S3.
 """
 
@@ -28,6 +31,7 @@ from alembic_hook_cdk.workflow import (
     FleetOptions,
     MigrationWorkflow,
     MigrationWorkflowProps,
+    RehearsalOptions,
     SnapshotOptions,
     Target,
     TargetsObject,
@@ -43,6 +47,13 @@ BUDGET_SECONDS = 3  # the one-database stack: small, so thirty slow revisions ta
 FLEET_BUDGET_SECONDS = 30  # a fleet's cold runtimes share two cores: room to connect and load Alembic
 TOLERATED = 20
 FUNCTION_TIMEOUT = 60
+REHEARSAL = RehearsalOptions(cluster="hook-cluster", subnet_group="hook-subnets",
+                             security_groups=["sg-0123456789abcdef0"], database_name="rehearsal_copy",
+                             poll_interval=Duration.seconds(1), timeout=Duration.seconds(3))
+REHEARSAL_RESTORE = RehearsalOptions(instance="hook-db", subnet_group="hook-subnets",
+                                     security_groups=["sg-0123456789abcdef0"], instance_class="db.t4g.medium",
+                                     database_name="rehearsal_copy", poll_interval=Duration.seconds(1),
+                                     timeout=Duration.seconds(3))
 SNAPSHOT = SnapshotOptions(instance="hook-db", allowed_clusters=["hook-cluster"], keep=3,
                            poll_interval=Duration.seconds(1), timeout=Duration.seconds(3))
 
@@ -68,7 +79,7 @@ def _hook(stack: Stack) -> MigrationHook:
 
 
 def build_app(outdir: Path, *, fleet_concurrency: Sequence[int] = (4,), one: bool = True,
-              inline: bool = True) -> dict[str, dict[str, Any]]:
+              inline: bool = True, rehearsal: bool = True) -> dict[str, dict[str, Any]]:
     """Synthesize the stacks; returns their templates by stack name."""
     app = App(context={"aws:cdk:bundling-stacks": [],
                        "@aws-cdk/aws-stepfunctions:useDistributedMapResultWriterV2": True}, outdir=str(outdir))
@@ -79,6 +90,17 @@ def build_app(outdir: Path, *, fleet_concurrency: Sequence[int] = (4,), one: boo
         workflow = MigrationWorkflow(stack, "Workflow", hook=hook, props=MigrationWorkflowProps(
             budget=Duration.seconds(BUDGET_SECONDS), max_iterations=40, snapshot=SNAPSHOT))
         workflow.run_on_deploy(target_revision="p29", budget=Duration.minutes(10))
+        names.append(stack.stack_name)
+    if rehearsal:
+        stack = Stack(app, "WorkflowRehearsal")
+        MigrationWorkflow(stack, "Workflow", hook=_hook(stack), props=MigrationWorkflowProps(
+            budget=Duration.seconds(FLEET_BUDGET_SECONDS), max_iterations=10, long_lane=_no_lane(),
+            rehearsal=REHEARSAL))
+        names.append(stack.stack_name)
+        stack = Stack(app, "WorkflowRehearsalRestore")
+        MigrationWorkflow(stack, "Workflow", hook=_hook(stack), props=MigrationWorkflowProps(
+            budget=Duration.seconds(FLEET_BUDGET_SECONDS), max_iterations=10, long_lane=_no_lane(),
+            snapshot=SNAPSHOT, rehearsal=REHEARSAL_RESTORE))
         names.append(stack.stack_name)
     for concurrency in fleet_concurrency:
         stack = Stack(app, f"WorkflowFleet{concurrency}")

@@ -11,6 +11,7 @@ from alembic_hook_cdk.workflow.props import (
     Target,
     TargetsObject,
 )
+from alembic_hook_cdk.workflow.rehearsal import RehearsalOptions
 from alembic_hook_cdk.workflow.workflow import MigrationWorkflow
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "LongLaneOptions",
     "MigrationWorkflow",
     "MigrationWorkflowProps",
+    "RehearsalOptions",
     "SnapshotOptions",
     "Target",
     "TargetsObject",

@@ -35,6 +35,8 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from alembic_hook_cdk.workflow.props import MigrationWorkflowProps, SnapshotOptions
+from alembic_hook_cdk.workflow.rehearsal import RehearsalStage
+from alembic_hook_cdk.workflow.rehearsal import settings as rehearsal_settings
 
 # The direct payload's failure (lambda_fn/sources/direct.py): errorType, and errorMessage = the result as JSON.
 FUNCTION_FAILURE = "MigrationFailed"
@@ -108,9 +110,11 @@ class Definition:
             "snapshot_max_polls": snapshot.max_polls if snapshot else 0,
             "snapshot_prefix": snapshot.prefix if snapshot else "",
             "snapshot_keep": snapshot.keep if snapshot else 0,
+            **rehearsal_settings(props.rehearsal),
         }
         defaults = sfn.Pass(self.scope, "Defaults", result_path="$.defaults",
-                            result=sfn.Result.from_object({"revision": "head", "snapshot": True}))
+                            result=sfn.Result.from_object({"revision": "head", "snapshot": True,
+                                                           **({"rehearsal": True} if props.rehearsal else {})}))
         options = sfn.Pass(self.scope, "Options", parameters={
             # the execution's input ({"revision": ..., "snapshot": false}, all optional) over the defaults
             "options": sfn.JsonPath.json_merge(sfn.JsonPath.object_at("$.defaults"),
@@ -150,7 +154,10 @@ class Definition:
 
         migrate = self._migrate()
         start, prepare = self._prepare()
-        prepare.next(self._snapshot(migrate) if self.props.snapshot is not None else migrate)
+        after: sfn.IChainable = migrate
+        if self.props.rehearsal is not None:  # opt-in: measured on a copy first (infra/workflow/rehearsal.py)
+            after = RehearsalStage(self, self.props.rehearsal, migrate).start
+        prepare.next(self._snapshot(after) if self.props.snapshot is not None else after)
         return start, [failed, done]
 
     def _prepare(self) -> tuple[sfn.Pass, sfn.Pass]:

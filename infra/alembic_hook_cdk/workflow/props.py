@@ -15,6 +15,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 
+from alembic_hook_cdk.workflow.rehearsal import RehearsalOptions, validate_rehearsal
+
 # Step Functions' own ceiling for a Standard execution is a year; a migration that has not finished in a day
 # is stuck, and the bound is what turns "stuck" into a failed deploy.
 MAX_EXECUTION = Duration.days(7)
@@ -137,6 +139,8 @@ class MigrationWorkflowProps:
     # the wait between two polls of a long-lane build is CodeBuild's own (the .sync integration); these are
     # the workflow's retries of a Lambda invoke that failed in Lambda's service (never a function error)
     invoke_retries: int = 3
+    # opt-in: rehearse the pending revisions on a copy before the loop (infra/workflow/rehearsal.py)
+    rehearsal: RehearsalOptions | None = None
 
 
 # Results of this many inline targets stay well inside Step Functions' 256 KiB state limit (a database's
@@ -161,6 +165,8 @@ def validate(props: MigrationWorkflowProps, *, function_timeout: Duration) -> No
         _validate_snapshot(props.snapshot, fleet=props.fleet is not None)
     if props.fleet is not None:
         _validate_fleet(props.fleet)
+    if props.rehearsal is not None:
+        validate_rehearsal(props.rehearsal, fleet=props.fleet is not None, snapshot=props.snapshot is not None)
     lane = props.long_lane
     if lane.enabled:
         if not 5 * 60 <= lane.timeout.to_seconds() <= MAX_BUILD.to_seconds():

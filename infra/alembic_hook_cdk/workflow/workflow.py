@@ -29,6 +29,7 @@ from alembic_hook_cdk.workflow.gate import DEFAULT_GATE_BUDGET, DeployGate
 from alembic_hook_cdk.workflow.helper import helper_function
 from alembic_hook_cdk.workflow.long_lane import LongLane, acknowledge_lane_wildcards, long_lane
 from alembic_hook_cdk.workflow.props import MigrationWorkflowProps, SnapshotOptions, Target, budget_seconds, validate
+from alembic_hook_cdk.workflow.rehearsal import REASON as REHEARSAL_REASON
 from alembic_hook_cdk.workflow.secrets import (
     acknowledge_resources,
     acknowledge_secret_wildcards,
@@ -204,6 +205,10 @@ class MigrationWorkflow(Construct):
                                   "Pruning lists a source's manual snapshots (rds:Describe*Snapshots: read-only "
                                   "metadata) and may delete only the hook's own, whose identifiers start with the "
                                   "workflow's prefix.")
+        rehearsal = self.props.rehearsal
+        if rehearsal is not None:
+            acknowledge_resources(machine, [rds_arn(stack, "db", f"{rehearsal.prefix}-*"),
+                                            rds_arn(stack, "cluster", f"{rehearsal.prefix}-*")], REHEARSAL_REASON)
         fleet = self.props.fleet
         if fleet is not None:
             name = machine_name(machine)

@@ -65,6 +65,9 @@ def enforce(ctx: Context, scripts: Sequence[Script]) -> None:
             "reason": request.skip_lint, "pending": [s.revision for s in scripts]})
         return
     result.findings = assess(ctx.project, scripts, conn=ctx.database.conn, deadline=ctx.target.deadline)
+    from lambda_fn.engine.rehearsal.gate import consider  # a fresh rehearsal's measurement over the static guess
+
+    result.findings = consider(ctx, scripts, result.findings)
     raise_if_refused(result.findings, f"the database stays at {result.from_revision or 'base'}")
 
 

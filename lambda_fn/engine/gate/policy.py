@@ -20,12 +20,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from lambda_fn.engine.gate.rules import DEFAULT_DISABLED
+from lambda_fn.engine.rehearsal.policy import KEYS as REHEARSAL_KEYS
 from lambda_fn.errors import ErrorKind, HookError
 from lambda_fn.findings import FindingClass
 
 SECTION = "alembic_hook"
-# autocommit is the engine's (engine/environment.py autocommit_of), in the same section
-KEYS = ("refuse", "small_table_rows", "disable", "enable", "pg_version", "autocommit")
+# autocommit is the engine's (engine/environment.py autocommit_of); the rehearsal keys are rehearsal/policy.py's
+KEYS = ("refuse", "small_table_rows", "disable", "enable", "pg_version", "autocommit", *REHEARSAL_KEYS)
 
 
 @dataclass(frozen=True)

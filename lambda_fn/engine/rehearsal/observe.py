@@ -1,0 +1,219 @@
+"""The recorder: what PostgreSQL says the migration's own backend holds, read after every statement.
+
+SQLAlchemy's cursor events on the copy's connection time each statement; after each one, a second cursor
+on the same DBAPI connection (the same backend, inside the same transaction) reads `pg_locks` for
+`pg_backend_pid()`. A lock stays until its transaction ends, so "first seen after statement k, held until
+the next commit" is exact, not sampled. `relfilenode` before and after tells a rewrite; table sizes before
+and after a revision its growth. The recorder's own queries go through the raw DBAPI cursor, so no event
+fires for them and the migration's cursor (and its result rows) is never touched.
+
+Statements in an autocommit block run outside a transaction: their locks end with the statement and cannot
+be read afterwards; they are marked `autocommit` and timed.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import Connection, event
+
+from lambda_fn.engine.rehearsal.measure import LockSpan, RevisionMeasure, RowLocks, StatementMeasure, short
+from lambda_fn.engine.rehearsal.modes import sql_name
+from lambda_fn.result import StepEvent
+
+# Nothing here may raise inside the migration's transaction (it would abort it): a relation dropped in it
+# (the transient heap of a rewrite) has no pg_class row, and format('%I', NULL) raises, hence the CASE.
+# Locks of this backend on user relations (oid >= 16384: not the catalogues the query itself locks); an
+# index or a TOAST table counts as its table
+LOCKS_SQL = """
+SELECT coalesce(i.indrelid, t.oid, l.relation)::int8, l.mode,
+       coalesce(pg_relation_filenode(c.oid), 0)::int8,
+       CASE WHEN n.oid IS NULL THEN l.relation::text ELSE format('%I.%I', n.nspname, c.relname) END,
+       l.relation::int8
+  FROM pg_locks l
+  LEFT JOIN pg_index i ON i.indexrelid = l.relation
+  LEFT JOIN pg_class t ON t.reltoastrelid = l.relation
+  LEFT JOIN pg_class c ON c.oid = coalesce(i.indrelid, t.oid, l.relation)
+  LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND l.granted AND l.relation >= 16384
+   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+   AND (c.relkind IS NULL OR c.relkind IN ('r', 'p', 'm', 'f'))
+"""
+TABLES_SQL = """
+SELECT c.oid::int8, format('%I.%I', n.nspname, c.relname), coalesce(pg_relation_filenode(c.oid), 0)::int8,
+       pg_total_relation_size(c.oid)::int8, (c.reltuples > 0 OR pg_relation_size(c.oid) > 0)
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'p', 'm') AND c.oid >= 16384
+"""
+# every user relation (indexes and TOAST tables too): a lock on one that is new in the revision blocks nobody
+RELATIONS_SQL = "SELECT oid::int8 FROM pg_class WHERE oid >= 16384"
+_ROW_WRITE = re.compile(r"^\s*(?:UPDATE|DELETE\s+FROM)\s+(?:ONLY\s+)?([^\s(]+)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    filenode: int
+    size: int
+    rows: bool
+
+
+@dataclass
+class _Held:
+    statement: int
+    acquired_s: float
+    name: str
+    created: bool
+
+
+@dataclass
+class _Revision:
+    """The revision being measured."""
+
+    revision: str
+    description: str
+    began: float
+    before: dict[int, Table]
+    relations: set[int]
+    statements: list[StatementMeasure] = field(default_factory=list)
+    spans: list[LockSpan] = field(default_factory=list)
+    row_locks: list[RowLocks] = field(default_factory=list)
+    held: dict[tuple[int, str, bool], _Held] = field(default_factory=dict)
+    rows_held: list[tuple[int, str, int, float]] = field(default_factory=list)
+    filenodes: dict[int, int] = field(default_factory=dict)
+    started: float = 0.0
+    done: bool = False  # its version row is written: later statements are the hook's own reads
+
+
+class Recorder:
+    """Attach to the copy's connection for the rehearsal; `observe` is apply's step observer."""
+
+    def __init__(self, conn: Connection, sha_of: Callable[[str], str]) -> None:
+        self.conn = conn
+        self.sha_of = sha_of
+        self.at_start: dict[int, Table] = {}
+        self.measures: list[RevisionMeasure] = []
+        self._rev: _Revision | None = None
+        self._events: list[tuple[str, Callable[..., None]]] = [
+            ("before_cursor_execute", self._before), ("after_cursor_execute", self._after),
+            ("commit", self._commit), ("rollback", self._rollback)]
+
+    def __enter__(self) -> Recorder:
+        self.at_start = self.tables()
+        for name, fn in self._events:
+            event.listen(self.conn, name, fn)
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        for name, fn in self._events:
+            event.remove(self.conn, name, fn)
+
+    # --- apply's observer and Alembic's on_version_apply ------------------------------------------
+
+    def observe(self, step: StepEvent) -> None:
+        if step.duration_ms is None:
+            self._rev = _Revision(step.revision, step.description, time.monotonic(), self.tables(),
+                                  {int(r[0]) for r in self._query(RELATIONS_SQL)})
+        elif self._rev is not None:
+            self.measures.append(self._finish(self._rev, step.duration_ms / 1000))
+            self._rev = None
+
+    def version_applied(self, step: Any) -> None:
+        if self._rev is not None:
+            self._rev.done = True
+
+    # --- SQLAlchemy events -------------------------------------------------------------------------
+
+    def _before(self, conn: Connection, cursor: Any, statement: str, *args: Any) -> None:
+        if self._rev is not None and not self._rev.done:
+            self._rev.started = time.monotonic()
+
+    def _after(self, conn: Connection, cursor: Any, statement: str, *args: Any) -> None:
+        rev = self._rev
+        if rev is None or rev.done:
+            return
+        now = time.monotonic()
+        index = len(rev.statements)
+        autocommit = bool(getattr(self._dbapi(), "autocommit", False))
+        rowcount = cursor.rowcount if isinstance(cursor.rowcount, int) and cursor.rowcount >= 0 else None
+        new_locks, rewrote = [], []
+        start_s = rev.started - rev.began
+        for oid, mode, filenode, name, relation in self._query(LOCKS_SQL):
+            created = relation not in rev.relations  # e.g. the index a CREATE INDEX builds: nobody sees it yet
+            if (oid, mode, created) not in rev.held:
+                rev.held[(oid, mode, created)] = _Held(index, start_s, name, created)
+                if not created:
+                    new_locks.append(f"{sql_name(mode)} on {name}")
+            last = rev.filenodes.get(oid, rev.before[oid].filenode if oid in rev.before else filenode)
+            if filenode and last and filenode != last:
+                rewrote.append(name)
+            rev.filenodes[oid] = filenode
+        if rowcount and (m := _ROW_WRITE.match(statement)) and (table := self._existing(rev, m.group(1))):
+            if autocommit:
+                rev.row_locks.append(RowLocks(index, table, rowcount, now - rev.started))
+            else:
+                rev.rows_held.append((index, table, rowcount, start_s))
+        rev.statements.append(StatementMeasure(index, short(statement), round(now - rev.started, 4), rowcount,
+                                               new_locks, rewrote, autocommit))
+
+    def _commit(self, conn: Connection) -> None:
+        if self._rev is not None:
+            self._close(self._rev, time.monotonic() - self._rev.began)
+
+    def _rollback(self, conn: Connection) -> None:
+        # the attempt is undone (apply retries the whole revision, or reports its failure)
+        if self._rev is not None:
+            old = self._rev
+            self._rev = _Revision(old.revision, old.description, time.monotonic(), old.before, old.relations)
+
+    # --- internals ---------------------------------------------------------------------------------
+
+    def _close(self, rev: _Revision, at: float) -> None:
+        """The transaction ended: every lock and row lock it held is released now."""
+        for (oid, mode, _), h in rev.held.items():
+            start = self.at_start.get(oid)
+            rev.spans.append(LockSpan(h.name, mode, h.statement, round(h.acquired_s, 4), round(at - h.acquired_s, 4),
+                                      h.created, bool(start and start.rows)))
+        for index, table, rows, began in rev.rows_held:
+            rev.row_locks.append(RowLocks(index, table, rows, round(at - began, 4)))
+        rev.held, rev.rows_held = {}, []
+
+    def _finish(self, rev: _Revision, duration_s: float) -> RevisionMeasure:
+        self._close(rev, time.monotonic() - rev.began)
+        after = self.tables()
+        rewritten = {t.name for oid, t in rev.before.items() if oid in after and after[oid].filenode != t.filenode}
+        growth = sum(t.size for t in after.values()) - sum(t.size for t in rev.before.values())
+        return RevisionMeasure(rev.revision, rev.description, self.sha_of(rev.revision), round(duration_s, 4),
+                               rev.statements, rev.spans, rev.row_locks, sorted(rewritten), growth)
+
+    def _existing(self, rev: _Revision, written: str) -> str | None:
+        """The table an UPDATE/DELETE names, if it existed before the revision (rows in a new table lock nobody)."""
+        bare = written.replace('"', "").lower()
+        for table in rev.before.values():
+            name = table.name.replace('"', "").lower()
+            if name == bare or name.split(".", 1)[-1] == bare:
+                return table.name
+        return None
+
+    def tables(self) -> dict[int, Table]:
+        return {int(r[0]): Table(str(r[1]), int(r[2]), int(r[3]), bool(r[4])) for r in self._query(TABLES_SQL)}
+
+    def _dbapi(self) -> Any:
+        return self.conn.connection.dbapi_connection
+
+    def _query(self, sql: str) -> list[Any]:
+        dbapi = self._dbapi()
+        cursor = dbapi.cursor()
+        try:
+            cursor.execute(sql)
+            rows = list(cursor.fetchall())
+        finally:
+            cursor.close()
+        if not self.conn.in_transaction() and not getattr(dbapi, "autocommit", False):
+            dbapi.commit()  # outside the migration's transaction: leave none of the recorder's open
+        return rows
