@@ -21,6 +21,7 @@ import sys
 import tempfile
 import types
 from pathlib import Path
+from typing import Any
 
 from benchmarks.common import median_ms, table
 from lambda_fn.deadline import Deadline
@@ -178,10 +179,17 @@ def history(n: int = 124) -> list[Rev]:
     return revs
 
 
+def run_gate(db: Database, ini: Path) -> list[Any]:
+    result = execute(Request(Command.STATUS), Settings.from_env(db.env(ALEMBIC_CONFIG=str(ini))), deadline=Deadline())
+    return list(result.findings or [])
+
+
 def from_empty(pg: LocalPostgres) -> str:
     root = Path(tempfile.mkdtemp(prefix="bench-gate-history-"))
     revs = history()
     ini = write_project(root, revs)
+    if os.environ.get("BENCH_HISTORY_REFUSE_NONE"):  # to time a gate that would refuse this history (the old one)
+        ini.write_text(ini.read_text() + "\n[alembic_hook]\nrefuse = none\n")
     fresh: list[Database] = []
 
     def empty() -> None:
@@ -197,7 +205,9 @@ def from_empty(pg: LocalPostgres) -> str:
     runs = max(3, RUNS // 2)
     skipped = median_ms(lambda: upgrade(True), runs, setup=empty)
     gated = median_ms(lambda: upgrade(False), runs, setup=empty)
-    return table(f"(d) {len(revs)}-revision generated history upgraded from an empty database (medians of {runs})",
+    fresh.append(create_database(pg))
+    refused = [f for f in run_gate(fresh[-1], ini) if f.refused]
+    return table(f"(d) {len(revs)}-revision generated history (refused from empty: {len(refused)}) upgraded from an empty database (medians of {runs})",
                  [("`--no-lint` (gate skipped)", skipped, None), ("with the gate (judged live)", gated, skipped)],
                  "gate skipped")
 
