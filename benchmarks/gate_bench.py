@@ -207,7 +207,8 @@ def from_empty(pg: LocalPostgres) -> str:
     gated = median_ms(lambda: upgrade(False), runs, setup=empty)
     fresh.append(create_database(pg))
     refused = [f for f in run_gate(fresh[-1], ini) if f.refused]
-    return table(f"(d) {len(revs)}-revision generated history (refused from empty: {len(refused)}) upgraded from an empty database (medians of {runs})",
+    return table(f"(d) {len(revs)}-revision generated history (refused from empty: {len(refused)}) upgraded from "
+                 f"an empty database (medians of {runs})",
                  [("`--no-lint` (gate skipped)", skipped, None), ("with the gate (judged live)", gated, skipped)],
                  "gate skipped")
 

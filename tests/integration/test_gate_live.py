@@ -238,7 +238,7 @@ print(json.dumps(out))
 # real table where it matters (relfilenode = the table's file: it changes exactly when the table is rewritten)
 
 def _relfilenode(db: Database, table: str) -> int:
-    return int(db.query("SELECT relfilenode FROM pg_class WHERE oid = to_regclass(:t)", t=table)[0][0])
+    return int(str(db.query("SELECT relfilenode FROM pg_class WHERE oid = to_regclass(:t)", t=table)[0][0]))
 
 
 def test_binary_coercible_type_changes_pass_and_take_no_rewrite(project: tuple[Path, dict[str, str]],

@@ -68,7 +68,8 @@ SELECT q.tbl, q.col, q.newtype, a.attnum IS NOT NULL, format_type(a.atttypid, a.
        a.atttypmod, coalesce(a.attnotnull, false), nt.typname,
        (SELECT castmethod::text FROM pg_cast WHERE castsource = a.atttypid AND casttarget = nt.oid),
        EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = a.attrelid AND k.contype = 'c' AND k.convalidated
-                AND regexp_replace(pg_get_constraintdef(k.oid), '[()"\s]', '', 'g') = 'CHECK' || a.attname || 'ISNOTNULL')
+                AND regexp_replace(pg_get_constraintdef(k.oid), '[()"\s]', '', 'g')
+                    = 'CHECK' || a.attname || 'ISNOTNULL')
   FROM unnest(CAST(:tbls AS text[]), CAST(:cols AS text[]), CAST(:types AS text[])) AS q(tbl, col, newtype)
   LEFT JOIN pg_attribute a ON a.attrelid = to_regclass(q.tbl) AND a.attname = q.col AND a.attnum > 0
                           AND NOT a.attisdropped
