@@ -6,6 +6,9 @@
 (b) "already at head": the engine with the gate vs the same run with the gate module stubbed out (must be
     the same: no pending revision, no lint, no import), fast path and full path
 (c) one pending example revision applied: with the gate (manifest hit, live judgement) vs --no-lint
+(d) a 124-revision history (generated to look like a real application's: tables, columns, indexes, foreign
+    keys, type changes, renames, backfills; no published 124-revision history is available offline here)
+    upgraded from an EMPTY database: with the gate (judged live, records from the machine's cache) vs --no-lint
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import sys
 import tempfile
 import types
 from pathlib import Path
+from typing import Any
 
 from benchmarks.common import median_ms, table
 from lambda_fn.deadline import Deadline
@@ -151,6 +155,64 @@ def one_pending(pg: LocalPostgres) -> str:
                  "gate skipped")
 
 
+HISTORY = [
+    "op.create_table('t{i}', sa.Column('id', sa.BigInteger, primary_key=True), sa.Column('name', sa.String(200)),"
+    " sa.Column('owner_id', sa.BigInteger))",
+    "op.add_column('t{j}', sa.Column('note', sa.Text))",
+    "op.create_index('ix_t{j}_name', 't{j}', ['name'])",
+    "op.create_foreign_key('fk_t{j}_owner', 't{j}', 't0', ['owner_id'], ['id'])",
+    "op.alter_column('t{j}', 'name', type_=sa.String(500))",
+    "op.execute(\"UPDATE t{j} SET note = 'n' WHERE id < 100\")",
+    "op.drop_index('ix_t{j}_name', table_name='t{j}')",
+    "op.alter_column('t{j}', 'note', nullable=False, server_default='')",
+]
+
+
+def history(n: int = 124) -> list[Rev]:
+    revs: list[Rev] = []
+    table_of = 0
+    for i in range(n):
+        shape = i % len(HISTORY)
+        if shape == 0:
+            table_of = i
+        revs.append(Rev(f"h{i:04d}", revs[-1].id if revs else None, HISTORY[shape].format(i=i, j=table_of)))
+    return revs
+
+
+def run_gate(db: Database, ini: Path) -> list[Any]:
+    result = execute(Request(Command.STATUS), Settings.from_env(db.env(ALEMBIC_CONFIG=str(ini))), deadline=Deadline())
+    return list(result.findings or [])
+
+
+def from_empty(pg: LocalPostgres) -> str:
+    root = Path(tempfile.mkdtemp(prefix="bench-gate-history-"))
+    revs = history()
+    ini = write_project(root, revs)
+    if os.environ.get("BENCH_HISTORY_REFUSE_NONE"):  # to time a gate that would refuse this history (the old one)
+        ini.write_text(ini.read_text() + "\n[alembic_hook]\nrefuse = none\n")
+    fresh: list[Database] = []
+
+    def empty() -> None:
+        fresh.append(create_database(pg))
+
+    def upgrade(skip: bool) -> None:
+        request = Request(skip_lint="bench" if skip else None, skip_lint_confirmed=skip)
+        result = execute(request, Settings.from_env(fresh[-1].env(ALEMBIC_CONFIG=str(ini))), deadline=Deadline())
+        assert result.ok and len(result.applied) == len(revs), result.message
+
+    empty()
+    upgrade(False)  # warms the machine's lint cache, as a second deploy of the same history would find it
+    runs = max(3, RUNS // 2)
+    skipped = median_ms(lambda: upgrade(True), runs, setup=empty)
+    gated = median_ms(lambda: upgrade(False), runs, setup=empty)
+    fresh.append(create_database(pg))
+    refused = [f for f in run_gate(fresh[-1], ini) if f.refused]
+    return table(f"(d) {len(revs)}-revision generated history (refused from empty: {len(refused)}) upgraded from "
+                 f"an empty database (medians of {runs})",
+                 [("`--no-lint` (gate skipped)", skipped, None), ("with the gate (judged live)", gated, skipped)],
+                 "gate skipped")
+
+
 def main() -> int:
     logger.setLevel(logging.ERROR)  # the gate logs each skip and acknowledgment at WARNING
     print(f"Safety gate benchmarks: medians of {RUNS} runs unless said, one throwaway PostgreSQL.")
@@ -158,6 +220,7 @@ def main() -> int:
         print(lint_thousand(), flush=True)
         print(at_head(pg), flush=True)
         print(one_pending(pg), flush=True)
+        print(from_empty(pg), flush=True)
     return 0
 
 

@@ -40,12 +40,13 @@ class Finding:
     rule_class: FindingClass | None = None  # the rule's class before the live judgement, when lowered
     path: str | None = None        # the revision file
     line: int | None = None        # 1-based line of the statement in the revision's rendered SQL
+    reason: str | None = None      # what PostgreSQL will do, and why the class was kept or lowered
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"revision": self.revision, "rule": self.rule, "class": self.category.value,
                                 "refused": self.refused, "table": self.table, "statement": self.statement,
                                 "fix": self.fix, "message": self.message}
-        for key in ("judged", "acknowledged", "rule_class", "path", "line"):
+        for key in ("judged", "acknowledged", "rule_class", "path", "line", "reason"):
             value = getattr(self, key)
             if value is not None:
                 data[key] = value.value if isinstance(value, FindingClass) else value

@@ -16,7 +16,8 @@ from lambda_fn.findings import Finding, FindingClass
 from lambda_fn.settings import Settings
 from tests.support.projects import Rev, write_project
 
-INCOMPATIBLE, BLOCKING, DATA = FindingClass.INCOMPATIBLE, FindingClass.BLOCKING, FindingClass.DATA
+INCOMPATIBLE, BLOCKING, DATA, ADVISORY = (FindingClass.INCOMPATIBLE, FindingClass.BLOCKING, FindingClass.DATA,
+                                         FindingClass.ADVISORY)
 
 BASE = """
 op.create_table('orgs', sa.Column('id', sa.BigInteger, primary_key=True))
@@ -24,6 +25,7 @@ op.create_table('users', sa.Column('id', sa.BigInteger, nullable=False),
                 sa.Column('org_id', sa.BigInteger), sa.Column('email', sa.Text), sa.Column('legacy', sa.Text),
                 sa.Column('n', sa.Integer, server_default='0'), sa.Column('x', sa.Text, server_default='x'))
 op.create_index('ix_users_legacy', 'users', ['legacy'])
+op.create_check_constraint('ck_users_n', 'users', 'n >= 0')
 op.create_table('olds', sa.Column('id', sa.BigInteger, primary_key=True))
 op.execute('CREATE TABLE m (at date) PARTITION BY RANGE (at)')
 op.execute("CREATE TABLE m2024 PARTITION OF m FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')")
@@ -67,8 +69,10 @@ CASES = [
     Case("index", "op.create_index('ix_users_email', 'users', ['email'])", "require-concurrent-index-creation",
          BLOCKING, (AUTOCOMMIT + "op.create_index('ix_users_email', 'users', ['email'], "
                     "postgresql_concurrently=True, if_not_exists=True)",)),
+    # plain DROP INDEX: constant time (no scan), a brief ACCESS EXCLUSIVE on the table whose wait the hook's
+    # lock_timeout bounds: advisory, with that reason (docs/safety-gate.md)
     Case("drop_index", "op.drop_index('ix_users_legacy', table_name='users')", "require-concurrent-index-deletion",
-         BLOCKING, (AUTOCOMMIT + "op.drop_index('ix_users_legacy', table_name='users', "
+         ADVISORY, (AUTOCOMMIT + "op.drop_index('ix_users_legacy', table_name='users', "
                     "postgresql_concurrently=True, if_exists=True)",)),
     Case("foreign_key", "op.create_foreign_key('fk_users_org', 'users', 'orgs', ['org_id'], ['id'])",
          "adding-foreign-key-constraint", BLOCKING,
@@ -123,6 +127,48 @@ CASES = [
           "    n = op.get_bind().execute(sa.text('SELECT count(*) FROM users')).scalar()\n"
           "op.execute(\"COMMENT ON TABLE users IS 'counted'\")",)),
     Case("backfill", "op.execute(\"UPDATE users SET x = 'y'\")", "hook:data-migration", DATA, ()),
+    # --- what the linters miss (issue 17) ------------------------------------------------------------------
+    # LOCK TABLE: ACCESS EXCLUSIVE by default, held until the revision commits; no linter flags it
+    Case("lock_table", "op.execute('LOCK TABLE users')\nop.execute(\"UPDATE users SET x = 'y' WHERE id = 1\")",
+         "hook:lock-table", BLOCKING, ("op.execute(\"UPDATE users SET x = 'y' WHERE id = 1\")",)),
+    # UPDATE without WHERE: scans the table and row-locks every row until commit (offline: kept, sizes unknown)
+    Case("unbounded_update", "op.execute(\"UPDATE users SET x = 'y'\")", "hook:unbounded-write", BLOCKING,
+         ("op.execute(\"UPDATE users SET x = 'y' WHERE id BETWEEN 1 AND 1000\")",)),
+    Case("unbounded_delete", "op.execute('DELETE FROM olds')", "hook:unbounded-write", BLOCKING,
+         ("op.execute('DELETE FROM olds WHERE id < 1000')",)),
+    # SET UNLOGGED rewrites the table under ACCESS EXCLUSIVE (sql-altertable: "rewrites the table")
+    Case("set_unlogged", "op.execute('ALTER TABLE olds SET UNLOGGED')", "hook:table-rewrite", BLOCKING,
+         ("op.execute('ANALYZE olds')",)),
+]
+
+# Findings that the range itself makes harmless (offline: no database needed). Each touches only objects the
+# same pending range creates (or renames after creating), which no running code can use yet.
+LOWERED = [
+    # DROP INDEX / FK / function / type on objects created earlier in the range: nothing live is touched
+    ("created_index_dropped", "op.create_index('ix_users_email2', 'users', ['email'])\n"
+     "op.drop_index('ix_users_email2', table_name='users')", "require-concurrent-index-deletion",
+     "DROP INDEX without CONCURRENTLY is constant time"),
+    ("fk_from_new_table", "op.create_table('notes', sa.Column('id', sa.BigInteger, primary_key=True), "
+     "sa.Column('user_id', sa.BigInteger))\n---\n"
+     "op.create_foreign_key('fk_notes_user', 'notes', 'orgs', ['user_id'], ['id'])",
+     "adding-foreign-key-constraint", "validating the foreign key scans only that table"),
+    ("created_function_dropped", "op.execute('CREATE FUNCTION f_tmp() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$')\n"
+     "op.execute('DROP FUNCTION f_tmp()')", "ban-drop-function", "f_tmp is created in this deploy"),
+    ("created_type_dropped", "op.execute(\"CREATE TYPE mood AS ENUM ('a', 'b')\")\nop.execute('DROP TYPE mood')",
+     "ban-drop-type", "mood is created in this deploy"),
+    ("created_sequence_dropped", "op.execute('CREATE SEQUENCE seq_tmp')\nop.execute('DROP SEQUENCE seq_tmp')",
+     "ban-drop-sequence", "seq_tmp is created in this deploy"),
+    # a table created then renamed in the range (dataset -> asset_dataset): the index on the new name is new
+    ("renamed_new_table", "op.create_table('dataset', sa.Column('id', sa.BigInteger, primary_key=True), "
+     "sa.Column('uri', sa.Text))\nop.rename_table('dataset', 'asset_dataset')\n"
+     "op.create_index('ix_asset_dataset_uri', 'asset_dataset', ['uri'])", "require-concurrent-index-creation",
+     "asset_dataset is created in this deploy"),
+    # a constraint dropped and re-added in one revision (one transaction): old code never sees it missing
+    ("constraint_readded", "op.drop_constraint('ck_users_n', 'users')\n"
+     "op.execute('ALTER TABLE users ADD CONSTRAINT ck_users_n CHECK (n >= 0) NOT VALID')", "ban-drop-constraint",
+     "dropped and re-added in this revision"),
+    ("created_constraint_dropped", "op.execute('ALTER TABLE users ADD CONSTRAINT ck_tmp CHECK (n < 100) NOT VALID')\n"
+     "op.drop_constraint('ck_tmp', 'users')", "ban-drop-constraint", "ck_tmp is created in this deploy"),
 ]
 
 
@@ -139,6 +185,11 @@ def linted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Finding]]
     """Every case's unsafe revision and safe rewrite, in one chain after the base revision, linted once."""
     root: Path = tmp_path_factory.mktemp("corpus")
     revs = [Rev("b0", None, BASE)]
+    for name, body, _rule, _why in LOWERED:  # "---" splits a case into revisions; the last one is checked
+        *earlier, last = body.split("\n---\n")
+        for i, part in enumerate(earlier):
+            revs.append(Rev(f"{name}_{i}", revs[-1].id, part))
+        revs.append(Rev(name, revs[-1].id, last))
     for case in CASES:
         for rid, body in [(f"{case.name}_unsafe", case.unsafe)] + [
                 (f"{case.name}_safe{i}", b) for i, b in enumerate(case.safe)]:
@@ -181,3 +232,25 @@ def test_safe_rewrite_passes(case: Case, linted: dict[str, list[Finding]]) -> No
             assert [f.rule for f in acknowledged] == [case.rule]
             assert acknowledged[0].acknowledged == "the running code stopped using it in the previous deploy"
             assert acknowledged[0].category is case.category  # acknowledged, not lowered: reported as it is
+
+
+@pytest.mark.parametrize(("name", "rule", "why"), [(n, r, w) for n, _b, r, w in LOWERED], ids=[c[0] for c in LOWERED])
+def test_objects_the_range_creates_lower_their_findings(name: str, rule: str, why: str,
+                                                        linted: dict[str, list[Finding]]) -> None:
+    [finding] = [f for f in linted[name] if f.rule == rule]
+    assert finding.category is ADVISORY and finding.rule_class is not None and not finding.refused
+    assert why in (finding.judged or ""), finding.judged
+    assert finding.reason == finding.judged  # what PostgreSQL will do, written on the finding
+
+
+def test_a_revision_that_reads_the_database_names_the_call_and_points_to_rehearsal(
+        linted: dict[str, list[Finding]]) -> None:
+    [finding] = [f for f in linted["reads_database_unsafe"] if f.rule == "hook:not-reviewable-offline"]
+    assert "reads_database_unsafe.py:" in finding.message  # the revision's line that read the database
+    assert "op.get_bind().execute(" in finding.message
+    assert "alembic-hook rehearse" in finding.message and "alembic-hook rehearse" in finding.fix
+
+
+def test_kept_findings_say_why(linted: dict[str, list[Finding]]) -> None:
+    [finding] = [f for f in linted["index_unsafe"] if f.rule == "require-concurrent-index-creation"]
+    assert finding.refused and finding.reason == "kept: offline, the live tables' sizes are not known"

@@ -15,7 +15,7 @@ from alembic.util.exc import CommandError
 from lambda_fn.deadline import MIN_STEP_SECONDS, Deadline
 from lambda_fn.engine.context import Context
 from lambda_fn.engine.gate import lint as lint_records
-from lambda_fn.engine.gate.judge import catalogue, judge, names_to_judge
+from lambda_fn.engine.gate.judge import judge, live_catalogue
 from lambda_fn.engine.gate.policy import SECTION, Policy
 from lambda_fn.engine.project import AlembicProject
 from lambda_fn.errors import ErrorKind, HookError
@@ -43,8 +43,8 @@ def assess(project: AlembicProject, scripts: Sequence[Script], *, conn: Any = No
         raise HookError(ErrorKind.DEADLINE, "No time left to check the pending revisions; raise the timeout.")
     records, sources = lint_records.records(project.config, project.script, scripts, pg_version=policy.pg_version,
                                             timeout=min(SQUAWK_TIMEOUT, left))
-    facts = catalogue(conn, names_to_judge(records, policy)) if conn is not None else None
-    findings = judge(scripts, records, policy, facts)
+    live = live_catalogue(conn, scripts, records, policy) if conn is not None else None
+    findings = judge(scripts, records, policy, live)
     logger.info("Safety gate checked the pending revisions", extra={
         "revisions": len(scripts), "from_manifest": sources.manifest, "from_cache": sources.cache,
         "linted_here": len(sources.linted), "findings": counts(findings) or "none", "live": conn is not None,
@@ -85,7 +85,9 @@ def raise_if_refused(findings: Sequence[Finding], where: str) -> None:
                     f"Refused before any DDL ({where}): {len(bad)} finding(s) in {', '.join(revisions)} would break "
                     f"the running code or lock its tables, first {first.revision} {first.rule} "
                     f"[{first.category}]{on}. Write the safe form (each finding's fix), or acknowledge it in the "
-                    "revision: alembic_hook_acknowledge = {\"<rule>\": \"<why it is safe>\"}.", first.revision)
+                    "revision: alembic_hook_acknowledge = {\"<rule>\": \"<why it is safe>\"} (or, for a revision you "
+                    "cannot edit, `acknowledge = <revision> <rule>: <why>` under [alembic_hook] in alembic.ini). "
+                    "See docs/safety-gate.md.", first.revision)
 
 
 def annotate(ctx: Context, scripts: Sequence[Script]) -> None:

@@ -12,7 +12,7 @@ from alembic.script import Script, ScriptDirectory
 
 from lambda_fn.engine.gate import checks, squawk, store
 from lambda_fn.engine.gate.render import render
-from lambda_fn.engine.gate.sql import Chunk, Statement, collapse, created_table, tables
+from lambda_fn.engine.gate.sql import Chunk, Statement, collapse, created_objects, renamed_objects, tables
 from lambda_fn.engine.gate.store import LintRecord, RawFinding
 from lambda_fn.findings import STATEMENT_LIMIT
 
@@ -91,8 +91,11 @@ def lint_now(config: Config, script: ScriptDirectory, scripts: Sequence[Script],
             findings.append(_raw(statements, lines, v.rule, index, message))
         findings += [_raw(statements, lines, h.rule, h.index, h.message) for h in hits]
         findings.sort(key=lambda f: (f.index, f.rule))
-        created = [(name, i) for i, s in enumerate(statements) if not s.control and (name := created_table(s.sql))]
-        out[rev] = LintRecord(rev, rendered=True, linted=binary is not None, findings=findings, created=created)
+        created = [(key, i) for i, s in enumerate(statements) if not s.control for key in created_objects(s.sql)]
+        renamed = [(old, new, i) for i, s in enumerate(statements) if not s.control
+                   for old, new in renamed_objects(s.sql)]
+        out[rev] = LintRecord(rev, rendered=True, linted=binary is not None, findings=findings, created=created,
+                              renamed=renamed)
     return out
 
 
@@ -106,4 +109,5 @@ def _as(record: LintRecord, revision: str) -> LintRecord:
     """A record found by content: the same bytes may carry another id only if copied; report the asked id."""
     if record.revision == revision:
         return record
-    return LintRecord(revision, record.rendered, record.linted, record.findings, record.created, record.error)
+    return LintRecord(revision, record.rendered, record.linted, record.findings, record.created, record.error,
+                      record.renamed)

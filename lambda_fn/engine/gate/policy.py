@@ -11,6 +11,10 @@ CI and the Lambda alike (the ini ships with the migrations in the asset).
     enable =
     # the oldest PostgreSQL the migrations run on: what squawk lints for
     pg_version = 14.0
+    # acknowledgments for revisions the team cannot edit (a third-party package's): one a line,
+    # "<revision id> <rule>: <why it is safe>"
+    acknowledge =
+        1f2e3d4c5b6a ban-drop-column: the package's column, unread by our code (PR 88)
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from lambda_fn.findings import FindingClass
 
 SECTION = "alembic_hook"
 # autocommit is the engine's (engine/environment.py autocommit_of); the rehearsal keys are rehearsal/policy.py's
-KEYS = ("refuse", "small_table_rows", "disable", "enable", "pg_version", "autocommit", *REHEARSAL_KEYS)
+KEYS = ("refuse", "small_table_rows", "disable", "enable", "pg_version", "acknowledge", "autocommit", *REHEARSAL_KEYS)
+_ACK_LINE = re.compile(r"^(\S+)\s+(\S+?)\s*:\s*(\S.*)$")
 
 
 @dataclass(frozen=True)
@@ -35,9 +40,15 @@ class Policy:
     small_table_rows: int = 10_000
     disabled: frozenset[str] = DEFAULT_DISABLED
     pg_version: str = "14.0"
+    # {(revision, rule): reason} from `acknowledge =`
+    acknowledged: tuple[tuple[str, str, str], ...] = ()
+
+    def acknowledgments_for(self, revision: str) -> dict[str, str]:
+        return {rule: reason for rev, rule, reason in self.acknowledged if rev == revision}
 
     @classmethod
-    def from_section(cls, section: Mapping[str, str] | None, where: str = "alembic.ini") -> Policy:
+    def from_section(cls, section: Mapping[str, str] | None,  # noqa: PLR0912 - one branch a key
+                     where: str = "alembic.ini") -> Policy:
         values = {k.strip().lower(): v for k, v in (section or {}).items() if k not in ("here",)}
         unknown = sorted(set(values) - set(KEYS))
         if unknown:  # a typo must not silently weaken the gate
@@ -68,7 +79,16 @@ class Policy:
             raise _bad(where, f"pg_version = {pg!r}: write a version such as 14.0")
         if "." not in pg:
             pg += ".0"  # squawk reads "11" as older than "11.0"
-        return cls(refuse=refuse, small_table_rows=rows, disabled=frozenset(disabled), pg_version=pg)
+        acks: list[tuple[str, str, str]] = []
+        for line in values.get("acknowledge", "").splitlines():
+            if not line.strip() or line.strip().startswith("#"):
+                continue
+            m = _ACK_LINE.match(line.strip())
+            if not m:
+                raise _bad(where, f"acknowledge line {line.strip()!r}: write '<revision id> <rule>: <why it is safe>'")
+            acks.append((m.group(1), m.group(2), " ".join(m.group(3).split())))
+        return cls(refuse=refuse, small_table_rows=rows, disabled=frozenset(disabled), pg_version=pg,
+                   acknowledged=tuple(acks))
 
     def describe(self) -> str:
         refuse = ", ".join(sorted(self.refuse)) or "nothing"
@@ -81,4 +101,4 @@ def _words(raw: str) -> list[str]:
 
 
 def _bad(where: str, what: str) -> HookError:
-    return HookError(ErrorKind.CONFIGURATION, f"[{SECTION}] in {where}: {what}. See the README's safety gate section.")
+    return HookError(ErrorKind.CONFIGURATION, f"[{SECTION}] in {where}: {what}. See docs/safety-gate.md.")

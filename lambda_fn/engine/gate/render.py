@@ -13,6 +13,8 @@ revision is rendered on its own, so the one that fails is named and the others a
 from __future__ import annotations
 
 import io
+import os
+import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,7 +66,20 @@ def _try(config: Config, script: ScriptDirectory, start: tuple[str, ...], tops: 
     try:
         return _render(config, script, start, tops)
     except Exception as exc:  # noqa: BLE001 - the team's revision code, run offline: any error is the finding
-        return f"{type(exc).__name__}: {str(exc)[:300]}"
+        return f"{type(exc).__name__}: {str(exc)[:300]}{_where(exc, script.dir)}"
+
+
+def _where(exc: BaseException, script_dir: str) -> str:
+    """` at versions/0007.py:12 (n = op.get_bind().execute(...).scalar())`: the revision's line that raised,
+    usually the call that reads the database (offline `op.get_bind()` returns a mock whose execute() is None)."""
+    root = os.path.realpath(script_dir)
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if os.path.realpath(f.filename).startswith(root)
+              and not f.filename.endswith("env.py")]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    code = f" ({frame.line.strip()[:160]})" if frame.line else ""
+    return f" at {os.path.relpath(frame.filename, root)}:{frame.lineno}{code}"
 
 
 def _downs(s: Script) -> tuple[str, ...]:

@@ -22,6 +22,8 @@ class Rule:
     fix: str
     # False: no table size or creation in this deploy makes it safe (the statement fails, or it cannot be judged)
     judgeable: bool = True
+    # False: a small table does not make it safe (the harm is how long the lock is held, not the rows)
+    sized: bool = True
 
 
 # The hook's own checks (lambda_fn/engine/gate/checks.py and judge.py)
@@ -32,6 +34,8 @@ CONCURRENTLY_IN_TRANSACTION = "hook:concurrently-in-transaction"
 AUTOCOMMIT_WITHOUT_CONCURRENTLY = "hook:autocommit-without-concurrently"
 DATA_MIGRATION = "hook:data-migration"
 BAD_ACKNOWLEDGMENT = "hook:bad-acknowledgment"
+LOCK_TABLE = "hook:lock-table"
+UNBOUNDED_WRITE = "hook:unbounded-write"
 UNUSED_ACKNOWLEDGMENT = "hook:unused-acknowledgment"
 
 RULES: dict[str, Rule] = {
@@ -122,8 +126,8 @@ RULES: dict[str, Rule] = {
     "require-statement-timeout": Rule(ADVISORY, "the hook sets statement_timeout itself"),
     # --- the hook's own --------------------------------------------------------------------------------
     NOT_REVIEWABLE: Rule(BLOCKING,
-        "guard database reads with `if not context.is_offline_mode():` so the revision renders offline, or "
-        "acknowledge after review", judgeable=False),
+        "guard database reads with `if not context.is_offline_mode():` so the revision renders offline, measure "
+        "it with `alembic-hook rehearse`, or acknowledge after review", judgeable=False),
     # not acknowledgeable (judge.py): a missing tool is not a property of the revision, the fix is the tool
     LINT_UNAVAILABLE: Rule(BLOCKING,
         "install the linter: `pip install squawk-cli==2.70.0` where the CLI runs (it comes with `pip install "
@@ -137,6 +141,11 @@ RULES: dict[str, Rule] = {
     AUTOCOMMIT_WITHOUT_CONCURRENTLY: Rule(BLOCKING,
         "add CONCURRENTLY (postgresql_concurrently=True): the autocommit block exists for it, and outside a "
         "transaction nothing rolls the statement back"),
+    LOCK_TABLE: Rule(BLOCKING,
+        "do not lock the table for the revision: write the statements so each takes only the lock it needs, "
+        "or acknowledge with the reason the lock is brief", sized=False),
+    UNBOUNDED_WRITE: Rule(BLOCKING,
+        "backfill in batches (WHERE id BETWEEN ... ) in a job or revisions of their own, after the schema change"),
     DATA_MIGRATION: Rule(DATA,
         "backfill in batches in a revision (or job) of its own, after the schema change has shipped"),
     BAD_ACKNOWLEDGMENT: Rule(BLOCKING,

@@ -144,6 +144,63 @@ def tables(sql: str) -> list[str]:
     return list(unique.values())
 
 
+_NEW = r"(?:IF\s+NOT\s+EXISTS\s+)?"
+_CREATES = [
+    (re.compile(rf"(?is)^\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:CONCURRENTLY\s+)?{_NEW}({NAME})\s+ON\b"), ""),
+    (re.compile(rf"(?is)^\s*CREATE\s+(?:TEMP\w*\s+|UNLOGGED\s+)?SEQUENCE\s+(?:IF\s+NOT\s+EXISTS\s+)?({NAME})"), ""),
+    (re.compile(rf"(?is)^\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:MATERIALIZED\s+)?VIEW\s+{_NEW}({NAME})"), ""),
+    (re.compile(rf"(?is)^\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:FUNCTION|PROCEDURE)\s+({NAME})"), "function:"),
+    (re.compile(rf"(?is)^\s*CREATE\s+(?:TYPE|DOMAIN)\s+({NAME})"), "type:"),
+]
+_ADD_CONSTRAINT = re.compile(rf"(?is)\bADD\s+CONSTRAINT\s+({_IDENT})")
+_RENAMES = [
+    (re.compile(rf"(?is)^\s*ALTER\s+(?:TABLE|INDEX|SEQUENCE|VIEW|MATERIALIZED\s+VIEW)\s+(?:IF\s+EXISTS\s+)?"
+                rf"({NAME})\s+RENAME\s+TO\s+({_IDENT})"), ""),
+    (re.compile(rf"(?is)^\s*ALTER\s+(?:TYPE|DOMAIN)\s+({NAME})\s+RENAME\s+TO\s+({_IDENT})"), "type:"),
+    (re.compile(rf"(?is)^\s*ALTER\s+(?:FUNCTION|PROCEDURE)\s+({NAME})\s*(?:\([^)]*\))?\s+RENAME\s+TO\s+({_IDENT})"),
+     "function:"),
+    (re.compile(rf"(?is)^\s*ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?{NAME}\s+RENAME\s+CONSTRAINT\s+({_IDENT})"
+                rf"\s+TO\s+({_IDENT})"), "constraint:"),
+]
+# what a statement drops or changes other than its table: a function, a type, a constraint
+_OBJECTS = [
+    (re.compile(rf"(?is)^\s*(?:DROP|ALTER)\s+(?:FUNCTION|PROCEDURE)\s+(?:IF\s+EXISTS\s+)?({NAME})"), "function:"),
+    (re.compile(rf"(?is)^\s*(?:DROP|ALTER)\s+(?:TYPE|DOMAIN)\s+(?:IF\s+EXISTS\s+)?({NAME})"), "type:"),
+    (re.compile(rf"(?is)^\s*(?:DROP|ALTER)\s+(?:SEQUENCE|VIEW|MATERIALIZED\s+VIEW)\s+(?:IF\s+EXISTS\s+)?({NAME})"), ""),
+    (re.compile(rf"(?is)\bDROP\s+CONSTRAINT\s+(?:IF\s+EXISTS\s+)?({_IDENT})"), "constraint:"),
+]
+
+
+def created_objects(sql: str) -> list[str]:
+    """The objects a statement creates, as judge keys: relations by normalised name (tables, indexes,
+    sequences, views), `function:f`, `type:t`, `constraint:c`."""
+    out = [t] if (t := created_table(sql)) else []
+    for pattern, kind in _CREATES:
+        if m := pattern.match(sql):
+            out.append(kind + normalise_name(m.group(1)))
+    out += ["constraint:" + normalise_name(m.group(1)) for m in _ADD_CONSTRAINT.finditer(sql)]
+    return out
+
+
+def renamed_objects(sql: str) -> list[tuple[str, str]]:
+    """(old key, new key) for a RENAME; the new name keeps the old one's schema."""
+    for pattern, kind in _RENAMES:
+        if m := pattern.match(sql):
+            old = normalise_name(m.group(1))
+            schema = old.rsplit(".", 1)[0] + "." if "." in old else ""
+            return [(kind + old, kind + schema + normalise_name(m.group(2)))]
+    return []
+
+
+def touched_objects(sql: str) -> list[str]:
+    """The non-table objects a statement drops or changes, as judge keys (see created_objects)."""
+    out: list[str] = []
+    for pattern, kind in _OBJECTS:
+        if m := pattern.search(sql) if kind == "constraint:" else pattern.match(sql):
+            out.append(kind + normalise_name(m.group(1)))
+    return out
+
+
 def created_table(sql: str) -> str | None:
     m = _CREATE_TABLE.match(sql)
     return normalise_name(m.group(1)) if m else None

@@ -25,7 +25,7 @@ from typing import Any
 from lambda_fn.engine import manifest
 
 MANIFEST = "alembic_hook_lint.json"
-FORMAT = 2  # 2: rendered without the team's env.py
+FORMAT = 3  # 2: rendered without the team's env.py; 3: every object created or renamed, not only tables
 
 
 @dataclass(frozen=True)
@@ -44,8 +44,11 @@ class LintRecord:
     rendered: bool                      # False: the revision cannot be rendered offline (error says why)
     linted: bool                        # False: no squawk binary here; only the hook's own checks ran
     findings: list[RawFinding] = field(default_factory=list)
-    created: list[tuple[str, int]] = field(default_factory=list)  # (normalised table, statement index)
+    # (judge key, statement index): tables, indexes, sequences, views by normalised name; function:, type:,
+    # constraint: for the others (sql.created_objects)
+    created: list[tuple[str, int]] = field(default_factory=list)
     error: str | None = None
+    renamed: list[tuple[str, str, int]] = field(default_factory=list)  # (old key, new key, statement index)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -54,7 +57,8 @@ class LintRecord:
     def from_json(cls, data: dict[str, Any]) -> LintRecord:
         return cls(revision=str(data["revision"]), rendered=bool(data["rendered"]), linted=bool(data["linted"]),
                    findings=[RawFinding(**f) for f in data.get("findings", [])],
-                   created=[(str(t), int(i)) for t, i in data.get("created", [])], error=data.get("error"))
+                   created=[(str(t), int(i)) for t, i in data.get("created", [])], error=data.get("error"),
+                   renamed=[(str(a), str(b), int(i)) for a, b, i in data.get("renamed", [])])
 
 
 def file_key(path: str | Path) -> str:
