@@ -382,3 +382,28 @@ def test_an_empty_database_refuses_nothing(tmp_path: Path, db: Database) -> None
     assert all("the database holds no table yet" in (f.judged or "") for f in result.findings
                if f.rule_class is not None)
     assert db.version() == ["r3"]
+
+
+def test_the_column_facts_come_back_in_the_order_asked(db: Database) -> None:
+    """The judgement pairs each COLUMNS_SQL row with its (table, column, type) by position: a join plan that
+    reorders rows once judged mlflow's `runs.status` as another table's double precision column."""
+    from sqlalchemy import create_engine, text
+
+    from lambda_fn.engine.gate.judge import COLUMNS_SQL
+
+    db.query("CREATE TABLE params (key varchar(250), value varchar(250))")
+    db.query("CREATE TABLE runs (status varchar(20), x float8)")
+    asked = [("public.params", "value", "VARCHAR(8000)"), ("public.runs", "status", "VARCHAR(9)"),
+             ("public.runs", "x", "text"), ("public.params", "key", "text")]
+    engine = create_engine(db.url.split("?")[0].replace("postgresql://", "postgresql+pg8000_hook://", 1),
+                           connect_args={"ssl_context": None})
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text(COLUMNS_SQL), {"tbls": [t for t, _c, _n in asked],
+                                                    "cols": [c for _t, c, _n in asked],
+                                                    "types": [n for _t, _c, n in asked]}).all()
+    finally:
+        engine.dispose()
+    assert [(r[0], r[1], r[2]) for r in rows] == asked
+    assert [r[4] for r in rows] == ["character varying(250)", "character varying(20)", "double precision",
+                                    "character varying(250)"]

@@ -47,11 +47,12 @@ class Database:
         return {"DATABASE_URL": self.url, "ALEMBIC_CONFIG": ALEMBIC_INI, **extra}
 
 
-def create_database(cluster: LocalPostgres) -> Database:
+def create_database(cluster: LocalPostgres, *, template: Database | None = None) -> Database:
+    """A fresh database, or a copy of `template` (CREATE DATABASE ... TEMPLATE: nobody may be connected to it)."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     conn = pg8000.native.Connection("postgres", password=SUPERUSER_PASSWORD, host=cluster.host, port=cluster.port)
     try:
-        conn.run(f"CREATE DATABASE {name}")
+        conn.run(f"CREATE DATABASE {name}" + (f" TEMPLATE {template.name}" if template else ""))
     finally:
         conn.close()
     return Database(cluster, name)

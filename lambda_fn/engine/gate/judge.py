@@ -70,12 +70,14 @@ SELECT q.tbl, q.col, q.newtype, a.attnum IS NOT NULL, format_type(a.atttypid, a.
        EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = a.attrelid AND k.contype = 'c' AND k.convalidated
                 AND regexp_replace(pg_get_constraintdef(k.oid), '[()"\s]', '', 'g')
                     = 'CHECK' || a.attname || 'ISNOTNULL')
-  FROM unnest(CAST(:tbls AS text[]), CAST(:cols AS text[]), CAST(:types AS text[])) AS q(tbl, col, newtype)
+  FROM unnest(CAST(:tbls AS text[]), CAST(:cols AS text[]), CAST(:types AS text[]))
+       WITH ORDINALITY AS q(tbl, col, newtype, i)
   LEFT JOIN pg_attribute a ON a.attrelid = to_regclass(q.tbl) AND a.attname = q.col AND a.attnum > 0
                           AND NOT a.attisdropped
   LEFT JOIN pg_type bt ON bt.oid = a.atttypid
   LEFT JOIN pg_type nt ON nt.oid = to_regtype(nullif(q.newtype, ''))
-"""
+ ORDER BY q.i
+"""  # in the order asked: the caller pairs each row with its question (joins alone keep no order)
 
 _IDENT = r'(?:"(?:[^"]|"")+"|[A-Za-z_][\w$]*)'
 _TYPE = r"[A-Za-z_][\w ]*?(?:\s*\(\s*\d+(?:\s*,\s*\d+)?\s*\))?(?:\[\])?"
