@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from lambda_fn.deadline import Deadline
 from lambda_fn.engine.execute import execute
 from lambda_fn.request import Command, Request
@@ -19,7 +21,7 @@ from tests.support.database import Database
 from tests.support.engine import run
 from tests.support.projects import Rev, write_project, write_revision
 
-NO_LINT = ["--no-lint", "fixture project", "--yes"]
+NO_LINT = ["--no-lint", "fixture project", "--confirm-no-lint"]
 
 DRIVER_TYPING = [
     Rev("d1", None, """
@@ -187,7 +189,9 @@ def test_autocommit_declared_in_the_ini(db: Database, tmp_path: Path) -> None:
     assert [r[0] for r in db.query("SELECT revision FROM alembic_hook_revisions ORDER BY id")] == ["i1", "i2"]
 
 
-def test_an_async_env_py_gets_the_same_reason_from_check_and_upgrade(db: Database, tmp_path: Path) -> None:
+def test_an_async_env_py_gets_the_same_reason_from_check_and_upgrade(db: Database, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # older templates write `script_location = migrations`: from where a team runs it
     alembic = str(Path(sys.executable).parent / "alembic")
     subprocess.run([alembic, "init", "-t", "async", "migrations"], cwd=tmp_path, check=True, capture_output=True)
     write_revision(tmp_path, Rev("s1", None, "op.create_table('s', sa.Column('id', sa.Integer))"))

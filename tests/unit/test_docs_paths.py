@@ -22,7 +22,7 @@ TOP = {p.name for p in REPO.iterdir() if not p.name.startswith(".git")} - {"node
 def mentioned_paths(text: str) -> set[str]:
     found = set()
     for span in CODE.findall(text):
-        token = span.strip().rstrip(".,:;")
+        token = span.strip().split("::", 1)[0].rstrip(".,:;")  # a pytest node id names its file
         if " " in token or any(c in token for c in "*<>{}$=()'\""):
             continue
         first = token.split("/", 1)[0]
@@ -33,6 +33,10 @@ def mentioned_paths(text: str) -> set[str]:
 
 def linked_pages(text: str) -> set[str]:
     return {t.split("#", 1)[0] for t in LINK.findall(text) if "://" not in t and not t.startswith("#")}
+
+
+def test_a_pytest_node_id_is_checked_as_its_file() -> None:
+    assert mentioned_paths("`tests/unit/x.py::test_y`") == {"tests/unit/x.py"}
 
 
 def test_there_are_pages_to_check() -> None:
