@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     from lambda_fn.engine.gate import squawk, store
     from lambda_fn.engine.gate.enforce import policy_of
     from lambda_fn.engine.gate.lint import lint_now
+    from lambda_fn.engine.gate.render import runs_in_autocommit
     from lambda_fn.engine.project import AlembicProject
 
     binary = squawk.find()
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     by_key = {store.file_key(s.path): records[s.revision] for s in scripts}
     version = squawk.version(binary)
-    prof = store.profile(policy.pg_version)
+    prof = store.profile(policy.pg_version, autocommit=runs_in_autocommit(project.config, project.script))
     if write:
         store.write_manifest(project.script.dir, prof, by_key, version)
     print(json.dumps({"revisions": len(records), "findings": sum(len(r.findings) for r in records.values()),

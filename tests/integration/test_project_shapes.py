@@ -203,3 +203,17 @@ def test_an_async_env_py_gets_the_same_reason_from_check_and_upgrade(db: Databas
     assert check.error.kind is upgrade.error.kind and check.error.message == upgrade.error.message
     assert "env.py" in upgrade.message and "do_run_migrations(connection)" in upgrade.message
     assert db.query("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == [[0]]
+
+
+def test_an_autocommit_project_passes_the_gate_on_a_live_table(db: Database, tmp_path: Path) -> None:
+    """The gate renders an AUTOCOMMIT project as it runs, without transactions: CONCURRENTLY outside
+    autocommit_block() is not "inside a transaction" there, on a table the old code is using."""
+    ini = write_project(tmp_path, CONCURRENTLY)
+    ini.write_text(ini.read_text() + "\n[alembic_hook]\nautocommit = true\n")
+    env = db.env(ALEMBIC_CONFIG=str(ini))
+    assert run(env, "upgrade", "i1").status is Status.APPLIED
+    db.query("INSERT INTO big (v) SELECT g::text FROM generate_series(1, 50000) g")
+    db.query("ANALYZE big")
+    result = run(env)
+    assert result.status is Status.APPLIED, result.message
+    assert db.version() == ["i2"] and index_valid(db) == [[True]]

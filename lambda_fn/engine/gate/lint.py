@@ -11,7 +11,7 @@ from alembic.config import Config
 from alembic.script import Script, ScriptDirectory
 
 from lambda_fn.engine.gate import checks, squawk, store
-from lambda_fn.engine.gate.render import render
+from lambda_fn.engine.gate.render import render, runs_in_autocommit
 from lambda_fn.engine.gate.sql import Chunk, Statement, collapse, created_objects, renamed_objects, tables
 from lambda_fn.engine.gate.store import LintRecord, RawFinding
 from lambda_fn.findings import STATEMENT_LIMIT
@@ -30,7 +30,7 @@ class Sources:
 def records(config: Config, script: ScriptDirectory, scripts: Sequence[Script], *, pg_version: str,
             timeout: float = 60.0, use_cache: bool = True) -> tuple[dict[str, LintRecord], Sources]:
     """{revision: record} for `scripts` (a contiguous range, in the order they apply)."""
-    prof = store.profile(pg_version)
+    prof = store.profile(pg_version, autocommit=runs_in_autocommit(config, script))
     keys = {s.revision: store.file_key(s.path) for s in scripts}
     found: dict[str, LintRecord] = {}
     sources = Sources()

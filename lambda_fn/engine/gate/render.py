@@ -110,6 +110,17 @@ def independent(script: ScriptDirectory, revisions: tuple[str, ...]) -> tuple[st
     return tuple(rev for rev in revisions if rev not in ancestors)
 
 
+def runs_in_autocommit(config: Config, script: ScriptDirectory) -> bool:
+    """Whether the project's revisions run in AUTOCOMMIT (environment.autocommit_of): then no revision has a
+    transaction, and the render (and so the gate) must not invent one."""
+    from pathlib import Path
+
+    from lambda_fn.engine.environment import autocommit_of
+
+    declared = (config.get_section("alembic_hook") or {}).get("autocommit")
+    return autocommit_of(Path(script.env_py_location), declared)[0]
+
+
 def render_sql(config: Config, script: ScriptDirectory, start: tuple[str, ...], destinations: list[str], *,
                version_table: str = VERSION_TABLE) -> str:
     """The whole upgrade script from `start` to `destinations`, in the hook's own offline context (env.py
@@ -124,9 +135,10 @@ def render_sql(config: Config, script: ScriptDirectory, start: tuple[str, ...], 
     # `alembic.context` is installed for revisions that ask it (context.is_offline_mode() and the like)
     environment = EnvironmentContext(config, script, fn=steps, as_sql=True, starting_rev=list(start) or None,
                                      destination_rev=destination)
+    transactions = not runs_in_autocommit(config, script)
     with environment:
-        environment.configure(url=OFFLINE_URL, literal_binds=True, transaction_per_migration=True,
-                              output_buffer=buffer, version_table=version_table)
+        environment.configure(url=OFFLINE_URL, literal_binds=True, transaction_per_migration=transactions,
+                              transactional_ddl=transactions, output_buffer=buffer, version_table=version_table)
         with environment.begin_transaction():
             environment.run_migrations()
     return buffer.getvalue()

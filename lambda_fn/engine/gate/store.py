@@ -66,8 +66,9 @@ def file_key(path: str | Path) -> str:
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def profile(pg_version: str) -> str:
-    return f"{FORMAT}|pg{pg_version}"
+def profile(pg_version: str, *, autocommit: bool = False) -> str:
+    # an AUTOCOMMIT project renders without transactions, so its verdicts differ for the same file
+    return f"{FORMAT}|pg{pg_version}" + ("|autocommit" if autocommit else "")
 
 
 def read_manifest(script_dir: str | Path, prof: str) -> dict[str, LintRecord]:
