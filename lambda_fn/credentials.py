@@ -14,7 +14,8 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.contract import ErrorKind
+from lambda_fn.errors import HookError
 from lambda_fn.settings import Settings, parse_sslmode
 
 if TYPE_CHECKING:

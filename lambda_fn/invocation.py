@@ -9,9 +9,10 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
+from lambda_fn.contract import ErrorKind
 from lambda_fn.credentials import SecretReader
 from lambda_fn.deadline import DIRECT_REPLY_SECONDS, Deadline
-from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.errors import HookError
 from lambda_fn.log import logger
 from lambda_fn.postgres.connect import MAX_APPLICATION_NAME
 from lambda_fn.request import Request

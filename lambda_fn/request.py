@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.contract import ErrorKind
+from lambda_fn.errors import HookError
 
 
 class Command(StrEnum):

@@ -7,21 +7,11 @@ remote invoke), is built by `Result.failure` or `Result.fail`, and serialised by
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from enum import StrEnum
 from typing import Any
 
-from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.contract import ErrorKind, Status
+from lambda_fn.errors import HookError
 from lambda_fn.findings import Finding
-
-
-class Status(StrEnum):
-    APPLIED = "applied"          # something changed (upgrade, downgrade or stamp)
-    UP_TO_DATE = "up_to_date"    # nothing to do: at (or past) the target
-    PENDING = "pending"          # read-only commands: revisions wait to be applied
-    OK = "ok"                    # read-only commands with nothing to judge (history, heads, sql)
-    SKIPPED = "skipped"          # SKIP_MIGRATIONS: the database was not touched
-    PARTIAL = "partial"          # a time-budgeted run stopped between revisions: `pending` is what remains
-    FAILED = "failed"
 
 
 @dataclass(frozen=True)

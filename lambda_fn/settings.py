@@ -13,7 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.contract import ErrorKind
+from lambda_fn.errors import HookError
 
 SSL_MODES = ("disable", "require", "verify-ca", "verify-full")
 # how the secret is read (DB_SECRET_SOURCE)

@@ -19,8 +19,9 @@ from collections.abc import Callable, Mapping
 from urllib.parse import quote
 
 from lambda_fn.aws.config import bounded_config
+from lambda_fn.contract import ErrorKind
 from lambda_fn.credentials import SecretReader
-from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.errors import HookError
 from lambda_fn.settings import parse_port
 
 EXTENSION_HOST = "localhost"

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from lambda_fn.cli.render import github_annotations, progress, render
+from lambda_fn.contract import Status
 from lambda_fn.request import SKIP_LINT_CONFIRMATION, Command, Request
-from lambda_fn.result import Status
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 Options = Callable[[argparse.ArgumentParser], None]

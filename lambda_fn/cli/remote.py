@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.contract import FUNCTION_ERROR, ErrorKind
+from lambda_fn.errors import HookError
 from lambda_fn.result import Result
 
 if TYPE_CHECKING:
@@ -83,7 +84,7 @@ def _result(command: str, function_error: str | None, body: bytes) -> dict[str, 
             return data
         return _failed(command, ErrorKind.INTERNAL, "The function answered with something other than a result object.")
     # a function error: the handler's MigrationFailed carries the result object as its message
-    if isinstance(data, dict) and data.get("errorType") == "MigrationFailed":
+    if isinstance(data, dict) and data.get("errorType") == FUNCTION_ERROR:
         try:
             result = json.loads(str(data.get("errorMessage")))
         except ValueError:

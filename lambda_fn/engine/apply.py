@@ -13,13 +13,14 @@ from typing import Any
 from alembic.runtime.migration import MigrationContext, RevisionStep
 from alembic.script import Script
 
+from lambda_fn.contract import ErrorKind, Status
 from lambda_fn.deadline import MIN_STEP_SECONDS
 from lambda_fn.engine.context import Context, join, ms, split
 from lambda_fn.engine.verify import verify_step
-from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.errors import HookError
 from lambda_fn.log import logger
 from lambda_fn.postgres.errors import classify
-from lambda_fn.result import RevisionRun, Status, StepEvent
+from lambda_fn.result import RevisionRun, StepEvent
 
 
 def apply_steps(ctx: Context, steps: list[RevisionStep], direction: str) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import pg8000.native
 
 from lambda_fn import credentials
+from lambda_fn.contract import Status
 from lambda_fn.credentials import SecretReader
 from lambda_fn.deadline import MIN_STEP_SECONDS, Deadline
 from lambda_fn.engine.ledger import Ledger, Names, code_identity
@@ -23,7 +24,7 @@ from lambda_fn.log import logger
 from lambda_fn.postgres.errors import classify, sqlstate
 from lambda_fn.postgres.readiness import Ready, wait_until_ready
 from lambda_fn.request import Command, Request
-from lambda_fn.result import Result, Status
+from lambda_fn.result import Result
 from lambda_fn.settings import Settings
 
 UNDEFINED_TABLE = "42P01"

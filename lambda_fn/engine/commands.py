@@ -10,14 +10,15 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from lambda_fn.contract import ErrorKind, Status
 from lambda_fn.engine import record
 from lambda_fn.engine.apply import apply_steps
 from lambda_fn.engine.context import Context, join, ms, split
 from lambda_fn.engine.project import Heads
 from lambda_fn.engine.verify import verify_stamp
-from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.errors import HookError
 from lambda_fn.request import Command
-from lambda_fn.result import Result, RevisionRun, Status
+from lambda_fn.result import Result, RevisionRun
 
 Handler = Callable[[Context, Heads], None]
 

@@ -32,9 +32,10 @@ from sqlalchemy import URL, Connection, Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from lambda_fn.contract import ErrorKind
 from lambda_fn.credentials import Credentials
 from lambda_fn.engine.manifest import DEFAULT_VERSION_TABLE, VersionTable
-from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.errors import HookError
 from lambda_fn.log import logger
 
 # what env.py's run_migrations() calls: (current heads, MigrationContext) -> the steps to run

@@ -11,13 +11,14 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
+from lambda_fn.contract import ErrorKind, Status
 from lambda_fn.credentials import SecretReader
 from lambda_fn.deadline import Deadline
 from lambda_fn.engine import at_head, watchdog
-from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.errors import HookError
 from lambda_fn.log import logger
 from lambda_fn.request import Command, Request
-from lambda_fn.result import Result, Status, StepEvent
+from lambda_fn.result import Result, StepEvent
 from lambda_fn.settings import Settings
 
 

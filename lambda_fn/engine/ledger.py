@@ -29,7 +29,8 @@ from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
 
-from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.contract import ErrorKind
+from lambda_fn.errors import HookError
 from lambda_fn.request import Origin
 from lambda_fn.settings import Settings
 

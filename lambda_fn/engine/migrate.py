@@ -4,6 +4,7 @@ changes anything. Loaded only when the fast path (`at_head.py`) cannot answer.
 
 from __future__ import annotations
 
+from lambda_fn.contract import Status
 from lambda_fn.credentials import SecretReader
 from lambda_fn.deadline import Deadline
 from lambda_fn.engine import watchdog
@@ -16,7 +17,7 @@ from lambda_fn.engine.target import TargetDatabase
 from lambda_fn.log import logger
 from lambda_fn.postgres.readiness import Ready
 from lambda_fn.request import Command, Request
-from lambda_fn.result import Result, Status
+from lambda_fn.result import Result
 from lambda_fn.settings import Settings
 
 

@@ -21,10 +21,11 @@ from alembic.script.revision import RevisionError
 from alembic.util.exc import CommandError
 from sqlalchemy import Connection
 
+from lambda_fn.contract import ErrorKind
 from lambda_fn.engine import env_reads, manifest
 from lambda_fn.engine.environment import EnvPlan, HookDatabase, StepsFn, autocommit_of, run_env
 from lambda_fn.engine.locate import resolve_path
-from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.errors import HookError
 
 Heads = tuple[str, ...]
 

@@ -12,9 +12,10 @@ import sqlalchemy
 from sqlalchemy import URL, Connection
 
 from lambda_fn import credentials
+from lambda_fn.contract import ErrorKind
 from lambda_fn.credentials import Credentials, SecretReader
 from lambda_fn.deadline import MIN_STEP_SECONDS, Deadline
-from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.errors import HookError
 from lambda_fn.postgres.connect import SOCKET_SLACK, SessionBounds, milliseconds
 from lambda_fn.postgres.dialect import hook_url, make_engine
 from lambda_fn.postgres.errors import classify

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lambda_fn.contract import ErrorKind
 from lambda_fn.engine.context import Context, join
 from lambda_fn.engine.environment import snippet
 from lambda_fn.engine.project import Heads
-from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.errors import HookError
 
 
 def verify_step(ctx: Context, rev: str, direction: str, before: Heads, after: Heads) -> None:

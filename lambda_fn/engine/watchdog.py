@@ -34,8 +34,9 @@ from dataclasses import dataclass, field
 
 import pg8000.native
 
+from lambda_fn.contract import ErrorKind
 from lambda_fn.deadline import STOP_SECONDS, Deadline
-from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.errors import HookError
 from lambda_fn.log import logger
 from lambda_fn.postgres import sessions
 from lambda_fn.postgres.connect import open_native, server_major

@@ -8,8 +8,9 @@ import ssl
 
 import pg8000.dbapi
 
+from lambda_fn.contract import ErrorKind
 from lambda_fn.credentials import Credentials
-from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.errors import HookError
 
 AUTH_FAILED = {"28P01", "28000"}
 DATABASE_MISSING = "3D000"

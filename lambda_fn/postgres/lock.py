@@ -21,9 +21,10 @@ from contextlib import contextmanager, suppress
 
 import pg8000.native
 
+from lambda_fn.contract import ErrorKind
 from lambda_fn.credentials import Credentials
 from lambda_fn.deadline import Deadline
-from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.errors import HookError
 from lambda_fn.log import logger
 from lambda_fn.postgres.connect import PROBE_TIMEOUT, SessionBounds, open_native
 from lambda_fn.postgres.errors import classify

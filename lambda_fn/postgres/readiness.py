@@ -8,9 +8,10 @@ from dataclasses import dataclass, replace
 
 import pg8000.native
 
+from lambda_fn.contract import ErrorKind
 from lambda_fn.credentials import Credentials
 from lambda_fn.deadline import Deadline
-from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.errors import HookError
 from lambda_fn.log import logger
 from lambda_fn.postgres.connect import PROBE_TIMEOUT, open_native, server_major
 from lambda_fn.postgres.errors import DUPLICATE_DATABASE, pg_message, sqlstate

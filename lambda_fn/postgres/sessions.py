@@ -17,8 +17,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+from lambda_fn.contract import ErrorKind
 from lambda_fn.credentials import Credentials
-from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.errors import HookError
 
 
 @dataclass(frozen=True)

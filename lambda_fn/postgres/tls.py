@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import ssl
 
-from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.contract import ErrorKind
+from lambda_fn.errors import HookError
 
 
 def ssl_context(mode: str, rootcert: str | None) -> ssl.SSLContext | bool:

@@ -26,11 +26,12 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.data_classes import CodePipelineJobEvent
 
-from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.contract import ErrorKind, Status
+from lambda_fn.errors import HookError
 from lambda_fn.findings import counted, listing
 from lambda_fn.log import logger
 from lambda_fn.request import Command, Origin, Request
-from lambda_fn.result import Result, Status
+from lambda_fn.result import Result
 from lambda_fn.sources.base import Execute, LambdaInfo, Outcome, duration, fit
 
 if TYPE_CHECKING:

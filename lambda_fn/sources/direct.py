@@ -17,8 +17,9 @@ from dataclasses import replace
 from typing import Any
 
 from lambda_fn.bounded import fit_result
+from lambda_fn.contract import ErrorKind
 from lambda_fn.deadline import DIRECT_REPLY_SECONDS
-from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.errors import HookError
 from lambda_fn.request import SKIP_LINT_CONFIRMATION, Command, CopyDatabase, DatabaseOverride, Origin, Request
 from lambda_fn.result import Result
 from lambda_fn.sources.base import Execute, LambdaInfo, Outcome
@@ -34,7 +35,9 @@ KEYS = ("command", "revision", "confirm", "no_lint", "limit", "partial", "budget
 
 
 class MigrationFailed(Exception):
-    """Raised to Lambda so the caller gets a function error; the message is the result object as JSON."""
+    """Raised to Lambda so the caller gets a function error; the message is the result object as JSON.
+
+    Lambda reports the class name as errorType: it is `contract.FUNCTION_ERROR` (tests/unit/test_contract.py)."""
 
     def __init__(self, result: dict[str, Any]) -> None:
         super().__init__(json.dumps(result, default=str, separators=(",", ":")))

@@ -8,9 +8,8 @@ from typing import Any
 
 import pg8000.native
 
-from lambda_fn.errors import ErrorKind
+from lambda_fn.contract import ErrorKind, Status
 from lambda_fn.postgres.lock import lock_key
-from lambda_fn.result import Status
 from tests.support.database import Database, create_database
 from tests.support.engine import run
 from tests.support.projects import Rev, write_project

@@ -10,8 +10,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from lambda_fn.aws.secrets import powertools_secret_reader
-from lambda_fn.errors import ErrorKind
-from lambda_fn.result import Status
+from lambda_fn.contract import ErrorKind, Status
 from tests.support.database import Database
 from tests.support.engine import run
 from tools.localpg import SUPERUSER_PASSWORD, free_port

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from lambda_fn.cli import lint_manifest
+from lambda_fn.contract import ErrorKind, Status
 from lambda_fn.engine import watchdog
-from lambda_fn.errors import ErrorKind
-from lambda_fn.result import Result, Status
+from lambda_fn.result import Result
 from tests.support.database import Database
 from tests.support.engine import run
 from tests.support.projects import Rev, write_project

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
+from lambda_fn.contract import Status
 from lambda_fn.engine import migrate
-from lambda_fn.result import Result, Status
+from lambda_fn.result import Result
 from tests.support.database import ALEMBIC_INI, Database, create_database
 from tests.support.engine import run
 from tests.support.paths import REPO

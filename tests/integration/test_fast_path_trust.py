@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from lambda_fn import handler as handler_module
+from lambda_fn.contract import Status
 from lambda_fn.engine import manifest
-from lambda_fn.result import Status
 from tests.support.database import Database
 from tests.support.engine import run
 from tests.support.inprocess import FakeContext

@@ -7,9 +7,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from lambda_fn.errors import ErrorKind
+from lambda_fn.contract import ErrorKind, Status
 from lambda_fn.postgres.lock import lock_key
-from lambda_fn.result import Result, Status
+from lambda_fn.result import Result
 from tests.support.database import Database
 from tests.support.engine import run
 from tests.support.projects import SLEEP_SQL, Rev, write_project

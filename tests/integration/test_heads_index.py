@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 from lambda_fn.cli import manifest
+from lambda_fn.contract import Status
 from lambda_fn.engine import manifest as heads_index
 from lambda_fn.engine.project import AlembicProject
-from lambda_fn.result import Status
 from tests.support.database import Database
 from tests.support.engine import run
 from tests.support.projects import Rev, chain, write_project, write_revision

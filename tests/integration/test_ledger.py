@@ -14,9 +14,8 @@ from typing import Any
 
 import pytest
 
-from lambda_fn.errors import ErrorKind
+from lambda_fn.contract import ErrorKind, Status
 from lambda_fn.request import Command, Origin, Request
-from lambda_fn.result import Status
 from lambda_fn.settings import Settings
 from tests.support.database import Database
 from tests.support.engine import run

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from lambda_fn.errors import ErrorKind
-from lambda_fn.result import Status
+from lambda_fn.contract import ErrorKind, Status
 from tests.support.database import Database
 from tests.support.engine import run
 from tests.support.projects import Rev, write_project

@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from lambda_fn.cli import lint_manifest
+from lambda_fn.contract import ErrorKind, Status
 from lambda_fn.engine.execute import execute
-from lambda_fn.errors import ErrorKind
 from lambda_fn.request import Command, Request
-from lambda_fn.result import Result, Status
+from lambda_fn.result import Result
 from lambda_fn.settings import Settings
 from tests.support.database import Database
 from tests.support.projects import Rev, write_project

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from lambda_fn.contract import Status
 from lambda_fn.deadline import Deadline
 from lambda_fn.engine.execute import execute
 from lambda_fn.request import Command, Request
-from lambda_fn.result import Result, Status
+from lambda_fn.result import Result
 from lambda_fn.settings import Settings
 from tests.support.database import Database
 from tests.support.engine import run

@@ -5,10 +5,9 @@ from __future__ import annotations
 import pg8000.native
 import pytest
 
+from lambda_fn.contract import ErrorKind, Status
 from lambda_fn.credentials import from_url
-from lambda_fn.errors import ErrorKind
 from lambda_fn.postgres.connect import connect_kwargs
-from lambda_fn.result import Status
 from lambda_fn.settings import Settings
 from tests.support.database import ALEMBIC_INI
 from tests.support.engine import run

@@ -10,7 +10,8 @@ from tests.support.paths import REPO
 PACKAGE = REPO / "lambda_fn"
 
 # layer -> the layers it may import (itself included)
-VOCABULARY = {"errors", "result", "request", "settings", "deadline", "findings", "credentials", "log", "bounded"}
+VOCABULARY = {"contract", "errors", "result", "request", "settings", "deadline", "findings", "credentials", "log",
+              "bounded"}
 ALLOWED = {
     "vocabulary": {"vocabulary"},
     "postgres": {"vocabulary", "postgres"},

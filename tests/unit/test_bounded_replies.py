@@ -10,7 +10,8 @@ import uuid
 from typing import Any
 
 from lambda_fn.bounded import fit_result
-from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.contract import ErrorKind
+from lambda_fn.errors import HookError
 from lambda_fn.findings import Finding, FindingClass
 from lambda_fn.result import Result
 from lambda_fn.sources import cloudformation, codepipeline, direct

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
+from lambda_fn.contract import ErrorKind
 from lambda_fn.credentials import Credentials, resolve
-from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.errors import HookError
 from lambda_fn.settings import Settings
 
 PASSWORD = "p@ss:w/rd%?#"  # characters that break naive URL handling

@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
+from lambda_fn.contract import ErrorKind
 from lambda_fn.engine.gate import squawk
 from lambda_fn.engine.gate.policy import Policy
 from lambda_fn.engine.gate.sql import created_table, normalise_name, split, tables
-from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.errors import HookError
 from lambda_fn.findings import Finding, FindingClass, listing
 from lambda_fn.request import Command
 from lambda_fn.result import Result

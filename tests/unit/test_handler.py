@@ -11,10 +11,9 @@ from typing import Any
 import pytest
 
 from lambda_fn import invocation, telemetry
+from lambda_fn.contract import ErrorKind, Status
 from lambda_fn.deadline import Deadline
-from lambda_fn.errors import ErrorKind
 from lambda_fn.request import Command, Request
-from lambda_fn.result import Status
 from lambda_fn.sources import cloudformation, codepipeline, direct, identify
 from tests.support.events import cloudformation_event, codepipeline_event
 from tests.support.paths import REPO

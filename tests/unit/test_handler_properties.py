@@ -27,10 +27,10 @@ from hypothesis import strategies as st
 from lambda_fn import handler as handler_module
 from lambda_fn import invocation
 from lambda_fn.bounded import encoded_length
-from lambda_fn.errors import ErrorKind
+from lambda_fn.contract import ErrorKind, Status
 from lambda_fn.log import logger
 from lambda_fn.request import Command, Request
-from lambda_fn.result import ErrorInfo, Result, RevisionRun, Status
+from lambda_fn.result import ErrorInfo, Result, RevisionRun
 from lambda_fn.sources import LambdaInfo, cloudformation, direct
 from tests.support.codepipeline_recorder import CodePipelineRecorder
 from tests.support.events import cloudformation_event, codepipeline_event

@@ -8,12 +8,13 @@ from typing import Any
 import pytest
 
 from lambda_fn.cli.rehearse import markdown, text
+from lambda_fn.contract import ErrorKind
 from lambda_fn.engine.gate.policy import Policy
 from lambda_fn.engine.rehearsal.copy import copy_settings
 from lambda_fn.engine.rehearsal.measure import LockSpan, RevisionMeasure, RowLocks, StatementMeasure
 from lambda_fn.engine.rehearsal.modes import blocks
 from lambda_fn.engine.rehearsal.policy import RehearsalPolicy, Use
-from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.errors import HookError
 from lambda_fn.request import Command, CopyDatabase, Request
 from lambda_fn.settings import Settings
 from lambda_fn.sources import direct

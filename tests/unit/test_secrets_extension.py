@@ -11,8 +11,9 @@ import pytest
 
 from lambda_fn import invocation
 from lambda_fn.aws.secrets import extension_secret_reader
+from lambda_fn.contract import ErrorKind
 from lambda_fn.credentials import SecretReader
-from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.errors import HookError
 from lambda_fn.settings import Settings
 from tests.support.http_server import Response
 from tests.support.secrets_extension import SESSION_TOKEN, TOKEN_HEADER, SecretsExtension, hang

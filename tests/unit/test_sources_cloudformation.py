@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.contract import ErrorKind, Status
+from lambda_fn.errors import HookError
 from lambda_fn.request import Command, Origin, Request
-from lambda_fn.result import ErrorInfo, Result, RevisionRun, Status
+from lambda_fn.result import ErrorInfo, Result, RevisionRun
 from lambda_fn.sources import LambdaInfo, cloudformation
 from tests.support.events import cloudformation_event
 from tests.support.response_recorder import ResponseRecorder

@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.contract import ErrorKind, Status
+from lambda_fn.errors import HookError
 from lambda_fn.request import Command, Request
-from lambda_fn.result import ErrorInfo, Result, RevisionRun, Status
+from lambda_fn.result import ErrorInfo, Result, RevisionRun
 from lambda_fn.sources import LambdaInfo, codepipeline
 from tests.support.codepipeline_recorder import CodePipelineRecorder
 from tests.support.events import codepipeline_event

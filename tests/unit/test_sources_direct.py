@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.contract import ErrorKind, Status
+from lambda_fn.errors import HookError
 from lambda_fn.request import Command, Request
-from lambda_fn.result import ErrorInfo, Result, Status
+from lambda_fn.result import ErrorInfo, Result
 from lambda_fn.sources import LambdaInfo, direct
 
 

@@ -37,9 +37,10 @@ from constructs import Construct
 from alembic_hook_cdk.workflow.props import MigrationWorkflowProps, SnapshotOptions
 from alembic_hook_cdk.workflow.rehearsal import RehearsalStage
 from alembic_hook_cdk.workflow.rehearsal import settings as rehearsal_settings
+from lambda_fn.contract import FUNCTION_ERROR
 
 # The direct payload's failure (lambda_fn/sources/direct.py): errorType, and errorMessage = the result as JSON.
-FUNCTION_FAILURE = "MigrationFailed"
+FUNCTION_FAILURE = FUNCTION_ERROR
 # Lambda's own failures worth another invoke: the function never ran, or Lambda lost the answer. A function
 # error (MigrationFailed, a timeout) is never retried: the engine reported it, or the revision would time
 # out again. A retry after a revision committed is a no-op for that revision (lock, version table, ledger).

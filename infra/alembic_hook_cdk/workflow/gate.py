@@ -38,6 +38,7 @@ from constructs import Construct
 
 from alembic_hook_cdk.workflow.definition import LAMBDA_SERVICE_ERRORS, execution_arn_prefix, machine_name
 from alembic_hook_cdk.workflow.secrets import acknowledge_resources
+from lambda_fn.contract import FUNCTION_ERROR
 
 GATE_RESOURCE_TYPE = "Custom::DbMigrationWorkflow"
 DEFAULT_GATE_BUDGET = Duration.minutes(45)
@@ -85,7 +86,7 @@ class DeployGate(Construct):
         run.add_catch(stop, errors=["States.ALL"], result_path="$.error")
         stop.add_catch(respond_failure, errors=["States.ALL"], result_path="$.stop_error")
         stop.next(respond_failure)
-        respond_failure.next(sfn.Fail(self, "Failed", error="MigrationFailed",
+        respond_failure.next(sfn.Fail(self, "Failed", error=FUNCTION_ERROR,
                                       cause="The migration workflow failed; CloudFormation was told why."))
         chain = names.next(run).next(respond_success).next(sfn.Succeed(self, "Answered"))
 

@@ -26,6 +26,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 
+from lambda_fn.contract import FUNCTION_ERROR
+
 if TYPE_CHECKING:
     from alembic_hook_cdk.workflow.definition import Definition
 
@@ -244,7 +246,7 @@ class RehearsalStage:
             result_path="$.failure")
         payload.next(result).next(kind).next(self.failure_end)
         return sfn.Choice(scope, "RehearsalFunctionFailure?").when(
-            sfn.Condition.string_equals("$.error.Error", "MigrationFailed"), payload
+            sfn.Condition.string_equals("$.error.Error", FUNCTION_ERROR), payload
         ).otherwise(self._fail("RehearsalFailed", None, from_error=True))
 
     def _fail(self, construct_id: str, kind: str | None, message: str = "", *, from_error: bool = False) -> sfn.Pass:

@@ -12,16 +12,17 @@ from alembic.script import Script
 from alembic.script.revision import RevisionError
 from alembic.util.exc import CommandError
 
+from lambda_fn.contract import ErrorKind, Status
 from lambda_fn.deadline import MIN_STEP_SECONDS, Deadline
 from lambda_fn.engine.context import Context
 from lambda_fn.engine.gate import lint as lint_records
 from lambda_fn.engine.gate.judge import judge, live_catalogue
 from lambda_fn.engine.gate.policy import SECTION, Policy
 from lambda_fn.engine.project import AlembicProject
-from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.errors import HookError
 from lambda_fn.findings import Finding, counts, refused
 from lambda_fn.log import logger
-from lambda_fn.result import Result, Status
+from lambda_fn.result import Result
 from lambda_fn.settings import Settings
 
 SQUAWK_TIMEOUT = 120.0

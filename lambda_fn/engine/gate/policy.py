@@ -23,9 +23,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from lambda_fn.contract import ErrorKind
 from lambda_fn.engine.gate.rules import DEFAULT_DISABLED
 from lambda_fn.engine.rehearsal.policy import KEYS as REHEARSAL_KEYS
-from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.errors import HookError
 from lambda_fn.findings import FindingClass
 
 SECTION = "alembic_hook"

@@ -8,7 +8,8 @@ from dataclasses import replace
 
 from sqlalchemy import Connection
 
-from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.contract import ErrorKind
+from lambda_fn.errors import HookError
 from lambda_fn.request import CopyDatabase
 from lambda_fn.settings import Settings
 

@@ -17,13 +17,14 @@ from collections.abc import Sequence
 
 from alembic.script import Script
 
+from lambda_fn.contract import ErrorKind
 from lambda_fn.engine.context import Context
 from lambda_fn.engine.ledger import file_sha256
 from lambda_fn.engine.project import AlembicProject
 from lambda_fn.engine.rehearsal import record
 from lambda_fn.engine.rehearsal.measure import RevisionMeasure
 from lambda_fn.engine.rehearsal.policy import SECTION, RehearsalPolicy, Use
-from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.errors import HookError
 from lambda_fn.findings import Finding, FindingClass
 from lambda_fn.log import logger
 

@@ -19,8 +19,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from lambda_fn.contract import ErrorKind
 from lambda_fn.engine.rehearsal.measure import RevisionMeasure, short
-from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.errors import HookError
 
 SECTION = "alembic_hook"
 KEYS = ("rehearsal", "rehearsal_max_lock_seconds", "rehearsal_max_revision_seconds", "rehearsal_max_age_hours")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lambda_fn.contract import ErrorKind, Status
 from lambda_fn.engine.apply import apply_steps
 from lambda_fn.engine.context import Context, join
 from lambda_fn.engine.environment import HookDatabase
@@ -21,9 +22,9 @@ from lambda_fn.engine.rehearsal.measure import RevisionMeasure
 from lambda_fn.engine.rehearsal.observe import Recorder
 from lambda_fn.engine.rehearsal.policy import RehearsalPolicy, Violation
 from lambda_fn.engine.target import TargetDatabase
-from lambda_fn.errors import ErrorKind, HookError
+from lambda_fn.errors import HookError
 from lambda_fn.log import logger
-from lambda_fn.result import Result, Status
+from lambda_fn.result import Result
 
 
 def rehearse(ctx: Context, current: Heads) -> None:
