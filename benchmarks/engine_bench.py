@@ -23,8 +23,8 @@ from pathlib import Path
 import pg8000.native
 
 from benchmarks.common import interleaved, markdown, median_ms, ratio, table
-from lambda_fn.cli import manifest as manifest_cli
-from lambda_fn.engine import manifest as heads_index
+from lambda_fn.cli import build_heads
+from lambda_fn.engine import heads_manifest
 from lambda_fn.log import logger
 from lambda_fn.result import Result
 from tests.support.database import ALEMBIC_INI, Database, create_database
@@ -144,16 +144,16 @@ def history(pg: LocalPostgres) -> str:
         _engine(db, env)
         again = functools.partial(_engine, db, env)
         measured[(n, "hit")] = median_ms(again, RUNS * 2)
-        assert manifest_cli.main([str(ini), "--write"]) == 0  # what the bundler ships next to env.py
+        assert build_heads.main([str(ini), "--write"]) == 0  # what the bundler ships next to env.py
         with _deployed(root):
             again()
             measured[(n, "deployed")] = median_ms(again, RUNS * 2)
-        fp = heads_index.fingerprint([root / "migrations" / "versions"])
-        (root / "migrations" / heads_index.MANIFEST).unlink()
+        fp = heads_manifest.fingerprint([root / "migrations" / "versions"])
+        (root / "migrations" / heads_manifest.HEADS_MANIFEST).unlink()
 
         def forget(fp: str = fp) -> None:
-            heads_index._cache_file("heads", fp).unlink(missing_ok=True)
-            heads_index._heads_hits.clear()  # and this process's memo: a new process would miss too
+            heads_manifest._cache_file("heads", fp).unlink(missing_ok=True)
+            heads_manifest._heads_hits.clear()  # and this process's memo: a new process would miss too
 
         measured[(n, "miss")] = median_ms(again, RUNS, setup=forget)
     rows: list[tuple[str, float, float | None]] = []

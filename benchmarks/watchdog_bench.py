@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from benchmarks.common import interleaved, markdown
-from lambda_fn.cli import lint_manifest
+from lambda_fn.cli import build_lint
 from lambda_fn.deadline import STOP_SECONDS, Deadline
 from lambda_fn.engine import watchdog
 from lambda_fn.engine.execute import execute
@@ -47,7 +47,7 @@ def _settings(db: Database, ini: Path) -> Settings:
 
 def stop_after_deadline(cluster: object, root: Path) -> list[list[str]]:
     ini = write_project(root / "loop", [Rev("w0", None, "op.execute('SELECT 1')"), Rev("w1", "w0", LOOP)])
-    assert lint_manifest.main([str(ini), "--write"]) == 0
+    assert build_lint.main([str(ini), "--write"]) == 0
     lateness = []
     for _ in range(RUNS):
         db = create_database(cluster)  # type: ignore[arg-type]

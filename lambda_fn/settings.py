@@ -1,7 +1,7 @@
 """Environment -> one frozen Settings value, validated once.
 
 `VARIABLES` is the one table of environment variable names: the runtime reads it (`Settings.from_env`) and
-the CDK construct writes it (`Settings.environment`), so the two can never spell a name differently.
+the CDK construct writes it (`Settings.to_env`), so the two can never spell a name differently.
 Credentials in URL or component form (DATABASE_URL, POSTGRES_*, DATABASE_*) stay in `env`: they are read
 by `credentials.resolve` and must never be copied into a value that might be logged.
 """
@@ -72,7 +72,7 @@ class Settings:
         return cls(**values, env=env)
 
     @classmethod
-    def environment(cls, **values: object) -> dict[str, str]:
+    def to_env(cls, **values: object) -> dict[str, str]:
         """The environment variables that make `from_env` give these field values (the construct's side).
         Values may be CDK tokens; they are rendered, not validated."""
         by_field = {var.field: var for var in VARIABLES}

@@ -112,7 +112,7 @@ class Verb:
 
 
 def _run_lint(ns: argparse.Namespace, env: dict[str, str]) -> int:
-    from lambda_fn.cli.lint import lint_offline_cli  # offline: the migrations alone, no database (CI on a PR)
+    from lambda_fn.cli.lint_offline import lint_offline_cli  # offline: the migrations alone, no database (CI on a PR)
 
     return _print(lint_offline_cli(env, ns.revision), ns)
 

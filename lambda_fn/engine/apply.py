@@ -16,7 +16,7 @@ from alembic.script import Script
 from lambda_fn.contract import ErrorKind, Status
 from lambda_fn.deadline import MIN_STEP_SECONDS
 from lambda_fn.engine.context import Context, join, ms, split
-from lambda_fn.engine.verify import verify_step
+from lambda_fn.engine.read_back import read_back_step
 from lambda_fn.errors import HookError
 from lambda_fn.log import logger
 from lambda_fn.postgres.errors import classify
@@ -40,8 +40,9 @@ def apply_steps(ctx: Context, steps: list[RevisionStep], direction: str) -> None
         before = stepper.index
         _run_with_table_lock_retries(ctx, stepper)
         if stepper.index == before and stepper.stop is None:
-            # env.py returned without running the migrations: the step verification says how
-            verify_step(ctx, steps[before].revision.revision, direction, split(ctx.result.to_revision), ctx.current())
+            # env.py returned without running the migrations: the step read-back says how
+            read_back_step(ctx, steps[before].revision.revision, direction, split(ctx.result.to_revision),
+                           ctx.current())
             raise HookError(ErrorKind.ENV_PY, f"{ctx.project.env_py} finished without running the migrations "
                             "(context.run_migrations() was not called); nothing was applied.",
                             steps[before].revision.revision)
@@ -99,7 +100,7 @@ class _Stepper:
                             f"it. {index} of {total} revision(s) applied; the database is at "
                             f"{r.to_revision or 'base'}. Run again to continue, or raise the timeout.", rev)
         if ctx.lock is not None:
-            ctx.lock.verify()  # a runner frozen past the idle bound has lost its lock: stop before more DDL
+            ctx.lock.ensure_held()  # a runner frozen past the idle bound has lost its lock: stop before more DDL
         logger.info(f"Revision {self.direction} started", extra={"revision": rev, "description": doc,
                                                                 "step": f"{index + 1}/{total}"})
         if ctx.observe:
@@ -117,7 +118,7 @@ class _Stepper:
         rev, doc = script.revision, script.doc or ""
         took = time.monotonic() - running.began
         after = ctx.current()
-        verify_step(ctx, rev, self.direction, running.before, after)
+        read_back_step(ctx, rev, self.direction, running.before, after)
         r.applied.append(RevisionRun(rev, doc, self.direction, ms(took)))
         r.to_revision = join(after)
         self.running, self.index = None, self.index + 1

@@ -17,9 +17,9 @@ from lambda_fn import credentials
 from lambda_fn.contract import Status
 from lambda_fn.credentials import SecretReader
 from lambda_fn.deadline import MIN_STEP_SECONDS, Deadline
+from lambda_fn.engine.heads_manifest import VersionTable
 from lambda_fn.engine.ledger import Ledger, Names, code_identity
 from lambda_fn.engine.locate import locate
-from lambda_fn.engine.manifest import VersionTable
 from lambda_fn.log import logger
 from lambda_fn.postgres.errors import classify, sqlstate
 from lambda_fn.postgres.readiness import Ready, wait_until_ready

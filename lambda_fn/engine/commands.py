@@ -15,7 +15,7 @@ from lambda_fn.engine import record
 from lambda_fn.engine.apply import apply_steps
 from lambda_fn.engine.context import Context, join, ms, split
 from lambda_fn.engine.project import Heads
-from lambda_fn.engine.verify import verify_stamp
+from lambda_fn.engine.read_back import read_back_stamp
 from lambda_fn.errors import HookError
 from lambda_fn.request import Command
 from lambda_fn.result import Result, RevisionRun
@@ -170,7 +170,7 @@ def stamp(ctx: Context, current: Heads) -> None:
         began = time.monotonic()
         project.stamp(ctx.database, target, purge=purge)
         after = ctx.current()
-        verify_stamp(ctx, target, current, after)
+        read_back_stamp(ctx, target, current, after)
         was = join(current) or "empty"
         took = ms(time.monotonic() - began)
         r.applied.append(RevisionRun(join(after) or "base", f"stamped (was {was})", "stamp", took))
@@ -203,7 +203,7 @@ def check(ctx: Context, current: Heads) -> None:
     project.check_known(current)
     if record.exists(ctx.ledger):
         checksums = record.applied_checksums(ctx, current)
-        ctx.ledger.verify(set(checksums), checksums)
+        ctx.ledger.check_integrity(set(checksums), checksums)
     if pending := project.pending(current):
         from lambda_fn.engine.gate.enforce import enforce
 

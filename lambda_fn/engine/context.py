@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lambda_fn.credentials import Credentials
-from lambda_fn.engine.environment import HookDatabase
+from lambda_fn.engine.env_py import HookDatabase
 from lambda_fn.engine.ledger import Ledger
 from lambda_fn.engine.project import AlembicProject, Heads
 from lambda_fn.engine.target import TargetDatabase

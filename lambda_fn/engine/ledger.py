@@ -36,7 +36,7 @@ from lambda_fn.settings import Settings
 
 # (sql with :name parameters, parameters) -> rows; the full path runs it on its SQLAlchemy connection, the
 # fast path on its pg8000 one
-Execute = Callable[[str, dict[str, Any]], list[Any]]
+RunSql = Callable[[str, dict[str, Any]], list[Any]]
 
 UNDEFINED_TABLE = "42P01"
 
@@ -94,7 +94,7 @@ class Names:
 
 @dataclass
 class Ledger:
-    execute: Execute
+    execute: RunSql
     commit: Callable[[], None]
     names: Names
     run_id: int | None = None
@@ -169,7 +169,7 @@ class Ledger:
         self.commit()
         return {str(r[0]): (str(r[1]), r[2]) for r in rows}
 
-    def verify(self, applied: set[str], sha_of: dict[str, str]) -> None:
+    def check_integrity(self, applied: set[str], sha_of: dict[str, str]) -> None:
         """Refuse when a revision the database has applied differs from the file deployed now."""
         changed = [(rev, old, sha_of[rev]) for rev, (direction, old) in sorted(self.recorded().items())
                    if rev in applied and direction != "downgrade" and old and rev in sha_of and sha_of[rev] != old]

@@ -9,8 +9,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from lambda_fn.engine import manifest
-from lambda_fn.engine.manifest import VersionTable
+from lambda_fn.engine import heads_manifest
+from lambda_fn.engine.heads_manifest import VersionTable
 
 
 def resolve_path(path: str) -> Path:
@@ -33,17 +33,17 @@ class Located:
         """The revision files' fingerprint. In a Lambda deployment package (under LAMBDA_TASK_ROOT, read-only:
         the code cannot change under a running function) the one the build wrote into the manifest is the
         fingerprint of these very files, so it is read rather than recomputed from 1,000 files."""
-        if (shipped := manifest.shipped_fingerprint(self.script_dir)) and _deployed(self.script_dir):
+        if (shipped := heads_manifest.shipped_fingerprint(self.script_dir)) and _deployed(self.script_dir):
             return shipped
-        return manifest.fingerprint(self.version_dirs)
+        return heads_manifest.fingerprint(self.version_dirs)
 
     def known(self) -> tuple[tuple[str, ...], VersionTable] | None:
         """The heads and the version table, when the manifest or the cache knows them for these files."""
-        heads = manifest.lookup(self.script_dir, self.fingerprint)
+        heads = heads_manifest.lookup(self.script_dir, self.fingerprint)
         if heads is None:
             return None
-        versions = manifest.lookup_version_table(
-            self.script_dir, manifest.env_fingerprint(self.script_dir / "env.py", self.ini))
+        versions = heads_manifest.lookup_version_table(
+            self.script_dir, heads_manifest.env_fingerprint(self.script_dir / "env.py", self.ini))
         return None if versions is None else (heads, versions)
 
 

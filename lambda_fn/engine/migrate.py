@@ -10,7 +10,7 @@ from lambda_fn.deadline import Deadline
 from lambda_fn.engine import watchdog
 from lambda_fn.engine.commands import HANDLERS
 from lambda_fn.engine.context import Context, Observer, join
-from lambda_fn.engine.environment import HookDatabase
+from lambda_fn.engine.env_py import HookDatabase
 from lambda_fn.engine.project import AlembicProject
 from lambda_fn.engine.record import sqlalchemy_ledger
 from lambda_fn.engine.target import TargetDatabase

@@ -22,8 +22,8 @@ from alembic.util.exc import CommandError
 from sqlalchemy import Connection
 
 from lambda_fn.contract import ErrorKind
-from lambda_fn.engine import env_reads, manifest
-from lambda_fn.engine.environment import EnvPlan, HookDatabase, StepsFn, autocommit_of, run_env
+from lambda_fn.engine import env_reads, heads_manifest
+from lambda_fn.engine.env_py import EnvPlan, HookDatabase, StepsFn, autocommit_of, run_env
 from lambda_fn.engine.locate import resolve_path
 from lambda_fn.errors import HookError
 
@@ -56,22 +56,22 @@ class AlembicProject:
 
     @functools.cached_property
     def fingerprint(self) -> str:
-        return manifest.fingerprint(self.script._version_locations)
+        return heads_manifest.fingerprint(self.script._version_locations)
 
     @functools.cached_property
     def env_fingerprint(self) -> str:
-        return manifest.env_fingerprint(Path(self.script.dir) / "env.py", self.config.config_file_name or "")
+        return heads_manifest.env_fingerprint(Path(self.script.dir) / "env.py", self.config.config_file_name or "")
 
     def heads(self) -> Heads:
         """The heads, from the content-keyed index when it has them (no revision file imported)."""
         if self._heads is None:
-            self._heads = manifest.lookup(self.script.dir, self.fingerprint)
+            self._heads = heads_manifest.lookup(self.script.dir, self.fingerprint)
         if self._heads is None:
             try:
                 self._heads = tuple(self.script.get_heads())
             except Exception as exc:  # noqa: BLE001 - a revision file that fails to import, a cycle, ...
                 raise HookError(ErrorKind.CONFIGURATION, f"Cannot read the migration scripts: {exc}") from None
-            manifest.remember(self.fingerprint, self._heads)
+            heads_manifest.remember(self.fingerprint, self._heads)
         return self._heads
 
     def import_all(self) -> int:
@@ -166,7 +166,8 @@ class AlembicProject:
             plan = run_env(self.config, self.script, database, lambda rev, ctx: [], destination=None, probe=True)
         assert plan is not None  # run_env(probe=True) returns a plan or raises
         self.plan = plan
-        manifest.remember_version_table(self.env_fingerprint, plan.versions, reads)  # for the fast path's next run
+        # for the fast path's next run
+        heads_manifest.remember_version_table(self.env_fingerprint, plan.versions, reads)
         return plan
 
     def current(self, conn: Connection) -> Heads:
@@ -224,7 +225,7 @@ class AlembicProject:
         opts = self.plan.version_opts if self.plan else {}
         try:
             return render_sql(self.config, self.script, start, destinations,
-                              version_table=opts.get("version_table") or manifest.DEFAULT_VERSION_TABLE)
+                              version_table=opts.get("version_table") or heads_manifest.DEFAULT_VERSION_TABLE)
         except (CommandError, RevisionError) as exc:
             raise HookError(ErrorKind.BAD_REVISION, f"{exc}.") from None
         except Exception as exc:  # noqa: BLE001 - the team's revision code, run offline

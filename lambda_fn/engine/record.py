@@ -62,7 +62,7 @@ def run(ctx: Context, *, verify: bool) -> Iterator[None]:
         if abandoned := ledger.close_abandoned(join(current)):
             logger.warning("Closed runs whose runner stopped", extra={"abandoned_runs": abandoned})
         if verify:
-            ledger.verify(set(checksums), checksums)
+            ledger.check_integrity(set(checksums), checksums)
         ctx.database.on_version_apply = lambda step: _record_step(ctx, step)
         yield
     except HookError as exc:
@@ -103,7 +103,7 @@ def no_op(ctx: Context, current: Heads) -> None:
     as it is when something is pending."""
     checksums = applied_checksums(ctx, current)
     try:
-        ctx.ledger.verify(set(checksums), checksums)
+        ctx.ledger.check_integrity(set(checksums), checksums)
     except HookError as exc:
         ctx.result.run_id = ctx.ledger.start(ctx.request.command.value, ctx.request.origin,
                                              code_identity(ctx.project.fingerprint), join(current))

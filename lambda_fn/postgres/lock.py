@@ -8,7 +8,7 @@ when that connection ends, even after a crash.
 A runner that goes silent must not keep the lock: the lock session carries `idle_session_timeout`, and a
 heartbeat thread keeps it busy while the runner is alive. When the process freezes or dies, the heartbeat
 stops and PostgreSQL ends the session within the bound, which frees the lock. A runner that wakes up after
-that finds its lock gone (`HeldLock.verify`) and stops before its next revision.
+that finds its lock gone (`HeldLock.ensure_held`) and stops before its next revision.
 """
 
 from __future__ import annotations
@@ -67,11 +67,11 @@ class HeldLock:
             try:
                 with self._use:
                     self._conn.run("SELECT 1")
-            except Exception as exc:  # noqa: BLE001 - remembered; verify() reports it
+            except Exception as exc:  # noqa: BLE001 - remembered; ensure_held() reports it
                 self._lost = f"{type(exc).__name__}: {str(exc)[:200]}"
                 return
 
-    def verify(self) -> None:
+    def ensure_held(self) -> None:
         """Raise unless the lock's session is still alive (so the lock is still ours)."""
         if self._lost is None:
             try:

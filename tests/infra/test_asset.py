@@ -49,12 +49,12 @@ def test_asset_holds_handler_migrations_and_dependencies(asset_dir: Path) -> Non
 
 
 def test_asset_records_the_heads_for_cold_starts(asset_dir: Path) -> None:
-    from lambda_fn.engine import manifest as heads_index
+    from lambda_fn.engine import heads_manifest
 
-    manifest = json.loads((asset_dir / MIGRATIONS_DIR / heads_index.MANIFEST).read_text())
+    manifest = json.loads((asset_dir / MIGRATIONS_DIR / heads_manifest.HEADS_MANIFEST).read_text())
     assert manifest["heads"] == ["0005_recommendations"]
     # keyed by the content the function will see, so the function trusts it
-    assert manifest["fingerprint"] == heads_index.fingerprint([asset_dir / MIGRATIONS_DIR / "versions"])
+    assert manifest["fingerprint"] == heads_manifest.fingerprint([asset_dir / MIGRATIONS_DIR / "versions"])
 
 
 def test_asset_leaves_out_boto3_tests_caches_and_dev_dependencies(asset_dir: Path) -> None:

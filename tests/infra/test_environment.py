@@ -1,6 +1,6 @@
 """The function's environment, read back the way the runtime reads it: ``Settings.from_env``.
 
-The construct writes its variables with ``Settings.environment`` (lambda_fn/settings.py), so both sides use
+The construct writes its variables with ``Settings.to_env`` (lambda_fn/settings.py), so both sides use
 one table of names. These tests close the loop on the synthesized templates: every variable the template
 carries is one the runtime knows, and parsing it gives exactly the settings the props asked for. CDK tokens
 (the secret's ARN is a ``Ref``) reach the template as intrinsic functions; they are replaced by a placeholder
@@ -34,13 +34,13 @@ def hook_variables(template: dict[str, Any]) -> dict[str, Any]:
 
 def read_back(variables: dict[str, Any]) -> Settings:
     """``Settings.from_env`` of the template's variables, every token replaced by ``TOKEN``; and the check
-    that the construct wrote nothing the runtime would ignore, and nothing ``Settings.environment`` would
+    that the construct wrote nothing the runtime would ignore, and nothing ``Settings.to_env`` would
     not write for the same settings."""
     assert set(variables) <= {var.name for var in VARIABLES}
     env = {name: value if isinstance(value, str) else TOKEN for name, value in variables.items()}
     settings = Settings.from_env(env)
     written = {var.field for var in VARIABLES if var.name in env}
-    assert Settings.environment(**{name: getattr(settings, name) for name in written}) == env
+    assert Settings.to_env(**{name: getattr(settings, name) for name in written}) == env
     return settings
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from lambda_fn.cli import lint_manifest
+from lambda_fn.cli import build_lint
 from lambda_fn.contract import ErrorKind, Status
 from lambda_fn.engine import watchdog
 from lambda_fn.result import Result
@@ -69,7 +69,7 @@ def test_a_revision_looping_in_python_is_stopped_at_the_deadline_and_rolled_back
                                                                                  tmp_path: Path) -> None:
     ini = write_project(tmp_path, [Rev("w0", None, "op.execute('CREATE TABLE base_t (id int)')"),
                                    Rev("w1", "w0", LOOP_ONLINE)])
-    assert lint_manifest.main([str(ini), "--write"]) == 0  # the gate is not the subject here
+    assert build_lint.main([str(ini), "--write"]) == 0  # the gate is not the subject here
     env = db.env(ALEMBIC_CONFIG=str(ini), DB_LOCK_TIMEOUT_SECONDS="1")  # a revision starts with > 2 s left
     result = run(env, deadline=DEADLINE)
     check_stopped(result, db, "w1")

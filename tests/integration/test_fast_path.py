@@ -147,6 +147,6 @@ def test_an_edited_revision_file_is_never_answered_from_a_stale_manifest(db: Dat
 
 
 def test_the_example_project_ships_the_version_table_in_its_manifest(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "lambda_fn.cli.manifest", ALEMBIC_INI], cwd=REPO,
+    done = subprocess.run([sys.executable, "-m", "lambda_fn.cli.build_heads", ALEMBIC_INI], cwd=REPO,
                           capture_output=True, text=True, check=True)
     assert json.loads(done.stdout)["version_table"] == "alembic_version"

@@ -15,7 +15,7 @@ import pytest
 
 from lambda_fn import handler as handler_module
 from lambda_fn.contract import Status
-from lambda_fn.engine import manifest
+from lambda_fn.engine import heads_manifest
 from tests.support.database import Database
 from tests.support.engine import run
 from tests.support.inprocess import FakeContext
@@ -89,7 +89,7 @@ def test_a_build_manifest_is_trusted_only_for_the_tenant_it_was_built_with(
     env_py.write_text(env_py.read_text().replace("literal_binds=True,",
                                                  "literal_binds=True, version_table='alembic_version_' + "
                                                  "os.environ['TENANT'],"))
-    build = subprocess.run([sys.executable, "-m", "lambda_fn.cli.manifest", str(ini), "--write"], cwd=REPO,
+    build = subprocess.run([sys.executable, "-m", "lambda_fn.cli.build_heads", str(ini), "--write"], cwd=REPO,
                            env={**os.environ, "TENANT": "a"}, capture_output=True, text=True, check=True)
     assert json.loads(build.stdout)["version_table"] == "alembic_version_a"
     env = db.env(ALEMBIC_CONFIG=str(ini))
@@ -118,14 +118,14 @@ def test_a_planted_cache_entry_is_ignored(where: str, db: Database, tmp_path: Pa
     shared.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(shared))
     scripts = tmp_path / "project" / "migrations"
-    fp = manifest.fingerprint([scripts / "versions"])
-    env_fp = manifest.env_fingerprint(scripts / "env.py", ini)
+    fp = heads_manifest.fingerprint([scripts / "versions"])
+    env_fp = heads_manifest.env_fingerprint(scripts / "env.py", ini)
     if where == "shared-directory":  # where every user's runs once looked
         plant(shared / "alembic-hook", fp, ["r0000"], env_fp)
         (shared / "alembic-hook").chmod(0o777)
         planted = shared / "alembic-hook"
     else:
-        planted = manifest.cache_dir()
+        planted = heads_manifest.cache_dir()
         plant(planted, fp, ["r0000"], env_fp)
         if where == "world-writable-private-directory":
             planted.chmod(0o777)
@@ -134,8 +134,8 @@ def test_a_planted_cache_entry_is_ignored(where: str, db: Database, tmp_path: Pa
                 os.chown(entry, 65534, 65534)  # nobody's: the tests run as root, which may hand files away
     assert any(planted.iterdir())
     # a new process, as the next CLI run on a shared host is: nothing remembered in memory
-    monkeypatch.setattr(manifest, "_heads_hits", {})
-    monkeypatch.setattr(manifest, "_version_hits", {})
+    monkeypatch.setattr(heads_manifest, "_heads_hits", {})
+    monkeypatch.setattr(heads_manifest, "_version_hits", {})
     result = run(env)
     assert result.status is Status.APPLIED and result.to_revision == "r0002", result.message
     assert db.version() == ["r0002"]

@@ -191,7 +191,7 @@ def test_without_squawk_and_without_a_manifest_a_pending_revision_is_refused(
     assert db.version() == ["r1"]
     # the build's manifest (what the asset ships) answers without a binary
     monkeypatch.delenv("ALEMBIC_HOOK_SQUAWK")
-    done = subprocess.run([sys.executable, "-m", "lambda_fn.cli.lint_manifest", str(root / "alembic.ini"), "--write"],
+    done = subprocess.run([sys.executable, "-m", "lambda_fn.cli.build_lint", str(root / "alembic.ini"), "--write"],
                           capture_output=True, text=True, check=True)
     assert json.loads(done.stdout)["revisions"] == 2
     monkeypatch.setenv("ALEMBIC_HOOK_SQUAWK", str(root / "no-squawk-here"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lambda_fn.cli import lint_manifest
+from lambda_fn.cli import build_lint
 from lambda_fn.contract import ErrorKind, Status
 from lambda_fn.engine.execute import execute
 from lambda_fn.request import Command, Request
@@ -26,7 +26,7 @@ def test_thirty_revisions_finish_in_several_budgeted_iterations_each_applied_onc
     ids = [f"p{i:02d}" for i in range(30)]
     ini = write_project(tmp_path, [Rev(rid, ids[i - 1] if i else None, SLOW) for i, rid in enumerate(ids)])
     env = db.env(ALEMBIC_CONFIG=str(ini), DB_LOCK_TIMEOUT_SECONDS="1")  # a revision needs > max(2 s, this) left
-    assert lint_manifest.main([str(ini), "--write"]) == 0  # as the asset ships it: no squawk at run time
+    assert build_lint.main([str(ini), "--write"]) == 0  # as the asset ships it: no squawk at run time
     applied: list[str] = []
     statuses = []
     for _ in range(30):  # bounded, like the workflow's loop

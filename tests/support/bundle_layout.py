@@ -50,7 +50,8 @@ def build_bundle(root: Path, *, bytecode: bool = True) -> Bundle:
     shutil.copytree(REPO / "lambda_fn", task / "lambda_fn", ignore=ignore)
     shutil.copytree(REPO / "alembic", task / "migrations", ignore=ignore)
     shutil.copyfile(REPO / "alembic.ini", task / "migrations" / "alembic.ini")
-    # the heads manifest the bundler writes, so "already at head" imports no revision (lambda_fn/engine/manifest.py)
+    # the heads manifest the bundler writes (lambda_fn/engine/heads_manifest.py): "already at head" imports no
+    # revision
     read_heads(task / "migrations" / "alembic.ini", task / "migrations", write=True)
     # the safety gate's build step: every revision linted, so the function (no squawk there) judges them
     lint_revisions(task / "migrations" / "alembic.ini", task / "migrations", write=True)

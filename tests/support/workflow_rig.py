@@ -40,10 +40,10 @@ LOCAL_SETTINGS = {"DB_SSLMODE": "disable", "DB_WAIT_SECONDS": "5", "MIGRATION_LO
 def asset_project(root: Path, revisions: list[Rev]) -> Path:
     """An Alembic project laid out as the function's asset (lambda_fn/, migrations/ with alembic.ini inside),
     every revision linted as the build does (no squawk at run time). Returns the asset's root."""
-    from lambda_fn.cli import lint_manifest
+    from lambda_fn.cli import build_lint
 
     ini = write_project(root / "project", revisions)
-    assert lint_manifest.main([str(ini), "--write"]) == 0
+    assert build_lint.main([str(ini), "--write"]) == 0
     asset = root / "asset"
     asset.mkdir()
     (asset / "lambda_fn").symlink_to(REPO / "lambda_fn")

@@ -173,7 +173,7 @@ def test_the_setting_chooses_the_reader(monkeypatch: pytest.MonkeyPatch) -> None
     with pytest.raises(HookError) as caught:
         Settings.from_env({"DB_SECRET_SOURCE": "vault"})
     assert caught.value.kind is ErrorKind.CONFIGURATION and "sdk, extension" in caught.value.message
-    assert Settings.environment(secret_source="extension") == {"DB_SECRET_SOURCE": "extension"}
+    assert Settings.to_env(secret_source="extension") == {"DB_SECRET_SOURCE": "extension"}
     invocation.secret_reader.cache_clear()
     try:
         assert invocation.secret_reader("extension").__qualname__.startswith("extension_secret_reader.")

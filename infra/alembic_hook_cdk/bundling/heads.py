@@ -1,4 +1,4 @@
-"""The Alembic heads, learned the one way every build step learns them: ``python -m lambda_fn.cli.manifest``
+"""The Alembic heads, learned the one way every build step learns them: ``python -m lambda_fn.cli.build_heads``
 in a subprocess. ``read_heads`` answers the construct (``run_on_deploy`` targets the concrete head) and the
 e2e harness; ``write_heads_manifest`` records them in the asset."""
 
@@ -45,16 +45,16 @@ def run_project_module(module: str, alembic_ini: Path, script_location: Path, ex
 
 def read_heads(alembic_ini: Path, script_location: Path, extra_source_dirs: Iterable[Path] = (),
                *, handler_source: Path | None = None, write: bool = False) -> tuple[str, ...]:
-    """The project's heads, the one way every build step learns them (`lambda_fn.cli.manifest`). With `write`,
+    """The project's heads, the one way every build step learns them (`lambda_fn.cli.build_heads`). With `write`,
     the manifest is also written next to env.py."""
-    answer = run_project_module("lambda_fn.cli.manifest", alembic_ini, script_location, extra_source_dirs,
+    answer = run_project_module("lambda_fn.cli.build_heads", alembic_ini, script_location, extra_source_dirs,
                                 handler_source=handler_source, write=write)
     return tuple(answer["heads"])
 
 
 def write_heads_manifest(output_dir: Path, extra_source_dirs: Iterable[Path], *, handler_source: Path,
                          log: Log = log_to_stderr) -> None:
-    """Record the migration heads with the revision files' fingerprint (lambda_fn/engine/manifest.py), so
+    """Record the migration heads with the revision files' fingerprint (lambda_fn/engine/heads_manifest.py), so
     a cold start answers "already at head" without importing every revision. Only an optimisation: when the
     revisions cannot be imported here (say they need the service's own packages), the function finds the
     heads itself at run time."""

@@ -1,4 +1,4 @@
-"""The safety gate's build step: ``python -m lambda_fn.cli.lint_manifest`` in a subprocess (like the heads
+"""The safety gate's build step: ``python -m lambda_fn.cli.build_lint`` in a subprocess (like the heads
 manifest) writes ``alembic_hook_lint.json`` next to env.py, so the function lints nothing at run time and
 ships no squawk binary (24.8 MB unpacked, which would more than double the zipped asset).
 
@@ -30,8 +30,8 @@ def linter_version() -> str | None:
 
 def lint_revisions(alembic_ini: Path, script_location: Path, extra_source_dirs: tuple[Path, ...] = (),
                    *, handler_source: Path | None = None, write: bool = False) -> dict[str, object]:
-    """Lint every revision (`lambda_fn.cli.lint_manifest`, run like the heads manifest)."""
-    return run_project_module("lambda_fn.cli.lint_manifest", alembic_ini, script_location, extra_source_dirs,
+    """Lint every revision (`lambda_fn.cli.build_lint`, run like the heads manifest)."""
+    return run_project_module("lambda_fn.cli.build_lint", alembic_ini, script_location, extra_source_dirs,
                               handler_source=handler_source, write=write)
 
 

@@ -3,7 +3,7 @@
 * ``props``: ``MigrationHookProps`` and the checks on them;
 * ``network``: the function's security group with the database ingress, default subnets, VPC endpoints;
 * ``iam``: the function's role;
-* ``environment``: the function's environment variables (``lambda_fn.settings.Settings.environment``);
+* ``environment``: the function's environment variables (``lambda_fn.settings.Settings.to_env``);
 * ``function``: the asset and the Lambda function;
 * ``triggers``: the CodePipeline action and the ``Custom::DbMigrations`` resource.
 

@@ -1,4 +1,4 @@
-"""The function's environment: the hook's own settings written through ``Settings.environment`` (the same
+"""The function's environment: the hook's own settings written through ``Settings.to_env`` (the same
 table of variable names the runtime reads with ``Settings.from_env``), plus Powertools' variables."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from lambda_fn.settings import SOURCE_EXTENSION, Settings
 
 
 def function_environment(props: MigrationHookProps) -> dict[str, str]:
-    settings = Settings.environment(
+    settings = Settings.to_env(
         # Relative paths: the runtime resolves them against LAMBDA_TASK_ROOT (the asset root).
         alembic_config=ALEMBIC_INI,
         script_location=MIGRATIONS_DIR,

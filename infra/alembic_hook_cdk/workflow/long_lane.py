@@ -72,9 +72,9 @@ def lane_environment(hook_props: MigrationHookProps, options: LongLaneOptions) -
     """The function's settings, for a build: the statement timeout of a long revision, the CA bundle where
     the source is unpacked (the working directory), the SDK's secret reader (no Lambda extension here)."""
     env = function_environment(hook_props)
-    overrides = Settings.environment(statement_timeout=seconds(options.statement_timeout), secret_source=SOURCE_SDK)
+    overrides = Settings.to_env(statement_timeout=seconds(options.statement_timeout), secret_source=SOURCE_SDK)
     if hook_props.ca_bundle is not None:
-        overrides |= Settings.environment(sslrootcert=CA_BUNDLE_PATH)
+        overrides |= Settings.to_env(sslrootcert=CA_BUNDLE_PATH)
     env = env | overrides
     assert f"{LAMBDA_TASK_ROOT}/" not in "".join(env.values()), "a path of the Lambda task root leaked into the lane"
     return env

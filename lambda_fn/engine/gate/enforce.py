@@ -15,7 +15,7 @@ from alembic.util.exc import CommandError
 from lambda_fn.contract import ErrorKind, Status
 from lambda_fn.deadline import MIN_STEP_SECONDS, Deadline
 from lambda_fn.engine.context import Context
-from lambda_fn.engine.gate import lint as lint_records
+from lambda_fn.engine.gate import lint_records
 from lambda_fn.engine.gate.judge import judge, live_catalogue
 from lambda_fn.engine.gate.policy import SECTION, Policy
 from lambda_fn.engine.project import AlembicProject

@@ -30,7 +30,7 @@ from lambda_fn.errors import HookError
 from lambda_fn.findings import FindingClass
 
 SECTION = "alembic_hook"
-# autocommit is the engine's (engine/environment.py autocommit_of); the rehearsal keys are rehearsal/policy.py's
+# autocommit is the engine's (engine/env_py.py autocommit_of); the rehearsal keys are rehearsal/policy.py's
 KEYS = ("refuse", "small_table_rows", "disable", "enable", "pg_version", "acknowledge", "autocommit", *REHEARSAL_KEYS)
 _ACK_LINE = re.compile(r"^(\S+)\s+(\S+?)\s*:\s*(\S.*)$")
 

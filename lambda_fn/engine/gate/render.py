@@ -115,7 +115,7 @@ def runs_in_autocommit(config: Config, script: ScriptDirectory) -> bool:
     transaction, and the render (and so the gate) must not invent one."""
     from pathlib import Path
 
-    from lambda_fn.engine.environment import autocommit_of
+    from lambda_fn.engine.env_py import autocommit_of
 
     declared = (config.get_section("alembic_hook") or {}).get("autocommit")
     return autocommit_of(Path(script.env_py_location), declared)[0]

@@ -3,7 +3,7 @@ revision's rendered SQL, before any judgement (no policy, no database, no acknow
 
 Where a record is found, first hit wins:
 1. `alembic_hook_lint.json` next to env.py, written when the Lambda asset is built
-   (`python -m lambda_fn.cli.lint_manifest ALEMBIC_INI --write`): the function needs no squawk binary;
+   (`python -m lambda_fn.cli.build_lint ALEMBIC_INI --write`): the function needs no squawk binary;
 2. a file per lint profile in the temp directory, for later runs on the same machine (a laptop, CI).
 
 A record is valid for one profile: the record format (which changes whenever the way SQL is rendered or linted
@@ -22,9 +22,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lambda_fn.engine import manifest
+from lambda_fn.engine import heads_manifest
 
-MANIFEST = "alembic_hook_lint.json"
+LINT_MANIFEST = "alembic_hook_lint.json"
 FORMAT = 3  # 2: rendered without the team's env.py; 3: every object created or renamed, not only tables
 
 
@@ -72,30 +72,30 @@ def profile(pg_version: str, *, autocommit: bool = False) -> str:
 
 
 def read_manifest(script_dir: str | Path, prof: str) -> dict[str, LintRecord]:
-    return _read(Path(script_dir) / MANIFEST, prof)
+    return _read(Path(script_dir) / LINT_MANIFEST, prof)
 
 
 def write_manifest(script_dir: str | Path, prof: str, records: dict[str, LintRecord], squawk_version: str) -> Path:
-    path = Path(script_dir) / MANIFEST
+    path = Path(script_dir) / LINT_MANIFEST
     _write(path, prof, records, {"squawk": squawk_version})
     return path
 
 
 def _cache_file(prof: str, binary_identity: str) -> Path:
     digest = hashlib.sha256(f"{prof}|squawk:{binary_identity}".encode()).hexdigest()[:32]
-    return manifest.cache_dir() / f"lint-{digest}.json"  # private to this user, like the heads cache
+    return heads_manifest.cache_dir() / f"lint-{digest}.json"  # private to this user, like the heads cache
 
 
 def read_cache(prof: str, binary_identity: str) -> dict[str, LintRecord]:
     """The machine's lint records; none from an entry someone else could have planted."""
-    data = manifest.read_cached(_cache_file(prof, binary_identity))
+    data = heads_manifest.read_cached(_cache_file(prof, binary_identity))
     return _records(data, prof) if data is not None else {}
 
 
 def remember(prof: str, binary_identity: str, records: dict[str, LintRecord]) -> None:
     """Add records to the machine's cache (only complete ones: rendered or not, but linted)."""
     path = _cache_file(prof, binary_identity)
-    if manifest.ensure_cache_dir() is None:
+    if heads_manifest.ensure_cache_dir() is None:
         return  # a cache directory that is not this user's alone is neither read nor written
     merged = {**read_cache(prof, binary_identity), **{k: r for k, r in records.items() if r.linted}}
     with contextlib.suppress(OSError):  # a cache that cannot be written is only a slower next run

@@ -12,7 +12,7 @@ cheaper, and because the key is the content, a remembered answer can never be st
 
 Where answers are remembered, first hit wins:
 1. `alembic_hook_heads.json` next to env.py, written when the Lambda asset is built
-   (`python -m lambda_fn.cli.manifest ALEMBIC_INI --write`), so even a cold start imports nothing;
+   (`python -m lambda_fn.cli.build_heads ALEMBIC_INI --write`), so even a cold start imports nothing;
 2. a file per fingerprint in a directory of the temp directory private to this user (`alembic-hook-<uid>`,
    mode 0700; writable on Lambda too), written by the full path after it found the heads or probed env.py,
    for later runs on the machine. A shared `$TMPDIR` (a CI runner, a shared host) is not trusted: a
@@ -36,7 +36,7 @@ from typing import Any
 
 from lambda_fn.engine.env_reads import EnvReads, digest
 
-MANIFEST = "alembic_hook_heads.json"
+HEADS_MANIFEST = "alembic_hook_heads.json"
 DEFAULT_VERSION_TABLE = "alembic_version"
 
 
@@ -150,7 +150,7 @@ def _read(path: Path, *, trusted: bool = False) -> dict[str, Any] | None:
 def lookup(script_dir: str | Path, fp: str) -> tuple[str, ...] | None:
     if (hit := _heads_hits.get((str(script_dir), fp))) is not None:
         return hit
-    for candidate, trusted in ((Path(script_dir) / MANIFEST, True), (_cache_file("heads", fp), False)):
+    for candidate, trusted in ((Path(script_dir) / HEADS_MANIFEST, True), (_cache_file("heads", fp), False)):
         data = _read(candidate, trusted=trusted)
         if data and data.get("fingerprint") == fp and isinstance(data.get("heads"), list):
             heads = tuple(str(h) for h in data["heads"])
@@ -162,7 +162,7 @@ def lookup(script_dir: str | Path, fp: str) -> tuple[str, ...] | None:
 def shipped_fingerprint(script_dir: str | Path) -> str | None:
     """The fingerprint the build recorded in the manifest next to env.py (trusted only where the files cannot
     change: see locate.Located.fingerprint)."""
-    data = _read(Path(script_dir) / MANIFEST, trusted=True)
+    data = _read(Path(script_dir) / HEADS_MANIFEST, trusted=True)
     value = data.get("fingerprint") if data else None
     return value if isinstance(value, str) else None
 
@@ -172,7 +172,7 @@ def lookup_version_table(script_dir: str | Path, env_fp: str) -> VersionTable | 
     while the environment variables env.py read then still have their values."""
     if (hit := _version_hits.get((str(script_dir), env_fp))) is not None:
         return hit[0] if hit[1].still_holds() else None
-    for candidate, trusted in ((_cache_file("env", env_fp), False), (Path(script_dir) / MANIFEST, True)):
+    for candidate, trusted in ((_cache_file("env", env_fp), False), (Path(script_dir) / HEADS_MANIFEST, True)):
         data = _read(candidate, trusted=trusted)
         if not (data and data.get("env_fingerprint") == env_fp and isinstance(data.get("version_table"), str)):
             continue

@@ -1,7 +1,7 @@
 """Build time: lint every revision of an Alembic project and record it next to env.py, so the function
 judges pending revisions at deploy time without a squawk binary in the asset.
 
-    python -m lambda_fn.cli.lint_manifest ALEMBIC_INI [SCRIPT_LOCATION] [--write]
+    python -m lambda_fn.cli.build_lint ALEMBIC_INI [SCRIPT_LOCATION] [--write]
 
 Prints `{"revisions": N, "findings": N, "not_reviewable": [...], "squawk": "2.70.0"}`; with `--write`, writes
 `alembic_hook_lint.json` (lambda_fn/engine/gate/store.py) beside env.py. Exit 1 with the reason on stderr
@@ -19,16 +19,16 @@ from lambda_fn.errors import HookError
 
 
 def main(argv: list[str] | None = None) -> int:
-    from lambda_fn.cli.manifest import project_args
+    from lambda_fn.cli.build_heads import project_args
 
-    parsed = project_args(argv, "lambda_fn.cli.lint_manifest")
+    parsed = project_args(argv, "lambda_fn.cli.build_lint")
     if parsed is None:
         return 2
     ini, script_location, write = parsed
 
     from lambda_fn.engine.gate import squawk, store
     from lambda_fn.engine.gate.enforce import policy_of
-    from lambda_fn.engine.gate.lint import lint_now
+    from lambda_fn.engine.gate.lint_records import lint_now
     from lambda_fn.engine.gate.render import runs_in_autocommit
     from lambda_fn.engine.project import AlembicProject
 

@@ -1,6 +1,6 @@
 """Build time: the heads manifest of an Alembic project, the one way every build step learns the heads.
 
-    python -m lambda_fn.cli.manifest ALEMBIC_INI [SCRIPT_LOCATION] [--write]
+    python -m lambda_fn.cli.build_heads ALEMBIC_INI [SCRIPT_LOCATION] [--write]
 
 Prints `{"heads": [...], "fingerprint": "...", "version_table": ...}`; with `--write`, also writes the manifest
 next to env.py (what the bundler ships, so a cold start imports neither the revision files nor env.py). The
@@ -16,8 +16,8 @@ import json
 import sys
 from pathlib import Path
 
-from lambda_fn.engine import env_reads, manifest
-from lambda_fn.engine.environment import probe_offline
+from lambda_fn.engine import env_reads, heads_manifest
+from lambda_fn.engine.env_py import probe_offline
 from lambda_fn.engine.project import AlembicProject
 from lambda_fn.errors import HookError
 
@@ -35,7 +35,7 @@ def project_args(argv: list[str] | None, module: str) -> tuple[str, str | None, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parsed = project_args(argv, "lambda_fn.cli.manifest")
+    parsed = project_args(argv, "lambda_fn.cli.build_heads")
     if parsed is None:
         return 2
     ini, script_location, write = parsed
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     with env_reads.recorded() as reads:  # the build's environment: the runtime must match it to trust this
         versions = probe_offline(project.config, project.script)
     if write:
-        manifest.remember(project.fingerprint, heads, Path(project.script.dir) / manifest.MANIFEST,
+        heads_manifest.remember(project.fingerprint, heads, Path(project.script.dir) / heads_manifest.HEADS_MANIFEST,
                           env_fp=project.env_fingerprint, version_table=versions, reads=reads)
     print(json.dumps({"heads": list(heads), "fingerprint": project.fingerprint,
                       "version_table": versions.qualified() if versions else None}))

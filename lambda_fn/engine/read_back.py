@@ -7,18 +7,18 @@ from pathlib import Path
 
 from lambda_fn.contract import ErrorKind
 from lambda_fn.engine.context import Context, join
-from lambda_fn.engine.environment import snippet
+from lambda_fn.engine.env_py import snippet
 from lambda_fn.engine.project import Heads
 from lambda_fn.errors import HookError
 
 
-def verify_step(ctx: Context, rev: str, direction: str, before: Heads, after: Heads) -> None:
+def read_back_step(ctx: Context, rev: str, direction: str, before: Heads, after: Heads) -> None:
     moved = rev in after if direction == "upgrade" else rev not in after and after != before
     if not moved:
         raise _elsewhere(ctx, f"{direction} of revision {rev}", before, after, rev)
 
 
-def verify_stamp(ctx: Context, target: str, before: Heads, after: Heads) -> None:
+def read_back_stamp(ctx: Context, target: str, before: Heads, after: Heads) -> None:
     if target == "base":
         moved = not after
     elif target in ("head", "heads"):

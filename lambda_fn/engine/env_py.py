@@ -34,7 +34,7 @@ from sqlalchemy.exc import ArgumentError
 
 from lambda_fn.contract import ErrorKind
 from lambda_fn.credentials import Credentials
-from lambda_fn.engine.manifest import DEFAULT_VERSION_TABLE, VersionTable
+from lambda_fn.engine.heads_manifest import DEFAULT_VERSION_TABLE, VersionTable
 from lambda_fn.errors import HookError
 from lambda_fn.log import logger
 
