@@ -52,3 +52,20 @@ class Deadline:
 
 def report_margin(remaining: float, reply_seconds: float = DIRECT_REPLY_SECONDS) -> float:
     return min(STOP_SECONDS + reply_seconds + RETURN_SECONDS, remaining * REPORT_MARGIN_FRACTION)
+
+
+class Backoff:
+    """The wait between attempts of a bounded retry loop (the database's readiness, the migration lock, a
+    revision that met a table lock): `first`, doubled after each wait, at most `cap`. The loop decides when
+    to stop; this only says how long to wait and waits."""
+
+    def __init__(self, first: float, cap: float) -> None:
+        self.first, self.cap = first, cap
+        self.delay = first  # the next wait
+
+    def reset(self) -> None:
+        self.delay = self.first
+
+    def sleep(self, at_most: float = math.inf) -> None:
+        time.sleep(min(self.delay, at_most))  # backoff between attempts, not synchronisation
+        self.delay = min(self.delay * 2, self.cap)

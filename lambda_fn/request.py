@@ -42,6 +42,12 @@ class Command(StrEnum):
             raise HookError(ErrorKind.BAD_REQUEST, f"Unknown command {raw!r}; use one of: {names}.") from None
 
 
+def is_heads(target: str | None) -> bool:
+    """Whether a revision argument names every head (Alembic's `head` and `heads`; for a single-head project
+    the same thing)."""
+    return target in ("head", "heads")
+
+
 SKIP_LINT_CONFIRMATION = "no-lint"
 
 

@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     ini, script_location, write = parsed
 
+    from lambda_fn.engine.cache import file_sha256
     from lambda_fn.engine.gate import squawk, store
     from lambda_fn.engine.gate.enforce import policy_of
     from lambda_fn.engine.gate.lint_records import lint_now
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - a revision that fails to import, a cycle: say which
         print(f"Cannot lint the migration scripts: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
-    by_key = {store.file_key(s.path): records[s.revision] for s in scripts}
+    by_key = {file_sha256(s.path): records[s.revision] for s in scripts}
     version = squawk.version(binary)
     prof = store.profile(policy.pg_version, autocommit=runs_in_autocommit(project.config, project.script))
     if write:

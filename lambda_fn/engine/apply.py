@@ -14,7 +14,7 @@ from alembic.runtime.migration import MigrationContext, RevisionStep
 from alembic.script import Script
 
 from lambda_fn.contract import ErrorKind, Status
-from lambda_fn.deadline import MIN_STEP_SECONDS
+from lambda_fn.deadline import MIN_STEP_SECONDS, Backoff
 from lambda_fn.engine.context import Context, join, ms, split
 from lambda_fn.engine.read_back import read_back_step
 from lambda_fn.errors import HookError
@@ -144,7 +144,7 @@ def _run_with_table_lock_retries(ctx: Context, stepper: _Stepper) -> None:
     off and run again from the revision that met it (its transaction rolled back), within the retry budget
     and the deadline."""
     settings, deadline, conn = ctx.target.settings, ctx.target.deadline, ctx.database.conn
-    delay, attempt, index = 0.5, 0, stepper.index
+    backoff, attempt, index = Backoff(0.5, 8.0), 0, stepper.index
     while True:
         try:
             ctx.project.run_steps(ctx.database, stepper, stepper.steps[-1].revision.revision)
@@ -163,11 +163,12 @@ def _run_with_table_lock_retries(ctx: Context, stepper: _Stepper) -> None:
             if isinstance(exc, HookError) and exc.kind is not ErrorKind.MIGRATION_FAILED:
                 raise  # the hook's own verdict (a failed step verification, a lost lock): already explained
         if stepper.index != index:  # revisions before the one that met the lock went through: a fresh budget
-            delay, attempt, index = 0.5, 0, stepper.index
+            backoff.reset()
+            attempt, index = 0, stepper.index
         if error.kind is not ErrorKind.LOCK_TIMEOUT or rev is None:
             raise _explain(error, rev or "?")
         last = attempt == settings.table_lock_retries
-        if last or deadline.remaining() < delay + MIN_STEP_SECONDS:
+        if last or deadline.remaining() < backoff.delay + MIN_STEP_SECONDS:
             raise HookError(ErrorKind.LOCK_TIMEOUT,
                             f"Revision {rev} could not get a table lock within lock_timeout "
                             f"{settings.table_lock_timeout:g} s after {attempt + 1} attempt(s): another "
@@ -175,9 +176,9 @@ def _run_with_table_lock_retries(ctx: Context, stepper: _Stepper) -> None:
                             "pg_locks, let it finish (or end it), and run again. Nothing of this revision "
                             "was applied.", rev)
         logger.warning("Table lock busy; retrying the revision",
-                       extra={"revision": rev, "attempt": attempt + 1, "retry_in_s": delay})
-        time.sleep(delay)  # backoff before retrying the revision, not synchronisation
-        delay, attempt = min(delay * 2, 8.0), attempt + 1
+                       extra={"revision": rev, "attempt": attempt + 1, "retry_in_s": backoff.delay})
+        backoff.sleep()
+        attempt += 1
 
 
 _HINTS = {

@@ -88,11 +88,8 @@ def answer(request: Request, result: Result, settings: Settings, *, deadline: De
 
 def _current(conn: pg8000.native.Connection, versions: VersionTable,
              creds: credentials.Credentials) -> tuple[str, ...]:
-    table = pg8000.native.identifier(versions.table)
-    if versions.schema:
-        table = f"{pg8000.native.identifier(versions.schema)}.{table}"
     try:
-        return tuple(str(row[0]) for row in conn.run(f"SELECT version_num FROM {table}"))
+        return tuple(str(row[0]) for row in conn.run(f"SELECT version_num FROM {versions.quoted()}"))
     except pg8000.native.DatabaseError as exc:
         if sqlstate(exc) == UNDEFINED_TABLE:
             return ()

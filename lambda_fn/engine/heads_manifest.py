@@ -13,10 +13,9 @@ cheaper, and because the key is the content, a remembered answer can never be st
 Where answers are remembered, first hit wins:
 1. `alembic_hook_heads.json` next to env.py, written when the Lambda asset is built
    (`python -m lambda_fn.cli.build_heads ALEMBIC_INI --write`), so even a cold start imports nothing;
-2. a file per fingerprint in a directory of the temp directory private to this user (`alembic-hook-<uid>`,
-   mode 0700; writable on Lambda too), written by the full path after it found the heads or probed env.py,
-   for later runs on the machine. A shared `$TMPDIR` (a CI runner, a shared host) is not trusted: a
-   directory or an entry that another user owns or could write is ignored (`_private`).
+2. a file per fingerprint in this user's private cache directory (`cache.py`: a directory or an entry another
+   user owns or could write is ignored), written by the full path after it found the heads or probed env.py,
+   for later runs on the machine.
 
 Hashing 1,000 files still costs milliseconds, so the revision fingerprint is itself memoised per process by
 the files' (name, size, mtime) signature, which a stat walk reads without opening a file.
@@ -27,13 +26,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import stat
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pg8000.native import identifier
+
+from lambda_fn.engine.cache import cache_dir, read_json, write_json
 from lambda_fn.engine.env_reads import EnvReads, digest
 
 HEADS_MANIFEST = "alembic_hook_heads.json"
@@ -48,7 +48,12 @@ class VersionTable:
     schema: str | None = None
 
     def qualified(self) -> str:
+        """`schema.table` as a person reads it (the one place it is spelled)."""
         return f"{self.schema}.{self.table}" if self.schema else self.table
+
+    def quoted(self) -> str:
+        """The same name quoted for SQL."""
+        return f"{identifier(self.schema)}.{identifier(self.table)}" if self.schema else identifier(self.table)
 
 
 def _py_files(version_dirs: Iterable[str | Path]) -> list[tuple[str, str]]:
@@ -113,45 +118,15 @@ def _stat(path: str | Path) -> tuple[int, int]:
     return (st.st_size, st.st_mtime_ns)
 
 
-def cache_dir() -> Path:
-    """This user's cache directory in the temp directory (per uid: another user's is never read)."""
-    return Path(tempfile.gettempdir()) / f"alembic-hook-{os.getuid()}"
-
-
 def _cache_file(kind: str, fp: str) -> Path:
     return cache_dir() / f"{kind}-{fp}.json"
-
-
-def _private(st: os.stat_result) -> bool:
-    """Owned by this user and writable by nobody else (what a planted entry or directory cannot be)."""
-    return st.st_uid == os.getuid() and not st.st_mode & 0o022
-
-
-def _read(path: Path, *, trusted: bool = False) -> dict[str, Any] | None:
-    """The JSON object in `path`; a cache entry (not `trusted`: the build's manifest is) only when it and its
-    directory are this user's own and no one else could have written them, and it is a plain file."""
-    try:
-        if not trusted:
-            # open without following a symlink, then check the very file opened
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-            with os.fdopen(fd, "rb") as f:
-                st = os.fstat(f.fileno())
-                if not (stat.S_ISREG(st.st_mode) and _private(st) and _private(os.stat(path.parent))):
-                    return None
-                text = f.read().decode()
-        else:
-            text = path.read_text()
-        data = json.loads(text)
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def lookup(script_dir: str | Path, fp: str) -> tuple[str, ...] | None:
     if (hit := _heads_hits.get((str(script_dir), fp))) is not None:
         return hit
     for candidate, trusted in ((Path(script_dir) / HEADS_MANIFEST, True), (_cache_file("heads", fp), False)):
-        data = _read(candidate, trusted=trusted)
+        data = read_json(candidate, trusted=trusted)
         if data and data.get("fingerprint") == fp and isinstance(data.get("heads"), list):
             heads = tuple(str(h) for h in data["heads"])
             _heads_hits[(str(script_dir), fp)] = heads
@@ -162,7 +137,7 @@ def lookup(script_dir: str | Path, fp: str) -> tuple[str, ...] | None:
 def shipped_fingerprint(script_dir: str | Path) -> str | None:
     """The fingerprint the build recorded in the manifest next to env.py (trusted only where the files cannot
     change: see locate.Located.fingerprint)."""
-    data = _read(Path(script_dir) / HEADS_MANIFEST, trusted=True)
+    data = read_json(Path(script_dir) / HEADS_MANIFEST, trusted=True)
     value = data.get("fingerprint") if data else None
     return value if isinstance(value, str) else None
 
@@ -173,7 +148,7 @@ def lookup_version_table(script_dir: str | Path, env_fp: str) -> VersionTable | 
     if (hit := _version_hits.get((str(script_dir), env_fp))) is not None:
         return hit[0] if hit[1].still_holds() else None
     for candidate, trusted in ((_cache_file("env", env_fp), False), (Path(script_dir) / HEADS_MANIFEST, True)):
-        data = _read(candidate, trusted=trusted)
+        data = read_json(candidate, trusted=trusted)
         if not (data and data.get("env_fingerprint") == env_fp and isinstance(data.get("version_table"), str)):
             continue
         reads = _reads_of(data)
@@ -206,7 +181,7 @@ def remember_version_table(env_fp: str, version_table: VersionTable, reads: EnvR
     """What the full path's online probe found: it wins over the build's offline answer from now on. The
     variables an earlier probe of the same env.py read are kept (a module env.py imports reads the
     environment only the first time it is imported in a process), with their values as of now."""
-    earlier = _reads_of(_read(_cache_file("env", env_fp)) or {})
+    earlier = _reads_of(read_json(_cache_file("env", env_fp)) or {})
     if earlier is not None:
         reads = EnvReads({**{n: digest(os.environ.get(n)) for n in earlier.names}, **reads.names},
                          whole=reads.whole or earlier.whole)
@@ -221,35 +196,10 @@ def _version_record(env_fp: str, version_table: VersionTable, reads: EnvReads) -
             "environment_whole": reads.whole}
 
 
-def _private_dir(directory: Path) -> bool:
-    """The cache directory, made private (0700) if it is missing; False when it exists and is not ours alone."""
-    try:
-        directory.mkdir(mode=0o700, exist_ok=True)
-        st = os.lstat(directory)
-    except OSError:
-        return False
-    return stat.S_ISDIR(st.st_mode) and _private(st) and not st.st_mode & 0o077
-
-
-def read_cached(path: Path) -> dict[str, Any] | None:
-    """A cache entry of this user's private cache directory, or None (missing, unreadable, not ours alone)."""
-    return _read(path)
-
-
-def ensure_cache_dir() -> Path | None:
-    """The private cache directory, created if missing; None when it cannot be trusted or made."""
-    directory = cache_dir()
-    return directory if _private_dir(directory) else None
-
-
 def _write(target: Path, record: dict[str, Any]) -> None:
     try:
-        if _read(target) == record:
+        if read_json(target) == record:
             return
-        if target.parent == cache_dir() and not _private_dir(target.parent):
-            return  # a directory someone else made or can write: never write (or later read) through it
-        tmp = target.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(record))
-        tmp.replace(target)  # atomic: a concurrent reader sees the old file or the new one
+        write_json(target, json.dumps(record))
     except OSError:
         pass  # a cache that cannot be written is only a slower next run

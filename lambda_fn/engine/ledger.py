@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import getpass
-import hashlib
 import json
 import os
 import socket
@@ -39,11 +38,6 @@ from lambda_fn.settings import Settings
 RunSql = Callable[[str, dict[str, Any]], list[Any]]
 
 UNDEFINED_TABLE = "42P01"
-
-
-def file_sha256(path: str) -> str:
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 @functools.cache

@@ -26,6 +26,7 @@ from lambda_fn.engine import env_reads, heads_manifest
 from lambda_fn.engine.env_py import EnvPlan, HookDatabase, StepsFn, autocommit_of, run_env
 from lambda_fn.engine.locate import resolve_path
 from lambda_fn.errors import HookError
+from lambda_fn.request import is_heads
 
 Heads = tuple[str, ...]
 
@@ -133,20 +134,24 @@ class AlembicProject:
             return False
 
     def resolve_target(self, target: str) -> str:
-        if target in ("head", "heads"):
+        if is_heads(target):
             return self.require_single_head()
         return self.get(target).revision
 
     def pending(self, current: Heads, target: str = "heads") -> list[Script]:
         """Revisions between the database and `target`, in the order they would apply."""
-        if target in ("head", "heads") and self.at_heads(current):
+        if is_heads(target) and self.at_heads(current):
             return []  # the common deploy: nothing new, and no revision file needs importing
-        upper = self.heads() if target in ("head", "heads") else (self.resolve_target(target),)
-        lower: Any = current or "base"
         try:
-            revs = [s for s in self.script.iterate_revisions(upper, lower) if s.revision not in current]
+            return self.between(current, self.heads() if is_heads(target) else (self.resolve_target(target),))
         except (CommandError, RevisionError):
             return []  # the database is past `target` or on another branch: nothing to apply towards it
+
+    def between(self, current: Heads, upper: Heads) -> list[Script]:
+        """The revisions above `current` up to `upper`, in the order they would apply (the pending range, and
+        a lint range). Alembic's CommandError / RevisionError when `upper` is not above `current`."""
+        lower: Any = current or "base"
+        revs = [s for s in self.script.iterate_revisions(upper, lower) if s.revision not in current]
         return list(reversed(revs))
 
     def history(self, current: Heads) -> list[dict[str, Any]]:
@@ -221,7 +226,7 @@ class AlembicProject:
         (no URL, an engine built from the environment) does not matter."""
         from lambda_fn.engine.gate.render import render_sql
 
-        destinations = list(self.heads()) if target in ("head", "heads") else [self.resolve_target(target)]
+        destinations = list(self.heads()) if is_heads(target) else [self.resolve_target(target)]
         opts = self.plan.version_opts if self.plan else {}
         try:
             return render_sql(self.config, self.script, start, destinations,

@@ -8,8 +8,10 @@ from pathlib import Path
 from lambda_fn.contract import ErrorKind
 from lambda_fn.engine.context import Context, join
 from lambda_fn.engine.env_py import snippet
+from lambda_fn.engine.heads_manifest import VersionTable
 from lambda_fn.engine.project import Heads
 from lambda_fn.errors import HookError
+from lambda_fn.request import is_heads
 
 
 def read_back_step(ctx: Context, rev: str, direction: str, before: Heads, after: Heads) -> None:
@@ -21,7 +23,7 @@ def read_back_step(ctx: Context, rev: str, direction: str, before: Heads, after:
 def read_back_stamp(ctx: Context, target: str, before: Heads, after: Heads) -> None:
     if target == "base":
         moved = not after
-    elif target in ("head", "heads"):
+    elif is_heads(target):
         moved = set(after) == set(ctx.project.heads())
     else:
         moved = ctx.project.get(target).revision in after
@@ -31,9 +33,7 @@ def read_back_stamp(ctx: Context, target: str, before: Heads, after: Heads) -> N
 
 def _elsewhere(ctx: Context, what: str, before: Heads, after: Heads, rev: str | None) -> HookError:
     plan = ctx.project.plan
-    table = plan.version_table if plan else "alembic_version"
-    if plan and plan.version_table_schema:
-        table = f"{plan.version_table_schema}.{table}"
+    table = (plan.versions if plan else VersionTable()).qualified()
     env_py = Path(ctx.project.script.dir) / "env.py"
     return HookError(
         ErrorKind.MIGRATED_ELSEWHERE,

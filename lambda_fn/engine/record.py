@@ -12,8 +12,9 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from lambda_fn.contract import ErrorKind, Status
+from lambda_fn.engine.cache import file_sha256
 from lambda_fn.engine.context import Context, join
-from lambda_fn.engine.ledger import Ledger, Names, code_identity, file_sha256
+from lambda_fn.engine.ledger import Ledger, Names, code_identity
 from lambda_fn.engine.project import Heads
 from lambda_fn.errors import HookError
 from lambda_fn.log import logger

@@ -36,6 +36,7 @@ import pg8000.native
 
 from lambda_fn.contract import ErrorKind
 from lambda_fn.deadline import STOP_SECONDS, Deadline
+from lambda_fn.engine.heads_manifest import VersionTable
 from lambda_fn.errors import HookError
 from lambda_fn.log import logger
 from lambda_fn.postgres import sessions
@@ -212,8 +213,7 @@ def _read_back(conn: pg8000.native.Connection, progress: Progress) -> tuple[str,
     if progress.version_table is None:
         return None
     schema, table = progress.version_table
-    name = pg8000.native.identifier(table)
-    qualified = f"{pg8000.native.identifier(schema)}.{name}" if schema else name
+    qualified = VersionTable(table, schema).quoted()
     exists = conn.run("SELECT to_regclass(:t) IS NOT NULL", t=qualified)
     if not exists or not exists[0][0]:
         return ()

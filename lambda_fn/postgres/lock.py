@@ -23,7 +23,7 @@ import pg8000.native
 
 from lambda_fn.contract import ErrorKind
 from lambda_fn.credentials import Credentials
-from lambda_fn.deadline import Deadline
+from lambda_fn.deadline import Backoff, Deadline
 from lambda_fn.errors import HookError
 from lambda_fn.log import logger
 from lambda_fn.postgres.connect import PROBE_TIMEOUT, SessionBounds, open_native
@@ -105,14 +105,13 @@ def migration_lock(creds: Credentials, *, name: str, wait: float, deadline: Dead
     heartbeat = idle_timeout / 3 if idle_timeout and "idle_session_timeout" in bounds.startup(server_major) else None
     started = time.monotonic()
     bound = deadline.sub(wait)
-    delay = 0.05
+    backoff = Backoff(0.05, 1.0)
     held: HeldLock | None = None
     try:
         while not conn.run("SELECT pg_try_advisory_lock(:key)", key=key)[0][0]:
             if bound.remaining() <= 0:
                 raise _busy(conn, key, name, time.monotonic() - started)
-            time.sleep(min(delay, bound.remaining(), heartbeat or 1.0))  # poll interval of a bounded wait
-            delay = min(delay * 2, 1.0)
+            backoff.sleep(min(bound.remaining(), heartbeat or 1.0))  # poll interval of a bounded wait
         held = HeldLock(conn, time.monotonic() - started, heartbeat)
         logger.info("Migration lock acquired", extra={"lock": name, "lock_wait_ms": round(held.waited * 1000, 1)})
         yield held

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -10,7 +9,7 @@ import pg8000.native
 
 from lambda_fn.contract import ErrorKind
 from lambda_fn.credentials import Credentials
-from lambda_fn.deadline import Deadline
+from lambda_fn.deadline import Backoff, Deadline
 from lambda_fn.errors import HookError
 from lambda_fn.log import logger
 from lambda_fn.postgres.connect import PROBE_TIMEOUT, open_native, server_major
@@ -34,7 +33,7 @@ def wait_until_ready(creds: Credentials, *, wait: float, deadline: Deadline, app
     (it may just have rotated); a TLS failure fails at once. Returns the credentials that worked.
     """
     bound = deadline.sub(wait)
-    delay, attempt, reread = 0.25, 0, False
+    backoff, attempt, reread = Backoff(0.25, 5.0), 0, False
     while True:
         attempt += 1
         try:
@@ -63,9 +62,8 @@ def wait_until_ready(creds: Credentials, *, wait: float, deadline: Deadline, app
                             f"{wait:g} s ({attempt} attempts; last: {error.message}). Check the host, that the "
                             "function's security group may reach it on its port, and that it is running.")
         logger.info("Database not ready; retrying", extra={"attempt": attempt, "reason": error.message,
-                                                          "retry_in_s": round(delay, 2)})
-        time.sleep(min(delay, bound.remaining()))  # backoff between attempts, not synchronisation
-        delay = min(delay * 2, 5.0)
+                                                          "retry_in_s": round(backoff.delay, 2)})
+        backoff.sleep(bound.remaining())
 
 
 def create_missing_database(creds: Credentials, *, application_name: str, timeout: float) -> None:

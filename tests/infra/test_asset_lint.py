@@ -10,6 +10,7 @@ from alembic_hook_cdk.bundling import LINT_MANIFEST, MIGRATIONS_DIR
 
 
 def test_asset_carries_the_lint_verdicts_and_no_squawk_binary(asset_dir: Path) -> None:
+    from lambda_fn.engine.cache import file_sha256
     from lambda_fn.engine.gate import store
 
     data = json.loads((asset_dir / LINT_MANIFEST).read_text())
@@ -17,7 +18,7 @@ def test_asset_carries_the_lint_verdicts_and_no_squawk_binary(asset_dir: Path) -
     versions = sorted((asset_dir / MIGRATIONS_DIR / "versions").glob("*.py"))
     assert len(versions) == 5
     # keyed by the content the function will see, with the profile the function will compute
-    assert set(data["revisions"]) == {store.file_key(p) for p in versions}
+    assert set(data["revisions"]) == {file_sha256(p) for p in versions}
     assert data["profile"] == store.profile("14.0")
     assert all(record["rendered"] and record["linted"] for record in data["revisions"].values())
     assert not list(asset_dir.rglob("squawk")) and not (asset_dir / "bin").exists()

@@ -15,7 +15,7 @@ import pytest
 
 from lambda_fn import handler as handler_module
 from lambda_fn.contract import Status
-from lambda_fn.engine import heads_manifest
+from lambda_fn.engine import cache, heads_manifest
 from tests.support.database import Database
 from tests.support.engine import run
 from tests.support.inprocess import FakeContext
@@ -125,7 +125,7 @@ def test_a_planted_cache_entry_is_ignored(where: str, db: Database, tmp_path: Pa
         (shared / "alembic-hook").chmod(0o777)
         planted = shared / "alembic-hook"
     else:
-        planted = heads_manifest.cache_dir()
+        planted = cache.cache_dir()
         plant(planted, fp, ["r0000"], env_fp)
         if where == "world-writable-private-directory":
             planted.chmod(0o777)

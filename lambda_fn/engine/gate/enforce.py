@@ -22,6 +22,7 @@ from lambda_fn.engine.project import AlembicProject
 from lambda_fn.errors import HookError
 from lambda_fn.findings import Finding, counts, refused
 from lambda_fn.log import logger
+from lambda_fn.request import is_heads
 from lambda_fn.result import Result
 from lambda_fn.settings import Settings
 
@@ -140,12 +141,7 @@ def select(project: AlembicProject, spec: str | None) -> list[Script]:
     start, _, end = spec.partition(":")
     start, end = start.strip() or "base", end.strip() or "heads"
     current: tuple[str, ...] = () if start == "base" else (project.get(start).revision,)
-    if end in ("head", "heads"):
-        upper: Any = project.heads()
-    else:
-        upper = project.get(end).revision
     try:
-        revs = [s for s in project.script.iterate_revisions(upper, current or "base") if s.revision not in current]
+        return project.between(current, project.heads() if is_heads(end) else (project.get(end).revision,))
     except (CommandError, RevisionError) as exc:
         raise HookError(ErrorKind.BAD_REVISION, f"Cannot lint {spec!r}: {exc}") from None
-    return list(reversed(revs))

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from alembic.config import Config
 from alembic.script import Script, ScriptDirectory
 
+from lambda_fn.engine.cache import file_sha256
 from lambda_fn.engine.gate import checks, squawk, store
 from lambda_fn.engine.gate.render import render, runs_in_autocommit
 from lambda_fn.engine.gate.sql import Chunk, Statement, collapse, created_objects, renamed_objects, tables
@@ -31,7 +32,7 @@ def records(config: Config, script: ScriptDirectory, scripts: Sequence[Script], 
             timeout: float = 60.0, use_cache: bool = True) -> tuple[dict[str, LintRecord], Sources]:
     """{revision: record} for `scripts` (a contiguous range, in the order they apply)."""
     prof = store.profile(pg_version, autocommit=runs_in_autocommit(config, script))
-    keys = {s.revision: store.file_key(s.path) for s in scripts}
+    keys = {s.revision: file_sha256(s.path) for s in scripts}
     found: dict[str, LintRecord] = {}
     sources = Sources()
     manifest = store.read_manifest(script.dir, prof)

@@ -17,12 +17,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lambda_fn.engine import heads_manifest
+from lambda_fn.engine import cache
 
 LINT_MANIFEST = "alembic_hook_lint.json"
 FORMAT = 3  # 2: rendered without the team's env.py; 3: every object created or renamed, not only tables
@@ -61,11 +60,6 @@ class LintRecord:
                    renamed=[(str(a), str(b), int(i)) for a, b, i in data.get("renamed", [])])
 
 
-def file_key(path: str | Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
-
-
 def profile(pg_version: str, *, autocommit: bool = False) -> str:
     # an AUTOCOMMIT project renders without transactions, so its verdicts differ for the same file
     return f"{FORMAT}|pg{pg_version}" + ("|autocommit" if autocommit else "")
@@ -83,19 +77,19 @@ def write_manifest(script_dir: str | Path, prof: str, records: dict[str, LintRec
 
 def _cache_file(prof: str, binary_identity: str) -> Path:
     digest = hashlib.sha256(f"{prof}|squawk:{binary_identity}".encode()).hexdigest()[:32]
-    return heads_manifest.cache_dir() / f"lint-{digest}.json"  # private to this user, like the heads cache
+    return cache.cache_dir() / f"lint-{digest}.json"  # private to this user, like the heads cache
 
 
 def read_cache(prof: str, binary_identity: str) -> dict[str, LintRecord]:
     """The machine's lint records; none from an entry someone else could have planted."""
-    data = heads_manifest.read_cached(_cache_file(prof, binary_identity))
+    data = cache.read_json(_cache_file(prof, binary_identity))
     return _records(data, prof) if data is not None else {}
 
 
 def remember(prof: str, binary_identity: str, records: dict[str, LintRecord]) -> None:
     """Add records to the machine's cache (only complete ones: rendered or not, but linted)."""
     path = _cache_file(prof, binary_identity)
-    if heads_manifest.ensure_cache_dir() is None:
+    if cache.ensure_cache_dir() is None:
         return  # a cache directory that is not this user's alone is neither read nor written
     merged = {**read_cache(prof, binary_identity), **{k: r for k, r in records.items() if r.linted}}
     with contextlib.suppress(OSError):  # a cache that cannot be written is only a slower next run
@@ -103,11 +97,8 @@ def remember(prof: str, binary_identity: str, records: dict[str, LintRecord]) ->
 
 
 def _read(path: Path, prof: str) -> dict[str, LintRecord]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return _records(data, prof) if isinstance(data, dict) else {}
+    data = cache.read_json(path, trusted=True)  # the build's manifest
+    return _records(data, prof) if data is not None else {}
 
 
 def _records(data: dict[str, Any], prof: str) -> dict[str, LintRecord]:
@@ -123,6 +114,4 @@ def _write(path: Path, prof: str, records: dict[str, LintRecord], extra: dict[st
     path.parent.mkdir(parents=True, exist_ok=True)
     body = {"format": FORMAT, "profile": prof, **extra,
             "revisions": {key: records[key].to_json() for key in sorted(records)}}
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(body, sort_keys=True, separators=(",", ":")) + "\n")
-    tmp.replace(path)  # atomic: a concurrent reader sees the old file or the new one
+    cache.write_json(path, json.dumps(body, sort_keys=True, separators=(",", ":")) + "\n")

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from alembic.script import Script
 
 from lambda_fn.contract import ErrorKind
+from lambda_fn.engine.cache import file_sha256
 from lambda_fn.engine.context import Context
-from lambda_fn.engine.ledger import file_sha256
 from lambda_fn.engine.project import AlembicProject
 from lambda_fn.engine.rehearsal import record
 from lambda_fn.engine.rehearsal.measure import RevisionMeasure

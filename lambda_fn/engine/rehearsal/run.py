@@ -10,9 +10,9 @@ from typing import Any
 
 from lambda_fn.contract import ErrorKind, Status
 from lambda_fn.engine.apply import apply_steps
+from lambda_fn.engine.cache import file_sha256
 from lambda_fn.engine.context import Context, join
 from lambda_fn.engine.env_py import HookDatabase
-from lambda_fn.engine.ledger import file_sha256
 from lambda_fn.engine.project import Heads
 from lambda_fn.engine.record import sqlalchemy_ledger
 from lambda_fn.engine.rehearsal import record
