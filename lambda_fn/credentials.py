@@ -11,15 +11,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from lambda_fn.contract import ErrorKind
 from lambda_fn.errors import HookError
 from lambda_fn.settings import Settings, parse_sslmode
-
-if TYPE_CHECKING:
-    from sqlalchemy.engine import URL
 
 # (secret id, force a fresh read) -> the secret's string value
 SecretReader = Callable[[str, bool], str]
@@ -38,12 +35,6 @@ class Credentials:
     sslmode: str = "verify-full"
     sslrootcert: str | None = None
     source: str = ""  # where these came from, for error messages ("secret <arn>", "DATABASE_URL", ...)
-
-    def url(self) -> URL:
-        from sqlalchemy.engine import URL  # SQLAlchemy only where a URL is needed
-
-        return URL.create("postgresql+pg8000", username=self.username, password=self.password,
-                          host=self.host, port=self.port, database=self.database)
 
     def describe(self) -> str:
         """host:port/dbname as user - never the password."""

@@ -71,7 +71,7 @@ def refused(findings: Sequence[Finding] | None) -> list[Finding]:
 
 
 def counts(findings: Sequence[Finding] | None) -> str:
-    """`2 refused, 1 acknowledged, 3 advisory` (only the non-zero parts); "" when there is nothing."""
+    """`2 refused, 1 acknowledged, 3 not refused` (only the non-zero parts); "" when there is nothing."""
     items = list(findings or ())
     parts = [(sum(f.refused for f in items), "refused"),
              (sum(f.acknowledged is not None for f in items), "acknowledged"),

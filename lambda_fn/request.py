@@ -26,11 +26,8 @@ class Command(StrEnum):
 
     @property
     def destructive(self) -> bool:
-        """Commands that can lose data or lie about the schema: they need explicit confirmation."""
-        return self in (Command.DOWNGRADE, Command.STAMP, Command.ACCEPT)
-
-    @property
-    def needs_revision(self) -> bool:
+        """Commands that can lose data or lie about the schema: they name their revision and need explicit
+        confirmation."""
         return self in (Command.DOWNGRADE, Command.STAMP, Command.ACCEPT)
 
     @classmethod
@@ -120,7 +117,7 @@ class Request:
                                 f"(CLI: --no-lint REASON --confirm-no-lint; Lambda: \"no_lint\": \"<reason>\", "
                                 f"\"confirm\": \"{SKIP_LINT_CONFIRMATION}\"). Prefer acknowledging the finding in "
                                 "the revision file: the reason then travels with the migration.")
-        if self.command.needs_revision and not self.revision:
+        if self.command.destructive and not self.revision:
             raise HookError(
                 ErrorKind.BAD_REQUEST,
                 f"{self.command} needs a target revision (a revision id, 'base', or a relative one like -1).",

@@ -37,8 +37,6 @@ from lambda_fn.settings import Settings
 # fast path on its pg8000 one
 RunSql = Callable[[str, dict[str, Any]], list[Any]]
 
-UNDEFINED_TABLE = "42P01"
-
 
 @functools.cache
 def _hook_version() -> str:

@@ -11,5 +11,11 @@ response_recorder             the CloudFormation ResponseURL
 lambda_endpoint  a local Lambda API (GetFunctionConfiguration, Invoke) for the CLI's `invoke`
 moto_secrets     Secrets Manager on moto server, and a database login held in a secret
 inprocess        the handler in this process: a fake context, fake AWS credentials and endpoints
+secrets_extension             the Parameters and Secrets Lambda Extension's Secrets Manager endpoint
+lambda_service   the Lambda Invoke API for several functions (the workflow's tasks), real handlers behind it
+moto_sfn         moto's Step Functions interpreter on a synthesized definition, its divergences worked around
+codebuild_fake   CodeBuild: a project's buildspec run with bash in a directory laid out like the asset
+workflow_stacks, workflow_rig the workflow's CDK app, and one workflow running locally for real on it
+published        published projects (optuna, mlflow, jupyterhub) installed into cached virtualenvs
 paths            where the repository is
 """

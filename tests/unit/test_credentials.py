@@ -9,6 +9,7 @@ import pytest
 from lambda_fn.contract import ErrorKind
 from lambda_fn.credentials import Credentials, resolve
 from lambda_fn.errors import HookError
+from lambda_fn.postgres.dialect import DRIVER, hook_url
 from lambda_fn.settings import Settings
 
 PASSWORD = "p@ss:w/rd%?#"  # characters that break naive URL handling
@@ -28,7 +29,9 @@ def creds(env: dict[str, str], secret: str | None = None) -> Credentials:
 def test_every_common_url_form_becomes_the_same_credentials(scheme: str) -> None:
     c = creds({"DATABASE_URL": f"{scheme}://app:{QUOTED}@db.internal:6432/finops"})
     assert (c.username, c.password, c.host, c.port, c.database) == ("app", PASSWORD, "db.internal", 6432, "finops")
-    assert c.url().drivername == "postgresql+pg8000"
+    url = hook_url(c, application_name="t", startup={}, timeout=5)  # what env.py gets: the hook's own dialect
+    assert (url.drivername, url.username, url.password, url.host, url.port, url.database) == (
+        DRIVER, "app", PASSWORD, "db.internal", 6432, "finops")
     assert PASSWORD not in repr(c) and PASSWORD not in c.describe()
 
 

@@ -11,7 +11,9 @@ Imported only when something is pending (an "already at head" run never loads it
 - squawk:     the `squawk` binary (PyPI squawk-cli) over those chunks, JSON reporter
 - checks:     the hook's own checks where squawk cannot see
 - store:      lint records keyed by the revision file's sha256: the build-time `alembic_hook_lint.json` next to
-              env.py, then a temp-dir cache; only what neither holds is rendered and linted here
+              env.py, then this user's cache (engine/cache.py)
+- lint_records: a record for every revision asked about, from the store, else rendered and linted here
 - judge:      acknowledgments, the range catalogue, the live catalogue estimates, the policy -> findings
-- enforce:    what the commands call (`check`, `enforce`, `lint_offline`)
+- enforce:    what the commands call (`enforce` at upgrade, `annotate` for status and sql, `lint`, and
+              `lint_offline` for the CLI's `alembic-hook lint`)
 """

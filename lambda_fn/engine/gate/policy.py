@@ -91,11 +91,6 @@ class Policy:
         return cls(refuse=refuse, small_table_rows=rows, disabled=frozenset(disabled), pg_version=pg,
                    acknowledged=tuple(acks))
 
-    def describe(self) -> str:
-        refuse = ", ".join(sorted(self.refuse)) or "nothing"
-        return (f"refuses {refuse}; small tables below {self.small_table_rows} rows; squawk for PostgreSQL "
-                f"{self.pg_version}")
-
 
 def _words(raw: str) -> list[str]:
     return [w for w in re.split(r"[\s,]+", raw.strip().lower()) if w]
