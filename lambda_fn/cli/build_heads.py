@@ -34,6 +34,16 @@ def project_args(argv: list[str] | None, module: str) -> tuple[str, str | None, 
     return args[0], args[1] if len(args) == 2 else None, write
 
 
+def cannot(exc: Exception, doing: str) -> int:
+    """A build step that cannot read or lint the project: the reason on stderr (the hook's own message, or the
+    exception a revision raised on import, named), exit 1."""
+    if isinstance(exc, HookError):
+        print(exc.message, file=sys.stderr)
+    else:
+        print(f"Cannot {doing} the migration scripts: {type(exc).__name__}: {exc}", file=sys.stderr)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parsed = project_args(argv, "lambda_fn.cli.build_heads")
     if parsed is None:
@@ -42,12 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         project = AlembicProject(ini, script_location)
         heads = tuple(project.script.get_heads())
-    except HookError as exc:
-        print(exc.message, file=sys.stderr)
-        return 1
     except Exception as exc:  # noqa: BLE001 - a revision that fails to import, a cycle: say which
-        print(f"Cannot read the migration scripts: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+        return cannot(exc, "read")
     with env_reads.recorded() as reads:  # the build's environment: the runtime must match it to trust this
         versions = probe_offline(project.config, project.script)
     if write:

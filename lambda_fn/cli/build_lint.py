@@ -15,11 +15,9 @@ from __future__ import annotations
 import json
 import sys
 
-from lambda_fn.errors import HookError
-
 
 def main(argv: list[str] | None = None) -> int:
-    from lambda_fn.cli.build_heads import project_args
+    from lambda_fn.cli.build_heads import cannot, project_args
 
     parsed = project_args(argv, "lambda_fn.cli.build_lint")
     if parsed is None:
@@ -43,12 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         scripts = list(reversed(list(project.script.walk_revisions())))
         records = lint_now(project.config, project.script, scripts, {s.revision for s in scripts}, binary=binary,
                            pg_version=policy.pg_version, timeout=600.0)
-    except HookError as exc:
-        print(exc.message, file=sys.stderr)
-        return 1
     except Exception as exc:  # noqa: BLE001 - a revision that fails to import, a cycle: say which
-        print(f"Cannot lint the migration scripts: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+        return cannot(exc, "lint")
     by_key = {file_sha256(s.path): records[s.revision] for s in scripts}
     version = squawk.version(binary)
     prof = store.profile(policy.pg_version, autocommit=runs_in_autocommit(project.config, project.script))
