@@ -59,7 +59,7 @@ def mixed(n: int) -> list[Rev]:
 
 
 def lint_thousand() -> str:
-    from lambda_fn.engine.gate import lint, store
+    from lambda_fn.engine.gate import lint_records, store
     from lambda_fn.engine.gate.enforce import assess, select
     from lambda_fn.engine.project import AlembicProject
 
@@ -70,16 +70,17 @@ def lint_thousand() -> str:
     assert len(scripts) == N
 
     def cold() -> None:
-        records, sources = lint.records(project.config, project.script, scripts, pg_version="14.0", use_cache=False)
+        records, sources = lint_records.records(project.config, project.script, scripts, pg_version="14.0",
+                                                use_cache=False)
         assert len(sources.linted) == N and len(records) == N
 
     def cached() -> None:
-        _records, sources = lint.records(project.config, project.script, scripts, pg_version="14.0")
+        _records, sources = lint_records.records(project.config, project.script, scripts, pg_version="14.0")
         assert sources.cache == N, sources
 
     runs = max(3, RUNS // 2)
     cold_ms = median_ms(cold, runs)
-    lint.records(project.config, project.script, scripts, pg_version="14.0")  # fills the machine's cache
+    lint_records.records(project.config, project.script, scripts, pg_version="14.0")  # fills the machine's cache
     cache_ms = median_ms(cached, runs)
     done = subprocess.run([sys.executable, "-m", "lambda_fn.cli.build_lint", str(ini), "--write"],
                           capture_output=True, text=True, check=True)

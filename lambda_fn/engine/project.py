@@ -202,7 +202,7 @@ class AlembicProject:
 
     @functools.cached_property
     def autocommit(self) -> tuple[bool, str]:
-        """(runs in AUTOCOMMIT, why): see environment.autocommit_of."""
+        """(runs in AUTOCOMMIT, why): see env_py.autocommit_of."""
         return autocommit_of(self.env_py, (self.config.get_section("alembic_hook") or {}).get("autocommit"))
 
     def run_steps(self, database: HookDatabase, steps: StepsFn, destination: str) -> None:

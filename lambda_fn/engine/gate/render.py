@@ -111,7 +111,7 @@ def independent(script: ScriptDirectory, revisions: tuple[str, ...]) -> tuple[st
 
 
 def runs_in_autocommit(config: Config, script: ScriptDirectory) -> bool:
-    """Whether the project's revisions run in AUTOCOMMIT (environment.autocommit_of): then no revision has a
+    """Whether the project's revisions run in AUTOCOMMIT (env_py.autocommit_of): then no revision has a
     transaction, and the render (and so the gate) must not invent one."""
     from pathlib import Path
 
