@@ -28,7 +28,7 @@ def apply_steps(ctx: Context, steps: list[RevisionStep], direction: str) -> None
     so what Alembic keeps for a run holds (its DDL runner remembers, say, an enum type one revision's
     create_table made, and a later create_table naming it does not create it again). The hook still runs
     each revision in its own transaction (`transaction_per_migration`) and, between two revisions (the
-    step before is committed, the next not begun), verifies the step, checks the deadline and the lock,
+    step before is committed, the next not begun), reads the step back, checks the deadline and the lock,
     and reports progress. A table-lock retry, or an env.py that holds a transaction of its own around
     run_migrations(), runs env.py again for what is left, with the same DDL memo."""
     stepper = _Stepper(ctx, steps, direction)
@@ -161,7 +161,7 @@ def _run_with_table_lock_retries(ctx: Context, stepper: _Stepper) -> None:
             if error.kind is ErrorKind.MIGRATION_FAILED and error.revision is None:
                 error.revision = rev
             if isinstance(exc, HookError) and exc.kind is not ErrorKind.MIGRATION_FAILED:
-                raise  # the hook's own verdict (a failed step verification, a lost lock): already explained
+                raise  # the hook's own verdict (a failed read-back, a lost lock): already explained
         if stepper.index != index:  # revisions before the one that met the lock went through: a fresh budget
             backoff.reset()
             attempt, index = 0, stepper.index

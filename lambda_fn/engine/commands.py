@@ -56,7 +56,7 @@ def log(ctx: Context, current: Heads) -> None:
 
 
 def accept(ctx: Context, current: Heads) -> None:
-    with locked(ctx, verify=False):
+    with locked(ctx, check_integrity=False):
         record.accept(ctx, ctx.current())
 
 
@@ -99,7 +99,7 @@ def upgrade(ctx: Context, current: Heads) -> None:
         if record.exists(ctx.ledger):
             record.no_op(ctx, current)
         else:
-            with locked(ctx, verify=False):
+            with locked(ctx, check_integrity=False):
                 pass  # the first run with the ledger: create it and adopt what is applied, under the lock
         return
     from lambda_fn.engine.gate.enforce import enforce  # the safety gate loads only when something is pending
@@ -164,7 +164,7 @@ def stamp(ctx: Context, current: Heads) -> None:
     target = ctx.request.revision or ""
     if target not in ("base", "head", "heads"):
         project.get(target)
-    with locked(ctx, verify=False):  # stamp is the repair: it must work whatever the files say
+    with locked(ctx, check_integrity=False):  # stamp is the repair: it must work whatever the files say
         current = ctx.current()
         purge = not all(project.knows(rev) for rev in current)
         began = time.monotonic()
@@ -180,14 +180,14 @@ def stamp(ctx: Context, current: Heads) -> None:
 
 
 @contextmanager
-def locked(ctx: Context, *, verify: bool = True) -> Iterator[None]:
-    """The migration lock, and the run on record in the ledger for as long as it is held; with `verify`,
+def locked(ctx: Context, *, check_integrity: bool = True) -> Iterator[None]:
+    """The migration lock, and the run on record in the ledger for as long as it is held; with `check_integrity`,
     every applied revision's file is checked against the ledger before any DDL."""
     with ctx.target.migration_lock(ctx.creds) as held:
         ctx.result.lock_wait_ms = ms(held.waited)
         ctx.lock = held
         try:
-            with record.run(ctx, verify=verify):
+            with record.run(ctx, check_integrity=check_integrity):
                 yield
         finally:
             ctx.lock = None

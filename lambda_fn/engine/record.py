@@ -47,7 +47,7 @@ def applied_checksums(ctx: Context, current: Heads) -> dict[str, str]:
 
 
 @contextmanager
-def run(ctx: Context, *, verify: bool) -> Iterator[None]:
+def run(ctx: Context, *, check_integrity: bool) -> Iterator[None]:
     """The run row around the locked part of a changing command (the caller holds the migration lock)."""
     ledger, r = ctx.ledger, ctx.result
     ledger.ensure()
@@ -62,7 +62,7 @@ def run(ctx: Context, *, verify: bool) -> Iterator[None]:
             logger.info("Ledger adopted an existing database", extra={"baseline": len(checksums)})
         if abandoned := ledger.close_abandoned(join(current)):
             logger.warning("Closed runs whose runner stopped", extra={"abandoned_runs": abandoned})
-        if verify:
+        if check_integrity:
             ledger.check_integrity(set(checksums), checksums)
         ctx.database.on_version_apply = lambda step: _record_step(ctx, step)
         yield
