@@ -74,7 +74,7 @@ def answer(request: Request, result: Result, settings: Settings, *, deadline: De
     finally:
         conn.close()
     result.database = ready.creds.describe()
-    situation(result, request.command, current, heads, list)
+    situation(result, request.command, current, heads, lambda: [])  # at the heads: nothing pending
     return decide(request, current, heads), None
 
 
