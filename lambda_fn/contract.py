@@ -8,8 +8,9 @@ tests assert on it. Standard library only, so the workflow's helper asset can sh
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 # a direct invoke that failed raises this error type; its message is the result object as JSON
 FUNCTION_ERROR = "MigrationFailed"
@@ -102,6 +103,18 @@ class RevisionRunWire(TypedDict):
     duration_ms: float
 
 
+class RehearsalWire(TypedDict, total=False):
+    """rehearse: the copy, the policy, each revision's measurement and the verdict."""
+
+    copy: str              # host/dbname of the copy ("" when there was nothing to rehearse)
+    kind: str              # what the copy is (clone, restore, template, copy)
+    target_revision: str | None
+    policy: dict[str, Any]
+    within_policy: bool
+    violations: list[str]
+    revisions: list[dict[str, Any]]  # one measurement per revision (statements, locks, row_locks, growth)
+
+
 class ResultWire(TypedDict, total=False):
     """The result object as JSON. The first group is always present; the second only when it applies."""
 
@@ -128,8 +141,60 @@ class ResultWire(TypedDict, total=False):
     env: dict[str, Any]
     findings: list[dict[str, Any]]
     lint_skipped: str
-    rehearsal: dict[str, Any]
+    rehearsal: RehearsalWire
 
 
 # the field names, for the state machine's selectors and choices (`"$." + FIELD`)
 FIELDS = tuple(ResultWire.__annotations__)
+
+
+def as_result(data: Mapping[str, Any]) -> ResultWire:
+    """A result object read back as JSON (a direct invoke's answer, `Result.to_dict`), typed as the contract's
+    shape for its readers; not validated: every reader treats the optional fields as optional."""
+    return cast(ResultWire, data)
+
+
+def failed(result: Mapping[str, Any]) -> bool:
+    """Whether a result object (or one database's line of a workflow's summary) says the run failed."""
+    return result.get("status") == Status.FAILED
+
+
+# -- the migration workflow's answer: one summary of every database's run ------------------------------------
+
+class DatabaseRunWire(TypedDict, total=False):
+    """One database's line in the summary (the workflow's Done / Failed state, compacted)."""
+
+    id: str | None         # the target's id, or its secret's ARN
+    status: str            # a Status value
+    from_revision: str | None
+    to_revision: str | None
+    applied_count: int
+    iterations: int        # invocations of the function for this database
+    snapshot: str | None
+    error: ErrorWire       # failed only
+
+
+class FailureWire(TypedDict):
+    id: str
+    kind: str              # an ErrorKind value, or execution_failed when a database's execution left no result
+    message: str
+
+
+class SummaryWire(TypedDict, total=False):
+    """The workflow's output (and, when it fails, the cause): the counts, the failures, each database's line."""
+
+    databases: int
+    applied: int
+    up_to_date: int
+    failed: int
+    failures: list[FailureWire]
+    tolerated_failure_percentage: float
+    ok: bool
+    message: str
+    cause: str
+    results: list[DatabaseRunWire]  # present when small enough to carry inline
+
+
+def as_summary(data: Mapping[str, Any]) -> SummaryWire:
+    """A workflow's summary read back as JSON, typed as the contract's shape; not validated."""
+    return cast(SummaryWire, data)

@@ -7,10 +7,11 @@ No database: every blocking finding stays as it is unless the table is created e
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+
+from lambda_fn.contract import ResultWire, as_result
 
 
-def lint_offline_cli(env: Mapping[str, str], spec: str | None) -> dict[str, Any]:
+def lint_offline_cli(env: Mapping[str, str], spec: str | None) -> ResultWire:
     from lambda_fn.engine.gate.enforce import lint_offline
     from lambda_fn.errors import HookError
     from lambda_fn.result import Result
@@ -19,5 +20,5 @@ def lint_offline_cli(env: Mapping[str, str], spec: str | None) -> dict[str, Any]
     try:
         settings = Settings.from_env(env)
     except HookError as exc:
-        return Result.failure("lint", exc, spec).to_dict()
-    return lint_offline(settings, spec).to_dict()
+        return as_result(Result.failure("lint", exc, spec).to_dict())
+    return as_result(lint_offline(settings, spec).to_dict())

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lambda_fn.cli.render import github_annotations, progress, render
-from lambda_fn.contract import Status
+from lambda_fn.contract import ResultWire, as_result, failed
 from lambda_fn.request import SKIP_LINT_CONFIRMATION, Command, Request
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -227,7 +227,7 @@ def _run_engine(ns: argparse.Namespace, env: dict[str, str]) -> int:
     from lambda_fn.cli.stdout import to_stderr
 
     with to_stderr():  # whatever the project prints while it runs is not the result
-        result = execute(request, settings, read_secret=reader, observe=progress if show else None).to_dict()
+        result = as_result(execute(request, settings, read_secret=reader, observe=progress if show else None).to_dict())
     return _print(result, ns)
 
 
@@ -283,9 +283,9 @@ def _quiet_logs(verbose: bool) -> None:
     logger.setLevel(logging.INFO if verbose else logging.CRITICAL)
 
 
-def _print(result: dict[str, Any], ns: argparse.Namespace) -> int:
+def _print(result: ResultWire, ns: argparse.Namespace) -> int:
     chosen = getattr(ns, "format", None)
-    ok = result.get("status") != Status.FAILED.value
+    ok = not failed(result)
     if chosen == "github":
         print(github_annotations(result))
     elif ns.json or chosen == "json":

@@ -7,8 +7,8 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Mapping
-from typing import Any
 
+from lambda_fn.contract import RehearsalWire, ResultWire, as_result, failed
 from lambda_fn.engine.rehearsal.modes import sql_name
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -50,19 +50,19 @@ def rehearse_cli(ns: argparse.Namespace, env: Mapping[str, str]) -> int:
     from lambda_fn.cli.stdout import to_stderr
 
     with to_stderr():  # whatever the project prints while it runs is not the result
-        result = execute(request, settings, read_secret=reader).to_dict()
+        result = as_result(execute(request, settings, read_secret=reader).to_dict())
     if ns.json or getattr(ns, "format", None) == "json":
         print(json.dumps(result, indent=2, default=str))
     elif getattr(ns, "format", None) == "markdown":
         print(markdown(result))
     else:
         print(text(result))
-    return EXIT_OK if result.get("status") != "failed" else EXIT_FAILED
+    return EXIT_FAILED if failed(result) else EXIT_OK
 
 
 # --- rendering ------------------------------------------------------------------------------------------
 
-def _rows(rehearsal: Mapping[str, Any]) -> list[list[str]]:
+def _rows(rehearsal: RehearsalWire) -> list[list[str]]:
     rows = []
     for m in rehearsal.get("revisions", []):
         locks = [lk for lk in m["locks"] if not lk["created"] and _blocks(lk["mode"])]
@@ -80,7 +80,7 @@ def _rows(rehearsal: Mapping[str, Any]) -> list[list[str]]:
 HEADER = ["revision", "time", "locks that block", "rewrites", "rows locked", "growth"]
 
 
-def text(result: Mapping[str, Any]) -> str:
+def text(result: ResultWire) -> str:
     lines = [f"{result.get('status')}: {result.get('message', '')}"]
     rehearsal = result.get("rehearsal")
     if rehearsal and rehearsal.get("revisions"):
@@ -96,9 +96,9 @@ def text(result: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def markdown(result: Mapping[str, Any]) -> str:
-    rehearsal = result.get("rehearsal") or {}
-    ok = result.get("status") != "failed"
+def markdown(result: ResultWire) -> str:
+    rehearsal: RehearsalWire = result.get("rehearsal") or {}
+    ok = not failed(result)
     head = "✅ within policy" if ok else "❌ refused"
     lines = [f"### Migration rehearsal: {head}", "", _escape(str(result.get("message", ""))), ""]
     if rehearsal.get("revisions"):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from lambda_fn.contract import FUNCTION_ERROR, ErrorKind
+from lambda_fn.contract import FUNCTION_ERROR, ErrorKind, ResultWire, as_result
 from lambda_fn.errors import HookError
 from lambda_fn.result import Result
 
@@ -23,7 +23,7 @@ READ_MARGIN = 60             # seconds beyond the function's timeout before givi
 CONNECT_TIMEOUT = 10
 
 
-def invoke_function(function_name: str, payload: dict[str, Any], *, read_margin: float = READ_MARGIN) -> dict[str, Any]:
+def invoke_function(function_name: str, payload: dict[str, Any], *, read_margin: float = READ_MARGIN) -> ResultWire:
     """Invoke, wait for the answer, return the result object. Never raises: a failure to invoke is a
     failed result object too, whose message says what happened and whether the command may have run."""
     command = str(payload.get("command") or "upgrade")
@@ -74,14 +74,14 @@ def _function_timeout(client: LambdaClient, function_name: str) -> float:
         return float(MAX_FUNCTION_TIMEOUT)
 
 
-def _result(command: str, function_error: str | None, body: bytes) -> dict[str, Any]:
+def _result(command: str, function_error: str | None, body: bytes) -> ResultWire:
     try:
         data = json.loads(body) if body else None
     except ValueError:
         data = None
     if not function_error:
         if isinstance(data, dict):
-            return data
+            return as_result(data)
         return _failed(command, ErrorKind.INTERNAL, "The function answered with something other than a result object.")
     # a function error: the handler's MigrationFailed carries the result object as its message
     if isinstance(data, dict) and data.get("errorType") == FUNCTION_ERROR:
@@ -90,7 +90,7 @@ def _result(command: str, function_error: str | None, body: bytes) -> dict[str, 
         except ValueError:
             result = None
         if isinstance(result, dict):
-            return result
+            return as_result(result)
     # anything else: a timeout, an out-of-memory, an init failure
     kind = str(data.get("errorType", function_error)) if isinstance(data, dict) else function_error
     message = str(data.get("errorMessage", "")) if isinstance(data, dict) else ""
@@ -99,6 +99,6 @@ def _result(command: str, function_error: str | None, body: bytes) -> dict[str, 
                    "short is rolled back, its own transaction).")
 
 
-def _failed(command: str, kind: ErrorKind, message: str) -> dict[str, Any]:
+def _failed(command: str, kind: ErrorKind, message: str) -> ResultWire:
     """A failure outside the function, as the same result object the function answers with."""
-    return Result.failure(command, HookError(kind, message)).to_dict()
+    return as_result(Result.failure(command, HookError(kind, message)).to_dict())

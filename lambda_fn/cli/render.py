@@ -5,7 +5,13 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from lambda_fn.contract import ResultWire, failed
+from lambda_fn.request import Command
 from lambda_fn.result import StepEvent
+
+# the commands whose answer says where the database is and where its heads are
+_SITUATED = frozenset({Command.STATUS, Command.CHECK, Command.CURRENT, Command.UPGRADE, Command.DOWNGRADE,
+                       Command.STAMP})
 
 
 def progress(event: StepEvent) -> None:
@@ -44,12 +50,12 @@ def log_lines(log: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def render(r: dict[str, Any]) -> str:
+def render(r: ResultWire) -> str:
     """Readable output: the headline, then what changed, then what is left."""
     lines = [f"{r.get('command', '?')}: {r.get('status')} - {r.get('message', '')}"]
     if r.get("database"):
         lines.append(f"  database : {r['database']}")
-    if r.get("command") in ("status", "check", "current", "upgrade", "downgrade", "stamp"):
+    if r.get("command") in _SITUATED:
         lines.append(f"  current  : {r.get('to_revision') or '(none)'}")
         lines.append(f"  head(s)  : {', '.join(r.get('heads') or []) or '(none)'}")
     for run in r.get("applied") or []:
@@ -102,7 +108,7 @@ def findings_lines(findings: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def github_annotations(r: dict[str, Any]) -> str:
+def github_annotations(r: ResultWire) -> str:
     """GitHub Actions workflow commands, one per finding (error: refused; warning: not refused; notice:
     acknowledged), then the headline. Files relative to the working directory (the checkout)."""
     import os
@@ -130,5 +136,5 @@ def github_annotations(r: dict[str, Any]) -> str:
             text += f" Fix: {f['fix']}"
         out.append(f"::{level} {where}title={title}::{esc(text)}")
     headline = f"{r.get('command', '?')}: {r.get('status')} - {r.get('message', '')}"
-    out.append(f"::error title=alembic-hook::{esc(headline)}" if r.get("status") == "failed" else headline)
+    out.append(f"::error title=alembic-hook::{esc(headline)}" if failed(r) else headline)
     return "\n".join(out)

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from lambda_fn.contract import SummaryWire, as_summary, failed
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 POLL_FIRST, POLL_MAX, POLL_GROWTH = 1.0, 10.0, 1.5
 DEFAULT_WAIT = 13 * 3600.0
@@ -99,7 +101,7 @@ def _client() -> Any:
 def report(described: dict[str, Any], *, as_json: bool, out: TextIO, err: TextIO) -> int:
     status = described["status"]
     if status == "SUCCEEDED":
-        summary = _json(described.get("output")) or {}
+        summary = as_summary(_json(described.get("output")) or {})
         print(json.dumps(summary, indent=2) if as_json else render_summary(summary), file=out)
         return EXIT_OK
     cause = _json(described.get("cause"))
@@ -107,20 +109,20 @@ def report(described: dict[str, Any], *, as_json: bool, out: TextIO, err: TextIO
         print(json.dumps({"status": status.lower(), "error": described.get("error"),
                           "summary": cause if isinstance(cause, dict) else described.get("cause")}, indent=2), file=out)
     elif isinstance(cause, dict) and "databases" in cause:
-        print(render_summary(cause), file=out)
+        print(render_summary(as_summary(cause)), file=out)
     else:
         text = described.get("cause") or ""
         print(f"{status.lower()}: {described.get('error') or ''} {text}".rstrip(), file=out)
     return EXIT_FAILED
 
 
-def render_summary(summary: dict[str, Any]) -> str:
+def render_summary(summary: SummaryWire) -> str:
     lines = [str(summary.get("message") or "no summary")]
     for result in summary.get("results") or []:
         if not isinstance(result, dict):
             continue
         line = f"  {result.get('id')}: {result.get('status')}"
-        if result.get("status") == "failed":
+        if failed(result):
             error = result.get("error") or {}
             line += f" ({error.get('kind')}: {error.get('message')})"
         else:

@@ -13,8 +13,9 @@ from typing import Any
 from alembic.runtime.migration import MigrationContext, RevisionStep
 from alembic.script import Script
 
-from lambda_fn.contract import ErrorKind, Status
+from lambda_fn.contract import ErrorKind
 from lambda_fn.deadline import MIN_STEP_SECONDS, Backoff
+from lambda_fn.engine.answer import Applied, Partial
 from lambda_fn.engine.context import Context, join, ms, split
 from lambda_fn.engine.read_back import read_back_step
 from lambda_fn.errors import HookError
@@ -23,14 +24,15 @@ from lambda_fn.postgres.errors import classify
 from lambda_fn.result import RevisionRun, StepEvent
 
 
-def apply_steps(ctx: Context, steps: list[RevisionStep], direction: str) -> None:
+def apply_steps(ctx: Context, steps: list[RevisionStep], direction: str) -> Applied | Partial:
     """Apply `steps` through ONE run of env.py, as `alembic upgrade` does: one MigrationContext for the run,
     so what Alembic keeps for a run holds (its DDL runner remembers, say, an enum type one revision's
     create_table made, and a later create_table naming it does not create it again). The hook still runs
     each revision in its own transaction (`transaction_per_migration`) and, between two revisions (the
     step before is committed, the next not begun), reads the step back, checks the deadline and the lock,
     and reports progress. A table-lock retry, or an env.py that holds a transaction of its own around
-    run_migrations(), runs env.py again for what is left, with the same DDL memo."""
+    run_migrations(), runs env.py again for what is left, with the same DDL memo. Answers every step applied,
+    or (a time-budgeted run) where it stopped and what is left."""
     stepper = _Stepper(ctx, steps, direction)
     autocommit, why = ctx.project.autocommit  # read (and a bad setting refused) before any revision runs
     if autocommit:
@@ -48,11 +50,9 @@ def apply_steps(ctx: Context, steps: list[RevisionStep], direction: str) -> None
                             steps[before].revision.revision)
     r = ctx.result
     if stepper.stop is not None:
-        r.status, r.message = Status.PARTIAL, stepper.stop
-        r.pending = [s.revision.revision for s in steps[stepper.index:]]
-        return
-    r.status, r.pending = Status.APPLIED, [s.revision for s in ctx.project.pending(split(r.to_revision))]
-    r.message = f"{direction}d {len(r.applied)} revision(s): {r.from_revision or 'base'} -> {r.to_revision or 'base'}"
+        return Partial(stepper.stop, tuple(s.revision.revision for s in steps[stepper.index:]))
+    return Applied(direction, r.from_revision, r.to_revision, len(r.applied),
+                   tuple(s.revision for s in ctx.project.pending(split(r.to_revision))))
 
 
 @dataclass

@@ -6,7 +6,8 @@ database ready - and one SELECT. Anything else (a revision pending, an unknown r
 upgrade, another command, a manifest miss) goes the full way (`migrate.py`), which gives any refusal; the
 connection's credentials are handed on so the full path does not wait for the database again.
 
-The answer is the full path's, field for field, log line for log line (tests run every scenario both ways).
+The answer is the full path's, field for field, log line for log line: both paths hand the same values
+(`Found`, `NoOp`) to `answer.give`, and write the situation through `answer.situation`.
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ from lambda_fn import credentials
 from lambda_fn.contract import Status
 from lambda_fn.credentials import SecretReader
 from lambda_fn.deadline import MIN_STEP_SECONDS, Deadline
+from lambda_fn.engine.answer import Found, NoOp, Outcome, situation
 from lambda_fn.engine.heads_manifest import VersionTable
 from lambda_fn.engine.ledger import Ledger, Names, code_identity
 from lambda_fn.engine.locate import locate
-from lambda_fn.log import logger
 from lambda_fn.postgres.errors import classify, sqlstate
 from lambda_fn.postgres.readiness import Ready, wait_until_ready
-from lambda_fn.request import Command, Request
+from lambda_fn.request import Command, Request, is_heads
 from lambda_fn.result import Result
 from lambda_fn.settings import Settings
 
@@ -31,19 +32,19 @@ UNDEFINED_TABLE = "42P01"
 
 
 def answer(request: Request, result: Result, settings: Settings, *, deadline: Deadline,
-           read_secret: SecretReader | None, application_name: str) -> tuple[bool, Ready | None]:
-    """(True, None) with `result` filled in when the database is at the heads; otherwise (False, what the full
-    path can reuse: the database found ready, or None) with `result` untouched."""
-    head_target = request.revision in (None, "head", "heads")
+           read_secret: SecretReader | None, application_name: str) -> tuple[Outcome | None, Ready | None]:
+    """(the answer, None) with `result`'s situation filled in when the database is at the heads; otherwise
+    (None, what the full path can reuse: the database found ready, or None) with `result` untouched."""
+    head_target = request.revision is None or is_heads(request.revision)
     if not (request.command is Command.STATUS or (request.command is Command.UPGRADE and head_target)):
-        return False, None
+        return None, None
     located = locate(settings.alembic_config, settings.script_location)
     known = located.known() if located else None
     if located is None or known is None or deadline.remaining() < MIN_STEP_SECONDS:
-        return False, None
+        return None, None
     heads, versions = known
     if request.command is Command.UPGRADE and len(heads) != 1:
-        return False, None  # the full path refuses, before touching the database
+        return None, None  # the full path refuses, before touching the database
     creds = credentials.resolve(settings, read_secret)
     ready = wait_until_ready(
         creds, wait=settings.db_wait, deadline=deadline, application_name=application_name,
@@ -58,7 +59,7 @@ def answer(request: Request, result: Result, settings: Settings, *, deadline: De
     try:
         current = _current(conn, versions, ready.creds)
         if not current or set(current) != set(heads):
-            return False, handed_on
+            return None, handed_on
         if request.command is Command.UPGRADE:
             # the deploy on record: one INSERT; no ledger yet means the full path creates it, under the lock
             ledger = Ledger(lambda sql, params: conn.run(sql, **params) or [], lambda: None, Names.of(settings))
@@ -68,22 +69,20 @@ def answer(request: Request, result: Result, settings: Settings, *, deadline: De
                                              status=Status.UP_TO_DATE.value)
             except pg8000.native.DatabaseError as exc:
                 if sqlstate(exc) == UNDEFINED_TABLE:
-                    return False, handed_on
+                    return None, handed_on
                 raise classify(exc, ready.creds) from None
     finally:
         conn.close()
-    at = ",".join(current)
-    result.database, result.from_revision, result.to_revision = ready.creds.describe(), at, at
-    result.heads, result.pending = list(heads), []
-    logger.info("Migration status before", extra={"current": list(current), "heads": result.heads,
-                                                   "pending": result.pending, "command": request.command.value})
-    result.status = Status.UP_TO_DATE
+    result.database = ready.creds.describe()
+    situation(result, request.command, current, heads, lambda: [])  # at the heads: nothing pending
+    return decide(request, current, heads), None
+
+
+def decide(request: Request, current: tuple[str, ...], heads: tuple[str, ...]) -> Outcome:
+    """The answer for a database found at exactly the heads, as the full path's handler gives it."""
     if request.command is Command.STATUS:
-        result.message = f"at {at}; up to date with head {', '.join(heads)}"
-    else:
-        result.target = request.revision or "head"
-        result.message = f"already at {at}; nothing to apply for {result.target}"
-    return True, None
+        return Found(",".join(current), heads, ())
+    return NoOp(",".join(current), request.revision or "head")
 
 
 def _current(conn: pg8000.native.Connection, versions: VersionTable,

@@ -1,4 +1,6 @@
-"""One function per command, each `(context, current heads) -> None`, filling in `context.result`.
+"""One function per command, each `(context, current heads) -> what it found or did` (`answer.py` turns that
+into the result's status and message); on the way each records in `context.result` how far it got, so a
+failure still reports it.
 
 Read-only commands never take the migration lock; changing commands take it, re-read the database's
 revision under it (another run may have migrated while this one waited), and refuse an unknown revision.
@@ -7,76 +9,70 @@ revision under it (another run may have migrated while this one waited), and ref
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
-from lambda_fn.contract import ErrorKind, Status
+from lambda_fn.contract import ErrorKind
 from lambda_fn.engine import record
+from lambda_fn.engine.answer import Found, History, Logged, NoOp, Outcome, Ready, Sql, Stamped
 from lambda_fn.engine.apply import apply_steps
 from lambda_fn.engine.context import Context, join, ms, split
+from lambda_fn.engine.heads_manifest import VersionTable
 from lambda_fn.engine.project import Heads
 from lambda_fn.engine.read_back import read_back_stamp
 from lambda_fn.errors import HookError
-from lambda_fn.request import Command
-from lambda_fn.result import Result, RevisionRun
+from lambda_fn.request import Command, is_heads
+from lambda_fn.result import RevisionRun
 
-Handler = Callable[[Context, Heads], None]
+Handler = Callable[[Context, Heads], Outcome]
 
 
-def status(ctx: Context, current: Heads) -> None:
+def status(ctx: Context, current: Heads) -> Outcome:
     r = ctx.result
-    r.status = Status.PENDING if r.pending else Status.UP_TO_DATE
-    at = r.from_revision or "an empty database (no revision)"
-    r.message = (f"at {at}; {len(r.pending)} pending: {', '.join(r.pending)}" if r.pending
-                 else f"at {at}; up to date with head {', '.join(r.heads)}")
+    findings = None
     if r.pending and ctx.request.command is Command.STATUS:  # the findings a deploy would meet
         from lambda_fn.engine.gate.enforce import annotate
 
-        annotate(ctx, ctx.project.pending(current))
+        findings = annotate(ctx, ctx.project.pending(current))
+    return Found(r.from_revision, tuple(r.heads), tuple(r.pending), findings)
 
 
-def history(ctx: Context, current: Heads) -> None:
+def history(ctx: Context, current: Heads) -> Outcome:
     r = ctx.result
     r.history = ctx.project.history(current)
     ran = ctx.ledger.applied_by() if record.exists(ctx.ledger) else {}
     for entry in r.history:
         entry["ledger"] = ran.get(entry["revision"])  # when and by which run it last ran, if on record
-    r.status, r.message = Status.OK, f"{len(r.history)} revisions"
+    return History(len(r.history))
 
 
-def log(ctx: Context, current: Heads) -> None:
+def log(ctx: Context, current: Heads) -> Outcome:
     r = ctx.result
     if not record.exists(ctx.ledger):
-        r.log, r.status, r.message = [], Status.OK, "no ledger yet: the hook has not changed this database"
-        return
+        r.log = []
+        return Logged(0, ctx.request.revision, ledger=False)
     r.log = ctx.ledger.log(ctx.request.limit or 20, ctx.request.revision)
-    r.status = Status.OK
-    r.message = f"{len(r.log)} run(s), newest first" + (f", touching {ctx.request.revision}"
-                                                         if ctx.request.revision else "")
+    return Logged(len(r.log), ctx.request.revision)
 
 
-def accept(ctx: Context, current: Heads) -> None:
-    with locked(ctx, check_integrity=False):
-        record.accept(ctx, ctx.current())
+def accept(ctx: Context, current: Heads) -> Outcome:
+    return locked(ctx, lambda: record.accept(ctx, ctx.current()), check_integrity=False)
 
 
-def sql(ctx: Context, current: Heads) -> None:
+def sql(ctx: Context, current: Heads) -> Outcome:
     r = ctx.result
     target = ctx.request.revision or "heads"
     r.target = target
     r.pending = [s.revision for s in ctx.project.pending(current, target)]
     if not r.pending:
-        r.status, r.sql = Status.UP_TO_DATE, ""
-        r.message = f"nothing to apply: the database is at or past {target}"
-        return
+        r.sql = ""
+        return Sql(target, ())
     r.sql = ctx.project.offline_sql(current, target)
-    r.status, r.message = Status.PENDING, f"SQL for {len(r.pending)} pending revision(s)"
     from lambda_fn.engine.gate.enforce import annotate
 
-    annotate(ctx, ctx.project.pending(current, target))
+    return Sql(target, tuple(r.pending), annotate(ctx, ctx.project.pending(current, target)))
 
 
-def lint(ctx: Context, current: Heads) -> None:
+def lint(ctx: Context, current: Heads) -> Outcome:
     """The safety gate alone: the pending revisions (up to the requested one) judged against this database."""
     from lambda_fn.engine.gate.enforce import lint as gate_lint
 
@@ -85,48 +81,48 @@ def lint(ctx: Context, current: Heads) -> None:
     ctx.project.require_revisions()  # no revisions found is an error with upgrade's message, never "no findings"
     scripts = ctx.project.pending(current, target)
     ctx.result.pending = [s.revision for s in scripts]
-    gate_lint(ctx, scripts)
+    return gate_lint(ctx, scripts)
 
 
-def upgrade(ctx: Context, current: Heads) -> None:
+def upgrade(ctx: Context, current: Heads) -> Outcome:
     target = ctx.request.revision or "head"
     ctx.result.target = target
     ctx.project.resolve_target(target)  # a bad revision fails before the lock
     pending = ctx.project.pending(current, target)
     if not pending:
         # Nothing to apply, no lock (CloudFormation's rollback Update lands here too).
-        _no_op(ctx.result, current, target)
+        nothing = NoOp(join(current), target)
         if record.exists(ctx.ledger):
             record.no_op(ctx, current)
-        else:
-            with locked(ctx, check_integrity=False):
-                pass  # the first run with the ledger: create it and adopt what is applied, under the lock
-        return
+            return nothing
+        # the first run with the ledger: create it and adopt what is applied, under the lock
+        return locked(ctx, lambda: nothing, check_integrity=False)
     from lambda_fn.engine.gate.enforce import enforce  # the safety gate loads only when something is pending
 
     enforce(ctx, pending)  # refuses (unsafe_migration) before the lock and before any DDL
-    _move(ctx, target, "upgrade")
+    return _move(ctx, target, "upgrade")
 
 
-def downgrade(ctx: Context, current: Heads) -> None:
-    _move(ctx, ctx.request.revision or "", "downgrade")
+def downgrade(ctx: Context, current: Heads) -> Outcome:
+    return _move(ctx, ctx.request.revision or "", "downgrade")
 
 
-def _move(ctx: Context, target: str, direction: str) -> None:
+def _move(ctx: Context, target: str, direction: str) -> Outcome:
     """Under the lock: re-read the revision (another run may have moved it), refuse an unknown one, plan the
     steps towards `target` and apply them."""
-    with locked(ctx):
+    def move() -> Outcome:
         current = ctx.current()
         ctx.project.check_known(current)
         plan = ctx.project.upgrade_steps if direction == "upgrade" else ctx.project.downgrade_steps
         steps = plan(target, current)
         if not steps:
-            _no_op(ctx.result, current, target)
-            return
+            return NoOp(join(current), target)
         try:
-            apply_steps(ctx, steps, direction)
+            return apply_steps(ctx, steps, direction)
         except HookError as exc:
             raise _moved_by_another_runner(ctx, exc) or exc from None
+
+    return locked(ctx, move)
 
 
 def _moved_by_another_runner(ctx: Context, error: HookError) -> HookError | None:
@@ -152,19 +148,20 @@ def _moved_by_another_runner(ctx: Context, error: HookError) -> HookError | None
                      f"{join(now) or 'base'}.", error.revision)
 
 
-def rehearse(ctx: Context, current: Heads) -> None:
+def rehearse(ctx: Context, current: Heads) -> Outcome:
     """The pending range run and measured on a copy (engine/rehearsal/); the target's schema never changes."""
     from lambda_fn.engine.rehearsal.run import rehearse as run_rehearsal
 
-    run_rehearsal(ctx, current)
+    return run_rehearsal(ctx, current)
 
 
-def stamp(ctx: Context, current: Heads) -> None:
+def stamp(ctx: Context, current: Heads) -> Outcome:
     r, project = ctx.result, ctx.project
     target = ctx.request.revision or ""
-    if target not in ("base", "head", "heads"):
+    if target != "base" and not is_heads(target):
         project.get(target)
-    with locked(ctx, check_integrity=False):  # stamp is the repair: it must work whatever the files say
+
+    def repair() -> Outcome:  # stamp is the repair: it must work whatever the files say
         current = ctx.current()
         purge = not all(project.knows(rev) for rev in current)
         began = time.monotonic()
@@ -174,26 +171,26 @@ def stamp(ctx: Context, current: Heads) -> None:
         was = join(current) or "empty"
         took = ms(time.monotonic() - began)
         r.applied.append(RevisionRun(join(after) or "base", f"stamped (was {was})", "stamp", took))
-        r.to_revision, r.status = join(after), Status.APPLIED
-        r.pending = [s.revision for s in project.pending(after)]
-        r.message = f"stamped {join(after) or 'base'} (was {was}); no DDL ran"
+        r.to_revision = join(after)  # before the run row closes: the ledger records where it ends
+        return Stamped(join(after), was, tuple(s.revision for s in project.pending(after)))
+
+    return locked(ctx, repair, check_integrity=False)
 
 
-@contextmanager
-def locked(ctx: Context, *, check_integrity: bool = True) -> Iterator[None]:
-    """The migration lock, and the run on record in the ledger for as long as it is held; with `check_integrity`,
-    every applied revision's file is checked against the ledger before any DDL."""
+def locked(ctx: Context, work: Callable[[], Outcome], *, check_integrity: bool = True) -> Outcome:
+    """`work()` under the migration lock, the run on record in the ledger for as long as it is held (closed
+    with the outcome's status); with `check_integrity`, every applied revision's file is checked against the ledger
+    before any DDL."""
     with ctx.target.migration_lock(ctx.creds) as held:
         ctx.result.lock_wait_ms = ms(held.waited)
         ctx.lock = held
         try:
-            with record.run(ctx, check_integrity=check_integrity):
-                yield
+            return record.run(ctx, work, check_integrity=check_integrity)
         finally:
             ctx.lock = None
 
 
-def check(ctx: Context, current: Heads) -> None:
+def check(ctx: Context, current: Heads) -> Outcome:
     """Will a deploy migrate this database? env.py was probed before any command (refused if it would
     migrate anything else); here every revision file is imported too."""
     r, project = ctx.result, ctx.project
@@ -210,17 +207,9 @@ def check(ctx: Context, current: Heads) -> None:
         enforce(ctx, pending)  # the safety gate, as upgrade runs it (and honouring the same escape)
     plan = project.plan
     r.env = plan.to_dict() if plan else None
-    r.status = Status.PENDING if r.pending else Status.UP_TO_DATE
     how = plan.connection if plan else "unknown"
-    table = f"{plan.version_table_schema + '.' if plan and plan.version_table_schema else ''}" \
-            f"{plan.version_table if plan else 'alembic_version'}"
-    r.message = (f"ready: env.py migrates {r.database} through {how}; version table {table}; {count} revision(s) "
-                 f"import cleanly; head {', '.join(r.heads)}; {len(r.pending)} pending")
-
-
-def _no_op(result: Result, current: Heads, target: str) -> None:
-    result.status, result.pending = Status.UP_TO_DATE, []
-    result.message = f"already at {join(current) or 'base'}; nothing to apply for {target}"
+    table = (plan.versions if plan else VersionTable()).qualified()
+    return Ready(r.database, how, table, count, tuple(r.heads), tuple(r.pending))
 
 
 # Commands that need the database; HEADS answers from the project alone. STAMP may start from a revision

@@ -15,6 +15,7 @@ from lambda_fn.contract import ErrorKind, Status
 from lambda_fn.credentials import SecretReader
 from lambda_fn.deadline import Deadline
 from lambda_fn.engine import at_head, watchdog
+from lambda_fn.engine.answer import Outcome, Skipped, Stopped, give
 from lambda_fn.errors import HookError
 from lambda_fn.log import logger
 from lambda_fn.request import Command, Request
@@ -54,28 +55,29 @@ def execute(request: Request, settings: Settings, *, deadline: Deadline | None =
 def _run(request: Request, result: Result, settings: Settings, *, deadline: Deadline,
          read_secret: SecretReader | None, application_name: str, observe: Callable[[StepEvent], None],
          fast: bool) -> None:
+    outcome: Outcome | None
     try:
         request.validate()
         if request.command is Command.UPGRADE and settings.skip_migrations:
-            result.status, result.message = Status.SKIPPED, "SKIP_MIGRATIONS is set: the database was not touched."
-            logger.warning(result.message)
+            outcome = Skipped()
         else:
-            answered, ready = (at_head.answer(request, result, settings, deadline=deadline, read_secret=read_secret,
-                                              application_name=application_name) if fast else (False, None))
-            if not answered:
+            outcome, ready = (at_head.answer(request, result, settings, deadline=deadline, read_secret=read_secret,
+                                             application_name=application_name) if fast else (None, None))
+            if outcome is None:
                 from lambda_fn.engine.migrate import migrate  # the full engine, only when needed
 
-                migrate(request, result, settings, deadline=deadline, read_secret=read_secret,
-                        application_name=application_name, observe=observe, ready=ready)
+                outcome = migrate(request, result, settings, deadline=deadline, read_secret=read_secret,
+                                  application_name=application_name, observe=observe, ready=ready)
     except HookError as exc:
-        if request.partial and exc.kind is ErrorKind.DEADLINE:
-            # a budgeted iteration that ran out of time before it could start (a slow cold start, say) has
-            # done nothing wrong: the caller calls again
-            result.status = Status.PARTIAL
-            result.message = f"stopped: {exc.message} Nothing more was applied in this iteration; call again."
-        else:
+        if not (request.partial and exc.kind is ErrorKind.DEADLINE):
             result.fail(exc)
+            return
+        # a budgeted iteration that ran out of time before it could start (a slow cold start, say) has done
+        # nothing wrong: the caller calls again
+        outcome = Stopped(exc.message)
     except Exception as exc:  # noqa: BLE001 - the contract is one Result, whatever happens
         logger.exception("Unexpected failure")
         result.fail(HookError(ErrorKind.INTERNAL, f"Unexpected {type(exc).__name__}: {str(exc)[:300]}. "
                               "This is a bug in the hook; the logs hold the traceback."))
+        return
+    give(result, outcome)

@@ -4,17 +4,16 @@ changes anything. Loaded only when the fast path (`at_head.py`) cannot answer.
 
 from __future__ import annotations
 
-from lambda_fn.contract import Status
 from lambda_fn.credentials import SecretReader
 from lambda_fn.deadline import Deadline
 from lambda_fn.engine import watchdog
+from lambda_fn.engine.answer import HeadRevisions, Outcome, situation
 from lambda_fn.engine.commands import HANDLERS
-from lambda_fn.engine.context import Context, Observer, join
+from lambda_fn.engine.context import Context, Observer
 from lambda_fn.engine.env_py import HookDatabase
 from lambda_fn.engine.project import AlembicProject
 from lambda_fn.engine.record import sqlalchemy_ledger
 from lambda_fn.engine.target import TargetDatabase
-from lambda_fn.log import logger
 from lambda_fn.postgres.readiness import Ready
 from lambda_fn.request import Command, Request
 from lambda_fn.result import Result
@@ -23,19 +22,17 @@ from lambda_fn.settings import Settings
 
 def migrate(request: Request, result: Result, settings: Settings, *, deadline: Deadline,
             read_secret: SecretReader | None, application_name: str, observe: Observer | None,
-            ready: Ready | None) -> None:
+            ready: Ready | None) -> Outcome:
+    """What the command found or did; on the way `result` records how far it got (a failure raises)."""
     target = TargetDatabase(settings, deadline, read_secret, application_name, ready)
-    _dispatch(request, result, target, observe)
+    return _dispatch(request, result, target, observe)
 
 
-def _dispatch(request: Request, result: Result, target: TargetDatabase, observe: Observer | None) -> None:
+def _dispatch(request: Request, result: Result, target: TargetDatabase, observe: Observer | None) -> Outcome:
     project = AlembicProject(target.settings.alembic_config, target.settings.script_location)
     cmd = request.command
     if cmd is Command.HEADS:
-        heads = project.heads()
-        result.heads, result.status = list(heads), Status.OK
-        result.message = f"head(s): {', '.join(heads)}"
-        return
+        return HeadRevisions(tuple(project.heads()))
     if cmd in (Command.UPGRADE, Command.DOWNGRADE):
         project.require_single_head()  # before touching the database at all
     creds = target.ready_credentials()
@@ -46,12 +43,10 @@ def _dispatch(request: Request, result: Result, target: TargetDatabase, observe:
         plan = project.probe(database)  # env.py must migrate this database, and says where its version table is
         watchdog.note_version_table(plan.version_table_schema, plan.version_table)  # for a read back at the deadline
         current = ctx.current()
-        result.from_revision = result.to_revision = join(current)
-        result.heads = list(project.heads())
+        heads = project.heads()
         known = all(project.knows(rev) for rev in current)
-        result.pending = [s.revision for s in project.pending(current)] if known else []
-        logger.info("Migration status before", extra={"current": list(current), "heads": result.heads,
-                                                       "pending": result.pending, "command": cmd.value})
+        situation(result, cmd, current, heads,
+                  lambda: [s.revision for s in project.pending(current)] if known else [])
         if cmd is not Command.STAMP:
             project.check_known(current)
-        HANDLERS[cmd](ctx, current)
+        return HANDLERS[cmd](ctx, current)

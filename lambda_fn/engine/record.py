@@ -4,14 +4,14 @@ from inside its own transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, text
 
 from lambda_fn.contract import ErrorKind, Status
+from lambda_fn.engine.answer import Accepted, Outcome
 from lambda_fn.engine.cache import file_sha256
 from lambda_fn.engine.context import Context, join
 from lambda_fn.engine.ledger import Ledger, Names, code_identity
@@ -46,9 +46,9 @@ def applied_checksums(ctx: Context, current: Heads) -> dict[str, str]:
     return {s.revision: file_sha256(s.path) for s in scripts}
 
 
-@contextmanager
-def run(ctx: Context, *, check_integrity: bool) -> Iterator[None]:
-    """The run row around the locked part of a changing command (the caller holds the migration lock)."""
+def run(ctx: Context, work: Callable[[], Outcome], *, check_integrity: bool) -> Outcome:
+    """The run row around `work()`, the locked part of a changing command (the caller holds the migration
+    lock), closed with the status its outcome answers."""
     ledger, r = ctx.ledger, ctx.result
     ledger.ensure()
     current = ctx.current()
@@ -65,7 +65,7 @@ def run(ctx: Context, *, check_integrity: bool) -> Iterator[None]:
         if check_integrity:
             ledger.check_integrity(set(checksums), checksums)
         ctx.database.on_version_apply = lambda step: _record_step(ctx, step)
-        yield
+        outcome = work()
     except HookError as exc:
         _finish(ledger, Status.FAILED.value, r.to_revision, exc)
         raise
@@ -74,7 +74,8 @@ def run(ctx: Context, *, check_integrity: bool) -> Iterator[None]:
                 HookError(ErrorKind.INTERNAL, f"Unexpected {type(exc).__name__}: {str(exc)[:300]}"))
         raise
     else:
-        _finish(ledger, r.status.value, r.to_revision)
+        _finish(ledger, outcome.answer()[0].value, r.to_revision)
+        return outcome
     finally:
         ctx.database.on_version_apply = None
 
@@ -115,7 +116,7 @@ def no_op(ctx: Context, current: Heads) -> None:
                                          status=Status.UP_TO_DATE.value)
 
 
-def accept(ctx: Context, current: Heads) -> None:
+def accept(ctx: Context, current: Heads) -> Accepted:
     """Record the deployed file of an applied revision as the one that counts (the caller holds the lock and
     the run row)."""
     rev = ctx.project.get(ctx.request.revision or "").revision
@@ -127,7 +128,7 @@ def accept(ctx: Context, current: Heads) -> None:
     ctx.ledger.step_started = datetime.now(UTC)
     ctx.ledger.record_step(rev, "accepted", checksums[rev])
     ctx.ledger.commit()
-    r = ctx.result
-    r.applied.append(RevisionRun(rev, f"accepted sha256 {checksums[rev]} (was {before or 'unrecorded'})", "accept", 0))
-    r.status, r.to_revision = Status.APPLIED, join(current)
-    r.message = f"accepted the deployed file of {rev} (sha256 {checksums[rev][:12]}); no DDL ran"
+    ctx.result.applied.append(RevisionRun(rev, f"accepted sha256 {checksums[rev]} (was {before or 'unrecorded'})",
+                                          "accept", 0))
+    ctx.result.to_revision = join(current)  # before the run row closes: the ledger records where it ends
+    return Accepted(rev, checksums[rev], join(current))

@@ -3,10 +3,12 @@ full path's answer: every scenario runs both ways and the results and log lines 
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ import pytest
 
 from lambda_fn.contract import Status
 from lambda_fn.engine import migrate
+from lambda_fn.log import logger
 from lambda_fn.result import Result
 from tests.support.database import ALEMBIC_INI, Database, create_database
 from tests.support.engine import run
@@ -97,27 +100,42 @@ def log_lines(text: str) -> list[dict[str, Any]]:
     return cleaned
 
 
+@pytest.fixture
+def hook_log(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
+    """The hook's log lines: its handler writes to the stream it was made with (not capsys'), and an earlier
+    in-process CLI run may have quietened it."""
+    log = io.StringIO()
+    monkeypatch.setattr(logger.registered_handler, "stream", log)
+    level = logger.log_level
+    logger.setLevel(logging.INFO)
+    yield log
+    logger.setLevel(level)
+
+
 @pytest.mark.parametrize("command,revision", [("upgrade", None), ("upgrade", "head"), ("status", None)])
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 def test_both_paths_give_the_same_answer(*, scenario: str, command: str, revision: str | None, db: Database,
                                          tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+                                         hook_log: io.StringIO) -> None:
     prepare, fast_answers = SCENARIOS[scenario]
+    log = hook_log
     twin = create_database(db.cluster)  # the same state twice: an upgrade changes the one it runs on
     env, twin_env = prepare(db, tmp_path), prepare(twin, tmp_path)
     full_calls: list[object] = []
     real_migrate = migrate.migrate
     monkeypatch.setattr(migrate, "migrate", lambda *a, **k: (full_calls.append(a), real_migrate(*a, **k))[1])
 
-    capsys.readouterr()
+    log.seek(0), log.truncate()  # what the preparation logged
     slow = run(env, command, revision, fast=False)
-    slow_logs = log_lines(capsys.readouterr().err)
+    slow_logs = log_lines(log.getvalue())
+    log.seek(0), log.truncate()
     full_calls.clear()
     fast = run(twin_env, command, revision)
-    fast_logs = log_lines(capsys.readouterr().err.replace(twin.name, db.name))
+    fast_logs = log_lines(log.getvalue().replace(twin.name, db.name))
 
     assert json.dumps(comparable(fast)) == json.dumps(comparable(slow)).replace(db.name, twin.name)
     assert fast_logs == slow_logs
+    assert [line["message"] for line in fast_logs].count("Migration run finished") == 1  # the lines are read
     assert db.version() == twin.version()
     expect_fast = fast_answers and not (scenario == "two-heads" and command == "upgrade")
     assert (full_calls == []) is expect_fast

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from lambda_fn.cli.main import VERBS, main
+from lambda_fn.contract import Status
 from lambda_fn.request import Command
 
 CLI = str(Path(sys.executable).parent / "alembic-hook")
@@ -53,7 +54,7 @@ def test_shared_options_before_the_verb_and_output_options_on_either_side(tmp_pa
         done = run(*args, cwd=tmp_path)
         assert done.returncode == 1, done.stderr
         result = json.loads(done.stdout)
-        assert result["status"] == "failed" and str(missing) in json.dumps(result)
+        assert result["status"] == Status.FAILED and str(missing) in json.dumps(result)
     after = run("heads", "--config", str(missing), cwd=tmp_path)
     assert after.returncode == 2 and "unrecognized arguments: --config" in after.stderr
     both = run("--database-url", "postgresql://x/y", "--secret-id", "s", "status", cwd=tmp_path)

@@ -12,6 +12,7 @@ import pytest
 
 from lambda_fn.cli import main as cli
 from lambda_fn.cli import remote
+from lambda_fn.contract import Status
 from tests.support.inprocess import aws_env
 from tests.support.lambda_endpoint import FakeLambda
 
@@ -47,7 +48,7 @@ def test_any_other_function_error_is_a_failed_result(fake: FakeLambda) -> None:
     fake.function_error = "Unhandled"
     fake.body = {"errorType": "Sandbox.Timedout", "errorMessage": "Task timed out after 900.00 seconds"}
     result = remote.invoke_function("fn", {"command": "upgrade"})
-    assert result["status"] == "failed" and result["command"] == "upgrade"
+    assert result["status"] == Status.FAILED and result["command"] == "upgrade"
     assert "Sandbox.Timedout" in result["message"] and "check `status`" in result["message"]
 
 
@@ -63,7 +64,7 @@ def test_no_answer_in_time_is_reported_and_never_retried(fake: FakeLambda) -> No
 def test_service_errors_are_not_retried(fake: FakeLambda, status: int) -> None:
     fake.invoke_status = status
     result = remote.invoke_function("fn", {})
-    assert result["status"] == "failed" and "ServiceException" in result["message"]
+    assert result["status"] == Status.FAILED and "ServiceException" in result["message"]
     assert result["error"]["kind"] == "unreachable"
     assert len(fake.invocations) == 1
 
@@ -79,7 +80,7 @@ def test_without_permission_to_read_the_configuration_the_maximum_timeout_is_use
         return seen[-1]
 
     monkeypatch.setattr(remote, "_function_timeout", spy)
-    assert remote.invoke_function("fn", {})["status"] == "up_to_date"
+    assert remote.invoke_function("fn", {})["status"] == Status.UP_TO_DATE
     assert seen == [float(remote.MAX_FUNCTION_TIMEOUT)]
 
 

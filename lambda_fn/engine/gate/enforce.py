@@ -14,6 +14,7 @@ from alembic.util.exc import CommandError
 
 from lambda_fn.contract import ErrorKind, Status
 from lambda_fn.deadline import MIN_STEP_SECONDS, Deadline
+from lambda_fn.engine.answer import Linted, LintedOffline, give
 from lambda_fn.engine.context import Context
 from lambda_fn.engine.gate import lint_records
 from lambda_fn.engine.gate.judge import judge, live_catalogue
@@ -92,23 +93,22 @@ def raise_if_refused(findings: Sequence[Finding], where: str) -> None:
                     "See docs/safety-gate.md.", first.revision)
 
 
-def annotate(ctx: Context, scripts: Sequence[Script]) -> None:
-    """status / sql: the findings the deploy would meet, judged live; nothing refused here."""
+def annotate(ctx: Context, scripts: Sequence[Script]) -> tuple[Finding, ...] | None:
+    """status / sql: the findings the deploy would meet, judged live (None: nothing to judge); nothing refused
+    here."""
     if not scripts:
-        return
+        return None
     ctx.result.findings = assess(ctx.project, scripts, conn=ctx.database.conn, deadline=ctx.target.deadline)
-    if text := counts(ctx.result.findings):
-        ctx.result.message += f"; safety gate: {text}"
+    return tuple(ctx.result.findings)
 
 
-def lint(ctx: Context, scripts: Sequence[Script]) -> None:
-    """The lint command through the engine: the pending revisions, judged live; fails when a finding refuses."""
+def lint(ctx: Context, scripts: Sequence[Script]) -> Linted:
+    """The lint command through the engine: the pending revisions, judged live; fails when a finding refuses
+    (the result keeps the findings)."""
     r = ctx.result
     r.findings = assess(ctx.project, scripts, conn=ctx.database.conn, deadline=ctx.target.deadline)
-    r.status = Status.PENDING if scripts else Status.UP_TO_DATE
-    r.message = (f"{len(scripts)} pending revision(s) checked against the database at {r.from_revision or 'base'}: "
-                 f"{counts(r.findings) or 'no findings'}")
     raise_if_refused(r.findings, "nothing was applied")
+    return Linted(len(scripts), r.from_revision, tuple(r.findings))
 
 
 def lint_offline(settings: Settings, spec: str | None) -> Result:
@@ -123,10 +123,8 @@ def lint_offline(settings: Settings, spec: str | None) -> Result:
         result.pending = [s.revision for s in scripts]
         result.heads = list(project.heads())
         result.findings = assess(project, scripts)
-        result.status = Status.OK
-        result.message = (f"{len(scripts)} revision(s) linted offline (sizes unknown: a deploy judges blocking "
-                          f"findings against the live tables): {counts(result.findings) or 'no findings'}")
         raise_if_refused(result.findings, "offline lint")
+        give(result, LintedOffline(len(scripts), tuple(result.findings)))
     except HookError as exc:
         result.fail(exc)
     result.duration_ms = round((time.monotonic() - began) * 1000, 1)

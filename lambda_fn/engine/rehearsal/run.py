@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from lambda_fn.contract import ErrorKind, Status
+from lambda_fn.engine.answer import NothingToRehearse, Rehearsed
 from lambda_fn.engine.apply import apply_steps
 from lambda_fn.engine.cache import file_sha256
 from lambda_fn.engine.context import Context, join
@@ -27,7 +28,7 @@ from lambda_fn.log import logger
 from lambda_fn.result import Result
 
 
-def rehearse(ctx: Context, current: Heads) -> None:
+def rehearse(ctx: Context, current: Heads) -> NothingToRehearse | Rehearsed:
     r, project, copy = ctx.result, ctx.project, ctx.request.copy
     assert copy is not None  # Request.validate
     target = ctx.request.revision or "head"
@@ -38,9 +39,8 @@ def rehearse(ctx: Context, current: Heads) -> None:
     r.pending = [s.revision for s in pending]
     kind = copy.kind or "copy"
     if not pending:
-        r.status, r.message = Status.UP_TO_DATE, f"nothing to rehearse: the target is at {join(current) or 'base'}"
         r.rehearsal = _report(policy, kind, where="", current=current, measures=[], violations=[])
-        return
+        return NothingToRehearse(join(current))
     copy_db = TargetDatabase(copy_settings(ctx.target.settings, copy), ctx.target.deadline, ctx.target.read_secret,
                              f"{ctx.target.application_name} rehearsal"[:63])
     creds = copy_db.ready_credentials()
@@ -78,9 +78,7 @@ def rehearse(ctx: Context, current: Heads) -> None:
         raise HookError(ErrorKind.UNSAFE_MIGRATION, f"Rehearsed {len(measures)} revision(s) on {where}: "
                         f"{len(violations)} beyond policy in {', '.join(revs)}: "
                         + "; ".join(f"{v.revision} {v.text}" for v in violations), revs[0])
-    r.status = Status.OK
-    r.message = (f"rehearsed {len(measures)} revision(s) on {where} ({kind}) in {total:.2f} s: within policy "
-                 f"(blocking locks on tables with rows at most {policy.max_lock_seconds:g} s)")
+    return Rehearsed(len(measures), where, kind, total, policy.max_lock_seconds)
 
 
 def _keep(ctx: Context, measures: list[RevisionMeasure], current: Heads, where: str, kind: str) -> None:
