@@ -23,7 +23,8 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -196,10 +197,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         env["DATABASE_URL"] = ns.database_url
     if ns.secret_id:
         env["DB_SECRET_ARN"] = ns.secret_id
-    _quiet_logs(ns.verbose)
-    if verb.run is not None:
-        return verb.run(ns, env)
-    return _run_engine(ns, env)
+    with _quiet_logs(ns.verbose):
+        return verb.run(ns, env) if verb.run is not None else _run_engine(ns, env)
 
 
 def _run_engine(ns: argparse.Namespace, env: dict[str, str]) -> int:
@@ -276,11 +275,18 @@ def _payload(ns: argparse.Namespace) -> dict[str, Any] | str:
     return payload
 
 
-def _quiet_logs(verbose: bool) -> None:
+@contextmanager
+def _quiet_logs(verbose: bool) -> Iterator[None]:
+    """The result is printed anyway; log lines are for -v. The level is put back afterwards, so a program (or
+    a test) that calls main() in-process keeps its own logging."""
     from lambda_fn.log import logger
 
-    # the result is printed anyway; log lines are for -v
+    before = logger.log_level
     logger.setLevel(logging.INFO if verbose else logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(before)
 
 
 def _print(result: ResultWire, ns: argparse.Namespace) -> int:
