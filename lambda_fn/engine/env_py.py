@@ -36,7 +36,7 @@ from lambda_fn.contract import ErrorKind
 from lambda_fn.credentials import Credentials
 from lambda_fn.engine.heads_manifest import DEFAULT_VERSION_TABLE, VersionTable
 from lambda_fn.errors import HookError
-from lambda_fn.log import logger
+from lambda_fn.log import logger, reenable
 
 # what env.py's run_migrations() calls: (current heads, MigrationContext) -> the steps to run
 StepsFn = Callable[[Any, MigrationContext], Iterable[MigrationStep]]
@@ -119,6 +119,7 @@ class HookEnvironment:
         self.plan: EnvPlan | None = None
 
     def configure(self, connection: Connection | None = None, url: str | URL | None = None, **kw: Any) -> None:
+        reenable()  # env.py's fileConfig() ran before configure(): the revisions' progress must be logged
         how = self._judge(connection, url)
         self.plan = EnvPlan(how, kw.get("version_table") or DEFAULT_VERSION_TABLE, kw.get("version_table_schema"))
         if self.probe:
@@ -192,6 +193,8 @@ def run_env(config: Config, script: ScriptDirectory, database: HookDatabase, fn:
             if hook.plan is not None:
                 raise  # env.py configured the hook's database: this is the migration's failure
             raise _env_failure(env_py, exc, database.creds) from exc
+        finally:
+            reenable()
     if probe:
         raise HookError(ErrorKind.ENV_PY, f"{env_py} finished without calling context.configure(), so it would "
                         f"migrate nothing. Use the hook's connection:\n{snippet(env_py)}")
@@ -217,6 +220,8 @@ def probe_offline(config: Config, script: ScriptDirectory) -> VersionTable | Non
         pass
     except Exception:  # noqa: BLE001 - an env.py that cannot run offline: no build-time answer
         return None
+    finally:
+        reenable()
     return recorded[0] if recorded else None
 
 

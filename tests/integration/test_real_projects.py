@@ -67,6 +67,26 @@ def test_the_unmodified_generic_template_migrates_the_hooks_database(db: Databas
     assert_migrated(db, result)
 
 
+def test_the_templates_logging_config_does_not_silence_the_hooks_log(db: Database, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The template's env.py calls fileConfig(alembic.ini), which disables every logger that exists unless told
+    otherwise: on a warm Lambda the hook would log nothing after its first full-path run."""
+    import io
+    import logging
+
+    from lambda_fn.log import logger
+
+    ini = alembic_init(tmp_path, "generic")
+    assert "fileConfig(config.config_file_name)" in (tmp_path / "migrations" / "env.py").read_text()
+    monkeypatch.chdir(tmp_path)
+    stream = io.StringIO()
+    monkeypatch.setattr(logger.registered_handler, "stream", stream)
+    assert_migrated(db, run(db.env(ALEMBIC_CONFIG=str(ini))))
+    assert not logging.getLogger(logger.name).disabled
+    applied = [json.loads(line)["message"] for line in stream.getvalue().splitlines()]
+    assert applied.count("Revision upgrade finished") == 2, applied  # logged while env.py ran, after fileConfig
+
+
 def test_an_ini_naming_sqlite_still_migrates_the_hooks_database(db: Database, tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     ini = alembic_init(tmp_path, "generic")
