@@ -6,7 +6,7 @@ invocation (the long lane, CodeBuild), a snapshot taken and awaited before the f
 Composed from the hook, opt-in: the hook's function, role, network and settings are reused, never copied. The
 workflow adds a helper function (outside the VPC, no database access), the long lane's CodeBuild project, the
 state machine with its log group, and the callers: ``pipeline_action()`` (CodePipeline's Step Functions action,
-before the ECS deploy) and ``run_on_deploy()`` (a CloudFormation deploy gate, ``DeployGate``).
+before the ECS deploy) and ``run_on_deploy()`` (a CloudFormation deploy gate, ``DeployWait``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import Acknowledgment, ArnFormat, Duration, Fn, Stack, Validations
+from aws_cdk import Acknowledgment, Duration, Fn, Stack, Validations
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as cpactions
 from aws_cdk import aws_iam as iam
@@ -24,18 +24,17 @@ from constructs import Construct, IConstruct
 
 from alembic_hook_cdk.bundling import LambdaPython
 from alembic_hook_cdk.migration_hook import MigrationHook
-from alembic_hook_cdk.workflow.definition import Definition, Parts, execution_arn_prefix, machine_name, target_item
-from alembic_hook_cdk.workflow.gate import DEFAULT_GATE_BUDGET, DeployGate
+from alembic_hook_cdk.workflow.arns import arn, execution_arn_prefix, machine_name, rds_arns
+from alembic_hook_cdk.workflow.definition import Definition, Parts
+from alembic_hook_cdk.workflow.deploy_wait import DEFAULT_BUDGET, DeployWait
+from alembic_hook_cdk.workflow.fleet_map import target_item
 from alembic_hook_cdk.workflow.helper import helper_function
 from alembic_hook_cdk.workflow.long_lane import LongLane, acknowledge_lane_wildcards, long_lane
+from alembic_hook_cdk.workflow.nag import acknowledge_resources, acknowledge_state_machine, wildcard_acknowledgments
 from alembic_hook_cdk.workflow.props import MigrationWorkflowProps, SnapshotOptions, Target, budget_seconds, validate
 from alembic_hook_cdk.workflow.rehearsal import REASON as REHEARSAL_REASON
-from alembic_hook_cdk.workflow.secrets import (
-    acknowledge_resources,
-    acknowledge_secret_wildcards,
-    grant_fleet_secrets,
-    nag_resource,
-)
+from alembic_hook_cdk.workflow.secrets import acknowledge_secret_wildcards, grant_fleet_secrets
+from alembic_hook_cdk.workflow.snapshot import allowed_sources
 
 
 class MigrationWorkflow(Construct):
@@ -91,7 +90,7 @@ class MigrationWorkflow(Construct):
         if props.fleet is not None and props.fleet.results_bucket is not None:
             props.fleet.results_bucket.grant_read(self.helper_role, f"{props.fleet.results_prefix}/*")
         self._acknowledge()
-        self._gate: DeployGate | None = None
+        self._gate: DeployWait | None = None
 
     # -- the callers ---------------------------------------------------------------------------------------------
 
@@ -117,22 +116,21 @@ class MigrationWorkflow(Construct):
     def pipeline_acknowledgments(self, execution_name_prefix: str = "pipeline") -> list[Acknowledgment]:
         """For the pipeline (``Validations.of(pipeline).acknowledge(*...)``): cdk-nag's finding on the action
         role CodePipeline's Step Functions action creates, which may describe the executions it starts."""
-        arn = self.state_machine.state_machine_arn
+        # spelled from the state machine's ARN, as CDK's grant on that action role spells it
+        machine_arn = self.state_machine.state_machine_arn
 
         def part(index: int) -> str:
-            return Fn.select(index, Fn.split(":", arn))
+            return Fn.select(index, Fn.split(":", machine_arn))
 
         executions = f"arn:{part(1)}:states:{part(3)}:{part(4)}:execution:{part(6)}:{execution_name_prefix}*"
-        return [Acknowledgment(
-            id=f"AwsSolutions-IAM5[Resource::{nag_resource(Stack.of(self), executions)}]",
-            reason="CodePipeline's Step Functions action describes the executions it starts, named "
-                   f"{execution_name_prefix}<generated>, of the migration workflow only.",
-        )]
+        return wildcard_acknowledgments(self, [executions], "CodePipeline's Step Functions action describes the "
+                                        f"executions it starts, named {execution_name_prefix}<generated>, of the "
+                                        "migration workflow only.")
 
     def run_on_deploy(self, *, target_revision: str = "head", after: Sequence[IConstruct] = (),
-                      budget: Duration = DEFAULT_GATE_BUDGET, snapshot: bool = True) -> DeployGate:
+                      budget: Duration = DEFAULT_BUDGET, snapshot: bool = True) -> DeployWait:
         """A custom resource that runs the workflow during ``cdk deploy`` and answers CloudFormation exactly once,
-        within its ServiceTimeout (``DeployGate``). Make the ECS service's CfnService depend on ``.resource``."""
+        within its ServiceTimeout (``DeployWait``). Make the ECS service's CfnService depend on ``.resource``."""
         if self._gate is not None:
             raise ValueError("run_on_deploy() was already called for this workflow")
         from alembic_hook_cdk.hook.triggers import single_head
@@ -141,7 +139,7 @@ class MigrationWorkflow(Construct):
         if target_revision in ("head", "heads"):  # a concrete id: see MigrationHook.run_on_deploy (rollbacks)
             target_revision = single_head(hook_props.alembic_ini, hook_props.script_location,
                                           hook_props.extra_source_dirs)
-        self._gate = DeployGate(self, "DeployGate", workflow_state_machine=self.state_machine, helper=self.helper,
+        self._gate = DeployWait(self, "DeployGate", workflow_state_machine=self.state_machine, helper=self.helper,
                                 helper_role=self.helper_role, target_revision=target_revision, budget=budget,
                                 snapshot=snapshot, fingerprint=self.hook.migrations_fingerprint,
                                 log_retention=self.props.log_retention)
@@ -161,59 +159,47 @@ class MigrationWorkflow(Construct):
 
     def _grant_pruning(self, options: SnapshotOptions) -> None:
         """The helper lists a source's manual snapshots and deletes only the hook's (``<prefix>-*``)."""
-        stack = Stack.of(self)
         fleet = self.props.fleet
-
-        def names(kind: str) -> list[str]:
-            listed = options.allowed_instances if kind == "instance" else options.allowed_clusters
-            own = options.instance if kind == "instance" else options.cluster
-            inline = [getattr(t, kind) for t in fleet.targets] if fleet is not None else []
-            return list(dict.fromkeys(n for n in [own, *listed, *inline] if n)) or ["alembic-hook-none"]
-
         role = self.helper_role
         role.add_to_policy(iam.PolicyStatement(
             actions=["rds:DescribeDBSnapshots"],
-            resources=[*(rds_arn(stack, "db", n) for n in names("instance")), rds_arn(stack, "snapshot", "*")]))
+            resources=[*rds_arns(self, "db", allowed_sources(options, fleet, "instance")), *rds_arns(
+                self, "snapshot", ["*"])]))
         role.add_to_policy(iam.PolicyStatement(
             actions=["rds:DescribeDBClusterSnapshots"],
-            resources=[*(rds_arn(stack, "cluster", n) for n in names("cluster")),
-                       rds_arn(stack, "cluster-snapshot", "*")]))
+            resources=[*rds_arns(self, "cluster", allowed_sources(options, fleet, "cluster")),
+                       *rds_arns(self, "cluster-snapshot", ["*"])]))
         role.add_to_policy(iam.PolicyStatement(actions=["rds:DeleteDBSnapshot"],
-                                               resources=[rds_arn(stack, "snapshot", f"{options.prefix}-*")]))
+                                               resources=rds_arns(self, "snapshot", [f"{options.prefix}-*"])))
         role.add_to_policy(iam.PolicyStatement(actions=["rds:DeleteDBClusterSnapshot"],
-                                               resources=[rds_arn(stack, "cluster-snapshot", f"{options.prefix}-*")]))
+                                               resources=rds_arns(self, "cluster-snapshot", [f"{options.prefix}-*"])))
 
     def _acknowledge(self) -> None:
         """cdk-nag's findings that are inherent to the workflow, each with the reason it is right here."""
         stack = Stack.of(self)
         machine = self.state_machine
-        acknowledge_resources(machine, [f"{self.hook.function.function_arn}:*", f"{self.helper.function_arn}:*"],
-                              "Step Functions' Lambda integration grants invoke of the function's versions and aliases "
-                              "(ARN suffix :*): the migration function and the workflow's helper, no other.")
-        acknowledge_resources(machine, ["*"], "What Step Functions needs for the state machine's own logging and "
-                              "tracing: CloudWatch Logs log delivery (logs:CreateLogDelivery and related) and X-Ray "
-                              "segments (xray:PutTraceSegments and related) support no resource-level permissions.")
+        acknowledge_state_machine(machine, [self.hook.function, self.helper])
         snapshot = self.props.snapshot
         if snapshot is not None:
-            ours = [rds_arn(stack, "snapshot", f"{snapshot.prefix}-*"),
-                    rds_arn(stack, "cluster-snapshot", f"{snapshot.prefix}-*")]
+            ours = [*rds_arns(self, "snapshot", [f"{snapshot.prefix}-*"]),
+                    *rds_arns(self, "cluster-snapshot", [f"{snapshot.prefix}-*"])]
             acknowledge_resources(machine, ours, "The pre-migration snapshot: created, tagged and described only under "
                                   "the workflow's prefix; its identifier (a hash of the execution and the source) is "
                                   "made at run time.")
-            acknowledge_resources(self.helper_role, [*ours, rds_arn(stack, "snapshot", "*"),
-                                                     rds_arn(stack, "cluster-snapshot", "*")],
+            acknowledge_resources(self.helper_role, [*ours, *rds_arns(self, "snapshot", ["*"]),
+                                                     *rds_arns(self, "cluster-snapshot", ["*"])],
                                   "Pruning lists a source's manual snapshots (rds:Describe*Snapshots: read-only "
                                   "metadata) and may delete only the hook's own, whose identifiers start with the "
                                   "workflow's prefix.")
         rehearsal = self.props.rehearsal
         if rehearsal is not None:
-            acknowledge_resources(machine, [rds_arn(stack, "db", f"{rehearsal.prefix}-*"),
-                                            rds_arn(stack, "cluster", f"{rehearsal.prefix}-*")], REHEARSAL_REASON)
+            acknowledge_resources(machine, [*rds_arns(self, "db", [f"{rehearsal.prefix}-*"]),
+                                            *rds_arns(self, "cluster", [f"{rehearsal.prefix}-*"])], REHEARSAL_REASON)
         fleet = self.props.fleet
         if fleet is not None:
             name = machine_name(machine)
             acknowledge_resources(machine, [f"{execution_arn_prefix(self, name)}*",
-                                            execution_arn(stack, f"{name}/Databases:*")],
+                                            arn(self, "states", "execution", f"{name}/Databases:*")],
                                   "The Distributed Map starts, describes and stops its own child executions "
                                   "(execution:<this state machine>/Databases:<generated>), nothing else.")
             if fleet.targets_object is not None:
@@ -235,12 +221,3 @@ class MigrationWorkflow(Construct):
                                           "the summary reads the Map Run's result files.")
                     for action in ("GetObject*", "GetBucket*", "List*")])
 
-
-def rds_arn(stack: Stack, resource: str, name: str) -> str:
-    return stack.format_arn(service="rds", resource=resource, resource_name=name,
-                            arn_format=ArnFormat.COLON_RESOURCE_NAME)
-
-
-def execution_arn(stack: Stack, name: str) -> str:
-    return stack.format_arn(service="states", resource="execution", resource_name=name,
-                            arn_format=ArnFormat.COLON_RESOURCE_NAME)
