@@ -15,19 +15,19 @@ from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 
-from alembic_hook_cdk.workflow.wire import field, result_field
+from alembic_hook_cdk.workflow.wire import from_answer, from_result
 from lambda_fn.contract import REACHED, Status
 
 if TYPE_CHECKING:
     from alembic_hook_cdk.workflow.definition import Definition
 
-STATUS = result_field("status")
+STATUS = from_result("status")
 
 
 def migrate_loop(d: Definition) -> tasks.LambdaInvoke:
     """The loop's entry (``Migrate``), every way out of it wired."""
     migrate = _migrate(d)
-    record_start = sfn.Pass(d.scope, "RecordStart", input_path=result_field("from_revision"),
+    record_start = sfn.Pass(d.scope, "RecordStart", input_path=from_result("from_revision"),
                             result_path="$.loop.from_revision")
     count = _count(d)
     first = sfn.Choice(d.scope, "FirstIteration?").when(
@@ -46,14 +46,14 @@ def _migrate(d: Definition) -> tasks.LambdaInvoke:
         "snapshot": sfn.JsonPath.string_at("$.snapshot_id"),
         "database": d.database(),
     }, result_selector={
-        "status": sfn.JsonPath.string_at(field("status")),
-        "from_revision": sfn.JsonPath.string_at(field("from_revision")),
-        "to_revision": sfn.JsonPath.string_at(field("to_revision")),
-        "applied_count": sfn.JsonPath.array_length(sfn.JsonPath.list_at(field("applied"))),
-        "pending_count": sfn.JsonPath.array_length(sfn.JsonPath.list_at(field("pending"))),
-        "long_revision": sfn.JsonPath.string_at(field("long_revision")),
-        "run_id": sfn.JsonPath.number_at(field("run_id")),
-        "message": sfn.JsonPath.string_at(field("message")),
+        "status": sfn.JsonPath.string_at(from_answer("status")),
+        "from_revision": sfn.JsonPath.string_at(from_answer("from_revision")),
+        "to_revision": sfn.JsonPath.string_at(from_answer("to_revision")),
+        "applied_count": sfn.JsonPath.array_length(sfn.JsonPath.list_at(from_answer("applied"))),
+        "pending_count": sfn.JsonPath.array_length(sfn.JsonPath.list_at(from_answer("pending"))),
+        "long_revision": sfn.JsonPath.string_at(from_answer("long_revision")),
+        "run_id": sfn.JsonPath.number_at(from_answer("run_id")),
+        "message": sfn.JsonPath.string_at(from_answer("message")),
     }, result_path="$.result", timeout=d.function_timeout())
     migrate.add_catch(d.function_failure, errors=["States.ALL"], result_path="$.error")
     return migrate
@@ -70,7 +70,7 @@ def _count(d: Definition) -> sfn.Pass:
 
 def _more(d: Definition, migrate: sfn.IChainable) -> sfn.Choice:
     partial = sfn.Condition.string_equals(STATUS, Status.PARTIAL.value)
-    long_next = sfn.Condition.and_(partial, sfn.Condition.is_not_null(result_field("long_revision")))
+    long_next = sfn.Condition.and_(partial, sfn.Condition.is_not_null(from_result("long_revision")))
     exhausted = sfn.Condition.number_greater_than_equals("$.loop.iteration", d.props.max_iterations)
     more = sfn.Choice(d.scope, "More?")
     more.when(sfn.Condition.and_(partial, exhausted), d.fail_with(
@@ -100,7 +100,7 @@ def _long_lane(d: Definition, migrate: sfn.IChainable) -> sfn.IChainable:
     build = tasks.CodeBuildStartBuild(
         d.scope, "RunLongLane", project=project, integration_pattern=sfn.IntegrationPattern.RUN_JOB,
         environment_variables_override={
-            "TARGET_REVISION": variable(result_field("long_revision")),
+            "TARGET_REVISION": variable(from_result("long_revision")),
             "TARGET_SECRET_ARN": variable("$.target.secret_arn"),
             "TARGET_DB_HOST": variable("$.target.host"),
             "TARGET_DB_NAME": variable("$.target.name"),

@@ -138,7 +138,7 @@ class MigrationWorkflowProps:
     # the wait between two polls of a long-lane build is CodeBuild's own (the .sync integration); these are
     # the workflow's retries of a Lambda invoke that failed in Lambda's service (never a function error)
     invoke_retries: int = 3
-    # opt-in: rehearse the pending revisions on a copy before the loop (infra/workflow/rehearsal.py)
+    # opt-in: rehearse the pending revisions on a copy before the loop (workflow/rehearsal.py)
     rehearsal: RehearsalOptions | None = None
 
 

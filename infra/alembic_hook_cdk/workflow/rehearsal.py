@@ -27,6 +27,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 
 from alembic_hook_cdk.workflow.arns import rds_arns
 from alembic_hook_cdk.workflow.bounds import check_polling, check_prefix, polls
+from alembic_hook_cdk.workflow.wire import from_answer
 from lambda_fn.contract import FUNCTION_ERROR
 
 if TYPE_CHECKING:
@@ -107,7 +108,7 @@ class RehearsalStage:
 
         plan = d.invoke("RehearsalPlan", d.parts.function, {
             "command": "status", "revision": sfn.JsonPath.string_at("$.options.revision"), "database": d.database(),
-        }, result_selector={"pending_count": sfn.JsonPath.array_length(sfn.JsonPath.list_at("$.pending"))},
+        }, result_selector={"pending_count": sfn.JsonPath.array_length(sfn.JsonPath.list_at(from_answer("pending")))},
             result_path="$.rehearsal_plan", timeout=d.function_timeout())
         plan.add_catch(d.function_failure, errors=["States.ALL"], result_path="$.error")
         copy_id = sfn.Pass(self.scope, "CopyId", parameters={
@@ -221,8 +222,8 @@ class RehearsalStage:
                      "port": sfn.JsonPath.number_at("$.copy_status.instance.Endpoint.Port"),
                      "name": o.database_name or sfn.JsonPath.string_at("$.target.name"),
                      "secret_arn": sfn.JsonPath.string_at("$.target.secret_arn"), "kind": o.kind},
-        }, result_selector={"status": sfn.JsonPath.string_at("$.status"),
-                            "message": sfn.JsonPath.string_at("$.message")},
+        }, result_selector={"status": sfn.JsonPath.string_at(from_answer("status")),
+                            "message": sfn.JsonPath.string_at(from_answer("message"))},
             result_path="$.rehearsal", timeout=d.function_timeout())
         rehearse.add_catch(self._function_failure(), errors=["States.ALL"], result_path="$.error")
         return rehearse.next(success)

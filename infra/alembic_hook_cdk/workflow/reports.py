@@ -10,7 +10,7 @@ from __future__ import annotations
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from alembic_hook_cdk.workflow.wire import result_field
+from alembic_hook_cdk.workflow.wire import from_result
 from lambda_fn.contract import FUNCTION_ERROR, Status
 
 
@@ -30,14 +30,14 @@ class Reports:
         })
         self.done = sfn.Pass(scope, "Done", parameters={
             "target": sfn.JsonPath.object_at("$.target"),
-            "status": sfn.JsonPath.string_at(result_field("status")),
+            "status": sfn.JsonPath.string_at(from_result("status")),
             "from_revision": sfn.JsonPath.string_at("$.loop.from_revision"),
-            "to_revision": sfn.JsonPath.string_at(result_field("to_revision")),
+            "to_revision": sfn.JsonPath.string_at(from_result("to_revision")),
             "applied_count": sfn.JsonPath.number_at("$.loop.applied_count"),
             "iterations": sfn.JsonPath.number_at("$.loop.iteration"),
             "snapshot": sfn.JsonPath.string_at("$.snapshot_id"),
-            "run_id": sfn.JsonPath.number_at(result_field("run_id")),
-            "message": sfn.JsonPath.string_at(result_field("message")),
+            "run_id": sfn.JsonPath.number_at(from_result("run_id")),
+            "message": sfn.JsonPath.string_at(from_result("message")),
         })
         self.function_failure = self._function_failure()
 

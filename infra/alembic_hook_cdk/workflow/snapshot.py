@@ -22,7 +22,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 
 from alembic_hook_cdk.workflow.arns import rds_arns
 from alembic_hook_cdk.workflow.props import FleetOptions, SnapshotOptions
-from alembic_hook_cdk.workflow.wire import field
+from alembic_hook_cdk.workflow.wire import from_answer
 
 if TYPE_CHECKING:
     from alembic_hook_cdk.workflow.definition import Definition
@@ -79,8 +79,8 @@ def _plan(d: Definition) -> tasks.LambdaInvoke:
     plan = d.invoke("Plan", d.parts.function, {
         "command": "status", "revision": sfn.JsonPath.string_at("$.options.revision"),
         "database": d.database(),
-    }, result_selector={"status": sfn.JsonPath.string_at(field("status")),
-                        "pending_count": sfn.JsonPath.array_length(sfn.JsonPath.list_at(field("pending")))},
+    }, result_selector={"status": sfn.JsonPath.string_at(from_answer("status")),
+                        "pending_count": sfn.JsonPath.array_length(sfn.JsonPath.list_at(from_answer("pending")))},
         result_path="$.plan", timeout=d.function_timeout())
     plan.add_catch(d.function_failure, errors=["States.ALL"], result_path="$.error")
     return plan

@@ -6,13 +6,13 @@ from __future__ import annotations
 from lambda_fn.contract import FIELDS
 
 
-def field(name: str) -> str:
+def from_answer(name: str) -> str:
     """``$.<name>`` of the function's result (a ResultSelector's input)."""
     if name not in FIELDS:
         raise ValueError(f"{name!r} is not a field of the function's result (lambda_fn/contract.py)")
     return f"$.{name}"
 
 
-def result_field(name: str) -> str:
+def from_result(name: str) -> str:
     """``$.result.<name>``: the field as the last invocation's trimmed result holds it in the state."""
-    return "$.result" + field(name)[1:]
+    return "$.result" + from_answer(name)[1:]
