@@ -31,7 +31,14 @@ from alembic_hook_cdk.workflow.fleet_map import target_item
 from alembic_hook_cdk.workflow.helper import helper_function
 from alembic_hook_cdk.workflow.long_lane import LongLane, acknowledge_lane_wildcards, long_lane
 from alembic_hook_cdk.workflow.nag import acknowledge_resources, acknowledge_state_machine, wildcard_acknowledgments
-from alembic_hook_cdk.workflow.props import MigrationWorkflowProps, SnapshotOptions, Target, budget_seconds, validate
+from alembic_hook_cdk.workflow.props import (
+    FleetOptions,
+    MigrationWorkflowProps,
+    SnapshotOptions,
+    Target,
+    budget_seconds,
+    validate,
+)
 from alembic_hook_cdk.workflow.rehearsal import REASON as REHEARSAL_REASON
 from alembic_hook_cdk.workflow.secrets import acknowledge_secret_wildcards, grant_fleet_secrets
 from alembic_hook_cdk.workflow.snapshot import allowed_sources
@@ -51,30 +58,26 @@ class MigrationWorkflow(Construct):
         self.budget_seconds = budget_seconds(props, hook_props.timeout)
 
         self.helper, self.helper_role = helper_function(self, log_retention=props.log_retention)
-        self.long_lane: LongLane | None = None
-        if props.long_lane.enabled:
-            target = LambdaPython.from_cdk(hook_props.runtime, hook_props.architecture)
-            self.long_lane = long_lane(self, hook_props=hook_props, code=hook.code, python=target.version,
-                                       security_group=hook.security_group, options=props.long_lane,
-                                       log_retention=props.log_retention)
-            hook_props.secret.grant_read(self.long_lane.role)
-            acknowledge_lane_wildcards(self.long_lane.role)
-
-        readers: list[iam.IRole] = [hook.role, *([self.long_lane.role] if self.long_lane else [])]
+        self.long_lane = self._long_lane() if props.long_lane.enabled else None
         if props.fleet is not None:
-            wildcards = grant_fleet_secrets(props.fleet, readers)
-            for role in readers:
-                acknowledge_secret_wildcards(role, props.fleet, wildcards)
+            self._grant_fleet_secrets(props.fleet)
         if props.snapshot is not None:
             self._grant_pruning(props.snapshot)
+        self.state_machine = self._state_machine()
+        if props.fleet is not None and props.fleet.results_bucket is not None:
+            props.fleet.results_bucket.grant_read(self.helper_role, f"{props.fleet.results_prefix}/*")
+        self._acknowledge()
+        self._gate: DeployWait | None = None
 
+    def _state_machine(self) -> sfn.StateMachine:
+        hook, props = self.hook, self.props
         definition = Definition(self, props, Parts(
-            function=hook.function, function_timeout=hook_props.timeout, helper=self.helper,
+            function=hook.function, function_timeout=hook.props.timeout, helper=self.helper,
             long_lane=self.long_lane.project if self.long_lane else None,
             long_lane_timeout=props.long_lane.timeout,
         ), budget=self.budget_seconds, target=None if props.fleet is not None else self._own_target())
         self.log_group = logs.LogGroup(self, "Logs", retention=props.log_retention)
-        self.state_machine = sfn.StateMachine(
+        return sfn.StateMachine(
             self, "StateMachine",
             state_machine_name=props.state_machine_name,
             comment="Migrates the database(s) with the migration hook's function: snapshot, budgeted loop, long "
@@ -87,10 +90,6 @@ class MigrationWorkflow(Construct):
             # CloudFormation's presigned response URL
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
         )
-        if props.fleet is not None and props.fleet.results_bucket is not None:
-            props.fleet.results_bucket.grant_read(self.helper_role, f"{props.fleet.results_prefix}/*")
-        self._acknowledge()
-        self._gate: DeployWait | None = None
 
     # -- the callers ---------------------------------------------------------------------------------------------
 
@@ -150,6 +149,23 @@ class MigrationWorkflow(Construct):
 
     # -- parts ---------------------------------------------------------------------------------------------------
 
+    def _long_lane(self) -> LongLane:
+        hook, hook_props, props = self.hook, self.hook.props, self.props
+        target = LambdaPython.from_cdk(hook_props.runtime, hook_props.architecture)
+        lane = long_lane(self, hook_props=hook_props, code=hook.code, python=target.version,
+                         security_group=hook.security_group, options=props.long_lane,
+                         log_retention=props.log_retention)
+        hook_props.secret.grant_read(lane.role)
+        acknowledge_lane_wildcards(lane.role)
+        return lane
+
+    def _grant_fleet_secrets(self, fleet: FleetOptions) -> None:
+        """The function (and the long lane) may read the fleet's secrets, never every secret."""
+        readers: list[iam.IRole] = [self.hook.role, *([self.long_lane.role] if self.long_lane else [])]
+        wildcards = grant_fleet_secrets(fleet, readers)
+        for role in readers:
+            acknowledge_secret_wildcards(role, fleet, wildcards)
+
     def _own_target(self) -> dict[str, Any]:
         """The hook's own database as the one item (its secret; host/name from the function's settings)."""
         hook_props = self.hook.props
@@ -176,48 +192,54 @@ class MigrationWorkflow(Construct):
 
     def _acknowledge(self) -> None:
         """cdk-nag's findings that are inherent to the workflow, each with the reason it is right here."""
-        stack = Stack.of(self)
         machine = self.state_machine
         acknowledge_state_machine(machine, [self.hook.function, self.helper])
-        snapshot = self.props.snapshot
-        if snapshot is not None:
-            ours = [*rds_arns(self, "snapshot", [f"{snapshot.prefix}-*"]),
-                    *rds_arns(self, "cluster-snapshot", [f"{snapshot.prefix}-*"])]
-            acknowledge_resources(machine, ours, "The pre-migration snapshot: created, tagged and described only under "
-                                  "the workflow's prefix; its identifier (a hash of the execution and the source) is "
-                                  "made at run time.")
-            acknowledge_resources(self.helper_role, [*ours, *rds_arns(self, "snapshot", ["*"]),
-                                                     *rds_arns(self, "cluster-snapshot", ["*"])],
-                                  "Pruning lists a source's manual snapshots (rds:Describe*Snapshots: read-only "
-                                  "metadata) and may delete only the hook's own, whose identifiers start with the "
-                                  "workflow's prefix.")
+        if self.props.snapshot is not None:
+            self._acknowledge_snapshot(self.props.snapshot)
         rehearsal = self.props.rehearsal
         if rehearsal is not None:
             acknowledge_resources(machine, [*rds_arns(self, "db", [f"{rehearsal.prefix}-*"]),
                                             *rds_arns(self, "cluster", [f"{rehearsal.prefix}-*"])], REHEARSAL_REASON)
-        fleet = self.props.fleet
-        if fleet is not None:
-            name = machine_name(machine)
-            acknowledge_resources(machine, [f"{execution_arn_prefix(self, name)}*",
-                                            arn(self, "states", "execution", f"{name}/Databases:*")],
-                                  "The Distributed Map starts, describes and stops its own child executions "
-                                  "(execution:<this state machine>/Databases:<generated>), nothing else.")
-            if fleet.targets_object is not None:
-                acknowledge_resources(machine, [f"arn:{stack.partition}:s3:::"
-                                                f"{fleet.targets_object.bucket.bucket_name}/*"],
-                                      "CDK's S3 JSON item reader grants s3:GetObject on the bucket's objects; the "
-                                      "state machine reads the one targets object it is given.")
-            if fleet.results_bucket is not None:
-                bucket = fleet.results_bucket.bucket_arn
-                by_name = f"arn:{stack.partition}:s3:::{fleet.results_bucket.bucket_name}"
-                acknowledge_resources(machine, [f"{bucket}/{fleet.results_prefix}/*", f"{bucket}/*", f"{by_name}/*"],
-                                      "The Distributed Map's ResultWriter writes each database's result under the "
-                                      "results prefix (object names generated per Map Run).")
-                acknowledge_resources(self.helper_role, [f"{bucket}/{fleet.results_prefix}/*"],
-                                      "The summary reads the Map Run's result files under the results prefix.")
-                Validations.of(self.helper_role).acknowledge(*[
-                    Acknowledgment(id=f"AwsSolutions-IAM5[Action::s3:{action}]",
-                                   reason="CDK's read grant on the results prefix (GetObject*, GetBucket*, List*): "
-                                          "the summary reads the Map Run's result files.")
-                    for action in ("GetObject*", "GetBucket*", "List*")])
+        if self.props.fleet is not None:
+            self._acknowledge_fleet(self.props.fleet)
+
+    def _acknowledge_snapshot(self, snapshot: SnapshotOptions) -> None:
+        machine = self.state_machine
+        ours = [*rds_arns(self, "snapshot", [f"{snapshot.prefix}-*"]),
+                *rds_arns(self, "cluster-snapshot", [f"{snapshot.prefix}-*"])]
+        acknowledge_resources(machine, ours, "The pre-migration snapshot: created, tagged and described only under "
+                              "the workflow's prefix; its identifier (a hash of the execution and the source) is "
+                              "made at run time.")
+        acknowledge_resources(self.helper_role, [*ours, *rds_arns(self, "snapshot", ["*"]),
+                                                 *rds_arns(self, "cluster-snapshot", ["*"])],
+                              "Pruning lists a source's manual snapshots (rds:Describe*Snapshots: read-only "
+                              "metadata) and may delete only the hook's own, whose identifiers start with the "
+                              "workflow's prefix.")
+
+    def _acknowledge_fleet(self, fleet: FleetOptions) -> None:
+        stack = Stack.of(self)
+        machine = self.state_machine
+        name = machine_name(machine)
+        acknowledge_resources(machine, [f"{execution_arn_prefix(self, name)}*",
+                                        arn(self, "states", "execution", f"{name}/Databases:*")],
+                              "The Distributed Map starts, describes and stops its own child executions "
+                              "(execution:<this state machine>/Databases:<generated>), nothing else.")
+        if fleet.targets_object is not None:
+            acknowledge_resources(machine, [f"arn:{stack.partition}:s3:::"
+                                            f"{fleet.targets_object.bucket.bucket_name}/*"],
+                                  "CDK's S3 JSON item reader grants s3:GetObject on the bucket's objects; the "
+                                  "state machine reads the one targets object it is given.")
+        if fleet.results_bucket is not None:
+            bucket = fleet.results_bucket.bucket_arn
+            by_name = f"arn:{stack.partition}:s3:::{fleet.results_bucket.bucket_name}"
+            acknowledge_resources(machine, [f"{bucket}/{fleet.results_prefix}/*", f"{bucket}/*", f"{by_name}/*"],
+                                  "The Distributed Map's ResultWriter writes each database's result under the "
+                                  "results prefix (object names generated per Map Run).")
+            acknowledge_resources(self.helper_role, [f"{bucket}/{fleet.results_prefix}/*"],
+                                  "The summary reads the Map Run's result files under the results prefix.")
+            Validations.of(self.helper_role).acknowledge(*[
+                Acknowledgment(id=f"AwsSolutions-IAM5[Action::s3:{action}]",
+                               reason="CDK's read grant on the results prefix (GetObject*, GetBucket*, List*): "
+                                      "the summary reads the Map Run's result files.")
+                for action in ("GetObject*", "GetBucket*", "List*")])
 
