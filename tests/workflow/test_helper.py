@@ -119,7 +119,7 @@ def test_the_helper_asset_runs_on_its_own_files() -> None:
     root = helper_asset()
     probe = ("import sys; sys.path.insert(0, '.'); import helper, lambda_fn.contract, lambda_fn.aws.cfn_response as r; "
              "print(helper.__file__, lambda_fn.contract.__file__, r.__file__)")
-    done = subprocess.run([sys.executable, "-I", "-S", "-c", probe], cwd=root, capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-I", "-S", "-B", "-c", probe], cwd=root, capture_output=True, text=True,
                           check=False)
     assert done.returncode == 0, done.stderr
     assert all(path.startswith(str(root)) for path in done.stdout.split()), done.stdout

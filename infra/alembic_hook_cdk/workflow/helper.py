@@ -5,7 +5,8 @@ Its asset is ``runtime/helper.py`` with the standard-library modules of ``lambda
 their package paths (``lambda_fn/contract.py``, ``lambda_fn/aws/cfn_response.py``, empty ``__init__.py``), so
 the helper reads the same wire contract and answers CloudFormation the same way as the hook's function,
 without the hook's dependencies. The files are copied from the installed packages into a directory named by
-their content: the asset hash follows them, and the same sources give the same template on every machine."""
+their content (in the user's cache): the asset hash follows them, and the same sources give the same
+template on every machine."""
 
 from __future__ import annotations
 
@@ -58,26 +59,40 @@ def helper_function(scope: Construct, *, log_retention: logs.RetentionDays) -> t
 
 @functools.cache
 def helper_asset() -> Path:
-    """The helper's asset directory (see the module's docstring), made once per content."""
+    """The helper's asset directory (see the module's docstring), made once per content, in this user's cache
+    (never a shared temporary directory, where another user could have made it first); one whose files differ
+    (a build interrupted while writing) is made again."""
     files = {"helper.py": (RUNTIME_DIR / "helper.py").read_bytes(),
              **{target: _module_source(module) for target, module in SHIPPED_MODULES.items()},
              **dict.fromkeys(PACKAGES, b"")}  # the packages' own __init__ would import what the helper lacks
     digest = hashlib.sha256()
     for name in sorted(files):
         digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
-    target = Path(tempfile.gettempdir(), f"alembic-hook-helper-{digest.hexdigest()[:32]}")
-    if not target.is_dir():
-        staging = Path(tempfile.mkdtemp(prefix="alembic-hook-helper-staging-"))
-        for name, content in files.items():
-            (staging / name).parent.mkdir(parents=True, exist_ok=True)
-            (staging / name).write_bytes(content)
-        try:
-            os.replace(staging, target)  # atomic: a concurrent synth made the same directory, or this one did
-        except OSError:
-            shutil.rmtree(staging, ignore_errors=True)
-            if not target.is_dir():
-                raise
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "alembic-hook")
+    cache.mkdir(parents=True, exist_ok=True)
+    target = cache / f"helper-{digest.hexdigest()[:32]}"
+    if _holds(target, files):
+        return target
+    staging = Path(tempfile.mkdtemp(prefix="helper-staging-", dir=cache))
+    for name, content in files.items():
+        (staging / name).parent.mkdir(parents=True, exist_ok=True)
+        (staging / name).write_bytes(content)
+    shutil.rmtree(target, ignore_errors=True)
+    try:
+        os.replace(staging, target)  # atomic; a concurrent synth may have made the same directory first
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+    if not _holds(target, files):
+        raise RuntimeError(f"could not write the workflow helper's asset to {target}")
     return target
+
+
+def _holds(directory: Path, files: dict[str, bytes]) -> bool:
+    """Whether ``directory`` holds exactly these files."""
+    if not directory.is_dir():
+        return False
+    present = {p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file() and p.suffix != ".pyc"}
+    return present == set(files) and all((directory / name).read_bytes() == files[name] for name in files)
 
 
 def _module_source(module: str) -> bytes:
