@@ -1,6 +1,6 @@
 """The ARNs the workflow grants and acknowledges, spelled one way: ``arn:<partition>:<service>:<region>:<account>:
 <resource>:<name>`` (``format_arn`` with a colon before the name, as RDS, Step Functions and Secrets Manager
-write theirs)."""
+write theirs), and S3's, which name no region nor account."""
 
 from __future__ import annotations
 
@@ -15,6 +15,12 @@ def arn(scope: IConstruct, service: str, resource: str, name: str) -> str:
     """One resource of this stack's account and region."""
     return Stack.of(scope).format_arn(service=service, resource=resource, resource_name=name,
                                       arn_format=ArnFormat.COLON_RESOURCE_NAME)
+
+
+def s3_arn(scope: IConstruct, bucket_name: str, key: str | None = None) -> str:
+    """A bucket (``key`` None) or the objects ``key`` names (a key or a pattern such as ``prefix/*``)."""
+    bucket = f"arn:{Stack.of(scope).partition}:s3:::{bucket_name}"
+    return bucket if key is None else f"{bucket}/{key}"
 
 
 def rds_arns(scope: IConstruct, resource: str, names: Iterable[str]) -> list[str]:

@@ -33,6 +33,7 @@ from alembic_hook_cdk.bundling import CA_BUNDLE_PATH, LAMBDA_TASK_ROOT
 from alembic_hook_cdk.hook.environment import function_environment, seconds
 from alembic_hook_cdk.hook.network import default_subnets, logs_endpoint
 from alembic_hook_cdk.hook.props import MigrationHookProps
+from alembic_hook_cdk.workflow.arns import s3_arn
 from alembic_hook_cdk.workflow.props import LongLaneOptions
 from lambda_fn.settings import SOURCE_SDK, Settings
 
@@ -122,15 +123,14 @@ def long_lane(scope: Construct, *, hook_props: MigrationHookProps, code: lambda_
 
 def _role(scope: Construct, log_group: logs.LogGroup, bucket_name: str, key: str) -> iam.Role:
     """Its log group and the one asset object (the VPC statements come with the subnets)."""
-    partition = Stack.of(scope).partition
     role = iam.Role(scope, "LongLaneRole", assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
                     description="Migration long lane: its logs, the function's asset, its VPC ENIs, the secrets")
     role.add_to_policy(iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"],
                                            resources=[log_group.log_group_arn]))
     role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject", "s3:GetObjectVersion"],
-                                           resources=[f"arn:{partition}:s3:::{bucket_name}/{key}"]))
+                                           resources=[s3_arn(scope, bucket_name, key)]))
     role.add_to_policy(iam.PolicyStatement(actions=["s3:GetBucketAcl", "s3:GetBucketLocation"],
-                                           resources=[f"arn:{partition}:s3:::{bucket_name}"]))
+                                           resources=[s3_arn(scope, bucket_name)]))
     return role
 
 

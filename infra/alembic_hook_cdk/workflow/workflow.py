@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import Acknowledgment, Duration, Fn, Stack, Validations
+from aws_cdk import Acknowledgment, Duration, Fn, Validations
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as cpactions
 from aws_cdk import aws_iam as iam
@@ -24,7 +24,7 @@ from constructs import Construct, IConstruct
 
 from alembic_hook_cdk.bundling import LambdaPython
 from alembic_hook_cdk.migration_hook import MigrationHook
-from alembic_hook_cdk.workflow.arns import arn, execution_arn_prefix, machine_name, rds_arns
+from alembic_hook_cdk.workflow.arns import arn, execution_arn_prefix, machine_name, rds_arns, s3_arn
 from alembic_hook_cdk.workflow.definition import Definition, Parts
 from alembic_hook_cdk.workflow.deploy_wait import DEFAULT_BUDGET, DeployWait
 from alembic_hook_cdk.workflow.fleet_map import target_item
@@ -217,7 +217,6 @@ class MigrationWorkflow(Construct):
                               "workflow's prefix.")
 
     def _acknowledge_fleet(self, fleet: FleetOptions) -> None:
-        stack = Stack.of(self)
         machine = self.state_machine
         name = machine_name(machine)
         acknowledge_resources(machine, [f"{execution_arn_prefix(self, name)}*",
@@ -225,14 +224,13 @@ class MigrationWorkflow(Construct):
                               "The Distributed Map starts, describes and stops its own child executions "
                               "(execution:<this state machine>/Databases:<generated>), nothing else.")
         if fleet.targets_object is not None:
-            acknowledge_resources(machine, [f"arn:{stack.partition}:s3:::"
-                                            f"{fleet.targets_object.bucket.bucket_name}/*"],
+            acknowledge_resources(machine, [s3_arn(self, fleet.targets_object.bucket.bucket_name, "*")],
                                   "CDK's S3 JSON item reader grants s3:GetObject on the bucket's objects; the "
                                   "state machine reads the one targets object it is given.")
         if fleet.results_bucket is not None:
             bucket = fleet.results_bucket.bucket_arn
-            by_name = f"arn:{stack.partition}:s3:::{fleet.results_bucket.bucket_name}"
-            acknowledge_resources(machine, [f"{bucket}/{fleet.results_prefix}/*", f"{bucket}/*", f"{by_name}/*"],
+            by_name = s3_arn(self, fleet.results_bucket.bucket_name, "*")
+            acknowledge_resources(machine, [f"{bucket}/{fleet.results_prefix}/*", f"{bucket}/*", by_name],
                                   "The Distributed Map's ResultWriter writes each database's result under the "
                                   "results prefix (object names generated per Map Run).")
             acknowledge_resources(self.helper_role, [f"{bucket}/{fleet.results_prefix}/*"],
