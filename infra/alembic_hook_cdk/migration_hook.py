@@ -75,7 +75,7 @@ class MigrationHook(Construct):
             self.endpoints = network.vpc_endpoints(
                 self, vpc=props.vpc, subnets=subnets, function_group=self.security_group
             )
-        # kept: the workflow's long lane (infra/workflow) runs the same asset in CodeBuild
+        # kept: the workflow's long lane (workflow/long_lane.py) runs the same asset in CodeBuild
         self.code: lambda_.Code = function_code(props, self.bundle_spec)
         self.function = migration_function(
             self,

@@ -15,14 +15,12 @@ The ResponseURL is a presigned S3 URL (a credential for the response): it is nev
 from __future__ import annotations
 
 import json
-import time
-import urllib.error
-import urllib.request
 from typing import Any
-from urllib.parse import urlsplit
 
 from aws_lambda_powertools.utilities.data_classes import CloudFormationCustomResourceEvent
 
+from lambda_fn.aws import cfn_response
+from lambda_fn.aws.cfn_response import ECHOED, PUT_BACKOFF, PUT_TIMEOUT
 from lambda_fn.contract import ErrorKind, Status
 from lambda_fn.errors import HookError
 from lambda_fn.findings import counted, listing
@@ -32,16 +30,14 @@ from lambda_fn.result import Result
 from lambda_fn.sources.base import Execute, LambdaInfo, Outcome
 
 CALLER = "cloudformation"
-MAX_BODY = 4096           # CloudFormation rejects larger responses
 PHYSICAL_ID_SUFFIX = "-migrations"
 MAX_PHYSICAL_ID = 1024
-PUT_ATTEMPTS = 3
-PUT_TIMEOUT = 3.0         # seconds per socket operation: S3 answers in milliseconds when it is reachable at all
-PUT_BACKOFF = 0.5         # seconds before the second attempt (then twice that)
 # What the engine's deadline keeps back for this reply (deadline.py): an attempt that hangs, the backoff and
 # one more attempt. Further attempts get only what is left of the invocation.
 REPLY_SECONDS = 2 * PUT_TIMEOUT + PUT_BACKOFF
-ECHOED = ("StackId", "RequestId", "LogicalResourceId")
+# the bounds of this caller's reply (lambda_fn/aws/cfn_response.py), as callers and tests read them
+MAX_BODY = cfn_response.MAX_BODY
+PUT_ATTEMPTS = cfn_response.PUT_ATTEMPTS
 
 
 def matches(event: object) -> bool:
@@ -119,11 +115,10 @@ def physical_resource_id(event: dict[str, Any]) -> str:
 
 
 def response_body(event: dict[str, Any], result: Result, info: LambdaInfo) -> bytes:
-    """The response JSON, within MAX_BODY bytes: the Reason gives way first, then Data, then the echoed ids
-    (which only a malformed request makes long)."""
-    status = "SUCCESS" if result.ok else "FAILED"
+    """The response JSON, within MAX_BODY bytes (`cfn_response.fit`: the Reason gives way first, then Data,
+    then the echoed ids)."""
     body: dict[str, Any] = {
-        "Status": status,
+        "Status": "SUCCESS" if result.ok else "FAILED",
         "Reason": "",
         "PhysicalResourceId": physical_resource_id(event),
         **{key: _echo(event.get(key)) for key in ECHOED},
@@ -136,16 +131,7 @@ def response_body(event: dict[str, Any], result: Result, info: LambdaInfo) -> by
             "Status": result.status.value,
         },
     }
-    reason = _reason(result, info)
-    encoded = _fit_reason(body, reason)
-    if encoded is None:
-        body["Data"] = {k: v[:64] for k, v in body["Data"].items()}
-        encoded = _fit_reason(body, reason)
-    if encoded is None:
-        for key in (*ECHOED, "PhysicalResourceId"):
-            body[key] = body[key][:256]
-        encoded = _fit_reason(body, reason) or _encode({**body, "Reason": ""})
-    return encoded
+    return cfn_response.fit(body, _reason(result, info))
 
 
 def _reason(result: Result, info: LambdaInfo) -> str:
@@ -163,27 +149,6 @@ def _reason(result: Result, info: LambdaInfo) -> str:
     return text
 
 
-def _fit_reason(body: dict[str, Any], reason: str) -> bytes | None:
-    """The body with as much of the reason as fits, or None when even an empty reason does not."""
-    if len(_encode({**body, "Reason": ""})) > MAX_BODY:
-        return None
-    full = _encode({**body, "Reason": reason})
-    if len(full) <= MAX_BODY:
-        return full
-    low, high = 0, len(reason)  # longest prefix that fits; escapes make bytes != characters
-    while low < high:
-        mid = (low + high + 1) // 2
-        if len(_encode({**body, "Reason": reason[:mid] + "..."})) <= MAX_BODY:
-            low = mid
-        else:
-            high = mid - 1
-    return _encode({**body, "Reason": reason[:low] + "..."})
-
-
-def _encode(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, separators=(",", ":")).encode()
-
-
 def _echo(value: object) -> str:
     """Copied verbatim, as CloudFormation matches the response by them; a malformed value becomes a string."""
     return value if isinstance(value, str) else ""
@@ -192,37 +157,5 @@ def _echo(value: object) -> str:
 def put_response(url: str, body: bytes, info: LambdaInfo | None = None) -> bool:
     """PUT with short timeouts and a few attempts, none of them past the invocation's end (`info`); a 4xx
     (an expired or altered presigned URL) is final."""
-    host = urlsplit(url).hostname if url.startswith(("http://", "https://")) else None
-    if host is None:
-        logger.error("ResponseURL is not an http(s) URL: no response can be sent")
-        return False
     info = info or LambdaInfo()
-    for attempt in range(1, PUT_ATTEMPTS + 1):
-        timeout = info.attempt_bound(PUT_TIMEOUT)
-        if timeout is None:
-            logger.error("No time left in the invocation for another attempt at the custom resource response",
-                         extra={"attempt": attempt, "response_host": host})
-            break
-        # content-type "" : the presigned URL was signed without one
-        request = urllib.request.Request(url, data=body, method="PUT",  # noqa: S310 - http(s) checked above
-                                         headers={"Content-Type": "", "Content-Length": str(len(body))})
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as reply:  # noqa: S310 - http(s) checked
-                logger.info("Sent the custom resource response", extra={"http_status": reply.status,
-                                                                         "response_host": host})
-                return True
-        except urllib.error.HTTPError as exc:
-            final = exc.code < 500
-            error = f"HTTP {exc.code}"
-        except (OSError, ValueError) as exc:  # URLError, timeouts, refused connections, malformed URLs
-            final = isinstance(exc, ValueError)
-            error = type(exc).__name__ + (f": {exc.reason}" if isinstance(exc, urllib.error.URLError) else "")
-        logger.warning("Could not send the custom resource response",
-                       extra={"attempt": attempt, "error": error[:300], "response_host": host})
-        if final:
-            break
-        if attempt < PUT_ATTEMPTS:
-            time.sleep(min(PUT_BACKOFF * attempt, max(0.0, info.reply_time())))  # backoff, not synchronisation
-    logger.error("Gave up sending the custom resource response; the stack waits for the resource's "
-                 "ServiceTimeout. Check the VPC reaches S3 (gateway endpoint or NAT).", extra={"response_host": host})
-    return False
+    return cfn_response.put(url, body, log=logger, attempt_bound=info.attempt_bound, time_left=info.reply_time)

@@ -23,7 +23,9 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk.assertions import Template
 
-from alembic_hook_cdk.bundling import RUNTIME_PROVIDED, find_python, find_uv
+from alembic_hook_cdk.bundling import find_uv
+from alembic_hook_cdk.bundling.bytecode import find_python
+from alembic_hook_cdk.bundling.dependencies import RUNTIME_PROVIDED
 from alembic_hook_cdk.migration_hook import MigrationHook, MigrationHookProps
 from alembic_hook_cdk.rds_ca import CaBundle
 from infra.app import STACK_NAME

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from alembic_hook_cdk.bundling import ALEMBIC_INI, CA_BUNDLE_PATH, MANIFEST, MIGRATIONS_DIR, RUNTIME_PROVIDED
+from alembic_hook_cdk.bundling import ALEMBIC_INI, CA_BUNDLE_PATH, MANIFEST, MIGRATIONS_DIR
+from alembic_hook_cdk.bundling.dependencies import RUNTIME_PROVIDED
 from infra.measure_asset import MB, measure
 from tests.infra.conftest import REPO, which_or_skip
 from tests.support.database import create_database

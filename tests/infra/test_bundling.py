@@ -11,16 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alembic_hook_cdk import bundling
-from alembic_hook_cdk.bundling import (
-    BundlingError,
-    HookBundleSpec,
-    LambdaPython,
-    build_bundle,
-    check_runtime_compatibility,
-    requirement_name,
-)
+from alembic_hook_cdk.bundling import BundlingError, HookBundleSpec, LambdaPython, build_bundle
 from alembic_hook_cdk.bundling import build as build_module
+from alembic_hook_cdk.bundling.dependencies import RUNTIME_PROVIDED, check_runtime_compatibility, requirement_name
 from alembic_hook_cdk.rds_ca import CaBundle, CaBundleError, validate_rds_bundle
 from tests.infra.conftest import REPO
 
@@ -59,7 +52,7 @@ def test_requirements_come_from_the_installed_metadata_without_extras_squawk_or_
     runtime = spec().requirements
     names = {requirement_name(line) for line in runtime} - {None}
     assert {"alembic", "sqlalchemy", "pg8000", "aws-lambda-powertools", "python-dateutil", "mako"} <= names
-    assert not names & bundling.RUNTIME_PROVIDED
+    assert not names & RUNTIME_PROVIDED
     assert not names & {"aws-cdk-lib", "cdk-nag", "jsii", "constructs", "uv", "squawk-cli", "pytest", "moto"}
     # pinned to exactly what is installed here
     assert f"alembic=={metadata.version('alembic')}" in runtime

@@ -106,3 +106,23 @@ def test_the_reason_names_the_workflows_summary() -> None:
     assert "budget" in (helper.reason_from_error({"Error": "States.Timeout"}) or "")
     assert helper.reason_from_error({"Error": "Lambda.Unknown", "Cause": "not json"}) == \
         "Migration failed: Lambda.Unknown: not json"
+
+
+def test_the_helper_asset_runs_on_its_own_files() -> None:
+    """The asset is helper.py plus the standard-library modules of lambda_fn it imports: with no site-packages
+    and no checkout on the path, it imports, reads the contract and answers through the shipped responder."""
+    import subprocess
+    import sys
+
+    from alembic_hook_cdk.workflow.helper import helper_asset
+
+    root = helper_asset()
+    probe = ("import sys; sys.path.insert(0, '.'); import helper, lambda_fn.contract, lambda_fn.aws.cfn_response as r; "
+             "print(helper.__file__, lambda_fn.contract.__file__, r.__file__)")
+    done = subprocess.run([sys.executable, "-I", "-S", "-B", "-c", probe], cwd=root, capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert all(path.startswith(str(root)) for path in done.stdout.split()), done.stdout
+    shipped = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.py"))
+    assert shipped == ["helper.py", "lambda_fn/__init__.py", "lambda_fn/aws/__init__.py",
+                       "lambda_fn/aws/cfn_response.py", "lambda_fn/contract.py"]

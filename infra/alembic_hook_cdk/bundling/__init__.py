@@ -31,82 +31,54 @@ boto3 is taken from the Lambda runtime by default. Measured with ``python -m inf
 already ships, and the hook calls only long-stable APIs (Secrets Manager GetSecretValue, CodePipeline
 PutJob*Result). ``boto3_from_runtime=False`` pins the locked boto3 into the asset instead.
 
-One module per concern; this package re-exports what the construct, the tests and the tools use:
+One module per concern; this package exports what the construct and the tools use (the tests reach the
+steps through their modules):
 
-* ``target``: the Lambda Python (version, architecture, wheel platform);
-* ``layout``: where things sit in the asset (``/var/task``);
+* ``target``: the Lambda Python (version, architecture, wheel platform) and where things sit in the asset;
 * ``spec``: ``HookBundleSpec``, every input of the build, and its fingerprint (the CDK asset hash);
-* ``requirements``: the runtime dependencies from the installed distribution's metadata, pinned;
-* ``install``: ``uv pip install --target``, what is removed afterwards, what was installed;
-* ``compat``: what the Lambda runtime provides (boto3) and the bounds its botocore imposes;
+* ``dependencies``: the runtime dependencies from the installed distribution's metadata, pinned; installing
+  them (``uv pip install --target``) and what is removed afterwards; what the Lambda runtime provides (boto3)
+  and the bounds its botocore imposes;
 * ``bytecode``: ``compileall`` with the runtime's Python, and stripping the shared objects' debug info;
-* ``heads``: ``read_heads``, the one way build steps learn the Alembic heads, and the asset's heads manifest;
-* ``lint``: the safety gate's verdict on every revision (``alembic_hook_lint.json``), so no squawk binary ships;
-* ``build``: ``build_bundle``, the steps in order, and the ``hook-bundle.json`` report;
-* ``local``: ``LocalHookBundler``, the CDK ``ILocalBundling`` adapter;
-* ``files``: what is never bundled nor hashed, copying sources, listing a built asset;
-* ``tools``: running and finding the build's tools (uv), the build log and ``BundlingError``.
+* ``revision_records``: what the build records about the revisions: ``read_heads`` (the one way build steps
+  learn the Alembic heads) and the heads manifest, and the safety gate's verdict on every revision
+  (``alembic_hook_lint.json``), so no squawk binary ships;
+* ``build``: ``build_bundle``, the steps in order, the ``hook-bundle.json`` report, and ``LocalHookBundler``,
+  the CDK ``ILocalBundling`` adapter;
+* ``tools``: running and finding the build's tools (uv), the build log and ``BundlingError``; what is never
+  bundled nor hashed, copying sources, listing a built asset.
 """
 
 from __future__ import annotations
 
-from alembic_hook_cdk.bundling.build import BundleReport, build_bundle
-from alembic_hook_cdk.bundling.bytecode import compile_bytecode, find_python, find_strip, strip_debug_info
-from alembic_hook_cdk.bundling.compat import BOTOCORE_UPPER_BOUNDS, RUNTIME_PROVIDED, check_runtime_compatibility
-from alembic_hook_cdk.bundling.files import iter_asset_files
-from alembic_hook_cdk.bundling.heads import read_heads, write_heads_manifest
-from alembic_hook_cdk.bundling.install import UNUSED_AT_RUNTIME, installed_packages
-from alembic_hook_cdk.bundling.layout import (
+from alembic_hook_cdk.bundling.build import BundleReport, LocalHookBundler, build_bundle
+from alembic_hook_cdk.bundling.revision_records import LINT_MANIFEST, lint_revisions, read_heads
+from alembic_hook_cdk.bundling.spec import HookBundleSpec
+from alembic_hook_cdk.bundling.target import (
     ALEMBIC_INI,
-    BUNDLE_FORMAT,
     CA_BUNDLE_PATH,
-    HANDLER_PACKAGE,
     LAMBDA_TASK_ROOT,
     MANIFEST,
     MIGRATIONS_DIR,
+    LambdaPython,
 )
-from alembic_hook_cdk.bundling.lint import LINT_MANIFEST, lint_revisions, linter_version, write_lint_manifest
-from alembic_hook_cdk.bundling.local import LocalHookBundler
-from alembic_hook_cdk.bundling.requirements import DISTRIBUTION, requirement_name, runtime_requirements
-from alembic_hook_cdk.bundling.spec import HookBundleSpec, installed_handler
-from alembic_hook_cdk.bundling.target import MIN_PYTHON, LambdaPython
-from alembic_hook_cdk.bundling.tools import BundlingError, Log, find_uv
+from alembic_hook_cdk.bundling.tools import BundlingError, find_uv, iter_asset_files
 
 __all__ = [
     "ALEMBIC_INI",
-    "BOTOCORE_UPPER_BOUNDS",
-    "BUNDLE_FORMAT",
     "CA_BUNDLE_PATH",
-    "DISTRIBUTION",
-    "HANDLER_PACKAGE",
     "LAMBDA_TASK_ROOT",
     "LINT_MANIFEST",
     "MANIFEST",
     "MIGRATIONS_DIR",
-    "MIN_PYTHON",
-    "RUNTIME_PROVIDED",
-    "UNUSED_AT_RUNTIME",
     "BundleReport",
     "BundlingError",
     "HookBundleSpec",
     "LambdaPython",
     "LocalHookBundler",
-    "Log",
     "build_bundle",
-    "check_runtime_compatibility",
-    "compile_bytecode",
-    "find_python",
-    "find_strip",
     "find_uv",
-    "installed_handler",
-    "installed_packages",
     "iter_asset_files",
     "lint_revisions",
-    "linter_version",
     "read_heads",
-    "requirement_name",
-    "runtime_requirements",
-    "strip_debug_info",
-    "write_heads_manifest",
-    "write_lint_manifest",
 ]

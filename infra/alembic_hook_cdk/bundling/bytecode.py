@@ -14,8 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from alembic_hook_cdk.bundling.layout import LAMBDA_TASK_ROOT
-from alembic_hook_cdk.bundling.target import LambdaPython
+from alembic_hook_cdk.bundling.target import LAMBDA_TASK_ROOT, LambdaPython
 from alembic_hook_cdk.bundling.tools import Log, log_to_stderr, run, works
 
 

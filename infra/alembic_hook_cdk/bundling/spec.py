@@ -9,12 +9,17 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alembic_hook_cdk.bundling.files import walk
-from alembic_hook_cdk.bundling.layout import BUNDLE_FORMAT, CA_BUNDLE_PATH, HANDLER_PACKAGE, MANIFEST, MIGRATIONS_DIR
-from alembic_hook_cdk.bundling.lint import linter_version
-from alembic_hook_cdk.bundling.requirements import runtime_requirements
-from alembic_hook_cdk.bundling.target import LambdaPython
-from alembic_hook_cdk.bundling.tools import BundlingError
+from alembic_hook_cdk.bundling.dependencies import runtime_requirements
+from alembic_hook_cdk.bundling.revision_records import linter_version
+from alembic_hook_cdk.bundling.target import (
+    BUNDLE_FORMAT,
+    CA_BUNDLE_PATH,
+    HANDLER_PACKAGE,
+    MANIFEST,
+    MIGRATIONS_DIR,
+    LambdaPython,
+)
+from alembic_hook_cdk.bundling.tools import BundlingError, walk
 from alembic_hook_cdk.rds_ca import CaBundle
 
 

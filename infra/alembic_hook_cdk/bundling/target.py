@@ -1,4 +1,6 @@
-"""The Lambda runtime the asset is built for: Python minor version, CPU architecture, wheel platform."""
+"""The Lambda runtime the asset is built for (Python minor version, CPU architecture, wheel platform) and
+where things sit in the asset (asset root = /var/task; the runtime reads these paths through environment
+variables)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,20 @@ import re
 from dataclasses import dataclass
 
 from aws_cdk import aws_lambda as lambda_
+
+# -- the asset's layout --
+
+# Part of the asset hash: bump it whenever the layout or the build steps change, so CDK rebuilds.
+BUNDLE_FORMAT = 3  # 3: alembic_hook_lint.json (the safety gate) beside env.py
+
+HANDLER_PACKAGE = "lambda_fn"
+MIGRATIONS_DIR = "migrations"
+ALEMBIC_INI = f"{MIGRATIONS_DIR}/alembic.ini"
+CA_BUNDLE_PATH = "certs/rds-ca-bundle.pem"
+MANIFEST = "hook-bundle.json"
+LAMBDA_TASK_ROOT = "/var/task"
+
+# -- the runtime --
 
 MIN_PYTHON = (3, 12)
 # CDK's architecture name -> the machine name in wheel platform tags.

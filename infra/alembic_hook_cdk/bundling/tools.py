@@ -1,4 +1,5 @@
-"""The build's external tools: how they are run and probed, the build log, and the one error the build raises."""
+"""The build's plumbing: the one error it raises, its log, running and finding its tools (uv), and which
+source files go into the asset (and its hash), how they are copied, how a built asset is listed."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from fnmatch import fnmatch
 from pathlib import Path
 
 
@@ -65,3 +67,34 @@ def _declared_uv() -> str | None:
         return str(find_uv_bin())
     except FileNotFoundError:
         return None
+
+
+# -- what is bundled --
+
+# Never copied into the asset nor hashed.
+IGNORED = ("__pycache__", "*.pyc", "*.pyo", ".pytest_cache", ".mypy_cache", ".ruff_cache", "tests", ".DS_Store")
+
+
+def ignored(name: str) -> bool:
+    return any(fnmatch(name, pattern) for pattern in IGNORED)
+
+
+def walk(root: Path) -> Iterator[tuple[str, Path]]:
+    """Files under ``root`` (or ``root`` itself), sorted, skipping what is never bundled."""
+    if root.is_file():
+        yield root.name, root
+        return
+    for directory, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not ignored(d))
+        for filename in sorted(f for f in filenames if not ignored(f)):
+            path = Path(directory, filename)
+            yield path.relative_to(root).as_posix(), path
+
+
+def copy_tree(source: Path, target: Path) -> None:
+    shutil.copytree(source, target, ignore=lambda _dir, names: [n for n in names if ignored(n)])
+
+
+def iter_asset_files(root: Path) -> Iterable[Path]:
+    """Every file of a built asset (for measuring and tests)."""
+    return (p for p in sorted(root.rglob("*")) if p.is_file())

@@ -1,4 +1,4 @@
-"""The parts ``MigrationHook`` (infra/migration_hook.py) is composed of, one module per concern.
+"""The parts ``MigrationHook`` (``migration_hook.py``) is composed of, one module per concern.
 
 * ``props``: ``MigrationHookProps`` and the checks on them;
 * ``network``: the function's security group with the database ingress, default subnets, VPC endpoints;

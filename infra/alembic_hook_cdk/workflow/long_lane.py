@@ -33,6 +33,7 @@ from alembic_hook_cdk.bundling import CA_BUNDLE_PATH, LAMBDA_TASK_ROOT
 from alembic_hook_cdk.hook.environment import function_environment, seconds
 from alembic_hook_cdk.hook.network import default_subnets, logs_endpoint
 from alembic_hook_cdk.hook.props import MigrationHookProps
+from alembic_hook_cdk.workflow.arns import s3_arn
 from alembic_hook_cdk.workflow.props import LongLaneOptions
 from lambda_fn.settings import SOURCE_SDK, Settings
 
@@ -83,45 +84,22 @@ def lane_environment(hook_props: MigrationHookProps, options: LongLaneOptions) -
 def long_lane(scope: Construct, *, hook_props: MigrationHookProps, code: lambda_.Code, python: str,
               security_group: ec2.ISecurityGroup, options: LongLaneOptions, log_retention: logs.RetentionDays,
               ) -> LongLane:
+    """The CodeBuild project that runs the function's own asset with the CLI, in the function's VPC."""
     asset = code.bind(scope)
     if asset.s3_location is None:
         raise ValueError("the long lane needs the function's code as an S3 asset (Code.from_asset)")
     bucket_name, key = asset.s3_location.bucket_name, asset.s3_location.object_key
-    stack = Stack.of(scope)
     log_group = logs.LogGroup(scope, "LongLaneLogs", retention=log_retention)
-    role = iam.Role(scope, "LongLaneRole", assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
-                    description="Migration long lane: its logs, the function's asset, its VPC ENIs, the secrets")
-    role.add_to_policy(iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                                           resources=[log_group.log_group_arn]))
-    role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject", "s3:GetObjectVersion"],
-                                           resources=[f"arn:{stack.partition}:s3:::{bucket_name}/{key}"]))
-    role.add_to_policy(iam.PolicyStatement(actions=["s3:GetBucketAcl", "s3:GetBucketLocation"],
-                                           resources=[f"arn:{stack.partition}:s3:::{bucket_name}"]))
+    role = _role(scope, log_group, bucket_name, key)
     subnets = hook_props.vpc_subnets or default_subnets(hook_props.vpc)
     selected = hook_props.vpc.select_subnets(
         subnet_type=subnets.subnet_type, subnet_group_name=subnets.subnet_group_name, subnets=subnets.subnets,
         availability_zones=subnets.availability_zones, one_per_az=subnets.one_per_az,
         subnet_filters=subnets.subnet_filters)
-    _vpc_statements(role, stack, selected.subnet_ids)
-
-    x86 = hook_props.architecture.name == lambda_.Architecture.X86_64.name
-    project = codebuild.Project(
-        scope, "LongLane",
-        description="Runs a migration revision declared long (alembic_hook_long = True) with the hook's CLI",
-        source=codebuild.Source.s3(bucket=s3.Bucket.from_bucket_name(scope, "AssetBucket", bucket_name), path=key),
-        build_spec=codebuild.BuildSpec.from_object(build_spec(python)),
-        environment=codebuild.BuildEnvironment(
-            build_image=(codebuild.LinuxBuildImage.AMAZON_LINUX_2023_5 if x86
-                         else codebuild.LinuxArmBuildImage.AMAZON_LINUX_2023_STANDARD_3_0),
-            compute_type=options.compute_type,
-            environment_variables={k: codebuild.BuildEnvironmentVariable(value=v)
-                                   for k, v in lane_environment(hook_props, options).items()},
-        ),
-        timeout=options.timeout, queued_timeout=Duration.hours(1),
-        role=role.without_policy_updates(),
-        logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=log_group)),
-        encryption_key=options.encryption_key,
-    )
+    _vpc_statements(role, Stack.of(scope), selected.subnet_ids)
+    project = _project(scope, hook_props, options, python=python, role=role, log_group=log_group,
+                       source=codebuild.Source.s3(bucket=s3.Bucket.from_bucket_name(scope, "AssetBucket", bucket_name),
+                                                  path=key))
     # The VPC placement, set on the resource: given to the L2, CDK would also build a policy of its own for the
     # ENI calls (broader than the statements above, and unattached to an immutable role).
     cfn = project.node.default_child
@@ -141,6 +119,41 @@ def long_lane(scope: Construct, *, hook_props: MigrationHookProps, code: lambda_
                    "LongLaneOptions.encryption_key sets a customer key for the build's own output.",
         ))
     return LongLane(project=project, role=role, log_group=log_group)
+
+
+def _role(scope: Construct, log_group: logs.LogGroup, bucket_name: str, key: str) -> iam.Role:
+    """Its log group and the one asset object (the VPC statements come with the subnets)."""
+    role = iam.Role(scope, "LongLaneRole", assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
+                    description="Migration long lane: its logs, the function's asset, its VPC ENIs, the secrets")
+    role.add_to_policy(iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                                           resources=[log_group.log_group_arn]))
+    role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject", "s3:GetObjectVersion"],
+                                           resources=[s3_arn(scope, bucket_name, key)]))
+    role.add_to_policy(iam.PolicyStatement(actions=["s3:GetBucketAcl", "s3:GetBucketLocation"],
+                                           resources=[s3_arn(scope, bucket_name)]))
+    return role
+
+
+def _project(scope: Construct, hook_props: MigrationHookProps, options: LongLaneOptions, *, python: str,
+             role: iam.Role, log_group: logs.LogGroup, source: codebuild.ISource) -> codebuild.Project:
+    x86 = hook_props.architecture.name == lambda_.Architecture.X86_64.name
+    return codebuild.Project(
+        scope, "LongLane",
+        description="Runs a migration revision declared long (alembic_hook_long = True) with the hook's CLI",
+        source=source,
+        build_spec=codebuild.BuildSpec.from_object(build_spec(python)),
+        environment=codebuild.BuildEnvironment(
+            build_image=(codebuild.LinuxBuildImage.AMAZON_LINUX_2023_5 if x86
+                         else codebuild.LinuxArmBuildImage.AMAZON_LINUX_2023_STANDARD_3_0),
+            compute_type=options.compute_type,
+            environment_variables={k: codebuild.BuildEnvironmentVariable(value=v)
+                                   for k, v in lane_environment(hook_props, options).items()},
+        ),
+        timeout=options.timeout, queued_timeout=Duration.hours(1),
+        role=role.without_policy_updates(),
+        logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=log_group)),
+        encryption_key=options.encryption_key,
+    )
 
 
 def _vpc_statements(role: iam.Role, stack: Stack, subnet_ids: list[str]) -> None:

@@ -4,7 +4,6 @@ at deploy or run time (or that would make a bound meaningless)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -15,6 +14,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 
+from alembic_hook_cdk.workflow.bounds import check_polling, check_prefix, polls
 from alembic_hook_cdk.workflow.rehearsal import RehearsalOptions, validate_rehearsal
 
 # Step Functions' own ceiling for a Standard execution is a year; a migration that has not finished in a day
@@ -25,7 +25,6 @@ MAX_BUILD = Duration.minutes(2160)
 # A cluster snapshot identifier holds at most 63 characters; the workflow's are "<prefix>-<32 hex digits>".
 SNAPSHOT_HASH_LENGTH = 32
 MAX_SNAPSHOT_PREFIX = 63 - 1 - SNAPSHOT_HASH_LENGTH
-_PREFIX = re.compile(r"^[a-z](?:[a-z0-9]|-(?!-))*(?<!-)$")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,7 +51,7 @@ class SnapshotOptions:
 
     @property
     def max_polls(self) -> int:
-        return max(1, -(-int(self.timeout.to_seconds()) // max(1, int(self.poll_interval.to_seconds()))))
+        return polls(self.timeout, self.poll_interval)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -139,7 +138,7 @@ class MigrationWorkflowProps:
     # the wait between two polls of a long-lane build is CodeBuild's own (the .sync integration); these are
     # the workflow's retries of a Lambda invoke that failed in Lambda's service (never a function error)
     invoke_retries: int = 3
-    # opt-in: rehearse the pending revisions on a copy before the loop (infra/workflow/rehearsal.py)
+    # opt-in: rehearse the pending revisions on a copy before the loop (workflow/rehearsal.py)
     rehearsal: RehearsalOptions | None = None
 
 
@@ -190,16 +189,8 @@ def _validate_snapshot(options: SnapshotOptions, *, fleet: bool) -> None:
     if not 1 <= options.keep <= 100:
         raise ValueError("SnapshotOptions.keep must be 1..100 (RDS allows 100 manual snapshots per region by "
                          "default)")
-    if len(options.prefix) > MAX_SNAPSHOT_PREFIX or not _PREFIX.match(options.prefix):
-        raise ValueError(f"SnapshotOptions.prefix {options.prefix!r}: 1..{MAX_SNAPSHOT_PREFIX} lowercase letters, "
-                         "digits and single hyphens, starting with a letter (RDS identifier rules)")
-    poll = options.poll_interval.to_seconds()
-    if not 1 <= poll <= 3600:
-        raise ValueError("SnapshotOptions.poll_interval must be 1 second..1 hour")
-    if options.timeout.to_seconds() < poll:
-        raise ValueError("SnapshotOptions.timeout must be at least one poll_interval")
-    if options.max_polls > 1000:
-        raise ValueError("SnapshotOptions: timeout / poll_interval allows over 1,000 polls; poll less often")
+    check_prefix("SnapshotOptions", options.prefix, MAX_SNAPSHOT_PREFIX)
+    check_polling("SnapshotOptions", options.poll_interval, options.timeout)
 
 
 def _validate_fleet(fleet: FleetOptions) -> None:

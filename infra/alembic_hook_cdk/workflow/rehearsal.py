@@ -16,7 +16,6 @@ copies, restore only from the named source (or the workflow's own snapshots).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -26,6 +25,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 
+from alembic_hook_cdk.workflow.arns import rds_arns
+from alembic_hook_cdk.workflow.bounds import check_polling, check_prefix, polls
+from alembic_hook_cdk.workflow.wire import from_answer
 from lambda_fn.contract import FUNCTION_ERROR
 
 if TYPE_CHECKING:
@@ -34,7 +36,6 @@ if TYPE_CHECKING:
 # "<prefix>-<32 hex digits>" and, for a clone's instance, "-1": within RDS's 63 characters
 COPY_HASH_LENGTH = 32
 MAX_COPY_PREFIX = 63 - 1 - COPY_HASH_LENGTH - 2
-_PREFIX = re.compile(r"^[a-z](?:[a-z0-9]|-(?!-))*(?<!-)$")
 COPY_DEAD = ("failed", "incompatible*", "deleting", "storage-full", "inaccessible-encryption-credentials*")
 # the names Step Functions gives RDS's errors (Rds.<code>Exception) for a copy still busy
 INSTANCE_BUSY = ["Rds.InvalidDbInstanceStateException"]
@@ -68,7 +69,7 @@ class RehearsalOptions:
 
     @property
     def max_polls(self) -> int:
-        return max(1, -(-int(self.timeout.to_seconds()) // max(1, int(self.poll_interval.to_seconds()))))
+        return polls(self.timeout, self.poll_interval)
 
 
 def validate_rehearsal(options: RehearsalOptions, *, fleet: bool, snapshot: bool) -> None:
@@ -82,12 +83,8 @@ def validate_rehearsal(options: RehearsalOptions, *, fleet: bool, snapshot: bool
     if not options.subnet_group or not options.security_groups:
         raise ValueError("RehearsalOptions: give the source's subnet_group and security_groups (the copy must be "
                          "reachable as the source is)")
-    if len(options.prefix) > MAX_COPY_PREFIX or not _PREFIX.match(options.prefix):
-        raise ValueError(f"RehearsalOptions.prefix {options.prefix!r}: 1..{MAX_COPY_PREFIX} lowercase letters, "
-                         "digits and single hyphens, starting with a letter (RDS identifier rules)")
-    poll = options.poll_interval.to_seconds()
-    if not 1 <= poll <= 3600 or options.timeout.to_seconds() < poll or options.max_polls > 1000:
-        raise ValueError("RehearsalOptions: poll_interval 1 s..1 h, timeout at least one poll and at most 1,000 polls")
+    check_prefix("RehearsalOptions", options.prefix, MAX_COPY_PREFIX)
+    check_polling("RehearsalOptions", options.poll_interval, options.timeout)
 
 
 def settings(options: RehearsalOptions | None) -> dict[str, Any]:
@@ -102,17 +99,17 @@ class RehearsalStage:
 
     def __init__(self, d: Definition, options: RehearsalOptions, migrate: sfn.IChainable) -> None:
         self.d, self.o, self.scope = d, options, d.scope
-        self.copies = {"db": d._rds_arns("db", [f"{options.prefix}-*"]),
-                       "cluster": d._rds_arns("cluster", [f"{options.prefix}-*"])}
+        self.copies = {"db": rds_arns(d.scope, "db", [f"{options.prefix}-*"]),
+                       "cluster": rds_arns(d.scope, "cluster", [f"{options.prefix}-*"])}
         clone = options.cluster is not None
         failure_end = self._delete("Failure", d.failed)
         success_end = self._delete("Success", migrate)
         self.failure_end = failure_end
 
-        plan = d._invoke("RehearsalPlan", d.parts.function, {
-            "command": "status", "revision": sfn.JsonPath.string_at("$.options.revision"), "database": d._database(),
-        }, result_selector={"pending_count": sfn.JsonPath.array_length(sfn.JsonPath.list_at("$.pending"))},
-            result_path="$.rehearsal_plan", timeout=d._function_timeout())
+        plan = d.invoke("RehearsalPlan", d.parts.function, {
+            "command": "status", "revision": sfn.JsonPath.string_at("$.options.revision"), "database": d.database(),
+        }, result_selector={"pending_count": sfn.JsonPath.array_length(sfn.JsonPath.list_at(from_answer("pending")))},
+            result_path="$.rehearsal_plan", timeout=d.function_timeout())
         plan.add_catch(d.function_failure, errors=["States.ALL"], result_path="$.error")
         copy_id = sfn.Pass(self.scope, "CopyId", parameters={
             "id": sfn.JsonPath.format("{}-{}", options.prefix, sfn.JsonPath.hash(
@@ -143,14 +140,14 @@ class RehearsalStage:
     def _create_clone(self, wait: sfn.IChainable) -> sfn.IChainable:
         o, d = self.o, self.d
         assert o.cluster is not None
-        subnet_group = d._rds_arns("subgrp", [o.subnet_group])
+        subnet_group = rds_arns(d.scope, "subgrp", [o.subnet_group])
         clone = tasks.CallAwsService(
             self.scope, "CloneCluster", service="rds", action="restoreDBClusterToPointInTime",
             iam_action="rds:RestoreDBClusterToPointInTime",
             parameters={"DbClusterIdentifier": sfn.JsonPath.string_at("$.copy.id"),
                         "SourceDbClusterIdentifier": o.cluster, "RestoreType": "copy-on-write",
                         "UseLatestRestorableTime": True, **self._network(), "Tags": self._tags()},
-            iam_resources=[*self.copies["cluster"], *d._rds_arns("cluster", [o.cluster]), *subnet_group],
+            iam_resources=[*self.copies["cluster"], *rds_arns(d.scope, "cluster", [o.cluster]), *subnet_group],
             additional_iam_statements=self._tagging(*self.copies["cluster"]), result_path=sfn.JsonPath.DISCARD)
         clone.add_catch(self._fail("CloneFailed", "rehearsal_copy_failed", from_error=True), errors=["States.ALL"],
                         result_path="$.error")
@@ -168,14 +165,14 @@ class RehearsalStage:
 
     def _restore(self, wait: sfn.IChainable) -> sfn.IChainable:
         o, d = self.o, self.d
-        snapshots = d._rds_arns("snapshot", [f"{d.props.snapshot.prefix}-*"]) if d.props.snapshot else []
+        snapshots = rds_arns(d.scope, "snapshot", [f"{d.props.snapshot.prefix}-*"]) if d.props.snapshot else []
         restore = tasks.CallAwsService(
             self.scope, "RestoreCopy", service="rds", action="restoreDBInstanceFromDBSnapshot",
             iam_action="rds:RestoreDBInstanceFromDBSnapshot",
             parameters={"DbInstanceIdentifier": self._instance_id(), "DbSnapshotIdentifier":
                         sfn.JsonPath.string_at("$.snapshot_id"), "DbInstanceClass": o.instance_class,
                         **self._network(), "Tags": self._tags()},
-            iam_resources=[*self.copies["db"], *snapshots, *d._rds_arns("subgrp", [o.subnet_group])],
+            iam_resources=[*self.copies["db"], *snapshots, *rds_arns(d.scope, "subgrp", [o.subnet_group])],
             additional_iam_statements=self._tagging(*self.copies["db"]), result_path=sfn.JsonPath.DISCARD)
         restore.add_catch(self._fail("RestoreFailed", "rehearsal_copy_failed", from_error=True),
                           errors=["States.ALL"], result_path="$.error")
@@ -218,16 +215,16 @@ class RehearsalStage:
 
     def _rehearse(self, success: sfn.IChainable) -> sfn.IChainable:
         d, o = self.d, self.o
-        rehearse = d._invoke("Rehearse", d.parts.function, {
+        rehearse = d.invoke("Rehearse", d.parts.function, {
             "command": "rehearse", "revision": sfn.JsonPath.string_at("$.options.revision"),
-            "database": d._database(),
+            "database": d.database(),
             "copy": {"host": sfn.JsonPath.string_at("$.copy_status.instance.Endpoint.Address"),
                      "port": sfn.JsonPath.number_at("$.copy_status.instance.Endpoint.Port"),
                      "name": o.database_name or sfn.JsonPath.string_at("$.target.name"),
                      "secret_arn": sfn.JsonPath.string_at("$.target.secret_arn"), "kind": o.kind},
-        }, result_selector={"status": sfn.JsonPath.string_at("$.status"),
-                            "message": sfn.JsonPath.string_at("$.message")},
-            result_path="$.rehearsal", timeout=d._function_timeout())
+        }, result_selector={"status": sfn.JsonPath.string_at(from_answer("status")),
+                            "message": sfn.JsonPath.string_at(from_answer("message"))},
+            result_path="$.rehearsal", timeout=d.function_timeout())
         rehearse.add_catch(self._function_failure(), errors=["States.ALL"], result_path="$.error")
         return rehearse.next(success)
 

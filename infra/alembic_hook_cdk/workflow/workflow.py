@@ -6,7 +6,7 @@ invocation (the long lane, CodeBuild), a snapshot taken and awaited before the f
 Composed from the hook, opt-in: the hook's function, role, network and settings are reused, never copied. The
 workflow adds a helper function (outside the VPC, no database access), the long lane's CodeBuild project, the
 state machine with its log group, and the callers: ``pipeline_action()`` (CodePipeline's Step Functions action,
-before the ECS deploy) and ``run_on_deploy()`` (a CloudFormation deploy gate, ``DeployGate``).
+before the ECS deploy) and ``run_on_deploy()`` (a CloudFormation deploy gate, ``DeployWait``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import Acknowledgment, ArnFormat, Duration, Fn, Stack, Validations
+from aws_cdk import Acknowledgment, Duration, Fn, Validations
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as cpactions
 from aws_cdk import aws_iam as iam
@@ -24,18 +24,24 @@ from constructs import Construct, IConstruct
 
 from alembic_hook_cdk.bundling import LambdaPython
 from alembic_hook_cdk.migration_hook import MigrationHook
-from alembic_hook_cdk.workflow.definition import Definition, Parts, execution_arn_prefix, machine_name, target_item
-from alembic_hook_cdk.workflow.gate import DEFAULT_GATE_BUDGET, DeployGate
+from alembic_hook_cdk.workflow.arns import arn, execution_arn_prefix, machine_name, rds_arns, s3_arn
+from alembic_hook_cdk.workflow.definition import Definition, Parts
+from alembic_hook_cdk.workflow.deploy_wait import DEFAULT_BUDGET, DeployWait
+from alembic_hook_cdk.workflow.fleet_map import target_item
 from alembic_hook_cdk.workflow.helper import helper_function
 from alembic_hook_cdk.workflow.long_lane import LongLane, acknowledge_lane_wildcards, long_lane
-from alembic_hook_cdk.workflow.props import MigrationWorkflowProps, SnapshotOptions, Target, budget_seconds, validate
-from alembic_hook_cdk.workflow.rehearsal import REASON as REHEARSAL_REASON
-from alembic_hook_cdk.workflow.secrets import (
-    acknowledge_resources,
-    acknowledge_secret_wildcards,
-    grant_fleet_secrets,
-    nag_resource,
+from alembic_hook_cdk.workflow.nag import acknowledge_resources, acknowledge_state_machine, wildcard_acknowledgments
+from alembic_hook_cdk.workflow.props import (
+    FleetOptions,
+    MigrationWorkflowProps,
+    SnapshotOptions,
+    Target,
+    budget_seconds,
+    validate,
 )
+from alembic_hook_cdk.workflow.rehearsal import REASON as REHEARSAL_REASON
+from alembic_hook_cdk.workflow.secrets import acknowledge_secret_wildcards, grant_fleet_secrets
+from alembic_hook_cdk.workflow.snapshot import allowed_sources
 
 
 class MigrationWorkflow(Construct):
@@ -52,30 +58,26 @@ class MigrationWorkflow(Construct):
         self.budget_seconds = budget_seconds(props, hook_props.timeout)
 
         self.helper, self.helper_role = helper_function(self, log_retention=props.log_retention)
-        self.long_lane: LongLane | None = None
-        if props.long_lane.enabled:
-            target = LambdaPython.from_cdk(hook_props.runtime, hook_props.architecture)
-            self.long_lane = long_lane(self, hook_props=hook_props, code=hook.code, python=target.version,
-                                       security_group=hook.security_group, options=props.long_lane,
-                                       log_retention=props.log_retention)
-            hook_props.secret.grant_read(self.long_lane.role)
-            acknowledge_lane_wildcards(self.long_lane.role)
-
-        readers: list[iam.IRole] = [hook.role, *([self.long_lane.role] if self.long_lane else [])]
+        self.long_lane = self._long_lane() if props.long_lane.enabled else None
         if props.fleet is not None:
-            wildcards = grant_fleet_secrets(props.fleet, readers)
-            for role in readers:
-                acknowledge_secret_wildcards(role, props.fleet, wildcards)
+            self._grant_fleet_secrets(props.fleet)
         if props.snapshot is not None:
             self._grant_pruning(props.snapshot)
+        self.state_machine = self._state_machine()
+        if props.fleet is not None and props.fleet.results_bucket is not None:
+            props.fleet.results_bucket.grant_read(self.helper_role, f"{props.fleet.results_prefix}/*")
+        self._acknowledge()
+        self._gate: DeployWait | None = None
 
+    def _state_machine(self) -> sfn.StateMachine:
+        hook, props = self.hook, self.props
         definition = Definition(self, props, Parts(
-            function=hook.function, function_timeout=hook_props.timeout, helper=self.helper,
+            function=hook.function, function_timeout=hook.props.timeout, helper=self.helper,
             long_lane=self.long_lane.project if self.long_lane else None,
             long_lane_timeout=props.long_lane.timeout,
         ), budget=self.budget_seconds, target=None if props.fleet is not None else self._own_target())
         self.log_group = logs.LogGroup(self, "Logs", retention=props.log_retention)
-        self.state_machine = sfn.StateMachine(
+        return sfn.StateMachine(
             self, "StateMachine",
             state_machine_name=props.state_machine_name,
             comment="Migrates the database(s) with the migration hook's function: snapshot, budgeted loop, long "
@@ -88,10 +90,6 @@ class MigrationWorkflow(Construct):
             # CloudFormation's presigned response URL
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
         )
-        if props.fleet is not None and props.fleet.results_bucket is not None:
-            props.fleet.results_bucket.grant_read(self.helper_role, f"{props.fleet.results_prefix}/*")
-        self._acknowledge()
-        self._gate: DeployGate | None = None
 
     # -- the callers ---------------------------------------------------------------------------------------------
 
@@ -117,22 +115,21 @@ class MigrationWorkflow(Construct):
     def pipeline_acknowledgments(self, execution_name_prefix: str = "pipeline") -> list[Acknowledgment]:
         """For the pipeline (``Validations.of(pipeline).acknowledge(*...)``): cdk-nag's finding on the action
         role CodePipeline's Step Functions action creates, which may describe the executions it starts."""
-        arn = self.state_machine.state_machine_arn
+        # spelled from the state machine's ARN, as CDK's grant on that action role spells it
+        machine_arn = self.state_machine.state_machine_arn
 
         def part(index: int) -> str:
-            return Fn.select(index, Fn.split(":", arn))
+            return Fn.select(index, Fn.split(":", machine_arn))
 
         executions = f"arn:{part(1)}:states:{part(3)}:{part(4)}:execution:{part(6)}:{execution_name_prefix}*"
-        return [Acknowledgment(
-            id=f"AwsSolutions-IAM5[Resource::{nag_resource(Stack.of(self), executions)}]",
-            reason="CodePipeline's Step Functions action describes the executions it starts, named "
-                   f"{execution_name_prefix}<generated>, of the migration workflow only.",
-        )]
+        return wildcard_acknowledgments(self, [executions], "CodePipeline's Step Functions action describes the "
+                                        f"executions it starts, named {execution_name_prefix}<generated>, of the "
+                                        "migration workflow only.")
 
     def run_on_deploy(self, *, target_revision: str = "head", after: Sequence[IConstruct] = (),
-                      budget: Duration = DEFAULT_GATE_BUDGET, snapshot: bool = True) -> DeployGate:
+                      budget: Duration = DEFAULT_BUDGET, snapshot: bool = True) -> DeployWait:
         """A custom resource that runs the workflow during ``cdk deploy`` and answers CloudFormation exactly once,
-        within its ServiceTimeout (``DeployGate``). Make the ECS service's CfnService depend on ``.resource``."""
+        within its ServiceTimeout (``DeployWait``). Make the ECS service's CfnService depend on ``.resource``."""
         if self._gate is not None:
             raise ValueError("run_on_deploy() was already called for this workflow")
         from alembic_hook_cdk.hook.triggers import single_head
@@ -141,7 +138,7 @@ class MigrationWorkflow(Construct):
         if target_revision in ("head", "heads"):  # a concrete id: see MigrationHook.run_on_deploy (rollbacks)
             target_revision = single_head(hook_props.alembic_ini, hook_props.script_location,
                                           hook_props.extra_source_dirs)
-        self._gate = DeployGate(self, "DeployGate", workflow_state_machine=self.state_machine, helper=self.helper,
+        self._gate = DeployWait(self, "DeployGate", workflow_state_machine=self.state_machine, helper=self.helper,
                                 helper_role=self.helper_role, target_revision=target_revision, budget=budget,
                                 snapshot=snapshot, fingerprint=self.hook.migrations_fingerprint,
                                 log_retention=self.props.log_retention)
@@ -152,6 +149,23 @@ class MigrationWorkflow(Construct):
 
     # -- parts ---------------------------------------------------------------------------------------------------
 
+    def _long_lane(self) -> LongLane:
+        hook, hook_props, props = self.hook, self.hook.props, self.props
+        target = LambdaPython.from_cdk(hook_props.runtime, hook_props.architecture)
+        lane = long_lane(self, hook_props=hook_props, code=hook.code, python=target.version,
+                         security_group=hook.security_group, options=props.long_lane,
+                         log_retention=props.log_retention)
+        hook_props.secret.grant_read(lane.role)
+        acknowledge_lane_wildcards(lane.role)
+        return lane
+
+    def _grant_fleet_secrets(self, fleet: FleetOptions) -> None:
+        """The function (and the long lane) may read the fleet's secrets, never every secret."""
+        readers: list[iam.IRole] = [self.hook.role, *([self.long_lane.role] if self.long_lane else [])]
+        wildcards = grant_fleet_secrets(fleet, readers)
+        for role in readers:
+            acknowledge_secret_wildcards(role, fleet, wildcards)
+
     def _own_target(self) -> dict[str, Any]:
         """The hook's own database as the one item (its secret; host/name from the function's settings)."""
         hook_props = self.hook.props
@@ -161,86 +175,69 @@ class MigrationWorkflow(Construct):
 
     def _grant_pruning(self, options: SnapshotOptions) -> None:
         """The helper lists a source's manual snapshots and deletes only the hook's (``<prefix>-*``)."""
-        stack = Stack.of(self)
         fleet = self.props.fleet
-
-        def names(kind: str) -> list[str]:
-            listed = options.allowed_instances if kind == "instance" else options.allowed_clusters
-            own = options.instance if kind == "instance" else options.cluster
-            inline = [getattr(t, kind) for t in fleet.targets] if fleet is not None else []
-            return list(dict.fromkeys(n for n in [own, *listed, *inline] if n)) or ["alembic-hook-none"]
-
         role = self.helper_role
         role.add_to_policy(iam.PolicyStatement(
             actions=["rds:DescribeDBSnapshots"],
-            resources=[*(rds_arn(stack, "db", n) for n in names("instance")), rds_arn(stack, "snapshot", "*")]))
+            resources=[*rds_arns(self, "db", allowed_sources(options, fleet, "instance")), *rds_arns(
+                self, "snapshot", ["*"])]))
         role.add_to_policy(iam.PolicyStatement(
             actions=["rds:DescribeDBClusterSnapshots"],
-            resources=[*(rds_arn(stack, "cluster", n) for n in names("cluster")),
-                       rds_arn(stack, "cluster-snapshot", "*")]))
+            resources=[*rds_arns(self, "cluster", allowed_sources(options, fleet, "cluster")),
+                       *rds_arns(self, "cluster-snapshot", ["*"])]))
         role.add_to_policy(iam.PolicyStatement(actions=["rds:DeleteDBSnapshot"],
-                                               resources=[rds_arn(stack, "snapshot", f"{options.prefix}-*")]))
+                                               resources=rds_arns(self, "snapshot", [f"{options.prefix}-*"])))
         role.add_to_policy(iam.PolicyStatement(actions=["rds:DeleteDBClusterSnapshot"],
-                                               resources=[rds_arn(stack, "cluster-snapshot", f"{options.prefix}-*")]))
+                                               resources=rds_arns(self, "cluster-snapshot", [f"{options.prefix}-*"])))
 
     def _acknowledge(self) -> None:
         """cdk-nag's findings that are inherent to the workflow, each with the reason it is right here."""
-        stack = Stack.of(self)
         machine = self.state_machine
-        acknowledge_resources(machine, [f"{self.hook.function.function_arn}:*", f"{self.helper.function_arn}:*"],
-                              "Step Functions' Lambda integration grants invoke of the function's versions and aliases "
-                              "(ARN suffix :*): the migration function and the workflow's helper, no other.")
-        acknowledge_resources(machine, ["*"], "What Step Functions needs for the state machine's own logging and "
-                              "tracing: CloudWatch Logs log delivery (logs:CreateLogDelivery and related) and X-Ray "
-                              "segments (xray:PutTraceSegments and related) support no resource-level permissions.")
-        snapshot = self.props.snapshot
-        if snapshot is not None:
-            ours = [rds_arn(stack, "snapshot", f"{snapshot.prefix}-*"),
-                    rds_arn(stack, "cluster-snapshot", f"{snapshot.prefix}-*")]
-            acknowledge_resources(machine, ours, "The pre-migration snapshot: created, tagged and described only under "
-                                  "the workflow's prefix; its identifier (a hash of the execution and the source) is "
-                                  "made at run time.")
-            acknowledge_resources(self.helper_role, [*ours, rds_arn(stack, "snapshot", "*"),
-                                                     rds_arn(stack, "cluster-snapshot", "*")],
-                                  "Pruning lists a source's manual snapshots (rds:Describe*Snapshots: read-only "
-                                  "metadata) and may delete only the hook's own, whose identifiers start with the "
-                                  "workflow's prefix.")
+        acknowledge_state_machine(machine, [self.hook.function, self.helper])
+        if self.props.snapshot is not None:
+            self._acknowledge_snapshot(self.props.snapshot)
         rehearsal = self.props.rehearsal
         if rehearsal is not None:
-            acknowledge_resources(machine, [rds_arn(stack, "db", f"{rehearsal.prefix}-*"),
-                                            rds_arn(stack, "cluster", f"{rehearsal.prefix}-*")], REHEARSAL_REASON)
-        fleet = self.props.fleet
-        if fleet is not None:
-            name = machine_name(machine)
-            acknowledge_resources(machine, [f"{execution_arn_prefix(self, name)}*",
-                                            execution_arn(stack, f"{name}/Databases:*")],
-                                  "The Distributed Map starts, describes and stops its own child executions "
-                                  "(execution:<this state machine>/Databases:<generated>), nothing else.")
-            if fleet.targets_object is not None:
-                acknowledge_resources(machine, [f"arn:{stack.partition}:s3:::"
-                                                f"{fleet.targets_object.bucket.bucket_name}/*"],
-                                      "CDK's S3 JSON item reader grants s3:GetObject on the bucket's objects; the "
-                                      "state machine reads the one targets object it is given.")
-            if fleet.results_bucket is not None:
-                bucket = fleet.results_bucket.bucket_arn
-                by_name = f"arn:{stack.partition}:s3:::{fleet.results_bucket.bucket_name}"
-                acknowledge_resources(machine, [f"{bucket}/{fleet.results_prefix}/*", f"{bucket}/*", f"{by_name}/*"],
-                                      "The Distributed Map's ResultWriter writes each database's result under the "
-                                      "results prefix (object names generated per Map Run).")
-                acknowledge_resources(self.helper_role, [f"{bucket}/{fleet.results_prefix}/*"],
-                                      "The summary reads the Map Run's result files under the results prefix.")
-                Validations.of(self.helper_role).acknowledge(*[
-                    Acknowledgment(id=f"AwsSolutions-IAM5[Action::s3:{action}]",
-                                   reason="CDK's read grant on the results prefix (GetObject*, GetBucket*, List*): "
-                                          "the summary reads the Map Run's result files.")
-                    for action in ("GetObject*", "GetBucket*", "List*")])
+            acknowledge_resources(machine, [*rds_arns(self, "db", [f"{rehearsal.prefix}-*"]),
+                                            *rds_arns(self, "cluster", [f"{rehearsal.prefix}-*"])], REHEARSAL_REASON)
+        if self.props.fleet is not None:
+            self._acknowledge_fleet(self.props.fleet)
 
+    def _acknowledge_snapshot(self, snapshot: SnapshotOptions) -> None:
+        machine = self.state_machine
+        ours = [*rds_arns(self, "snapshot", [f"{snapshot.prefix}-*"]),
+                *rds_arns(self, "cluster-snapshot", [f"{snapshot.prefix}-*"])]
+        acknowledge_resources(machine, ours, "The pre-migration snapshot: created, tagged and described only under "
+                              "the workflow's prefix; its identifier (a hash of the execution and the source) is "
+                              "made at run time.")
+        acknowledge_resources(self.helper_role, [*ours, *rds_arns(self, "snapshot", ["*"]),
+                                                 *rds_arns(self, "cluster-snapshot", ["*"])],
+                              "Pruning lists a source's manual snapshots (rds:Describe*Snapshots: read-only "
+                              "metadata) and may delete only the hook's own, whose identifiers start with the "
+                              "workflow's prefix.")
 
-def rds_arn(stack: Stack, resource: str, name: str) -> str:
-    return stack.format_arn(service="rds", resource=resource, resource_name=name,
-                            arn_format=ArnFormat.COLON_RESOURCE_NAME)
+    def _acknowledge_fleet(self, fleet: FleetOptions) -> None:
+        machine = self.state_machine
+        name = machine_name(machine)
+        acknowledge_resources(machine, [f"{execution_arn_prefix(self, name)}*",
+                                        arn(self, "states", "execution", f"{name}/Databases:*")],
+                              "The Distributed Map starts, describes and stops its own child executions "
+                              "(execution:<this state machine>/Databases:<generated>), nothing else.")
+        if fleet.targets_object is not None:
+            acknowledge_resources(machine, [s3_arn(self, fleet.targets_object.bucket.bucket_name, "*")],
+                                  "CDK's S3 JSON item reader grants s3:GetObject on the bucket's objects; the "
+                                  "state machine reads the one targets object it is given.")
+        if fleet.results_bucket is not None:
+            bucket = fleet.results_bucket.bucket_arn
+            by_name = s3_arn(self, fleet.results_bucket.bucket_name, "*")
+            acknowledge_resources(machine, [f"{bucket}/{fleet.results_prefix}/*", f"{bucket}/*", by_name],
+                                  "The Distributed Map's ResultWriter writes each database's result under the "
+                                  "results prefix (object names generated per Map Run).")
+            acknowledge_resources(self.helper_role, [f"{bucket}/{fleet.results_prefix}/*"],
+                                  "The summary reads the Map Run's result files under the results prefix.")
+            Validations.of(self.helper_role).acknowledge(*[
+                Acknowledgment(id=f"AwsSolutions-IAM5[Action::s3:{action}]",
+                               reason="CDK's read grant on the results prefix (GetObject*, GetBucket*, List*): "
+                                      "the summary reads the Map Run's result files.")
+                for action in ("GetObject*", "GetBucket*", "List*")])
 
-
-def execution_arn(stack: Stack, name: str) -> str:
-    return stack.format_arn(service="states", resource="execution", resource_name=name,
-                            arn_format=ArnFormat.COLON_RESOURCE_NAME)

@@ -8,18 +8,20 @@
   gate answers CloudFormation through ``respond`` before it ends; an execution that ended without answering
   (timed out, aborted, failed outside its catches) is answered from its EventBridge status-change event.
 
-Standard library and boto3 only (the Lambda runtime's): this file is the whole asset.
+Standard library and boto3 only (the Lambda runtime's). The asset is this file and the two standard-library
+modules of ``lambda_fn`` it imports, shipped beside it (``workflow/helper.py``): the wire contract
+(``lambda_fn/contract.py``: the statuses it counts) and the CloudFormation responder the hook's own custom
+resource uses (``lambda_fn/aws/cfn_response.py``: one truncation and retry rule).
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import logging
-import os
-import time
-import urllib.request
 from typing import Any
+
+from lambda_fn.aws import cfn_response
+from lambda_fn.contract import REACHED, Status
 
 logger = logging.getLogger()
 logger.setLevel(logging.INFO)
@@ -29,9 +31,7 @@ PHYSICAL_ID = "alembic-hook-workflow"
 MAX_FAILURES_LISTED = 50
 MAX_MESSAGE = 300
 MAX_CAUSE = 8000  # Step Functions allows 32,768 characters; the pipeline console shows far fewer
-MAX_RESPONSE = 4096  # CloudFormation's limit for a custom-resource response body
 MAX_RESULT_BYTES = 64 * 1024 * 1024
-RESPONSE_ATTEMPTS = 3
 FAILED_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")
 
 
@@ -107,15 +107,15 @@ def summarize(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def summary_of(results: list[Any], tolerated: float) -> dict[str, Any]:
-    counts = {"applied": 0, "up_to_date": 0, "failed": 0}
+    counts = {Status.APPLIED.value: 0, Status.UP_TO_DATE.value: 0, Status.FAILED.value: 0}
     failures: list[dict[str, Any]] = []
     kinds: dict[str, int] = {}
     for index, result in enumerate(results):
         status = result.get("status") if isinstance(result, dict) else None
-        if status in ("applied", "up_to_date"):
+        if isinstance(status, str) and status in REACHED:
             counts[status] += 1
             continue
-        counts["failed"] += 1
+        counts[Status.FAILED] += 1
         error = result.get("error") if isinstance(result, dict) else None
         kind = str(error.get("kind")) if isinstance(error, dict) else "execution_failed"
         message = str(error.get("message")) if isinstance(error, dict) else (
@@ -125,9 +125,9 @@ def summary_of(results: list[Any], tolerated: float) -> dict[str, Any]:
             failures.append({"id": _id(result, index), "kind": kind, "message": message[:MAX_MESSAGE]})
     total = len(results)
     # as a Distributed Map's ToleratedFailurePercentage: fail when the failed share exceeds it
-    ok = counts["failed"] * 100 <= tolerated * total
-    text = (f"{total} database{'s' if total != 1 else ''}: {counts['applied']} applied, {counts['up_to_date']} up to "
-            f"date, {counts['failed']} failed")
+    ok = counts[Status.FAILED] * 100 <= tolerated * total
+    text = (f"{total} database{'s' if total != 1 else ''}: {counts[Status.APPLIED]} applied, "
+            f"{counts[Status.UP_TO_DATE]} up to date, {counts[Status.FAILED]} failed")
     if kinds:
         text += " (" + ", ".join(f"{k}: {n}" for k, n in sorted(kinds.items())) + ")"
     if failures:
@@ -267,37 +267,19 @@ def _data(summary: Any) -> dict[str, Any] | None:
     """The summary's counts and message as the custom resource's attributes (Fn::GetAtt)."""
     if not isinstance(summary, dict):
         return None
-    keys = {"databases": "Databases", "applied": "Applied", "up_to_date": "UpToDate", "failed": "Failed",
-            "message": "Summary"}
+    keys = {"databases": "Databases", Status.APPLIED.value: "Applied", Status.UP_TO_DATE.value: "UpToDate",
+            Status.FAILED.value: "Failed", "message": "Summary"}
     return {name: summary[key] for key, name in keys.items() if key in summary}
 
 
 def respond(cfn: dict[str, Any], status: str, *, reason: str | None = None,
             data: dict[str, Any] | None = None) -> dict[str, Any]:
-    """PUT the one response to CloudFormation's presigned URL (<= 4096 bytes), retried on network errors."""
+    """PUT the one response to CloudFormation's presigned URL (``cfn_response``: within 4096 bytes, a few
+    short attempts); raises when it could not be delivered, so Step Functions (or Lambda) tries again."""
     body = {"Status": status, "PhysicalResourceId": cfn.get("PhysicalResourceId") or PHYSICAL_ID,
             "StackId": cfn["StackId"], "RequestId": cfn["RequestId"], "LogicalResourceId": cfn["LogicalResourceId"],
-            "Reason": (reason or status)[:1000], "NoEcho": False,
-            "Data": {str(k): str(v)[:500] for k, v in (data or {}).items()}}
-    raw = json.dumps(body).encode()
-    while len(raw) > MAX_RESPONSE and body["Data"]:
-        body["Data"].popitem()
-        raw = json.dumps(body).encode()
-    if len(raw) > MAX_RESPONSE:
-        body["Reason"] = body["Reason"][:200]
-        raw = json.dumps(body).encode()
-    url = cfn["ResponseURL"]
-    if not url.startswith(("https://", "http://")):
-        raise ValueError("ResponseURL is not an HTTP(S) URL")
-    last: Exception | None = None
-    for attempt in range(RESPONSE_ATTEMPTS):
-        request = urllib.request.Request(url, data=raw, method="PUT",  # noqa: S310 - checked above
-                                         headers={"Content-Type": "", "Content-Length": str(len(raw))})
-        try:
-            with urllib.request.urlopen(request, timeout=10) as reply:  # noqa: S310 - checked above
-                logger.info("answered CloudFormation %s: %s (HTTP %s)", cfn["RequestId"], status, reply.status)
-                return {"answered": True, "status": status}
-        except (OSError, http.client.HTTPException) as exc:  # URLError is an OSError; retried, then raised
-            last = exc
-            time.sleep(min(4.0, 0.5 * 2**attempt) if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") else 0.1)
-    raise RuntimeError(f"could not answer CloudFormation: {type(last).__name__}: {last}")
+            "NoEcho": False, "Data": {str(k): str(v) for k, v in (data or {}).items()}}
+    if not cfn_response.put(cfn["ResponseURL"], cfn_response.fit(body, reason or status), log=logger):
+        raise RuntimeError(f"could not answer CloudFormation for request {cfn['RequestId']} (see the log above)")
+    logger.info("answered CloudFormation %s: %s", cfn["RequestId"], status)
+    return {"answered": True, "status": status}
