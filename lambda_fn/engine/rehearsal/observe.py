@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, Delete, Insert, Update, event
+from sqlalchemy import Table as SATable
 
 from lambda_fn.engine.rehearsal.measure import LockSpan, RevisionMeasure, RowLocks, StatementMeasure, short
 from lambda_fn.engine.rehearsal.modes import sql_name
@@ -44,15 +45,35 @@ SELECT coalesce(i.indrelid, t.oid, l.relation)::int8, l.mode,
    AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
    AND (c.relkind IS NULL OR c.relkind IN ('r', 'p', 'm', 'f'))
 """
-TABLES_SQL = """
-SELECT c.oid::int8, format('%I.%I', n.nspname, c.relname), coalesce(pg_relation_filenode(c.oid), 0)::int8,
-       pg_total_relation_size(c.oid)::int8, (c.reltuples > 0 OR pg_relation_size(c.oid) > 0)
+# one catalogue snapshot: every user relation (indexes and TOAST tables too: a lock on one that is new in the
+# revision blocks nobody), with the filenode, size and "has rows" of the tables among them
+SNAPSHOT_SQL = """
+SELECT c.oid::int8, c.relkind IN ('r', 'p', 'm'), format('%I.%I', n.nspname, c.relname),
+       coalesce(pg_relation_filenode(c.oid), 0)::int8,
+       CASE WHEN c.relkind IN ('r', 'p', 'm') THEN pg_total_relation_size(c.oid) ELSE 0 END::int8,
+       c.reltuples > 0 OR (c.relkind IN ('r', 'p', 'm') AND pg_relation_size(c.oid) > 0)
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE c.relkind IN ('r', 'p', 'm') AND c.oid >= 16384
+ WHERE c.oid >= 16384
 """
-# every user relation (indexes and TOAST tables too): a lock on one that is new in the revision blocks nobody
-RELATIONS_SQL = "SELECT oid::int8 FROM pg_class WHERE oid >= 16384"
+# statements that cannot take a lock on a relation, so reading pg_locks after them could show nothing new: session
+# settings and transaction control (not SET CONSTRAINTS: it fires deferred triggers), and a SELECT of constants
+# (words, numbers, quoted text and commas only: no FROM, INTO or TABLE, no call, cast, operator or subquery). One
+# statement only: a `;` inside (several statements) means read.
+_NO_RELATION_LOCK = re.compile(
+    r"^\s*(?:(?:SET(?!\s+CONSTRAINTS)|RESET|SHOW|BEGIN|START\s+TRANSACTION|SAVEPOINT|RELEASE)\b[^;]*"
+    r"|SELECT\b(?![^;]*\b(?:FROM|INTO|TABLE)\b)[\w\s,.'\"]*);?\s*$", re.IGNORECASE)
 _ROW_WRITE = re.compile(r"^\s*(?:UPDATE|DELETE\s+FROM)\s+(?:ONLY\s+)?([^\s(]+)", re.IGNORECASE)
+
+
+def _version_write(context: Any) -> bool:
+    """Alembic's own write of the version row (its Core INSERT/UPDATE/DELETE on the version table, the one
+    table with the single column `version_num`): bookkeeping that takes ROW EXCLUSIVE on the version table
+    and nothing else (it blocks no reader or writer), not the migration's work. Not read: one query less
+    per revision."""
+    statement = getattr(getattr(context, "compiled", None), "statement", None)
+    table = getattr(statement, "table", None)
+    return (isinstance(statement, Insert | Update | Delete) and isinstance(table, SATable)
+            and [c.name for c in table.columns] == ["version_num"])
 
 
 @dataclass(frozen=True)
@@ -61,6 +82,14 @@ class Table:
     filenode: int
     size: int
     rows: bool
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The catalogue at one moment: the user tables by oid, and every user relation's oid."""
+
+    tables: dict[int, Table]
+    relations: frozenset[int]
 
 
 @dataclass
@@ -99,12 +128,14 @@ class Recorder:
         self.at_start: dict[int, Table] = {}
         self.measures: list[RevisionMeasure] = []
         self._rev: _Revision | None = None
+        # the snapshot after the last revision, while no statement has run since: the next one's "before"
+        self._last: Snapshot | None = None
         self._events: list[tuple[str, Callable[..., None]]] = [
             ("before_cursor_execute", self._before), ("after_cursor_execute", self._after),
             ("commit", self._commit), ("rollback", self._rollback)]
 
     def __enter__(self) -> Recorder:
-        self.at_start = self.tables()
+        self.at_start = self.snapshot().tables
         for name, fn in self._events:
             event.listen(self.conn, name, fn)
         return self
@@ -117,8 +148,9 @@ class Recorder:
 
     def observe(self, step: StepEvent) -> None:
         if step.duration_ms is None:
-            self._rev = _Revision(step.revision, step.description, time.monotonic(), self.tables(),
-                                  {int(r[0]) for r in self._query(RELATIONS_SQL)})
+            before, self._last = self._last or self.snapshot(), None
+            self._rev = _Revision(step.revision, step.description, time.monotonic(), before.tables,
+                                  set(before.relations))
         elif self._rev is not None:
             self.measures.append(self._finish(self._rev, step.duration_ms / 1000))
             self._rev = None
@@ -130,10 +162,13 @@ class Recorder:
     # --- SQLAlchemy events -------------------------------------------------------------------------
 
     def _before(self, conn: Connection, cursor: Any, statement: str, *args: Any) -> None:
-        if self._rev is not None and not self._rev.done:
+        if self._rev is None:
+            self._last = None  # something ran between two revisions (env.py again, say): snapshot afresh
+        elif not self._rev.done:
             self._rev.started = time.monotonic()
 
-    def _after(self, conn: Connection, cursor: Any, statement: str, *args: Any) -> None:
+    def _after(self, conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any,
+               *args: Any) -> None:
         rev = self._rev
         if rev is None or rev.done:
             return
@@ -143,7 +178,10 @@ class Recorder:
         rowcount = cursor.rowcount if isinstance(cursor.rowcount, int) and cursor.rowcount >= 0 else None
         new_locks, rewrote = [], []
         start_s = rev.started - rev.began
-        for oid, mode, filenode, name, relation in self._query(LOCKS_SQL):
+        # a statement that cannot lock a relation cannot change what pg_locks shows: no read, nothing lost
+        quiet = _NO_RELATION_LOCK.match(statement) or _version_write(context)
+        held = [] if quiet else self._query(LOCKS_SQL)
+        for oid, mode, filenode, name, relation in held:
             created = relation not in rev.relations  # e.g. the index a CREATE INDEX builds: nobody sees it yet
             if (oid, mode, created) not in rev.held:
                 rev.held[(oid, mode, created)] = _Held(index, start_s, name, created)
@@ -185,7 +223,8 @@ class Recorder:
 
     def _finish(self, rev: _Revision, duration_s: float) -> RevisionMeasure:
         self._close(rev, time.monotonic() - rev.began)
-        after = self.tables()
+        self._last = snapshot = self.snapshot()
+        after = snapshot.tables
         rewritten = {t.name for oid, t in rev.before.items() if oid in after and after[oid].filenode != t.filenode}
         growth = sum(t.size for t in after.values()) - sum(t.size for t in rev.before.values())
         return RevisionMeasure(rev.revision, rev.description, self.sha_of(rev.revision), round(duration_s, 4),
@@ -200,8 +239,10 @@ class Recorder:
                 return table.name
         return None
 
-    def tables(self) -> dict[int, Table]:
-        return {int(r[0]): Table(str(r[1]), int(r[2]), int(r[3]), bool(r[4])) for r in self._query(TABLES_SQL)}
+    def snapshot(self) -> Snapshot:
+        rows = self._query(SNAPSHOT_SQL)
+        return Snapshot({int(r[0]): Table(str(r[2]), int(r[3]), int(r[4]), bool(r[5])) for r in rows if r[1]},
+                        frozenset(int(r[0]) for r in rows))
 
     def _dbapi(self) -> Any:
         return self.conn.connection.dbapi_connection

@@ -86,8 +86,10 @@ def rehearse(ctx: Context, current: Heads) -> None:
 def _keep(ctx: Context, measures: list[RevisionMeasure], current: Heads, where: str, kind: str) -> None:
     if not measures:
         return
-    with ctx.target.migration_lock(ctx.creds):  # the table may be created: one runner at a time
-        record.save(ctx.ledger, measures, join(current), where, kind)
+    if not record.exists(ctx.ledger):
+        with ctx.target.migration_lock(ctx.creds):  # the table is created: one runner at a time
+            record.create(ctx.ledger)
+    record.save(ctx.ledger, measures, join(current), where, kind)
 
 
 def _report(policy: RehearsalPolicy, kind: str, *, where: str, current: Heads, measures: list[RevisionMeasure],
