@@ -62,6 +62,10 @@ SELECT c.oid::int8, c.relkind IN ('r', 'p', 'm'), format('%I.%I', n.nspname, c.r
 _NO_RELATION_LOCK = re.compile(
     r"^\s*(?:(?:SET(?!\s+CONSTRAINTS)|RESET|SHOW|BEGIN|START\s+TRANSACTION|SAVEPOINT|RELEASE)\b[^;]*"
     r"|SELECT\b(?![^;]*\b(?:FROM|INTO|TABLE)\b)[\w\s,.'\"]*);?\s*$", re.IGNORECASE)
+# the recorder's two queries are prepared once on the copy's session (planning the catalogue joins is most of
+# their cost); a statement that may drop prepared statements (DEALLOCATE, DISCARD) turns back to plain SQL
+_PREPARED = {LOCKS_SQL: "alembic_hook_rehearsal_locks", SNAPSHOT_SQL: "alembic_hook_rehearsal_snapshot"}
+_DROPS_PREPARED = re.compile(r"\b(?:DEALLOCATE|DISCARD)\b", re.IGNORECASE)
 _ROW_WRITE = re.compile(r"^\s*(?:UPDATE|DELETE\s+FROM)\s+(?:ONLY\s+)?([^\s(]+)", re.IGNORECASE)
 
 
@@ -130,11 +134,13 @@ class Recorder:
         self._rev: _Revision | None = None
         # the snapshot after the last revision, while no statement has run since: the next one's "before"
         self._last: Snapshot | None = None
+        self._prepared = False
         self._events: list[tuple[str, Callable[..., None]]] = [
             ("before_cursor_execute", self._before), ("after_cursor_execute", self._after),
             ("commit", self._commit), ("rollback", self._rollback)]
 
     def __enter__(self) -> Recorder:
+        self._prepare()
         self.at_start = self.snapshot().tables
         for name, fn in self._events:
             event.listen(self.conn, name, fn)
@@ -162,6 +168,8 @@ class Recorder:
     # --- SQLAlchemy events -------------------------------------------------------------------------
 
     def _before(self, conn: Connection, cursor: Any, statement: str, *args: Any) -> None:
+        if self._prepared and _DROPS_PREPARED.search(statement):
+            self._prepared = False  # before it runs: nothing after it may EXECUTE what it may have dropped
         if self._rev is None:
             self._last = None  # something ran between two revisions (env.py again, say): snapshot afresh
         elif not self._rev.done:
@@ -247,11 +255,24 @@ class Recorder:
     def _dbapi(self) -> Any:
         return self.conn.connection.dbapi_connection
 
+    def _prepare(self) -> None:
+        """Outside any transaction of the migration (before it starts): a failure here aborts nothing."""
+        dbapi = self._dbapi()
+        cursor = dbapi.cursor()
+        try:
+            for sql, name in _PREPARED.items():
+                cursor.execute(f"PREPARE {name} AS {sql}")
+        finally:
+            cursor.close()
+        if not self.conn.in_transaction() and not getattr(dbapi, "autocommit", False):
+            dbapi.commit()
+        self._prepared = True
+
     def _query(self, sql: str) -> list[Any]:
         dbapi = self._dbapi()
         cursor = dbapi.cursor()
         try:
-            cursor.execute(sql)
+            cursor.execute(f"EXECUTE {_PREPARED[sql]}" if self._prepared else sql)
             rows = list(cursor.fetchall())
         finally:
             cursor.close()
