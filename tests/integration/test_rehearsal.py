@@ -217,6 +217,30 @@ def test_over_policy_exits_failed_with_the_numbers_and_is_recorded(pair: Pair) -
     assert rows == [["r2", "r1", "r2"]]
 
 
+def test_a_dropped_table_is_named_by_what_it_was(pair: Pair) -> None:
+    add(pair, "r2", "r1", "op.drop_table('orders')")
+    _, m = rehearsed(pair)
+    # the DROP's locks are read after it ran, when orders, its index and its TOAST table have no pg_class row
+    assert locks_on(m)["AccessExclusiveLock"]["rows"]
+    assert [lk for lk in m["locks"] if lk["table"].isdigit()] == []
+    assert statement(m, "DROP TABLE")["locks"] == ["ACCESS EXCLUSIVE on public.orders"]
+
+
+def test_only_statements_that_cannot_lock_a_relation_go_unread(pair: Pair) -> None:
+    """SET and a SELECT of constants are not followed by a pg_locks read; everything else is, even after a
+    migration drops every prepared statement of the session (the recorder's own too)."""
+    add(pair, "r2", "r1", "op.execute('SET LOCAL work_mem = 65536')\nop.execute('SELECT 1')\n"
+                          "op.execute('DEALLOCATE ALL')\nop.execute('LOCK TABLE orders IN SHARE MODE')\n"
+                          "op.execute('SET CONSTRAINTS ALL IMMEDIATE')")
+    result, m = rehearsed(pair)
+    assert result.ok, result.message
+    share = locks_on(m)["ShareLock"]
+    assert share["statement"] == statement(m, "LOCK TABLE")["index"]
+    assert statement(m, "SELECT 1")["locks"] == [] and statement(m, "SET LOCAL")["locks"] == []
+    # Alembic's own version-row write is bookkeeping: not read, not reported
+    assert [lk for lk in m["locks"] if lk["table"].endswith("alembic_version")] == []
+
+
 # --- the production run -------------------------------------------------------------------------------
 
 INDEX = "op.create_index('ix_orders_note', 'orders', ['note'])"

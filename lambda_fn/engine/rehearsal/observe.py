@@ -47,12 +47,16 @@ SELECT coalesce(i.indrelid, t.oid, l.relation)::int8, l.mode,
 """
 # one catalogue snapshot: every user relation (indexes and TOAST tables too: a lock on one that is new in the
 # revision blocks nobody), with the filenode, size and "has rows" of the tables among them
+# and the table each index or TOAST table belongs to (a lock on one dropped later is named by it)
 SNAPSHOT_SQL = """
 SELECT c.oid::int8, c.relkind IN ('r', 'p', 'm'), format('%I.%I', n.nspname, c.relname),
        coalesce(pg_relation_filenode(c.oid), 0)::int8,
        CASE WHEN c.relkind IN ('r', 'p', 'm') THEN pg_total_relation_size(c.oid) ELSE 0 END::int8,
-       c.reltuples > 0 OR (c.relkind IN ('r', 'p', 'm') AND pg_relation_size(c.oid) > 0)
+       c.reltuples > 0 OR (c.relkind IN ('r', 'p', 'm') AND pg_relation_size(c.oid) > 0),
+       coalesce(i.indrelid, t.oid, c.oid)::int8
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  LEFT JOIN pg_index i ON i.indexrelid = c.oid
+  LEFT JOIN pg_class t ON t.reltoastrelid = c.oid
  WHERE c.oid >= 16384
 """
 # statements that cannot take a lock on a relation, so reading pg_locks after them could show nothing new: session
@@ -67,6 +71,17 @@ _NO_RELATION_LOCK = re.compile(
 _PREPARED = {LOCKS_SQL: "alembic_hook_rehearsal_locks", SNAPSHOT_SQL: "alembic_hook_rehearsal_snapshot"}
 _DROPS_PREPARED = re.compile(r"\b(?:DEALLOCATE|DISCARD)\b", re.IGNORECASE)
 _ROW_WRITE = re.compile(r"^\s*(?:UPDATE|DELETE\s+FROM)\s+(?:ONLY\s+)?([^\s(]+)", re.IGNORECASE)
+
+
+def _named(rev: _Revision, row: Any) -> tuple[int, str, int, str, int]:
+    """A lock row (table oid, mode, filenode, name, relation) with its table: a relation dropped in this
+    transaction has no pg_class row any more (the query gives its oid as its name), so it is named by the
+    table it belonged to at the revision's start."""
+    oid, mode, filenode, name, relation = int(row[0]), str(row[1]), int(row[2]), str(row[3]), int(row[4])
+    if name == str(relation) and relation in rev.relations:
+        oid = rev.relations[relation]
+        name = rev.before[oid].name if oid in rev.before else name
+    return oid, mode, filenode, name, relation
 
 
 def _version_write(context: Any) -> bool:
@@ -90,10 +105,11 @@ class Table:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The catalogue at one moment: the user tables by oid, and every user relation's oid."""
+    """The catalogue at one moment: the user tables by oid, and every user relation's oid with the oid of
+    the table it belongs to (itself for a table)."""
 
     tables: dict[int, Table]
-    relations: frozenset[int]
+    relations: dict[int, int]
 
 
 @dataclass
@@ -112,7 +128,7 @@ class _Revision:
     description: str
     began: float
     before: dict[int, Table]
-    relations: set[int]
+    relations: dict[int, int]
     statements: list[StatementMeasure] = field(default_factory=list)
     spans: list[LockSpan] = field(default_factory=list)
     row_locks: list[RowLocks] = field(default_factory=list)
@@ -156,7 +172,7 @@ class Recorder:
         if step.duration_ms is None:
             before, self._last = self._last or self.snapshot(), None
             self._rev = _Revision(step.revision, step.description, time.monotonic(), before.tables,
-                                  set(before.relations))
+                                  before.relations)
         elif self._rev is not None:
             self.measures.append(self._finish(self._rev, step.duration_ms / 1000))
             self._rev = None
@@ -189,7 +205,8 @@ class Recorder:
         # a statement that cannot lock a relation cannot change what pg_locks shows: no read, nothing lost
         quiet = _NO_RELATION_LOCK.match(statement) or _version_write(context)
         held = [] if quiet else self._query(LOCKS_SQL)
-        for oid, mode, filenode, name, relation in held:
+        for row in held:
+            oid, mode, filenode, name, relation = _named(rev, row)
             created = relation not in rev.relations  # e.g. the index a CREATE INDEX builds: nobody sees it yet
             if (oid, mode, created) not in rev.held:
                 rev.held[(oid, mode, created)] = _Held(index, start_s, name, created)
@@ -198,7 +215,8 @@ class Recorder:
             last = rev.filenodes.get(oid, rev.before[oid].filenode if oid in rev.before else filenode)
             if filenode and last and filenode != last:
                 rewrote.append(name)
-            rev.filenodes[oid] = filenode
+            if filenode:  # a dropped relation has none: it says nothing about its table's
+                rev.filenodes[oid] = filenode
         if rowcount and (m := _ROW_WRITE.match(statement)) and (table := self._existing(rev, m.group(1))):
             if autocommit:
                 rev.row_locks.append(RowLocks(index, table, rowcount, now - rev.started))
@@ -250,7 +268,7 @@ class Recorder:
     def snapshot(self) -> Snapshot:
         rows = self._query(SNAPSHOT_SQL)
         return Snapshot({int(r[0]): Table(str(r[2]), int(r[3]), int(r[4]), bool(r[5])) for r in rows if r[1]},
-                        frozenset(int(r[0]) for r in rows))
+                        {int(r[0]): int(r[6]) for r in rows})
 
     def _dbapi(self) -> Any:
         return self.conn.connection.dbapi_connection
