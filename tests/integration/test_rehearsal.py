@@ -153,6 +153,24 @@ def test_an_index_built_concurrently_blocks_nothing(pair: Pair) -> None:
     assert pair.copy.query("SELECT indisvalid FROM pg_index WHERE indexrelid = 'ix_orders_note'::regclass")[0][0]
 
 
+def test_a_lock_inside_an_autocommit_block_is_sampled_and_judged(pair: Pair) -> None:
+    """Outside a transaction a statement's locks end with it: the sampler's session sees them while it runs,
+    each reported as held for the whole statement, and the policy judges them like any other."""
+    pair.policy(rehearsal_max_lock_seconds=0.1)
+    add(pair, "r2", "r1", "with op.get_context().autocommit_block():\n"
+                          "    op.execute('ALTER TABLE orders ALTER COLUMN amount TYPE bigint')")
+    result = pair.rehearse()
+    assert result.rehearsal is not None, result.message
+    [m] = result.rehearsal["revisions"]
+    alter = statement(m, "ALTER TABLE")
+    assert alter["autocommit"] and "ACCESS EXCLUSIVE on public.orders" in alter["locks"]
+    lock = locks_on(m)["AccessExclusiveLock"]
+    assert lock["sampled"] and lock["rows"] and lock["statement"] == alter["index"]
+    assert lock["held_s"] == alter["duration_s"]
+    assert not result.ok and result.error is not None and result.error.kind == "unsafe_migration"
+    assert "blocks reads and writes on public.orders" in result.message
+
+
 def test_int_to_bigint_rewrites_the_table(pair: Pair) -> None:
     add(pair, "r2", "r1", "op.alter_column('orders', 'amount', type_=sa.BigInteger())")
     before = pair.copy.query("SELECT pg_relation_filenode('orders')::int8")[0][0]

@@ -25,6 +25,8 @@ from sqlalchemy import Table as SATable
 
 from lambda_fn.engine.rehearsal.measure import LockSpan, RevisionMeasure, RowLocks, StatementMeasure, short
 from lambda_fn.engine.rehearsal.modes import sql_name
+from lambda_fn.engine.rehearsal.sample import Sampler
+from lambda_fn.log import logger
 from lambda_fn.result import StepEvent
 
 # Nothing here may raise inside the migration's transaction (it would abort it): a relation dropped in it
@@ -151,6 +153,8 @@ class Recorder:
         # the snapshot after the last revision, while no statement has run since: the next one's "before"
         self._last: Snapshot | None = None
         self._prepared = False
+        self._sampler: Sampler | None = None
+        self._pid = 0  # an autocommit statement's locks (sample.py)
         self._events: list[tuple[str, Callable[..., None]]] = [
             ("before_cursor_execute", self._before), ("after_cursor_execute", self._after),
             ("commit", self._commit), ("rollback", self._rollback)]
@@ -165,6 +169,8 @@ class Recorder:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         for name, fn in self._events:
             event.remove(self.conn, name, fn)
+        if self._sampler is not None:
+            self._sampler.close()
 
     # --- apply's observer and Alembic's on_version_apply ------------------------------------------
 
@@ -189,6 +195,8 @@ class Recorder:
         if self._rev is None:
             self._last = None  # something ran between two revisions (env.py again, say): snapshot afresh
         elif not self._rev.done:
+            if getattr(self._dbapi(), "autocommit", False) and not _NO_RELATION_LOCK.match(statement):
+                self._sampling().start()  # its locks end with it: seen only while it runs
             self._rev.started = time.monotonic()
 
     def _after(self, conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any,
@@ -204,7 +212,9 @@ class Recorder:
         start_s = rev.started - rev.began
         # a statement that cannot lock a relation cannot change what pg_locks shows: no read, nothing lost
         quiet = _NO_RELATION_LOCK.match(statement) or _version_write(context)
-        held = [] if quiet else self._query(LOCKS_SQL)
+        if autocommit:
+            new_locks += self._sampled(rev, index, start_s, now - rev.started)
+        held = [] if quiet or autocommit else self._query(LOCKS_SQL)
         for row in held:
             oid, mode, filenode, name, relation = _named(rev, row)
             created = relation not in rev.relations  # e.g. the index a CREATE INDEX builds: nobody sees it yet
@@ -273,6 +283,31 @@ class Recorder:
     def _dbapi(self) -> Any:
         return self.conn.connection.dbapi_connection
 
+    def _sampling(self) -> Sampler:
+        if self._sampler is None:
+            self._sampler = Sampler(self.conn.engine.raw_connection, self._pid)
+        return self._sampler
+
+    def _sampled(self, rev: _Revision, index: int, start_s: float, took: float) -> list[str]:
+        """The locks the sampler saw while this autocommit statement ran, each held for the statement."""
+        if self._sampler is None:
+            return []
+        seen = self._sampler.stop()
+        if self._sampler.error:
+            logger.warning("Rehearsal: an autocommit statement's locks could not be sampled",
+                           extra={"revision": rev.revision, "statement": index, "error": self._sampler.error})
+        new, named = [], set()
+        for oid, mode, relation in sorted(seen):
+            table = rev.relations.get(relation) if oid == relation else oid  # dropped meanwhile: its table
+            if relation not in rev.relations or table not in rev.before or (table, mode) in named:
+                continue  # new in this revision (blocks nobody), or seen already
+            named.add((table, mode))
+            start = self.at_start.get(table)
+            rev.spans.append(LockSpan(rev.before[table].name, mode, index, round(start_s, 4), round(took, 4),
+                                      rows=bool(start and start.rows), sampled=True))
+            new.append(f"{sql_name(mode)} on {rev.before[table].name}")
+        return new
+
     def _prepare(self) -> None:
         """Outside any transaction of the migration (before it starts): a failure here aborts nothing."""
         dbapi = self._dbapi()
@@ -280,6 +315,8 @@ class Recorder:
         try:
             for sql, name in _PREPARED.items():
                 cursor.execute(f"PREPARE {name} AS {sql}")
+            cursor.execute("SELECT pg_backend_pid()")
+            self._pid = int(cursor.fetchall()[0][0])
         finally:
             cursor.close()
         if not self.conn.in_transaction() and not getattr(dbapi, "autocommit", False):
