@@ -44,6 +44,7 @@ class Sampler:
 
     def start(self) -> None:
         self.stop()  # a statement that failed never reached its after-event
+        self.error = None
         if self._dbapi is None:
             self._raw = self._connect()
             self._dbapi = getattr(self._raw, "dbapi_connection", self._raw)
