@@ -1,14 +1,19 @@
-"""The recorder: what PostgreSQL says the migration's own backend holds, read after every statement.
+"""The recorder: what PostgreSQL says the migration's own backend holds, read after every statement that can
+lock a relation.
 
 SQLAlchemy's cursor events on the copy's connection time each statement; after each one, a second cursor
 on the same DBAPI connection (the same backend, inside the same transaction) reads `pg_locks` for
 `pg_backend_pid()`. A lock stays until its transaction ends, so "first seen after statement k, held until
-the next commit" is exact, not sampled. `relfilenode` before and after tells a rewrite; table sizes before
-and after a revision its growth. The recorder's own queries go through the raw DBAPI cursor, so no event
-fires for them and the migration's cursor (and its result rows) is never touched.
+the next commit" is exact, not sampled. A statement that cannot lock a relation (SET, a SELECT of constants,
+Alembic's own version-row write) is not followed by a read: it cannot change what the read would show.
+`relfilenode` before and after tells a rewrite; one catalogue snapshot per revision (the one after revision
+N is the "before" of N+1 when nothing ran between) its rewrites and growth. The recorder's own queries go
+through the raw DBAPI cursor, so no event fires for them and the migration's cursor (and its result rows) is
+never touched.
 
 Statements in an autocommit block run outside a transaction: their locks end with the statement and cannot
-be read afterwards; they are marked `autocommit` and timed.
+be read afterwards from this session; they are sampled from a second one while they run (sample.py), and
+marked `autocommit`.
 """
 
 from __future__ import annotations
@@ -48,8 +53,8 @@ SELECT coalesce(i.indrelid, t.oid, l.relation)::int8, l.mode,
    AND (c.relkind IS NULL OR c.relkind IN ('r', 'p', 'm', 'f'))
 """
 # one catalogue snapshot: every user relation (indexes and TOAST tables too: a lock on one that is new in the
-# revision blocks nobody), with the filenode, size and "has rows" of the tables among them
-# and the table each index or TOAST table belongs to (a lock on one dropped later is named by it)
+# revision blocks nobody) with the table it belongs to (a lock on one dropped later is named by it), and the
+# filenode, size and "has rows" of the tables among them
 SNAPSHOT_SQL = """
 SELECT c.oid::int8, c.relkind IN ('r', 'p', 'm'), format('%I.%I', n.nspname, c.relname),
        coalesce(pg_relation_filenode(c.oid), 0)::int8,
@@ -153,8 +158,8 @@ class Recorder:
         # the snapshot after the last revision, while no statement has run since: the next one's "before"
         self._last: Snapshot | None = None
         self._prepared = False
-        self._sampler: Sampler | None = None
-        self._pid = 0  # an autocommit statement's locks (sample.py)
+        self._sampler: Sampler | None = None  # an autocommit statement's locks (sample.py)
+        self._pid = 0  # the migration's backend, for the sampler
         self._events: list[tuple[str, Callable[..., None]]] = [
             ("before_cursor_execute", self._before), ("after_cursor_execute", self._after),
             ("commit", self._commit), ("rollback", self._rollback)]
