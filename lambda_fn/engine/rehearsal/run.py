@@ -2,7 +2,8 @@
 `upgrade` applies it (the same env.py handling, one transaction per revision, autocommit blocks, bounds and
 deadline: `apply_steps` itself), every statement measured, the verdict given by the policy, the measurement
 kept in the target's ledger. The target's schema is never changed: on the target the command reads the
-revision, holds a marker lock for a moment and, under the migration lock, writes the rehearsal's rows."""
+revision, holds a marker lock for a moment and writes the rehearsal's rows (the first time, under the migration
+lock, it creates their table)."""
 
 from __future__ import annotations
 
