@@ -212,6 +212,8 @@ def test_a_full_table_update_shows_its_row_locks(pair: Pair) -> None:
     assert "RowExclusiveLock" in locks_on(m)
     [rows] = [r for r in m["row_locks"] if r["table"] == "public.orders"]
     assert rows["rows"] == ROWS and rows["statement"] == update["index"] and rows["held_s"] >= update["duration_s"]
+    # a new version of every row: the table grew, as the snapshot at the revision's last COMMIT saw it
+    assert m["growth_bytes"] > 0
 
 
 def test_a_revision_that_reads_the_database_is_measured_and_gets_its_rows(pair: Pair) -> None:

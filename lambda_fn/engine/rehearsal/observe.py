@@ -144,6 +144,7 @@ class _Revision:
     filenodes: dict[int, int] = field(default_factory=dict)
     started: float = 0.0
     done: bool = False  # its version row is written: later statements are the hook's own reads
+    after: Snapshot | None = None  # taken at its last COMMIT
 
 
 class Recorder:
@@ -241,8 +242,14 @@ class Recorder:
                                                new_locks, rewrote, autocommit))
 
     def _commit(self, conn: Connection) -> None:
-        if self._rev is not None:
-            self._close(self._rev, time.monotonic() - self._rev.began)
+        rev = self._rev
+        if rev is not None:
+            at = time.monotonic() - rev.began
+            if rev.done and rev.after is None:
+                # the revision's last transaction, its work all done and visible to it: the snapshot after the
+                # revision, read before its COMMIT (no transaction of the recorder's own to begin and end)
+                rev.after = self.snapshot()
+            self._close(rev, at)
 
     def _rollback(self, conn: Connection) -> None:
         # the attempt is undone (apply retries the whole revision, or reports its failure)
@@ -264,7 +271,7 @@ class Recorder:
 
     def _finish(self, rev: _Revision, duration_s: float) -> RevisionMeasure:
         self._close(rev, time.monotonic() - rev.began)
-        self._last = snapshot = self.snapshot()
+        self._last = snapshot = rev.after or self.snapshot()
         after = snapshot.tables
         rewritten = {t.name for oid, t in rev.before.items() if oid in after and after[oid].filenode != t.filenode}
         growth = sum(t.size for t in after.values()) - sum(t.size for t in rev.before.values())
