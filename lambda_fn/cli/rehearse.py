@@ -22,6 +22,62 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                                      "for the report")
 
 
+def add_remote_arguments(p: argparse.ArgumentParser) -> None:
+    """`invoke --function NAME rehearse ...`: the copy, sent as the direct event's "copy" object. Never a
+    password: the function logs in with a secret (the copy's, or its own: a clone keeps the source's users)."""
+    p.add_argument("--on", metavar="COPY_URL", default=None,
+                   help="with rehearse: the copy as a URL WITHOUT a password (its host, port and database are sent)")
+    p.add_argument("--on-secret-id", metavar="ARN", default=None,
+                   help="with rehearse: the secret the function logs in to the copy with (default: its own)")
+    p.add_argument("--on-host", default=None, help="with rehearse: the copy's endpoint")
+    p.add_argument("--on-port", type=int, default=None, help="with rehearse: the copy's port")
+    p.add_argument("--on-name", default=None, help="with rehearse: the copy's database name")
+    p.add_argument("--copy-kind", default=None, help="with rehearse: what the copy is (clone, restore, template)")
+
+
+REMOTE_FLAGS = ("on", "on_secret_id", "on_host", "on_port", "on_name", "copy_kind")
+
+
+def remote_copy(ns: argparse.Namespace, command: str) -> dict[str, Any] | str | None:
+    """The direct event's "copy" ({"host", "port", "name", "secret_arn", "kind"}, see lambda_fn/sources/direct.py)
+    for `invoke ... rehearse`, None for another command, or why these arguments cannot be sent."""
+    if command != "rehearse":
+        if any(getattr(ns, flag, None) is not None for flag in REMOTE_FLAGS):
+            return "--on, --on-secret-id, --on-host, --on-port, --on-name and --copy-kind go with rehearse"
+        return None
+    copy = _endpoint(ns.on) if ns.on else {}
+    if isinstance(copy, str):
+        return copy
+    for key, flag in (("host", ns.on_host), ("port", ns.on_port), ("name", ns.on_name),
+                      ("secret_arn", ns.on_secret_id), ("kind", ns.copy_kind)):
+        if flag is not None:
+            copy[key] = flag
+    if not (copy.get("host") or copy.get("secret_arn")):
+        return ("invoke ... rehearse needs the copy: --on-host HOST [--on-port PORT] [--on-name DB] (or --on "
+                "postgresql://HOST:PORT/DB), and/or --on-secret-id ARN of a secret that holds its host")
+    return {key: value for key, value in copy.items() if value is not None}
+
+
+def _endpoint(raw: str) -> dict[str, Any] | str:
+    """host, port and database of a copy's URL; refused when it holds a password (it would travel in the
+    payload). Never echoes the URL."""
+    from urllib.parse import parse_qsl, unquote, urlsplit
+
+    try:
+        url = urlsplit(raw.strip())
+        port = url.port
+    except ValueError:
+        return "--on is not a valid URL; expected postgresql://HOST:PORT/DB (no password)"
+    if url.password is not None or "password" in dict(parse_qsl(url.query)):
+        return ("--on holds a password: invoke would put it in the function's payload (and so in CloudTrail and "
+                "the function's logs). Give the copy's endpoint without it (--on postgresql://HOST:PORT/DB, or "
+                "--on-host/--on-port/--on-name) and its login as a secret (--on-secret-id ARN; default: the "
+                "function's own secret, which a clone or a restored snapshot accepts). Nothing was sent.")
+    if not url.hostname:
+        return "--on needs the copy's host: postgresql://HOST:PORT/DB (no password)"
+    return {"host": url.hostname, "port": port, "name": unquote(url.path.lstrip("/")) or None}
+
+
 def rehearse_cli(ns: argparse.Namespace, env: Mapping[str, str]) -> int:
     import sys
 

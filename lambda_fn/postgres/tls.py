@@ -3,6 +3,8 @@ and never verifies)."""
 
 from __future__ import annotations
 
+import functools
+import os
 import ssl
 
 from lambda_fn.contract import ErrorKind
@@ -11,10 +13,24 @@ from lambda_fn.errors import HookError
 
 def ssl_context(mode: str, rootcert: str | None) -> ssl.SSLContext | bool:
     """The pg8000 `ssl_context` for a libpq sslmode and root certificate file ("system" or None: the
-    system store)."""
+    system store). One context per mode and file for the process: loading the system store costs 25-60 ms,
+    and every connection (and every engine SQLAlchemy builds) asks for one. A context only configures the
+    sockets wrapped with it; a rewritten CA file (another size or mtime) is loaded again."""
     if mode == "disable":
         return False
     cafile = None if rootcert in (None, "system") else rootcert
+    stamp = None
+    if cafile is not None:
+        try:
+            st = os.stat(cafile)
+            stamp = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            pass  # create_default_context says what is wrong with the file
+    return _context(mode, cafile, stamp)
+
+
+@functools.lru_cache(maxsize=16)
+def _context(mode: str, cafile: str | None, stamp: tuple[int, int] | None) -> ssl.SSLContext:
     try:
         ctx = ssl.create_default_context(cafile=cafile)
     except (OSError, ssl.SSLError) as exc:

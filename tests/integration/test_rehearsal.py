@@ -153,6 +153,24 @@ def test_an_index_built_concurrently_blocks_nothing(pair: Pair) -> None:
     assert pair.copy.query("SELECT indisvalid FROM pg_index WHERE indexrelid = 'ix_orders_note'::regclass")[0][0]
 
 
+def test_a_lock_inside_an_autocommit_block_is_sampled_and_judged(pair: Pair) -> None:
+    """Outside a transaction a statement's locks end with it: the sampler's session sees them while it runs,
+    each reported as held for the whole statement, and the policy judges them like any other."""
+    pair.policy(rehearsal_max_lock_seconds=0.1)
+    add(pair, "r2", "r1", "with op.get_context().autocommit_block():\n"
+                          "    op.execute('ALTER TABLE orders ALTER COLUMN amount TYPE bigint')")
+    result = pair.rehearse()
+    assert result.rehearsal is not None, result.message
+    [m] = result.rehearsal["revisions"]
+    alter = statement(m, "ALTER TABLE")
+    assert alter["autocommit"] and "ACCESS EXCLUSIVE on public.orders" in alter["locks"]
+    lock = locks_on(m)["AccessExclusiveLock"]
+    assert lock["sampled"] and lock["rows"] and lock["statement"] == alter["index"]
+    assert lock["held_s"] == alter["duration_s"]
+    assert not result.ok and result.error is not None and result.error.kind == "unsafe_migration"
+    assert "blocks reads and writes on public.orders" in result.message
+
+
 def test_int_to_bigint_rewrites_the_table(pair: Pair) -> None:
     add(pair, "r2", "r1", "op.alter_column('orders', 'amount', type_=sa.BigInteger())")
     before = pair.copy.query("SELECT pg_relation_filenode('orders')::int8")[0][0]
@@ -194,6 +212,8 @@ def test_a_full_table_update_shows_its_row_locks(pair: Pair) -> None:
     assert "RowExclusiveLock" in locks_on(m)
     [rows] = [r for r in m["row_locks"] if r["table"] == "public.orders"]
     assert rows["rows"] == ROWS and rows["statement"] == update["index"] and rows["held_s"] >= update["duration_s"]
+    # a new version of every row: the table grew, as the snapshot at the revision's last COMMIT saw it
+    assert m["growth_bytes"] > 0
 
 
 def test_a_revision_that_reads_the_database_is_measured_and_gets_its_rows(pair: Pair) -> None:
@@ -215,6 +235,30 @@ def test_over_policy_exits_failed_with_the_numbers_and_is_recorded(pair: Pair) -
     assert "0.1 s allowed" in result.message
     rows = pair.target.query("SELECT revision, target_revision, measurement->>'revision' FROM alembic_hook_rehearsals")
     assert rows == [["r2", "r1", "r2"]]
+
+
+def test_a_dropped_table_is_named_by_what_it_was(pair: Pair) -> None:
+    add(pair, "r2", "r1", "op.drop_table('orders')")
+    _, m = rehearsed(pair)
+    # the DROP's locks are read after it ran, when orders, its index and its TOAST table have no pg_class row
+    assert locks_on(m)["AccessExclusiveLock"]["rows"]
+    assert [lk for lk in m["locks"] if lk["table"].isdigit()] == []
+    assert statement(m, "DROP TABLE")["locks"] == ["ACCESS EXCLUSIVE on public.orders"]
+
+
+def test_only_statements_that_cannot_lock_a_relation_go_unread(pair: Pair) -> None:
+    """SET and a SELECT of constants are not followed by a pg_locks read; everything else is, even after a
+    migration drops every prepared statement of the session (the recorder's own too)."""
+    add(pair, "r2", "r1", "op.execute('SET LOCAL work_mem = 65536')\nop.execute('SELECT 1')\n"
+                          "op.execute('DEALLOCATE ALL')\nop.execute('LOCK TABLE orders IN SHARE MODE')\n"
+                          "op.execute('SET CONSTRAINTS ALL IMMEDIATE')")
+    result, m = rehearsed(pair)
+    assert result.ok, result.message
+    share = locks_on(m)["ShareLock"]
+    assert share["statement"] == statement(m, "LOCK TABLE")["index"]
+    assert statement(m, "SELECT 1")["locks"] == [] and statement(m, "SET LOCAL")["locks"] == []
+    # Alembic's own version-row write is bookkeeping: not read, not reported
+    assert [lk for lk in m["locks"] if lk["table"].endswith("alembic_version")] == []
 
 
 # --- the production run -------------------------------------------------------------------------------

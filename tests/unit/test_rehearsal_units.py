@@ -13,6 +13,7 @@ from lambda_fn.engine.gate.policy import Policy
 from lambda_fn.engine.rehearsal.copy import copy_settings
 from lambda_fn.engine.rehearsal.measure import LockSpan, RevisionMeasure, RowLocks, StatementMeasure
 from lambda_fn.engine.rehearsal.modes import blocks
+from lambda_fn.engine.rehearsal.observe import _NO_RELATION_LOCK
 from lambda_fn.engine.rehearsal.policy import RehearsalPolicy, Use
 from lambda_fn.errors import HookError
 from lambda_fn.request import Command, CopyDatabase, Request
@@ -113,3 +114,18 @@ def test_the_table_and_the_markdown() -> None:
     assert md.startswith("### Migration rehearsal: ❌ refused")
     assert "| revision | time | locks that block | rewrites | rows locked | growth |" in md
     assert "| 0042 | 14.00 s |" in md and "- LOCK TABLE orders" in md and "lazily" in md
+
+
+@pytest.mark.parametrize(("sql", "unread"), [
+    ("SELECT 1", True), ("select 1;", True), ("SELECT 1, 'a' AS x", True), ("SELECT current_user", True),
+    ("SET statement_timeout = '5000ms'", True), ("SET LOCAL lock_timeout = 1", True), ("RESET ALL", True),
+    ("SHOW search_path", True), ("SAVEPOINT s", True),
+    # anything that may lock a relation is read
+    ("SET CONSTRAINTS ALL IMMEDIATE", False),     # fires deferred triggers
+    ("SELECT 1; LOCK TABLE orders", False), ("SET x = 1; LOCK TABLE orders", False),
+    ("SELECT count(*) FROM orders", False), ("SELECT pg_sleep(1)", False), ("SELECT 1 INTO t", False),
+    ("SELECT 'orders'::regclass", False), ("SELECT 1 UNION TABLE orders", False), ("SELECT 1 +++ 2", False),
+    ("SELECT %s", False), ("UPDATE alembic_version SET version_num = 'x'", False), ("SETTLE", False),
+])
+def test_which_statements_are_not_followed_by_a_pg_locks_read(sql: str, unread: bool) -> None:
+    assert bool(_NO_RELATION_LOCK.match(sql)) is unread

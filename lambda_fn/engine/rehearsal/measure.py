@@ -28,6 +28,8 @@ class LockSpan:
     held_s: float              # until its transaction committed (or, for the last, ended)
     created: bool = False      # the relation is new in this revision: nobody else can see it, it blocks nobody
     rows: bool = False         # the table held rows when the rehearsal started (what the target holds)
+    sampled: bool = False      # in an autocommit block: seen by sampling while its statement ran, held_s = that
+                               # statement's duration (engine/rehearsal/sample.py)
 
     @property
     def blocks(self) -> str | None:

@@ -25,19 +25,28 @@ def _table(ledger: Ledger) -> str:
     return ledger.names.table("rehearsals")
 
 
-def save(ledger: Ledger, measures: Sequence[RevisionMeasure], target_at: str | None, copy: str, kind: str) -> None:
-    """Write the measurements (the caller holds the target's migration lock: the table may be created here)."""
-    table = _table(ledger)
+def exists(ledger: Ledger) -> bool:
+    found = bool(ledger.execute("SELECT to_regclass(:t) IS NOT NULL", {"t": _table(ledger)})[0][0])
+    ledger.commit()
+    return found
+
+
+def create(ledger: Ledger) -> None:
+    """The table, if it is not there yet (the caller holds the target's migration lock)."""
     if ledger.names.schema:
         ledger.execute(f'CREATE SCHEMA IF NOT EXISTS "{ledger.names.schema}"', {})
-    ledger.execute(f"""CREATE TABLE IF NOT EXISTS {table} (
+    ledger.execute(f"""CREATE TABLE IF NOT EXISTS {_table(ledger)} (
         id bigserial PRIMARY KEY, recorded_at timestamptz NOT NULL DEFAULT now(), revision text NOT NULL,
         sha256 text NOT NULL, target_revision text, copy text, copy_kind text, measurement jsonb NOT NULL)""", {})
-    for m in measures:
-        ledger.execute(f"INSERT INTO {table} (revision, sha256, target_revision, copy, copy_kind, measurement) "
-                       f"VALUES (:rev, :sha, :at, :copy, :kind, CAST(:m AS jsonb))",
-                       {"rev": m.revision, "sha": m.sha256, "at": target_at, "copy": copy, "kind": kind,
-                        "m": json.dumps(m.to_dict())})
+    ledger.commit()
+
+
+def save(ledger: Ledger, measures: Sequence[RevisionMeasure], target_at: str | None, copy: str, kind: str) -> None:
+    """Write the measurements, in one statement (the table exists: `create`)."""
+    ledger.execute(f"INSERT INTO {_table(ledger)} (revision, sha256, target_revision, copy, copy_kind, measurement) "
+                   "SELECT m->>'revision', m->>'sha256', :at, :copy, :kind, m "
+                   "FROM jsonb_array_elements(CAST(:ms AS jsonb)) WITH ORDINALITY AS e(m, i) ORDER BY i",
+                   {"at": target_at, "copy": copy, "kind": kind, "ms": json.dumps([m.to_dict() for m in measures])})
     ledger.commit()
 
 

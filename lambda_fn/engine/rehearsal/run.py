@@ -2,7 +2,8 @@
 `upgrade` applies it (the same env.py handling, one transaction per revision, autocommit blocks, bounds and
 deadline: `apply_steps` itself), every statement measured, the verdict given by the policy, the measurement
 kept in the target's ledger. The target's schema is never changed: on the target the command reads the
-revision, holds a marker lock for a moment and, under the migration lock, writes the rehearsal's rows."""
+revision, holds a marker lock for a moment and writes the rehearsal's rows (the first time, under the migration
+lock, it creates their table)."""
 
 from __future__ import annotations
 
@@ -84,8 +85,10 @@ def rehearse(ctx: Context, current: Heads) -> NothingToRehearse | Rehearsed:
 def _keep(ctx: Context, measures: list[RevisionMeasure], current: Heads, where: str, kind: str) -> None:
     if not measures:
         return
-    with ctx.target.migration_lock(ctx.creds):  # the table may be created: one runner at a time
-        record.save(ctx.ledger, measures, join(current), where, kind)
+    if not record.exists(ctx.ledger):
+        with ctx.target.migration_lock(ctx.creds):  # the table is created: one runner at a time
+            record.create(ctx.ledger)
+    record.save(ctx.ledger, measures, join(current), where, kind)
 
 
 def _report(policy: RehearsalPolicy, kind: str, *, where: str, current: Heads, measures: list[RevisionMeasure],
