@@ -136,7 +136,7 @@ def _run_invoke(ns: argparse.Namespace, env: dict[str, str]) -> int:
     result = invoke_function(ns.function, payload)
     if copy is not None and not ns.json and ns.format in (None, "text"):
         print(text(result))  # the table per revision, as the local rehearse prints it
-        return EXIT_OK if result.get("status") != Status.FAILED.value else EXIT_FAILED
+        return EXIT_FAILED if failed(result) else EXIT_OK
     return _print(result, ns)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Mapping
+from typing import Any
 
 from lambda_fn.contract import RehearsalWire, ResultWire, as_result, failed
 from lambda_fn.engine.rehearsal.modes import sql_name
