@@ -5,7 +5,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 PY := .venv/bin/python
 
-.PHONY: setup demo test lint bench synth pr clean
+.PHONY: setup demo test lint format bench synth pr clean
 
 setup:
 	@tools/bootstrap.sh
@@ -17,9 +17,13 @@ test: setup lint  ## lint, then every test (unit, real PostgreSQL, Lambda runtim
 	$(PY) -m pytest -q
 
 lint: setup
+	.venv/bin/ruff format --check lambda_fn infra tools tests benchmarks
 	.venv/bin/ruff check lambda_fn infra tools tests benchmarks
 	.venv/bin/mypy
 	.venv/bin/mypy -m infra.app -m infra.example_stack -m infra.measure_asset
+
+format: setup  ## rewrite the code in the one enforced format (make lint checks it)
+	.venv/bin/ruff format lambda_fn infra tools tests benchmarks
 
 bench: setup  ## medians against baselines, printed as tables
 	$(PY) -m benchmarks

@@ -7,7 +7,9 @@ import time
 from collections.abc import Callable
 
 
-def median_ms(fn: Callable[[], object], runs: int, setup: Callable[[], object] | None = None) -> float:
+def median_ms(
+    fn: Callable[[], object], runs: int, setup: Callable[[], object] | None = None
+) -> float:
     samples = []
     for _ in range(runs):
         if setup:
@@ -33,7 +35,11 @@ def ratio(ms: float, base: float) -> str:
 
 def markdown(title: str, header: list[str], rows: list[list[str]]) -> str:
     """A table with any columns: the first left-aligned, the others right-aligned."""
-    out = [f"\n### {title}\n", "| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+    out = [
+        f"\n### {title}\n",
+        "| " + " | ".join(header) + " |",
+        "|---|" + "---:|" * (len(header) - 1),
+    ]
     out += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(out)
 

@@ -42,7 +42,9 @@ def _alembic(db: Database, *args: str, ini: str = ALEMBIC_INI) -> None:
     # the throwaway PostgreSQL serves no TLS
     url = db.url.replace("postgresql://", "postgresql+pg8000_hook://", 1)
     env = {**os.environ, "ALEMBIC_DATABASE_URL": url}
-    subprocess.run([str(BIN / "alembic"), "-c", ini, *args], env=env, check=True, capture_output=True)
+    subprocess.run(
+        [str(BIN / "alembic"), "-c", ini, *args], env=env, check=True, capture_output=True
+    )
 
 
 def _hook_cli(db: Database, *args: str) -> None:
@@ -60,6 +62,7 @@ def _timed(fn: Callable[[], object]) -> Callable[[], float]:
         began = time.perf_counter()
         fn()
         return (time.perf_counter() - began) * 1000
+
     return measure
 
 
@@ -67,14 +70,23 @@ def at_head(pg: LocalPostgres) -> str:
     db = create_database(pg)
     _engine(db)
     engine = median_ms(lambda: _engine(db), RUNS * 2)
-    processes = interleaved({"cli": _timed(lambda: _hook_cli(db, "upgrade")),
-                             "alembic": _timed(lambda: _alembic(db, "current"))}, RUNS)
+    processes = interleaved(
+        {
+            "cli": _timed(lambda: _hook_cli(db, "upgrade")),
+            "alembic": _timed(lambda: _alembic(db, "current")),
+        },
+        RUNS,
+    )
     cli, alembic_current = processes["cli"], processes["alembic"]
-    return table('(a) "already at head" (example project, 5 revisions)', [
-        ("`alembic current` (command-line process)", alembic_current, None),
-        ("`alembic-hook upgrade` (command-line process)", cli, alembic_current),
-        ("engine `upgrade`, in process (a warm Lambda invocation)", engine, alembic_current),
-    ], "`alembic current`")
+    return table(
+        '(a) "already at head" (example project, 5 revisions)',
+        [
+            ("`alembic current` (command-line process)", alembic_current, None),
+            ("`alembic-hook upgrade` (command-line process)", cli, alembic_current),
+            ("engine `upgrade`, in process (a warm Lambda invocation)", engine, alembic_current),
+        ],
+        "`alembic current`",
+    )
 
 
 def warm(pg: LocalPostgres) -> str:
@@ -82,33 +94,62 @@ def warm(pg: LocalPostgres) -> str:
     one SELECT, closed (no TLS on either side; the same superuser and database)."""
     db = create_database(pg)
     env = db.env()
-    secret = json.dumps({"username": SUPERUSER, "password": SUPERUSER_PASSWORD, "host": pg.host, "port": pg.port,
-                         "dbname": db.name})
-    secret_env = {"DB_SECRET_ARN": "bench-secret", "DB_SSLMODE": "disable", "ALEMBIC_CONFIG": env["ALEMBIC_CONFIG"]}
+    secret = json.dumps(
+        {
+            "username": SUPERUSER,
+            "password": SUPERUSER_PASSWORD,
+            "host": pg.host,
+            "port": pg.port,
+            "dbname": db.name,
+        }
+    )
+    secret_env = {
+        "DB_SECRET_ARN": "bench-secret",
+        "DB_SSLMODE": "disable",
+        "ALEMBIC_CONFIG": env["ALEMBIC_CONFIG"],
+    }
 
     def cached(secret_id: str, force: bool) -> str:  # a Powertools (or extension) cache hit
         return secret
 
     def bare() -> None:
-        conn = pg8000.native.Connection(SUPERUSER, host=pg.host, port=pg.port, database=db.name,
-                                        password=SUPERUSER_PASSWORD, ssl_context=False)
+        conn = pg8000.native.Connection(
+            SUPERUSER,
+            host=pg.host,
+            port=pg.port,
+            database=db.name,
+            password=SUPERUSER_PASSWORD,
+            ssl_context=False,
+        )
         conn.run("SELECT version_num FROM alembic_version")
         conn.close()
 
     _engine(db)  # applies; then one warm-up run of each below
-    measures = {"bare": _timed(bare), "url": _timed(lambda: _engine(db, env)),
-                "secret": _timed(lambda: _assert_ok(run(secret_env, read_secret=cached)))}
+    measures = {
+        "bare": _timed(bare),
+        "url": _timed(lambda: _engine(db, env)),
+        "secret": _timed(lambda: _assert_ok(run(secret_env, read_secret=cached))),
+    }
     interleaved(measures, 1)
     ms = interleaved(measures, RUNS * 4)
     base = ms["bare"]
-    return markdown('(w) warm "already at head", in process (a warm Lambda invocation\'s engine)',
-                    ["what", "median ms", "vs one bare pg8000 round trip"], [
-        ["one bare pg8000 connect + `SELECT version_num FROM alembic_version` + close", f"{base:.1f}",
-         "1.00x (baseline)"],
-        ["engine `upgrade`, DATABASE_URL", f"{ms['url']:.1f}", ratio(ms["url"], base)],
-        ["engine `upgrade`, DB_SECRET_ARN (the secret from the reader's cache)", f"{ms['secret']:.1f}",
-         ratio(ms["secret"], base)],
-    ])
+    return markdown(
+        '(w) warm "already at head", in process (a warm Lambda invocation\'s engine)',
+        ["what", "median ms", "vs one bare pg8000 round trip"],
+        [
+            [
+                "one bare pg8000 connect + `SELECT version_num FROM alembic_version` + close",
+                f"{base:.1f}",
+                "1.00x (baseline)",
+            ],
+            ["engine `upgrade`, DATABASE_URL", f"{ms['url']:.1f}", ratio(ms["url"], base)],
+            [
+                "engine `upgrade`, DB_SECRET_ARN (the secret from the reader's cache)",
+                f"{ms['secret']:.1f}",
+                ratio(ms["secret"], base),
+            ],
+        ],
+    )
 
 
 def _assert_ok(result: Result) -> None:
@@ -124,11 +165,15 @@ def apply(pg: LocalPostgres) -> str:
     alembic_up = median_ms(lambda: _alembic(fresh[-1], "upgrade", "head"), RUNS, setup=new_db)
     cli = median_ms(lambda: _hook_cli(fresh[-1], "upgrade"), RUNS, setup=new_db)
     engine = median_ms(lambda: _engine(fresh[-1]), RUNS, setup=new_db)
-    return table("(b) applying the 5 example migrations to an empty database", [
-        ("`alembic upgrade head` (command-line process)", alembic_up, None),
-        ("`alembic-hook upgrade` (command-line process)", cli, alembic_up),
-        ("engine `upgrade`, in process", engine, alembic_up),
-    ], "`alembic upgrade head`")
+    return table(
+        "(b) applying the 5 example migrations to an empty database",
+        [
+            ("`alembic upgrade head` (command-line process)", alembic_up, None),
+            ("`alembic-hook upgrade` (command-line process)", cli, alembic_up),
+            ("engine `upgrade`, in process", engine, alembic_up),
+        ],
+        "`alembic upgrade head`",
+    )
 
 
 def history(pg: LocalPostgres) -> str:
@@ -157,13 +202,20 @@ def history(pg: LocalPostgres) -> str:
 
         measured[(n, "miss")] = median_ms(again, RUNS, setup=forget)
     rows: list[tuple[str, float, float | None]] = []
-    for kind, label in (("hit", "laptop/CI, manifest or cache hit"), ("deployed", "deployed package (Lambda)"),
-                        ("miss", "manifest miss (imports every revision file)")):
+    for kind, label in (
+        ("hit", "laptop/CI, manifest or cache hit"),
+        ("deployed", "deployed package (Lambda)"),
+        ("miss", "manifest miss (imports every revision file)"),
+    ):
         base = measured[(10, kind)]
         rows.append((f"10 revisions, {label}", base, None))
         rows.append((f"1,000 revisions, {label}", measured[(1000, kind)], base))
-    return table('(c) "already at head" through the engine vs the size of the history (each 1,000 row against '
-                 "the 10 row above it)", rows, "10 revisions")
+    return table(
+        '(c) "already at head" through the engine vs the size of the history (each 1,000 row against '
+        "the 10 row above it)",
+        rows,
+        "10 revisions",
+    )
 
 
 @contextmanager
@@ -183,7 +235,9 @@ def _deployed(root: Path) -> Iterator[None]:
 
 def main() -> int:
     logger.setLevel(logging.WARNING)
-    print(f"Engine benchmarks: medians of {RUNS} runs (in-process rows: {RUNS * 2}), one throwaway PostgreSQL.")
+    print(
+        f"Engine benchmarks: medians of {RUNS} runs (in-process rows: {RUNS * 2}), one throwaway PostgreSQL."
+    )
     with throwaway() as pg:
         for section in (at_head, warm, apply, history):
             print(section(pg), flush=True)

@@ -70,35 +70,56 @@ def lint_thousand() -> str:
     assert len(scripts) == N
 
     def cold() -> None:
-        records, sources = lint_records.records(project.config, project.script, scripts, pg_version="14.0",
-                                                use_cache=False)
+        records, sources = lint_records.records(
+            project.config, project.script, scripts, pg_version="14.0", use_cache=False
+        )
         assert len(sources.linted) == N and len(records) == N
 
     def cached() -> None:
-        _records, sources = lint_records.records(project.config, project.script, scripts, pg_version="14.0")
+        _records, sources = lint_records.records(
+            project.config, project.script, scripts, pg_version="14.0"
+        )
         assert sources.cache == N, sources
 
     runs = max(3, RUNS // 2)
     cold_ms = median_ms(cold, runs)
-    lint_records.records(project.config, project.script, scripts, pg_version="14.0")  # fills the machine's cache
+    lint_records.records(
+        project.config, project.script, scripts, pg_version="14.0"
+    )  # fills the machine's cache
     cache_ms = median_ms(cached, runs)
-    done = subprocess.run([sys.executable, "-m", "lambda_fn.cli.build_lint", str(ini), "--write"],
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "lambda_fn.cli.build_lint", str(ini), "--write"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert f'"revisions": {N}' in done.stdout, done.stdout
     manifest_bytes = (root / "migrations" / store.LINT_MANIFEST).stat().st_size
-    os.environ["ALEMBIC_HOOK_SQUAWK"] = str(root / "none")  # like the function: no binary, only the manifest
+    os.environ["ALEMBIC_HOOK_SQUAWK"] = str(
+        root / "none"
+    )  # like the function: no binary, only the manifest
     try:
         manifest_ms = median_ms(lambda: assess(project, scripts), runs)
         findings = assess(project, scripts)
     finally:
         del os.environ["ALEMBIC_HOOK_SQUAWK"]
-    per = [(f"rendered + squawk here (no cache): {cold_ms / N:.2f} ms/revision", cold_ms, None),
-           (f"from the machine's cache: {cache_ms / N:.3f} ms/revision", cache_ms, cold_ms),
-           (f"judged from alembic_hook_lint.json ({manifest_bytes / 1024:.0f} KB), no squawk binary: "
-            f"{manifest_ms / N:.3f} ms/revision", manifest_ms, cold_ms)]
+    per = [
+        (f"rendered + squawk here (no cache): {cold_ms / N:.2f} ms/revision", cold_ms, None),
+        (f"from the machine's cache: {cache_ms / N:.3f} ms/revision", cache_ms, cold_ms),
+        (
+            f"judged from alembic_hook_lint.json ({manifest_bytes / 1024:.0f} KB), no squawk binary: "
+            f"{manifest_ms / N:.3f} ms/revision",
+            manifest_ms,
+            cold_ms,
+        ),
+    ]
     refused = sum(f.refused for f in findings)
-    return table(f"(a) safety gate over {N} pending revisions, offline ({len(findings)} findings, {refused} "
-                 f"refused; medians of {runs})", per, "rendered + squawk")
+    return table(
+        f"(a) safety gate over {N} pending revisions, offline ({len(findings)} findings, {refused} "
+        f"refused; medians of {runs})",
+        per,
+        "rendered + squawk",
+    )
 
 
 def at_head(pg: LocalPostgres) -> str:
@@ -131,9 +152,12 @@ def at_head(pg: LocalPostgres) -> str:
         base = sorted(without)[1]
         rows.append((f"{path}, gate stubbed out", base, None))
         rows.append((f"{path}, with the gate", sorted(with_gate)[1], base))
-    return table('(b) "already at head" (example project): the gate\'s added cost, medians of 3 interleaved blocks '
-                 "(that no gate module is even imported is a test: tests/integration/test_gate_live.py)", rows,
-                 "gate stubbed out")
+    return table(
+        '(b) "already at head" (example project): the gate\'s added cost, medians of 3 interleaved blocks '
+        "(that no gate module is even imported is a test: tests/integration/test_gate_live.py)",
+        rows,
+        "gate stubbed out",
+    )
 
 
 def one_pending(pg: LocalPostgres) -> str:
@@ -151,9 +175,14 @@ def one_pending(pg: LocalPostgres) -> str:
 
     skipped = median_ms(lambda: upgrade(True), RUNS, setup=at_0004)
     gated = median_ms(lambda: upgrade(False), RUNS, setup=at_0004)
-    return table("(c) applying one pending revision (0005, example project; lint records from the machine's cache)",
-                 [("`--no-lint` (gate skipped)", skipped, None), ("with the gate (judged live)", gated, skipped)],
-                 "gate skipped")
+    return table(
+        "(c) applying one pending revision (0005, example project; lint records from the machine's cache)",
+        [
+            ("`--no-lint` (gate skipped)", skipped, None),
+            ("with the gate (judged live)", gated, skipped),
+        ],
+        "gate skipped",
+    )
 
 
 HISTORY = [
@@ -176,12 +205,18 @@ def history(n: int = 124) -> list[Rev]:
         shape = i % len(HISTORY)
         if shape == 0:
             table_of = i
-        revs.append(Rev(f"h{i:04d}", revs[-1].id if revs else None, HISTORY[shape].format(i=i, j=table_of)))
+        revs.append(
+            Rev(f"h{i:04d}", revs[-1].id if revs else None, HISTORY[shape].format(i=i, j=table_of))
+        )
     return revs
 
 
 def run_gate(db: Database, ini: Path) -> list[Any]:
-    result = execute(Request(Command.STATUS), Settings.from_env(db.env(ALEMBIC_CONFIG=str(ini))), deadline=Deadline())
+    result = execute(
+        Request(Command.STATUS),
+        Settings.from_env(db.env(ALEMBIC_CONFIG=str(ini))),
+        deadline=Deadline(),
+    )
     return list(result.findings or [])
 
 
@@ -189,7 +224,9 @@ def from_empty(pg: LocalPostgres) -> str:
     root = Path(tempfile.mkdtemp(prefix="bench-gate-history-"))
     revs = history()
     ini = write_project(root, revs)
-    if os.environ.get("BENCH_HISTORY_REFUSE_NONE"):  # to time a gate that would refuse this history (the old one)
+    if os.environ.get(
+        "BENCH_HISTORY_REFUSE_NONE"
+    ):  # to time a gate that would refuse this history (the old one)
         ini.write_text(ini.read_text() + "\n[alembic_hook]\nrefuse = none\n")
     fresh: list[Database] = []
 
@@ -198,20 +235,29 @@ def from_empty(pg: LocalPostgres) -> str:
 
     def upgrade(skip: bool) -> None:
         request = Request(skip_lint="bench" if skip else None, skip_lint_confirmed=skip)
-        result = execute(request, Settings.from_env(fresh[-1].env(ALEMBIC_CONFIG=str(ini))), deadline=Deadline())
+        result = execute(
+            request, Settings.from_env(fresh[-1].env(ALEMBIC_CONFIG=str(ini))), deadline=Deadline()
+        )
         assert result.ok and len(result.applied) == len(revs), result.message
 
     empty()
-    upgrade(False)  # warms the machine's lint cache, as a second deploy of the same history would find it
+    upgrade(
+        False
+    )  # warms the machine's lint cache, as a second deploy of the same history would find it
     runs = max(3, RUNS // 2)
     skipped = median_ms(lambda: upgrade(True), runs, setup=empty)
     gated = median_ms(lambda: upgrade(False), runs, setup=empty)
     fresh.append(create_database(pg))
     refused = [f for f in run_gate(fresh[-1], ini) if f.refused]
-    return table(f"(d) {len(revs)}-revision generated history (refused from empty: {len(refused)}) upgraded from "
-                 f"an empty database (medians of {runs})",
-                 [("`--no-lint` (gate skipped)", skipped, None), ("with the gate (judged live)", gated, skipped)],
-                 "gate skipped")
+    return table(
+        f"(d) {len(revs)}-revision generated history (refused from empty: {len(refused)}) upgraded from "
+        f"an empty database (medians of {runs})",
+        [
+            ("`--no-lint` (gate skipped)", skipped, None),
+            ("with the gate (judged live)", gated, skipped),
+        ],
+        "gate skipped",
+    )
 
 
 def main() -> int:

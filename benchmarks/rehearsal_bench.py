@@ -46,8 +46,12 @@ N = int(os.environ.get("BENCH_REHEARSAL_REVISIONS", "20"))
 ROWS = int(os.environ.get("BENCH_REHEARSAL_ROWS", "200000"))
 TARGET = 1.2
 
-BASE = Rev("b0", None, f"op.execute('CREATE TABLE orders (id int PRIMARY KEY, note varchar(50), amount int)')\n"
-                       f"op.execute(\"INSERT INTO orders SELECT g, 'n' || g, g FROM generate_series(1, {ROWS}) g\")")
+BASE = Rev(
+    "b0",
+    None,
+    f"op.execute('CREATE TABLE orders (id int PRIMARY KEY, note varchar(50), amount int)')\n"
+    f"op.execute(\"INSERT INTO orders SELECT g, 'n' || g, g FROM generate_series(1, {ROWS}) g\")",
+)
 SHAPES = [
     "op.add_column('orders', sa.Column('c{i}', sa.Text))",
     "op.create_index('ix_orders_{i}', 'orders', ['amount'])",
@@ -60,19 +64,27 @@ SHAPES = [
 
 def revisions(n: int, trivial: bool) -> list[Rev]:
     ids = ["b0", *(f"p{i:03d}" for i in range(n))]
-    body = (lambda i: "op.execute('SELECT 1')") if trivial else (lambda i: SHAPES[i % len(SHAPES)].format(i=i))
+    body = (
+        (lambda i: "op.execute('SELECT 1')")
+        if trivial
+        else (lambda i: SHAPES[i % len(SHAPES)].format(i=i))
+    )
     return [BASE, *(Rev(ids[i + 1], ids[i], body(i)) for i in range(n))]
 
 
 def _admin(pg: LocalPostgres) -> pg8000.native.Connection:
-    return pg8000.native.Connection("postgres", password=SUPERUSER_PASSWORD, host=pg.host, port=pg.port)
+    return pg8000.native.Connection(
+        "postgres", password=SUPERUSER_PASSWORD, host=pg.host, port=pg.port
+    )
 
 
 def clone(pg: LocalPostgres, template: str) -> Database:
     name = f"b_{uuid.uuid4().hex[:12]}"
     conn = _admin(pg)
     try:
-        conn.run("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d", d=template)
+        conn.run(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d", d=template
+        )
         conn.run(f"CREATE DATABASE {name} TEMPLATE {template}")
     finally:
         conn.close()
@@ -88,7 +100,9 @@ def drop(pg: LocalPostgres, db: Database) -> None:
 
 
 def _upgrade(env: dict[str, str], revision: str | None = None) -> Result:
-    request = Request(Command.UPGRADE, revision, skip_lint="benchmark baseline", skip_lint_confirmed=True)
+    request = Request(
+        Command.UPGRADE, revision, skip_lint="benchmark baseline", skip_lint_confirmed=True
+    )
     return execute(request, Settings.from_env(env), deadline=Deadline(600))
 
 
@@ -114,7 +128,9 @@ class Unobserved:
 def pair(pg: LocalPostgres, root: Path, trivial: bool) -> dict[str, float]:
     ini = write_project(root, revisions(N, trivial))
     template = clone(pg, "template1")
-    assert _upgrade(template.env(ALEMBIC_CONFIG=str(ini)), "b0").ok  # the template: at b0, the table filled
+    assert _upgrade(
+        template.env(ALEMBIC_CONFIG=str(ini)), "b0"
+    ).ok  # the template: at b0, the table filled
     template.query("ANALYZE orders")
     target = clone(pg, template.name)
     env = target.env(ALEMBIC_CONFIG=str(ini))
@@ -142,8 +158,14 @@ def pair(pg: LocalPostgres, root: Path, trivial: bool) -> dict[str, float]:
         with unittest.mock.patch.object(rehearsal_run, "Recorder", Unobserved):
             return rehearse(copy)
 
-    medians = interleaved({"rehearse": lambda: timed(rehearse), "unobserved": lambda: timed(unobserved),
-                           "plain": lambda: timed(lambda copy: _upgrade(copy.env(ALEMBIC_CONFIG=str(ini))))}, RUNS)
+    medians = interleaved(
+        {
+            "rehearse": lambda: timed(rehearse),
+            "unobserved": lambda: timed(unobserved),
+            "plain": lambda: timed(lambda copy: _upgrade(copy.env(ALEMBIC_CONFIG=str(ini)))),
+        },
+        RUNS,
+    )
     for db in (target, template):
         drop(pg, db)
     return medians
@@ -151,21 +173,44 @@ def pair(pg: LocalPostgres, root: Path, trivial: bool) -> dict[str, float]:
 
 def main() -> int:
     logger.setLevel(logging.ERROR)
-    print(f"Rehearsal benchmark: {N} pending revisions on a fresh copy each run, medians of {RUNS} interleaved "
-          "runs, one throwaway PostgreSQL.")
+    print(
+        f"Rehearsal benchmark: {N} pending revisions on a fresh copy each run, medians of {RUNS} interleaved "
+        "runs, one throwaway PostgreSQL."
+    )
     rows = []
     code = 0
     with throwaway() as pg, tempfile.TemporaryDirectory() as tmp:
-        for label, trivial in ((f"mixed DDL + backfill, {ROWS} rows (target <= {TARGET}x)", False),
-                               ("trivial SELECT 1 revisions (fixed per-revision cost alone; not gated)", True)):
+        for label, trivial in (
+            (f"mixed DDL + backfill, {ROWS} rows (target <= {TARGET}x)", False),
+            ("trivial SELECT 1 revisions (fixed per-revision cost alone; not gated)", True),
+        ):
             m = pair(pg, Path(tmp) / ("trivial" if trivial else "mixed"), trivial)
-            rows.append([label, f"{m['unobserved']:.0f}", f"{m['rehearse']:.0f}", ratio(m["rehearse"], m["unobserved"]),
-                         f"{m['plain']:.0f}", ratio(m["rehearse"], m["plain"])])
+            rows.append(
+                [
+                    label,
+                    f"{m['unobserved']:.0f}",
+                    f"{m['rehearse']:.0f}",
+                    ratio(m["rehearse"], m["unobserved"]),
+                    f"{m['plain']:.0f}",
+                    ratio(m["rehearse"], m["plain"]),
+                ]
+            )
             if not trivial and m["rehearse"] / m["unobserved"] > TARGET:
                 code = 1
-    print(markdown("the measurement's overhead (ms)",
-                   ["revisions", "rehearse unobserved (baseline)", "rehearse", "overhead",
-                    "plain upgrade of the copy", "rehearse vs plain"], rows))
+    print(
+        markdown(
+            "the measurement's overhead (ms)",
+            [
+                "revisions",
+                "rehearse unobserved (baseline)",
+                "rehearse",
+                "overhead",
+                "plain upgrade of the copy",
+                "rehearse vs plain",
+            ],
+            rows,
+        )
+    )
     if code:
         print(f"\nrehearsal overhead above the {TARGET}x target", file=sys.stderr)
     return code

@@ -46,7 +46,9 @@ def _settings(db: Database, ini: Path) -> Settings:
 
 
 def stop_after_deadline(cluster: object, root: Path) -> list[list[str]]:
-    ini = write_project(root / "loop", [Rev("w0", None, "op.execute('SELECT 1')"), Rev("w1", "w0", LOOP)])
+    ini = write_project(
+        root / "loop", [Rev("w0", None, "op.execute('SELECT 1')"), Rev("w1", "w0", LOOP)]
+    )
     assert build_lint.main([str(ini), "--write"]) == 0
     lateness = []
     for _ in range(RUNS):
@@ -58,12 +60,21 @@ def stop_after_deadline(cluster: object, root: Path) -> list[list[str]]:
         for thread in list(watchdog._unfinished):
             thread.join(60)
     median = statistics.median(lateness)
-    return [["answer after the engine's deadline (s)", f"{median:.2f}", f"{max(lateness):.2f}", f"{STOP_SECONDS:.1f}"]]
+    return [
+        [
+            "answer after the engine's deadline (s)",
+            f"{median:.2f}",
+            f"{max(lateness):.2f}",
+            f"{STOP_SECONDS:.1f}",
+        ]
+    ]
 
 
 def watched_overhead(cluster: object, root: Path) -> list[list[str]]:
-    ini = write_project(root / "plain", [Rev(f"p{i}", f"p{i - 1}" if i else None, "op.execute('SELECT 1')")
-                                         for i in range(5)])
+    ini = write_project(
+        root / "plain",
+        [Rev(f"p{i}", f"p{i - 1}" if i else None, "op.execute('SELECT 1')") for i in range(5)],
+    )
 
     def once(deadline: float | None) -> float:
         db = create_database(cluster)  # type: ignore[arg-type]
@@ -73,9 +84,15 @@ def watched_overhead(cluster: object, root: Path) -> list[list[str]]:
         return (time.perf_counter() - began) * 1000
 
     medians = interleaved({"inline": lambda: once(None), "watched": lambda: once(60.0)}, RUNS)
-    return [["upgrade 5 revisions, inline (baseline) ms", f"{medians['inline']:.1f}", "1.00x", ""],
-            ["upgrade 5 revisions, watched ms", f"{medians['watched']:.1f}",
-             f"{medians['watched'] / medians['inline']:.2f}x", ""]]
+    return [
+        ["upgrade 5 revisions, inline (baseline) ms", f"{medians['inline']:.1f}", "1.00x", ""],
+        [
+            "upgrade 5 revisions, watched ms",
+            f"{medians['watched']:.1f}",
+            f"{medians['watched'] / medians['inline']:.2f}x",
+            "",
+        ],
+    ]
 
 
 def main() -> int:
@@ -83,10 +100,22 @@ def main() -> int:
     print(f"Watchdog benchmarks: medians of {RUNS} runs, one throwaway PostgreSQL.")
     with throwaway() as pg, tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        print(markdown(f"Stop at the deadline ({DEADLINE:g} s, a revision looping in Python)",
-                       ["what", "median", "max", "budget"], stop_after_deadline(pg, root)), flush=True)
-        print(markdown("Watched path against inline", ["what", "median", "vs inline", ""],
-                       watched_overhead(pg, root)), flush=True)
+        print(
+            markdown(
+                f"Stop at the deadline ({DEADLINE:g} s, a revision looping in Python)",
+                ["what", "median", "max", "budget"],
+                stop_after_deadline(pg, root),
+            ),
+            flush=True,
+        )
+        print(
+            markdown(
+                "Watched path against inline",
+                ["what", "median", "vs inline", ""],
+                watched_overhead(pg, root),
+            ),
+            flush=True,
+        )
     return 0
 
 

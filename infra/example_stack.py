@@ -16,7 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Acknowledgment, CfnResource, CustomResource, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import (
+    Acknowledgment,
+    CfnResource,
+    CustomResource,
+    Duration,
+    RemovalPolicy,
+    Stack,
+    Validations,
+)
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as cpactions
 from aws_cdk import aws_ec2 as ec2
@@ -36,7 +44,9 @@ DATABASE_NAME = "app"
 CONTAINER_NAME = "app"  # imagedefinitions.json in the release artifact names this container
 # the example service's own files (alembic.ini, alembic/, node_modules/) sit at the repository root
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-RELEASE_KEY = "release.zip"  # a zip holding imagedefinitions.json: [{"name": "app", "imageUri": "..."}]
+RELEASE_KEY = (
+    "release.zip"  # a zip holding imagedefinitions.json: [{"name": "app", "imageUri": "..."}]
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,12 +101,16 @@ def _subnets(vpc: ec2.IVpc, *, prefer_isolated: bool) -> ec2.SubnetSelection:
 def _resource(construct: Construct) -> CfnResource:
     """The CloudFormation resource behind an L2 construct."""
     child = construct.node.default_child
-    assert isinstance(child, CfnResource), f"{construct.node.path} has no default CloudFormation resource"
+    assert isinstance(child, CfnResource), (
+        f"{construct.node.path} has no default CloudFormation resource"
+    )
     return child
 
 
 class ExampleServiceStack(Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, settings: ExampleSettings, **kwargs: Any) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, settings: ExampleSettings, **kwargs: Any
+    ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         root = settings.project_root
         self.vpc = self._vpc(settings)
@@ -131,16 +145,26 @@ class ExampleServiceStack(Stack):
         self.workflow: MigrationWorkflow | None = None
         if settings.workflow:
             # a snapshot of the instance before any DDL; the deploy gate answers CloudFormation once
-            self.workflow = MigrationWorkflow(self, "MigrationWorkflow", hook=self.hook, props=MigrationWorkflowProps(
-                snapshot=SnapshotOptions(instance=self.database.instance_identifier)))
-            self.migrations: CustomResource = self.workflow.run_on_deploy(after=[_resource(self.database)]).resource
+            self.workflow = MigrationWorkflow(
+                self,
+                "MigrationWorkflow",
+                hook=self.hook,
+                props=MigrationWorkflowProps(
+                    snapshot=SnapshotOptions(instance=self.database.instance_identifier)
+                ),
+            )
+            self.migrations: CustomResource = self.workflow.run_on_deploy(
+                after=[_resource(self.database)]
+            ).resource
         else:
             self.migrations = self.hook.run_on_deploy(after=[_resource(self.database)])
 
         self.service = self._service(app_subnets)
         # Ingress only: the service's group allows all outbound already (an egress rule would be ignored).
         database_group.add_ingress_rule(
-            self.service.connections.security_groups[0], ec2.Port.tcp(DATABASE_PORT), "App to PostgreSQL"
+            self.service.connections.security_groups[0],
+            ec2.Port.tcp(DATABASE_PORT),
+            "App to PostgreSQL",
         )
         # The AWS::ECS::Service itself waits (not its security group: see run_on_deploy).
         _resource(self.service).node.add_dependency(self.migrations)
@@ -158,9 +182,15 @@ class ExampleServiceStack(Stack):
             max_azs=2,
             nat_gateways=1,  # the ECS tasks pull images and the hook reaches AWS APIs through it
             subnet_configuration=[
-                ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
-                ec2.SubnetConfiguration(name="app", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=22),
-                ec2.SubnetConfiguration(name="data", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24),
+                ec2.SubnetConfiguration(
+                    name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24
+                ),
+                ec2.SubnetConfiguration(
+                    name="app", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=22
+                ),
+                ec2.SubnetConfiguration(
+                    name="data", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24
+                ),
             ],
             restrict_default_security_group=True,
         )
@@ -177,7 +207,9 @@ class ExampleServiceStack(Stack):
             self,
             "Database",
             engine=rds.DatabaseInstanceEngine.postgres(version=rds.PostgresEngineVersion.VER_17_9),
-            instance_type=ec2.InstanceType.of(ec2.InstanceClass.BURSTABLE4_GRAVITON, ec2.InstanceSize.MICRO),
+            instance_type=ec2.InstanceType.of(
+                ec2.InstanceClass.BURSTABLE4_GRAVITON, ec2.InstanceSize.MICRO
+            ),
             vpc=self.vpc,
             vpc_subnets=_subnets(self.vpc, prefer_isolated=True),
             port=DATABASE_PORT,
@@ -210,7 +242,9 @@ class ExampleServiceStack(Stack):
         return database
 
     def _service(self, subnets: ec2.SubnetSelection) -> ecs.FargateService:
-        cluster = ecs.Cluster(self, "Cluster", vpc=self.vpc, container_insights_v2=ecs.ContainerInsights.ENHANCED)
+        cluster = ecs.Cluster(
+            self, "Cluster", vpc=self.vpc, container_insights_v2=ecs.ContainerInsights.ENHANCED
+        )
         self.repository = ecr.Repository(self, "AppRepository", image_scan_on_push=True)
         task = ecs.FargateTaskDefinition(self, "TaskDefinition", cpu=256, memory_limit_mib=512)
         assert self.database.secret is not None
@@ -222,7 +256,9 @@ class ExampleServiceStack(Stack):
             secrets={"DATABASE_SECRET": ecs.Secret.from_secrets_manager(self.database.secret)},
             logging=ecs.LogDrivers.aws_logs(
                 stream_prefix=CONTAINER_NAME,
-                log_group=logs.LogGroup(self, "AppLogGroup", retention=logs.RetentionDays.ONE_MONTH),
+                log_group=logs.LogGroup(
+                    self, "AppLogGroup", retention=logs.RetentionDays.ONE_MONTH
+                ),
             ),
         )
         Validations.of(task).acknowledge(
@@ -302,8 +338,14 @@ class ExampleServiceStack(Stack):
                     ],
                 ),
                 # A stage of its own: stages run strictly in order and a failed action stops the pipeline.
-                codepipeline.StageProps(stage_name="Migrate", actions=[
-                    self.workflow.pipeline_action() if self.workflow else self.hook.pipeline_action()]),
+                codepipeline.StageProps(
+                    stage_name="Migrate",
+                    actions=[
+                        self.workflow.pipeline_action()
+                        if self.workflow
+                        else self.hook.pipeline_action()
+                    ],
+                ),
                 codepipeline.StageProps(stage_name="Deploy", actions=[deploy]),
             ],
         )
@@ -324,7 +366,9 @@ class ExampleServiceStack(Stack):
             for action in ("GetObject*", "GetBucket*", "List*", "DeleteObject*", "Abort*")
         ]
         acknowledgments += [
-            Acknowledgment(id=f"AwsSolutions-IAM5[Resource::<{artifact_bucket}.Arn>/*]", reason=artifacts),
+            Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::<{artifact_bucket}.Arn>/*]", reason=artifacts
+            ),
             Acknowledgment(
                 id="AwsSolutions-IAM5[Resource::*]",
                 reason="Action roles: the Migrate action's lambda:ListFunctions (CodePipeline checks the "
@@ -336,10 +380,12 @@ class ExampleServiceStack(Stack):
         if self.workflow is not None:
             acknowledgments += self.workflow.pipeline_acknowledgments()
         else:
-            acknowledgments.append(Acknowledgment(
-                id=f"AwsSolutions-IAM5[Resource::<{self.resolve(self.hook.function.function_arn)['Fn::GetAtt'][0]}"
-                ".Arn>:*]",
-                reason="The Migrate action may invoke the migration function's versions and aliases "
-                "(ARN suffix :*): the same one function, no other.",
-            ))
+            acknowledgments.append(
+                Acknowledgment(
+                    id=f"AwsSolutions-IAM5[Resource::<{self.resolve(self.hook.function.function_arn)['Fn::GetAtt'][0]}"
+                    ".Arn>:*]",
+                    reason="The Migrate action may invoke the migration function's versions and aliases "
+                    "(ARN suffix :*): the same one function, no other.",
+                )
+            )
         Validations.of(pipeline).acknowledge(*acknowledgments)

@@ -54,13 +54,17 @@ def measure(root: Path) -> AssetSize:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     root = Path(__file__).resolve().parent.parent
     parser.add_argument("--python", default="3.12")
     parser.add_argument("--architecture", default="x86_64", choices=["x86_64", "arm64"])
     parser.add_argument("--alembic-ini", type=Path, default=root / "alembic.ini")
     parser.add_argument("--script-location", type=Path, default=root / "alembic")
-    parser.add_argument("--keep", type=Path, help="build into this directory instead of a temporary one")
+    parser.add_argument(
+        "--keep", type=Path, help="build into this directory instead of a temporary one"
+    )
     args = parser.parse_args(argv)
 
     target = LambdaPython(args.python, args.architecture)
@@ -80,11 +84,15 @@ def main(argv: list[str] | None = None) -> int:
             report = build_bundle(spec, out, log=lambda m: print(f"  {m}", file=sys.stderr))
             results[label] = (measure(out), report.bytecode_python)
 
-    print(f"\nAsset for python{target.version} {target.platform_tag} (CA bundle: {'yes' if ca else 'no'})")
+    print(
+        f"\nAsset for python{target.version} {target.platform_tag} (CA bundle: {'yes' if ca else 'no'})"
+    )
     print(f"{'variant':<24}{'files':>7}{'unzipped':>11}{'zipped':>9}{'of which .pyc':>15}")
     for label, (size, interpreter) in results.items():
         pyc = f"{size.bytecode / MB:.1f} MB" if interpreter else "none"
-        print(f"{label:<24}{size.files:>7}{size.unzipped / MB:>8.1f} MB{size.zipped / MB:>6.1f} MB{pyc:>15}")
+        print(
+            f"{label:<24}{size.files:>7}{size.unzipped / MB:>8.1f} MB{size.zipped / MB:>6.1f} MB{pyc:>15}"
+        )
     for label, (size, _) in results.items():
         top = ", ".join(f"{name} {bytes_ / MB:.1f}" for name, bytes_ in size.top)
         print(f"largest ({label}, MB unzipped): {top}")

@@ -34,8 +34,12 @@ def fit_result(data: dict[str, Any], limit: int) -> dict[str, Any]:
         ordered = _by_importance(findings)
         keep = _longest_prefix(out, "findings", ordered, limit)
         out["findings"] = ordered[:keep]
-        cut["findings"] = {"total": len(findings), "kept": keep,
-                           "refused": sum(1 for f in findings if f.get("refused")), OMITTED: len(findings) - keep}
+        cut["findings"] = {
+            "total": len(findings),
+            "kept": keep,
+            "refused": sum(1 for f in findings if f.get("refused")),
+            OMITTED: len(findings) - keep,
+        }
     for key in ("history", "log", "applied", "pending"):
         if encoded_length(out) <= limit:
             return out

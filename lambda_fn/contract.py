@@ -17,12 +17,12 @@ FUNCTION_ERROR = "MigrationFailed"
 
 
 class Status(StrEnum):
-    APPLIED = "applied"          # something changed (upgrade, downgrade or stamp)
-    UP_TO_DATE = "up_to_date"    # nothing to do: at (or past) the target
-    PENDING = "pending"          # read-only commands: revisions wait to be applied
-    OK = "ok"                    # read-only commands with nothing to judge (history, heads, sql)
-    SKIPPED = "skipped"          # SKIP_MIGRATIONS: the database was not touched
-    PARTIAL = "partial"          # a time-budgeted run stopped between revisions: `pending` is what remains
+    APPLIED = "applied"  # something changed (upgrade, downgrade or stamp)
+    UP_TO_DATE = "up_to_date"  # nothing to do: at (or past) the target
+    PENDING = "pending"  # read-only commands: revisions wait to be applied
+    OK = "ok"  # read-only commands with nothing to judge (history, heads, sql)
+    SKIPPED = "skipped"  # SKIP_MIGRATIONS: the database was not touched
+    PARTIAL = "partial"  # a time-budgeted run stopped between revisions: `pending` is what remains
     FAILED = "failed"
 
 
@@ -90,36 +90,38 @@ _CONFIGURATION_KINDS = frozenset(
 
 
 class ErrorWire(TypedDict, total=False):
-    kind: str        # an ErrorKind value
+    kind: str  # an ErrorKind value
     message: str
     revision: str | None
-    holder: str      # migration_locked only: the lock holder's application_name
+    holder: str  # migration_locked only: the lock holder's application_name
 
 
 class RevisionRunWire(TypedDict):
     revision: str
     description: str
-    direction: str   # upgrade | downgrade | stamp
+    direction: str  # upgrade | downgrade | stamp
     duration_ms: float
 
 
 class RehearsalWire(TypedDict, total=False):
     """rehearse: the copy, the policy, each revision's measurement and the verdict."""
 
-    copy: str              # host/dbname of the copy ("" when there was nothing to rehearse)
-    kind: str              # what the copy is (clone, restore, template, copy)
+    copy: str  # host/dbname of the copy ("" when there was nothing to rehearse)
+    kind: str  # what the copy is (clone, restore, template, copy)
     target_revision: str | None
     policy: dict[str, Any]
     within_policy: bool
     violations: list[str]
-    revisions: list[dict[str, Any]]  # one measurement per revision (statements, locks, row_locks, growth)
+    revisions: list[
+        dict[str, Any]
+    ]  # one measurement per revision (statements, locks, row_locks, growth)
 
 
 class ResultWire(TypedDict, total=False):
     """The result object as JSON. The first group is always present; the second only when it applies."""
 
     command: str
-    status: str      # a Status value
+    status: str  # a Status value
     target: str | None
     from_revision: str | None
     to_revision: str | None
@@ -128,7 +130,7 @@ class ResultWire(TypedDict, total=False):
     heads: list[str]
     lock_wait_ms: float
     duration_ms: float
-    database: str | None   # host/dbname, never credentials
+    database: str | None  # host/dbname, never credentials
     message: str
     run_id: int | None
     long_revision: str | None
@@ -161,22 +163,23 @@ def failed(result: Mapping[str, Any]) -> bool:
 
 # -- the migration workflow's answer: one summary of every database's run ------------------------------------
 
+
 class DatabaseRunWire(TypedDict, total=False):
     """One database's line in the summary (the workflow's Done / Failed state, compacted)."""
 
-    id: str | None         # the target's id, or its secret's ARN
-    status: str            # a Status value
+    id: str | None  # the target's id, or its secret's ARN
+    status: str  # a Status value
     from_revision: str | None
     to_revision: str | None
     applied_count: int
-    iterations: int        # invocations of the function for this database
+    iterations: int  # invocations of the function for this database
     snapshot: str | None
-    error: ErrorWire       # failed only
+    error: ErrorWire  # failed only
 
 
 class FailureWire(TypedDict):
     id: str
-    kind: str              # an ErrorKind value, or execution_failed when a database's execution left no result
+    kind: str  # an ErrorKind value, or execution_failed when a database's execution left no result
     message: str
 
 

@@ -31,7 +31,9 @@ class Deadline:
         self._end = None if seconds is None else time.monotonic() + seconds
 
     @classmethod
-    def for_invocation(cls, remaining: float | None, reply_seconds: float = DIRECT_REPLY_SECONDS) -> Deadline:
+    def for_invocation(
+        cls, remaining: float | None, reply_seconds: float = DIRECT_REPLY_SECONDS
+    ) -> Deadline:
         """The engine's deadline for an invocation with `remaining` seconds left (None: no Lambda clock) whose
         reply may take `reply_seconds`."""
         if remaining is None:

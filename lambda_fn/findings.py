@@ -28,24 +28,35 @@ class FindingClass(StrEnum):
 @dataclass(frozen=True)
 class Finding:
     revision: str
-    rule: str                      # a squawk rule name, or hook:<name> for the hook's own checks
-    category: FindingClass         # after the live judgement ("class" in JSON)
-    statement: str                 # the offending statement, whitespace collapsed, cut to STATEMENT_LIMIT
-    table: str | None              # the table it concerns, when one is named
-    fix: str                       # one line: how to write the safe form
-    message: str = ""              # what is wrong (squawk's message, or the hook's)
-    refused: bool = False          # True: this finding refuses the run under the policy
-    judged: str | None = None      # why the class was lowered (table created in this deploy, small table)
+    rule: str  # a squawk rule name, or hook:<name> for the hook's own checks
+    category: FindingClass  # after the live judgement ("class" in JSON)
+    statement: str  # the offending statement, whitespace collapsed, cut to STATEMENT_LIMIT
+    table: str | None  # the table it concerns, when one is named
+    fix: str  # one line: how to write the safe form
+    message: str = ""  # what is wrong (squawk's message, or the hook's)
+    refused: bool = False  # True: this finding refuses the run under the policy
+    judged: str | None = (
+        None  # why the class was lowered (table created in this deploy, small table)
+    )
     acknowledged: str | None = None  # the reason the revision gives for accepting it
-    rule_class: FindingClass | None = None  # the rule's class before the live judgement, when lowered
-    path: str | None = None        # the revision file
-    line: int | None = None        # 1-based line of the statement in the revision's rendered SQL
-    reason: str | None = None      # what PostgreSQL will do, and why the class was kept or lowered
+    rule_class: FindingClass | None = (
+        None  # the rule's class before the live judgement, when lowered
+    )
+    path: str | None = None  # the revision file
+    line: int | None = None  # 1-based line of the statement in the revision's rendered SQL
+    reason: str | None = None  # what PostgreSQL will do, and why the class was kept or lowered
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"revision": self.revision, "rule": self.rule, "class": self.category.value,
-                                "refused": self.refused, "table": self.table, "statement": self.statement,
-                                "fix": self.fix, "message": self.message}
+        data: dict[str, Any] = {
+            "revision": self.revision,
+            "rule": self.rule,
+            "class": self.category.value,
+            "refused": self.refused,
+            "table": self.table,
+            "statement": self.statement,
+            "fix": self.fix,
+            "message": self.message,
+        }
         for key in ("judged", "acknowledged", "rule_class", "path", "line", "reason"):
             value = getattr(self, key)
             if value is not None:
@@ -73,9 +84,11 @@ def refused(findings: Sequence[Finding] | None) -> list[Finding]:
 def counts(findings: Sequence[Finding] | None) -> str:
     """`2 refused, 1 acknowledged, 3 not refused` (only the non-zero parts); "" when there is nothing."""
     items = list(findings or ())
-    parts = [(sum(f.refused for f in items), "refused"),
-             (sum(f.acknowledged is not None for f in items), "acknowledged"),
-             (sum(not f.refused and f.acknowledged is None for f in items), "not refused")]
+    parts = [
+        (sum(f.refused for f in items), "refused"),
+        (sum(f.acknowledged is not None for f in items), "acknowledged"),
+        (sum(not f.refused and f.acknowledged is None for f in items), "not refused"),
+    ]
     return ", ".join(f"{n} {what}" for n, what in parts if n)
 
 

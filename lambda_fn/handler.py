@@ -36,20 +36,29 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     info = _info(context)
     correlation = source.correlation_id(event) or info.request_id or None
     logger.clear_state()
-    logger.append_keys(caller=source.CALLER, function_request_id=info.request_id, cold_start=_state["cold_start"])
+    logger.append_keys(
+        caller=source.CALLER, function_request_id=info.request_id, cold_start=_state["cold_start"]
+    )
     logger.set_correlation_id(correlation)
     _state["cold_start"] = False
 
     # the engine's deadline keeps back what this caller's reply may take (its bounded attempts)
-    execute = invocation.Invocation(source.CALLER, correlation, _remaining(context), reply_seconds=source.REPLY_SECONDS)
+    execute = invocation.Invocation(
+        source.CALLER, correlation, _remaining(context), reply_seconds=source.REPLY_SECONDS
+    )
     with telemetry.tracing.subsegment("## migrate") as annotate:
         annotate("caller", source.CALLER)
         outcome = _handle(source, event, execute, info)
         annotate("status", outcome.result.status.value)
     result = outcome.result
     (logger.info if result.ok and outcome.delivered else logger.error)(
-        "Invocation finished", extra={"status": result.status.value, "delivered": outcome.delivered,
-                                      "error_kind": result.error.kind.value if result.error else None})
+        "Invocation finished",
+        extra={
+            "status": result.status.value,
+            "delivered": outcome.delivered,
+            "error_kind": result.error.kind.value if result.error else None,
+        },
+    )
     telemetry.record(source.CALLER, result, delivered=outcome.delivered)
     telemetry.flush()
     if outcome.error is not None:
@@ -57,7 +66,9 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     return outcome.response
 
 
-def _handle(source: Source, event: Any, execute: invocation.Invocation, info: LambdaInfo) -> Outcome:
+def _handle(
+    source: Source, event: Any, execute: invocation.Invocation, info: LambdaInfo
+) -> Outcome:
     try:
         return source.handle(event, execute, info)
     except Exception as exc:  # noqa: BLE001 - sources are written to be total; this is the last guard
@@ -65,7 +76,9 @@ def _handle(source: Source, event: Any, execute: invocation.Invocation, info: La
         result = Result.internal("upgrade", exc)
         if source.CALLER == direct.CALLER:
             return direct.render(result)
-        return Outcome(result, {"status": result.status.value, "message": result.message}, delivered=False)
+        return Outcome(
+            result, {"status": result.status.value, "message": result.message}, delivered=False
+        )
 
 
 def _info(context: LambdaContext) -> LambdaInfo:
@@ -75,8 +88,12 @@ def _info(context: LambdaContext) -> LambdaInfo:
         return value if isinstance(value, str) else ""
 
     left = _remaining(context)()
-    return LambdaInfo(request_id=text("aws_request_id"), log_group=text("log_group_name"),
-                      log_stream=text("log_stream_name"), ends_at=None if left is None else time.monotonic() + left)
+    return LambdaInfo(
+        request_id=text("aws_request_id"),
+        log_group=text("log_group_name"),
+        log_stream=text("log_stream_name"),
+        ends_at=None if left is None else time.monotonic() + left,
+    )
 
 
 def _remaining(context: LambdaContext) -> Callable[[], float | None]:

@@ -53,8 +53,14 @@ def preload() -> None:
 class Invocation:
     """`Request -> Result` for one invocation; never raises."""
 
-    def __init__(self, caller: str, request_id: str | None, remaining: Callable[[], float | None], *,
-                 reply_seconds: float = DIRECT_REPLY_SECONDS) -> None:
+    def __init__(
+        self,
+        caller: str,
+        request_id: str | None,
+        remaining: Callable[[], float | None],
+        *,
+        reply_seconds: float = DIRECT_REPLY_SECONDS,
+    ) -> None:
         self.caller = caller
         self.request_id = request_id
         self.remaining = remaining
@@ -68,20 +74,39 @@ class Invocation:
             logger.error("Invalid function settings", extra={"error": exc.message})
             return Result.failure(command, exc, request.revision)
         try:
-            from lambda_fn.engine.execute import execute  # preloaded at init; here it only fails loudly
+            from lambda_fn.engine.execute import (
+                execute,
+            )  # preloaded at init; here it only fails loudly
         except Exception as exc:  # noqa: BLE001 - a broken bundle is reported like any failure
             logger.exception("The migration engine failed to import")
-            return Result.failure(command, HookError(
-                ErrorKind.INTERNAL, f"The migration engine could not be loaded ({type(exc).__name__}: "
-                f"{str(exc)[:300]}); the function's bundle is incomplete or built for another Python."))
+            return Result.failure(
+                command,
+                HookError(
+                    ErrorKind.INTERNAL,
+                    f"The migration engine could not be loaded ({type(exc).__name__}: "
+                    f"{str(exc)[:300]}); the function's bundle is incomplete or built for another Python.",
+                ),
+            )
         reader: SecretReader | None = None
         if settings.secret_id:
             try:
                 reader = secret_reader(settings.secret_source)
             except Exception as exc:  # noqa: BLE001 - e.g. no region configured
-                return Result.failure(command, HookError(
-                    ErrorKind.CONFIGURATION, f"Cannot create the Secrets Manager client ({type(exc).__name__}: "
-                    f"{str(exc)[:300]}); check AWS_REGION."))
+                return Result.failure(
+                    command,
+                    HookError(
+                        ErrorKind.CONFIGURATION,
+                        f"Cannot create the Secrets Manager client ({type(exc).__name__}: "
+                        f"{str(exc)[:300]}); check AWS_REGION.",
+                    ),
+                )
         deadline = Deadline.for_invocation(self.remaining(), self.reply_seconds)
-        return execute(request, settings, deadline=deadline, read_secret=reader,
-                       application_name=application_name(settings.application_name, self.caller, self.request_id))
+        return execute(
+            request,
+            settings,
+            deadline=deadline,
+            read_secret=reader,
+            application_name=application_name(
+                settings.application_name, self.caller, self.request_id
+            ),
+        )

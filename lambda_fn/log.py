@@ -12,7 +12,9 @@ import sys
 
 from aws_lambda_powertools import Logger
 
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "alembic-hook"), stream=sys.stderr)
+logger = Logger(
+    service=os.environ.get("POWERTOOLS_SERVICE_NAME", "alembic-hook"), stream=sys.stderr
+)
 
 
 def reenable() -> None:

@@ -36,7 +36,9 @@ class Command(StrEnum):
             return cls(str(raw).strip().lower())
         except ValueError:
             names = ", ".join(c.value for c in cls)
-            raise HookError(ErrorKind.BAD_REQUEST, f"Unknown command {raw!r}; use one of: {names}.") from None
+            raise HookError(
+                ErrorKind.BAD_REQUEST, f"Unknown command {raw!r}; use one of: {names}."
+            ) from None
 
 
 def is_heads(target: str | None) -> bool:
@@ -100,23 +102,37 @@ class Request:
 
     def validate(self) -> None:
         if (self.command is Command.REHEARSE) != (self.copy is not None):
-            raise HookError(ErrorKind.BAD_REQUEST, "rehearse runs on a copy and needs one (CLI: rehearse --on "
-                            'COPY_URL; Lambda: "copy": {"host": ..., "port": ..., "name": ..., "secret_arn": ...}); '
-                            "only rehearse takes a copy.")
-        if (self.partial or self.budget_seconds is not None) and self.command is not Command.UPGRADE:
-            raise HookError(ErrorKind.BAD_REQUEST, "A time-budgeted (partial) run applies to upgrade only.")
+            raise HookError(
+                ErrorKind.BAD_REQUEST,
+                "rehearse runs on a copy and needs one (CLI: rehearse --on "
+                'COPY_URL; Lambda: "copy": {"host": ..., "port": ..., "name": ..., "secret_arn": ...}); '
+                "only rehearse takes a copy.",
+            )
+        if (
+            self.partial or self.budget_seconds is not None
+        ) and self.command is not Command.UPGRADE:
+            raise HookError(
+                ErrorKind.BAD_REQUEST, "A time-budgeted (partial) run applies to upgrade only."
+            )
         if self.skip_lint is not None:
             if self.command is not Command.UPGRADE:
-                raise HookError(ErrorKind.BAD_REQUEST, "Skipping the safety gate applies to upgrade only.")
+                raise HookError(
+                    ErrorKind.BAD_REQUEST, "Skipping the safety gate applies to upgrade only."
+                )
             if not self.skip_lint.strip():
-                raise HookError(ErrorKind.BAD_REQUEST, "Skipping the safety gate needs a reason (it is logged and "
-                                "kept in the result).")
+                raise HookError(
+                    ErrorKind.BAD_REQUEST,
+                    "Skipping the safety gate needs a reason (it is logged and "
+                    "kept in the result).",
+                )
             if not self.skip_lint_confirmed:
-                raise HookError(ErrorKind.CONFIRMATION_REQUIRED,
-                                "Upgrading without the safety gate is refused without explicit confirmation "
-                                f"(CLI: --no-lint REASON --confirm-no-lint; Lambda: \"no_lint\": \"<reason>\", "
-                                f"\"confirm\": \"{SKIP_LINT_CONFIRMATION}\"). Prefer acknowledging the finding in "
-                                "the revision file: the reason then travels with the migration.")
+                raise HookError(
+                    ErrorKind.CONFIRMATION_REQUIRED,
+                    "Upgrading without the safety gate is refused without explicit confirmation "
+                    f'(CLI: --no-lint REASON --confirm-no-lint; Lambda: "no_lint": "<reason>", '
+                    f'"confirm": "{SKIP_LINT_CONFIRMATION}"). Prefer acknowledging the finding in '
+                    "the revision file: the reason then travels with the migration.",
+                )
         if self.command.destructive and not self.revision:
             raise HookError(
                 ErrorKind.BAD_REQUEST,
@@ -127,5 +143,5 @@ class Request:
                 ErrorKind.CONFIRMATION_REQUIRED,
                 f"{self.command} {self.revision} changes the schema or its recorded revision and is refused "
                 f"without explicit confirmation. Review `sql`/`history` first, then confirm "
-                f"(CLI: --yes; Lambda: \"confirm\": \"{self.command}\").",
+                f'(CLI: --yes; Lambda: "confirm": "{self.command}").',
             )

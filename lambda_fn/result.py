@@ -43,7 +43,9 @@ class ErrorInfo:
 
     @classmethod
     def of(cls, error: HookError) -> ErrorInfo:
-        return cls(kind=error.kind, message=error.message, revision=error.revision, holder=error.holder)
+        return cls(
+            kind=error.kind, message=error.message, revision=error.revision, holder=error.holder
+        )
 
 
 @dataclass
@@ -64,13 +66,23 @@ class Result:
     history: list[dict[str, Any]] | None = None
     sql: str | None = None
     run_id: int | None = None  # the ledger's run row
-    long_revision: str | None = None  # partial: the next revision is declared long (alembic_hook_long = True)
+    long_revision: str | None = (
+        None  # partial: the next revision is declared long (alembic_hook_long = True)
+    )
     snapshot: str | None = None  # the snapshot a workflow took before this run
     log: list[dict[str, Any]] | None = None  # the ledger, newest first (log)
-    env: dict[str, Any] | None = None  # how env.py reaches the database and its version table (check)
-    findings: list[Finding] | None = None  # the safety gate's findings on the pending revisions (None: not run)
-    lint_skipped: str | None = None  # the reason given for running without the safety gate (confirmed escape)
-    rehearsal: dict[str, Any] | None = None  # rehearse: the copy, the policy, each revision's measurement, verdict
+    env: dict[str, Any] | None = (
+        None  # how env.py reaches the database and its version table (check)
+    )
+    findings: list[Finding] | None = (
+        None  # the safety gate's findings on the pending revisions (None: not run)
+    )
+    lint_skipped: str | None = (
+        None  # the reason given for running without the safety gate (confirmed escape)
+    )
+    rehearsal: dict[str, Any] | None = (
+        None  # rehearse: the copy, the policy, each revision's measurement, verdict
+    )
 
     @classmethod
     def failure(cls, command: str, error: HookError, target: str | None = None) -> Result:
@@ -82,8 +94,14 @@ class Result:
     @classmethod
     def internal(cls, command: str, exc: BaseException) -> Result:
         """A bug in the function: say so without echoing anything that may carry event data."""
-        return cls.failure(command, HookError(ErrorKind.INTERNAL, f"Unexpected {type(exc).__name__} in the "
-                                              "function; this is a bug in the hook and its log holds the traceback."))
+        return cls.failure(
+            command,
+            HookError(
+                ErrorKind.INTERNAL,
+                f"Unexpected {type(exc).__name__} in the "
+                "function; this is a bug in the hook and its log holds the traceback.",
+            ),
+        )
 
     def fail(self, error: HookError) -> None:
         """Mark a run failed, keeping what it learned on the way (revisions applied, where it stopped)."""
@@ -99,7 +117,16 @@ class Result:
         data = asdict(self)
         if self.findings is not None:
             data["findings"] = [f.to_dict() for f in self.findings]
-        for key in ("history", "sql", "error", "env", "findings", "lint_skipped", "log", "rehearsal"):
+        for key in (
+            "history",
+            "sql",
+            "error",
+            "env",
+            "findings",
+            "lint_skipped",
+            "log",
+            "rehearsal",
+        ):
             if data[key] is None:
                 del data[key]
         if data.get("error") and data["error"]["holder"] is None:

@@ -80,7 +80,11 @@ class Settings:
         unknown = sorted(set(values) - known)
         if unknown:
             raise TypeError(f"not a setting: {', '.join(unknown)}")
-        return {by_field[name].name: _render(value) for name, value in values.items() if value is not None}
+        return {
+            by_field[name].name: _render(value)
+            for name, value in values.items()
+            if value is not None
+        }
 
 
 def _render(value: object) -> str:
@@ -110,7 +114,9 @@ def _seconds(name: str, raw: str) -> float:
     except ValueError:
         value = -1.0
     if value < 0:
-        raise HookError(ErrorKind.CONFIGURATION, f"{name}={raw!r} must be a non-negative number of seconds.")
+        raise HookError(
+            ErrorKind.CONFIGURATION, f"{name}={raw!r} must be a non-negative number of seconds."
+        )
     return value
 
 
@@ -131,17 +137,23 @@ def parse_port(name: str, raw: str) -> int:
 def _secret_source(name: str, raw: str) -> str:
     source = raw.lower()
     if source not in SECRET_SOURCES:
-        raise HookError(ErrorKind.CONFIGURATION, f"{name}={raw!r} is not one of {', '.join(SECRET_SOURCES)}; "
-                        "sdk (the default) reads it with boto3, extension through the AWS Parameters and Secrets "
-                        "Lambda Extension's layer.")
+        raise HookError(
+            ErrorKind.CONFIGURATION,
+            f"{name}={raw!r} is not one of {', '.join(SECRET_SOURCES)}; "
+            "sdk (the default) reads it with boto3, extension through the AWS Parameters and Secrets "
+            "Lambda Extension's layer.",
+        )
     return source
 
 
 def parse_sslmode(name: str, raw: str) -> str:
     mode = raw.lower()
     if mode not in SSL_MODES:
-        raise HookError(ErrorKind.CONFIGURATION, f"{name}={mode!r} is not one of {', '.join(SSL_MODES)}; "
-                        "use verify-full (the default) with DB_SSLROOTCERT pointing at the CA bundle.")
+        raise HookError(
+            ErrorKind.CONFIGURATION,
+            f"{name}={mode!r} is not one of {', '.join(SSL_MODES)}; "
+            "use verify-full (the default) with DB_SSLROOTCERT pointing at the CA bundle.",
+        )
     return mode
 
 

@@ -39,7 +39,9 @@ def record(caller: str, result: Result, *, delivered: bool) -> None:
     try:
         metrics.add_dimension(name="caller", value=caller)
         metrics.add_metric(name="Invocations", unit=MetricUnit.Count, value=1)
-        metrics.add_metric(name="RevisionsApplied", unit=MetricUnit.Count, value=len(result.applied))
+        metrics.add_metric(
+            name="RevisionsApplied", unit=MetricUnit.Count, value=len(result.applied)
+        )
         metrics.add_metric(name="Duration", unit=MetricUnit.Milliseconds, value=result.duration_ms)
         metrics.add_metric(name="LockWait", unit=MetricUnit.Milliseconds, value=result.lock_wait_ms)
         # zeros too, so an alarm on the sum sees "no failures" rather than "no data"
@@ -64,9 +66,11 @@ def flush() -> None:
 
 def tracing_wanted(env: dict[str, str] | None = None) -> bool:
     env = dict(os.environ) if env is None else env
-    return (bool(env.get("AWS_LAMBDA_FUNCTION_NAME"))
-            and env.get("POWERTOOLS_TRACE_DISABLED", "").strip().lower() not in TRUE_WORDS
-            and importlib.util.find_spec("aws_xray_sdk") is not None)
+    return (
+        bool(env.get("AWS_LAMBDA_FUNCTION_NAME"))
+        and env.get("POWERTOOLS_TRACE_DISABLED", "").strip().lower() not in TRUE_WORDS
+        and importlib.util.find_spec("aws_xray_sdk") is not None
+    )
 
 
 class Tracing:
@@ -83,7 +87,9 @@ class Tracing:
                 # would put the presigned ResponseURL in traces.
                 self.tracer = Tracer(service=SERVICE, disabled=False, patch_modules=["botocore"])
             except Exception:  # noqa: BLE001 - no tracing is better than no function
-                logger.exception("Tracing is wanted but the Tracer could not start; continuing without it")
+                logger.exception(
+                    "Tracing is wanted but the Tracer could not start; continuing without it"
+                )
 
     @contextmanager
     def subsegment(self, name: str) -> Iterator[Annotate]:
@@ -97,7 +103,11 @@ class Tracing:
                 logger.warning("Could not open a trace subsegment", exc_info=True)
                 sub = None
             # the X-Ray SDK yields None when it has no segment (AWS_XRAY_CONTEXT_MISSING=IGNORE_ERROR)
-            yield _ignore if sub is None else (lambda key, value: _quiet(sub.put_annotation, key, value))
+            yield (
+                _ignore
+                if sub is None
+                else (lambda key, value: _quiet(sub.put_annotation, key, value))
+            )
 
 
 def _ignore(key: str, value: str) -> None:

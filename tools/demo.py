@@ -25,11 +25,19 @@ def main() -> int:
         _create(pg.url(), "finops")
         url = pg.url("finops", sslmode="disable")
         shown = url.replace(url.split("//", 1)[1].split("@", 1)[0], "postgres:***")
-        print(f"== PostgreSQL {pg.bindir.parent.name} on 127.0.0.1:{pg.port}; DATABASE_URL={shown}\n", flush=True)
+        print(
+            f"== PostgreSQL {pg.bindir.parent.name} on 127.0.0.1:{pg.port}; DATABASE_URL={shown}\n",
+            flush=True,
+        )
         env = {**os.environ, "DATABASE_URL": url, "ALEMBIC_CONFIG": str(REPO / "alembic.ini")}
-        steps = [("will a deploy migrate this database?", ["check"]), ("status before", ["status"]),
-                 ("migrate to head", ["upgrade"]), ("status after", ["status"]),
-                 ("run again: already at head", ["upgrade"]), ("the ledger", ["log"])]
+        steps = [
+            ("will a deploy migrate this database?", ["check"]),
+            ("status before", ["status"]),
+            ("migrate to head", ["upgrade"]),
+            ("status after", ["status"]),
+            ("run again: already at head", ["upgrade"]),
+            ("the ledger", ["log"]),
+        ]
         for title, args in steps:
             print(f"== {title}\n$ alembic-hook {' '.join(args)}", flush=True)
             code = subprocess.run([CLI, *args], env=env, check=False).returncode
@@ -46,7 +54,9 @@ def _create(admin_url: str, name: str) -> None:
     from sqlalchemy.engine import make_url
 
     u = make_url(admin_url)
-    conn = pg8000.native.Connection(u.username or "postgres", password=u.password, host=u.host, port=u.port)
+    conn = pg8000.native.Connection(
+        u.username or "postgres", password=u.password, host=u.host, port=u.port
+    )
     try:
         conn.run(f"CREATE DATABASE {name}")
     finally:

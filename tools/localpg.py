@@ -18,7 +18,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 SUPERUSER = "postgres"
-SUPERUSER_PASSWORD = "local-Sup3r;pass%word"  # awkward characters on purpose: proves quoting everywhere
+SUPERUSER_PASSWORD = (
+    "local-Sup3r;pass%word"  # awkward characters on purpose: proves quoting everywhere
+)
 
 
 def find_bindir(require_tls: bool = False) -> Path:
@@ -28,7 +30,9 @@ def find_bindir(require_tls: bool = False) -> Path:
         candidates.append(Path(env))
     for pg_config in (shutil.which("pg_config"),):
         if pg_config:
-            out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=False)
+            out = subprocess.run(
+                [pg_config, "--bindir"], capture_output=True, text=True, check=False
+            )
             candidates.append(Path(out.stdout.strip()))
     candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
     if not require_tls:
@@ -42,7 +46,11 @@ def find_bindir(require_tls: bool = False) -> Path:
         has_server = (bindir / "postgres").exists() and (bindir / "initdb").exists()
         if has_server and (not require_tls or _has_ssl(bindir)):
             return bindir
-    wanted = "PostgreSQL server binaries built with OpenSSL" if require_tls else "PostgreSQL server binaries"
+    wanted = (
+        "PostgreSQL server binaries built with OpenSSL"
+        if require_tls
+        else "PostgreSQL server binaries"
+    )
     raise RuntimeError(
         f"No {wanted} found (looked in {', '.join(map(str, candidates)) or 'nothing'}). "
         "Install the 'postgresql' Debian package or set PG_BINDIR."
@@ -50,7 +58,9 @@ def find_bindir(require_tls: bool = False) -> Path:
 
 
 def _has_ssl(bindir: Path) -> bool:
-    out = subprocess.run(["ldd", str(bindir / "postgres")], capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        ["ldd", str(bindir / "postgres")], capture_output=True, text=True, check=False
+    )
     return "libssl" in out.stdout
 
 
@@ -76,18 +86,63 @@ def make_tls_files(directory: Path, server_names: tuple[str, ...] = ("localhost"
         subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=directory)
 
     for name in ("ca", "other-ca"):
-        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN=alembic-hook test {name}",
-                "-keyout", f"{name}.key", "-out", f"{name}.crt",
-                "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={server_names[0]}",
-            "-keyout", "server.key", "-out", "server.csr")
+        openssl(
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            f"/CN=alembic-hook test {name}",
+            "-keyout",
+            f"{name}.key",
+            "-out",
+            f"{name}.crt",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        )
+    openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        f"/CN={server_names[0]}",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    )
     san = ",".join(f"DNS:{n}" for n in server_names)
     (directory / "server.ext").write_text(f"subjectAltName={san}\nextendedKeyUsage=serverAuth\n")
-    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-            "-days", "2", "-out", "server.crt", "-extfile", "server.ext")
+    openssl(
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-out",
+        "server.crt",
+        "-extfile",
+        "server.ext",
+    )
     os.chmod(directory / "server.key", 0o600)
-    return TlsFiles(directory / "ca.crt", directory / "server.crt", directory / "server.key",
-                    directory / "other-ca.crt")
+    return TlsFiles(
+        directory / "ca.crt",
+        directory / "server.crt",
+        directory / "server.key",
+        directory / "other-ca.crt",
+    )
 
 
 @dataclass
@@ -105,11 +160,19 @@ class LocalPostgres:
     def datadir(self) -> Path:
         return self.root / "data"
 
-    def url(self, database: str = "postgres", user: str = SUPERUSER, password: str = SUPERUSER_PASSWORD,
-            host: str | None = None, **query: str) -> str:
+    def url(
+        self,
+        database: str = "postgres",
+        user: str = SUPERUSER,
+        password: str = SUPERUSER_PASSWORD,
+        host: str | None = None,
+        **query: str,
+    ) -> str:
         q = "&".join(f"{k}={quote(v, safe='')}" for k, v in query.items())
-        return (f"postgresql://{quote(user, safe='')}:{quote(password, safe='')}@{host or self.host}:{self.port}"
-                f"/{database}" + (f"?{q}" if q else ""))
+        return (
+            f"postgresql://{quote(user, safe='')}:{quote(password, safe='')}@{host or self.host}:{self.port}"
+            f"/{database}" + (f"?{q}" if q else "")
+        )
 
     def _cmd(self, *args: str) -> list[str]:
         return ["runuser", "-u", self.run_as, "--", *args] if self.run_as else list(args)
@@ -124,15 +187,31 @@ class LocalPostgres:
         pwfile.write_text(SUPERUSER_PASSWORD + "\n")
         if self.run_as:
             shutil.chown(pwfile, self.run_as)
-        subprocess.run(self._cmd(str(self.bindir / "initdb"), "-D", str(self.datadir), "-U", SUPERUSER,
-                                 "--pwfile", str(pwfile), "--auth=scram-sha-256", "-E", "UTF8", "--no-sync"),
-                       check=True, capture_output=True)
+        subprocess.run(
+            self._cmd(
+                str(self.bindir / "initdb"),
+                "-D",
+                str(self.datadir),
+                "-U",
+                SUPERUSER,
+                "--pwfile",
+                str(pwfile),
+                "--auth=scram-sha-256",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ),
+            check=True,
+            capture_output=True,
+        )
         pwfile.unlink()
         conf = [
             f"port = {self.port}",
             f"listen_addresses = '{self.host}'",
             f"unix_socket_directories = '{self.datadir}'",
-            "fsync = off", "synchronous_commit = off", "full_page_writes = off",
+            "fsync = off",
+            "synchronous_commit = off",
+            "full_page_writes = off",
             "max_connections = 200",
         ]
         if self.tls:
@@ -143,20 +222,48 @@ class LocalPostgres:
                 os.chmod(dst, 0o600)
                 if self.run_as:
                     shutil.chown(dst, self.run_as)
-            conf += ["ssl = on", f"ssl_cert_file = '{self.tls.server_cert.name}'",
-                     f"ssl_key_file = '{self.tls.server_key.name}'"]
+            conf += [
+                "ssl = on",
+                f"ssl_cert_file = '{self.tls.server_cert.name}'",
+                f"ssl_key_file = '{self.tls.server_key.name}'",
+            ]
         with open(self.datadir / "postgresql.conf", "a") as f:
             f.write("\n".join(conf) + "\n")
-        subprocess.run(self._cmd(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-l",
-                                 str(self.root / "server.log"), "-w", "-t", "60", "start"),
-                       check=True, capture_output=True)
+        subprocess.run(
+            self._cmd(
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(self.datadir),
+                "-l",
+                str(self.root / "server.log"),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ),
+            check=True,
+            capture_output=True,
+        )
         return self
 
     def stop(self) -> None:
         if (self.datadir / "postmaster.pid").exists():
-            subprocess.run(self._cmd(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate",
-                                     "-w", "stop"), check=False, capture_output=True)
-        shutil.rmtree(self.root.parent if self.root.name == "cluster" else self.root, ignore_errors=True)
+            subprocess.run(
+                self._cmd(
+                    str(self.bindir / "pg_ctl"),
+                    "-D",
+                    str(self.datadir),
+                    "-m",
+                    "immediate",
+                    "-w",
+                    "stop",
+                ),
+                check=False,
+                capture_output=True,
+            )
+        shutil.rmtree(
+            self.root.parent if self.root.name == "cluster" else self.root, ignore_errors=True
+        )
 
     def __enter__(self) -> LocalPostgres:
         return self.start()
@@ -172,7 +279,9 @@ def _unprivileged_user() -> str:
             return name
         except KeyError:
             continue
-    subprocess.run(["useradd", "--system", "--no-create-home", "pgserver"], check=True, capture_output=True)
+    subprocess.run(
+        ["useradd", "--system", "--no-create-home", "pgserver"], check=True, capture_output=True
+    )
     return "pgserver"
 
 

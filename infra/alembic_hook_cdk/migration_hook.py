@@ -29,8 +29,19 @@ from constructs import Construct, IConstruct
 
 from alembic_hook_cdk.bundling import LambdaPython
 from alembic_hook_cdk.hook import iam, network, triggers
-from alembic_hook_cdk.hook.function import HANDLER, acknowledge_runtime, bundle_spec, function_code, migration_function
-from alembic_hook_cdk.hook.props import LAMBDA_MAX_TIMEOUT, MigrationHookProps, resolve_paths, validate
+from alembic_hook_cdk.hook.function import (
+    HANDLER,
+    acknowledge_runtime,
+    bundle_spec,
+    function_code,
+    migration_function,
+)
+from alembic_hook_cdk.hook.props import (
+    LAMBDA_MAX_TIMEOUT,
+    MigrationHookProps,
+    resolve_paths,
+    validate,
+)
 from alembic_hook_cdk.hook.triggers import RESOURCE_TYPE, SERVICE_TIMEOUT_SLACK
 
 __all__ = [
@@ -113,7 +124,9 @@ class MigrationHook(Construct):
             run_order=run_order,
         )
 
-    def run_on_deploy(self, *, target_revision: str = "head", after: Sequence[IConstruct] = ()) -> CustomResource:
+    def run_on_deploy(
+        self, *, target_revision: str = "head", after: Sequence[IConstruct] = ()
+    ) -> CustomResource:
         """A custom resource that migrates during ``cdk deploy``. CloudFormation sends it an Update only when
         its properties change, i.e. when the migrations (fingerprint) or the target revision do.
 
@@ -143,7 +156,13 @@ class MigrationHook(Construct):
         # path (egress rules are children of the group, the database ingress is ours) and its endpoints.
         # The function construct brings its EventInvokeConfig: no run may start while Lambda's default of two
         # async retries still applies.
-        for dependency in (*after, self.function, self.security_group, self.database_ingress, *self.endpoints):
+        for dependency in (
+            *after,
+            self.function,
+            self.security_group,
+            self.database_ingress,
+            *self.endpoints,
+        ):
             resource.node.add_dependency(dependency)
         self._migrations_run = resource
         return resource

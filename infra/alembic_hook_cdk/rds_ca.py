@@ -108,7 +108,11 @@ def _read_npm_bundle(project_dir: Path) -> str:
     if node is None:
         raise CaBundleError("node is not on PATH (the CDK needs it too)")
     done = subprocess.run(
-        [node, "-e", _NODE_SCRIPT, str(package_dir)], capture_output=True, text=True, check=False, timeout=60
+        [node, "-e", _NODE_SCRIPT, str(package_dir)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
     )
     if done.returncode != 0:
         raise CaBundleError(f"reading {_NPM_PACKAGE} failed: {done.stderr.strip()[-500:]}")
@@ -129,11 +133,15 @@ def validate_rds_bundle(pem: str, *, source: str) -> int:
     # get_ca_certs() decodes every loaded CA certificate (stdlib only: no cryptography at synth time).
     loaded = context.get_ca_certs()
     if len(loaded) != len(blocks):
-        raise CaBundleError(f"{source}: {len(blocks)} PEM blocks but {len(loaded)} CA certificates loaded")
+        raise CaBundleError(
+            f"{source}: {len(blocks)} PEM blocks but {len(loaded)} CA certificates loaded"
+        )
     for cert in loaded:
         # subject: a tuple of relative distinguished names, each a tuple of (attribute, value) pairs
         rdns = cast(tuple[tuple[tuple[str, str], ...], ...], cert["subject"])
         subject = {key: value for rdn in rdns for key, value in rdn}
         if subject.get("organizationalUnitName") != "Amazon RDS":
-            raise CaBundleError(f"{source}: certificate {subject.get('commonName')!r} is not an Amazon RDS CA")
+            raise CaBundleError(
+                f"{source}: certificate {subject.get('commonName')!r} is not an Amazon RDS CA"
+            )
     return len(blocks)

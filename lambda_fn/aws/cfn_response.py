@@ -19,13 +19,15 @@ from collections.abc import Callable
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-MAX_BODY = 4096           # CloudFormation rejects larger responses
+MAX_BODY = 4096  # CloudFormation rejects larger responses
 ECHOED = ("StackId", "RequestId", "LogicalResourceId")
-DATA_CUT = 64             # each Data value, when the body does not fit with them whole
-ID_CUT = 256              # each echoed id, when it does not fit even so
+DATA_CUT = 64  # each Data value, when the body does not fit with them whole
+ID_CUT = 256  # each echoed id, when it does not fit even so
 PUT_ATTEMPTS = 3
-PUT_TIMEOUT = 3.0         # seconds per socket operation: S3 answers in milliseconds when it is reachable at all
-PUT_BACKOFF = 0.5         # seconds before the second attempt (then twice that)
+PUT_TIMEOUT = (
+    3.0  # seconds per socket operation: S3 answers in milliseconds when it is reachable at all
+)
+PUT_BACKOFF = 0.5  # seconds before the second attempt (then twice that)
 
 
 class Log(Protocol):
@@ -76,8 +78,14 @@ def _unbounded(wanted: float) -> float | None:
     return wanted
 
 
-def put(url: str, body: bytes, *, log: Log, attempt_bound: Callable[[float], float | None] = _unbounded,
-        time_left: Callable[[], float] = lambda: math.inf) -> bool:
+def put(
+    url: str,
+    body: bytes,
+    *,
+    log: Log,
+    attempt_bound: Callable[[float], float | None] = _unbounded,
+    time_left: Callable[[], float] = lambda: math.inf,
+) -> bool:
     """PUT with short timeouts and a few attempts. ``attempt_bound(wanted)``: one attempt's timeout, cut to
     the time left (None: too late to try); ``time_left()``: seconds the backoff may still take."""
     host = urlsplit(url).hostname if url.startswith(("http://", "https://")) else None
@@ -87,29 +95,49 @@ def put(url: str, body: bytes, *, log: Log, attempt_bound: Callable[[float], flo
     for attempt in range(1, PUT_ATTEMPTS + 1):
         timeout = attempt_bound(PUT_TIMEOUT)
         if timeout is None:
-            log.error("No time left in the invocation for another attempt at the custom resource response",
-                      extra={"attempt": attempt, "response_host": host})
+            log.error(
+                "No time left in the invocation for another attempt at the custom resource response",
+                extra={"attempt": attempt, "response_host": host},
+            )
             break
         # content-type "" : the presigned URL was signed without one
-        request = urllib.request.Request(url, data=body, method="PUT",  # noqa: S310 - http(s) checked above
-                                         headers={"Content-Type": "", "Content-Length": str(len(body))})
+        request = urllib.request.Request(  # noqa: S310 - http(s) checked above
+            url,
+            data=body,
+            method="PUT",
+            headers={"Content-Type": "", "Content-Length": str(len(body))},
+        )
         try:
             with urllib.request.urlopen(request, timeout=timeout) as reply:  # noqa: S310 - http(s) checked
-                log.info("Sent the custom resource response", extra={"http_status": reply.status,
-                                                                      "response_host": host})
+                log.info(
+                    "Sent the custom resource response",
+                    extra={"http_status": reply.status, "response_host": host},
+                )
                 return True
         except urllib.error.HTTPError as exc:
             final = exc.code < 500
             error = f"HTTP {exc.code}"
-        except (OSError, ValueError) as exc:  # URLError, timeouts, refused connections, malformed URLs
+        except (
+            OSError,
+            ValueError,
+        ) as exc:  # URLError, timeouts, refused connections, malformed URLs
             final = isinstance(exc, ValueError)
-            error = type(exc).__name__ + (f": {exc.reason}" if isinstance(exc, urllib.error.URLError) else "")
-        log.warning("Could not send the custom resource response",
-                    extra={"attempt": attempt, "error": error[:300], "response_host": host})
+            error = type(exc).__name__ + (
+                f": {exc.reason}" if isinstance(exc, urllib.error.URLError) else ""
+            )
+        log.warning(
+            "Could not send the custom resource response",
+            extra={"attempt": attempt, "error": error[:300], "response_host": host},
+        )
         if final:
             break
         if attempt < PUT_ATTEMPTS:
-            time.sleep(min(PUT_BACKOFF * attempt, max(0.0, time_left())))  # backoff, not synchronisation
-    log.error("Gave up sending the custom resource response; the stack waits for the resource's "
-              "ServiceTimeout. Check the VPC reaches S3 (gateway endpoint or NAT).", extra={"response_host": host})
+            time.sleep(
+                min(PUT_BACKOFF * attempt, max(0.0, time_left()))
+            )  # backoff, not synchronisation
+    log.error(
+        "Gave up sending the custom resource response; the stack waits for the resource's "
+        "ServiceTimeout. Check the VPC reaches S3 (gateway endpoint or NAT).",
+        extra={"response_host": host},
+    )
     return False

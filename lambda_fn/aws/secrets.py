@@ -46,18 +46,27 @@ def powertools_secret_reader() -> SecretReader:
         try:
             value = provider.get(secret_id, force_fetch=force)
         except Exception as exc:  # noqa: BLE001 - GetParameterError wraps every botocore failure
-            raise HookError(ErrorKind.SECRET, f"Could not read the {secret_id} secret: {_aws_reason(exc)}. "
-                            "Check the secret exists, the function's role may read it, and the VPC reaches "
-                            "Secrets Manager (NAT or an interface endpoint).") from None
+            raise HookError(
+                ErrorKind.SECRET,
+                f"Could not read the {secret_id} secret: {_aws_reason(exc)}. "
+                "Check the secret exists, the function's role may read it, and the VPC reaches "
+                "Secrets Manager (NAT or an interface endpoint).",
+            ) from None
         if not isinstance(value, str):
-            raise HookError(ErrorKind.SECRET, f"The secret {secret_id} holds binary data, not JSON text.")
+            raise HookError(
+                ErrorKind.SECRET, f"The secret {secret_id} holds binary data, not JSON text."
+            )
         return value
 
     return read
 
 
-def extension_secret_reader(env: Mapping[str, str] | None = None, *, timeout: float = EXTENSION_TIMEOUT,
-                            sdk: Callable[[], SecretReader] = powertools_secret_reader) -> SecretReader:
+def extension_secret_reader(
+    env: Mapping[str, str] | None = None,
+    *,
+    timeout: float = EXTENSION_TIMEOUT,
+    sdk: Callable[[], SecretReader] = powertools_secret_reader,
+) -> SecretReader:
     """A reader that asks the extension on localhost; `sdk` makes the reader for forced re-reads (created on
     the first one: boto3 is imported only then)."""
     env = os.environ if env is None else env
@@ -83,9 +92,12 @@ def _sdk_reader(sdk: Callable[[], SecretReader], secret_id: str) -> SecretReader
     try:
         return sdk()
     except Exception as exc:  # noqa: BLE001 - e.g. no region configured
-        raise HookError(ErrorKind.SECRET, f"Could not create the Secrets Manager client to re-read the "
-                        f"{secret_id} secret after the database refused its password ({type(exc).__name__}: "
-                        f"{str(exc)[:300]}); check AWS_REGION.") from None
+        raise HookError(
+            ErrorKind.SECRET,
+            f"Could not create the Secrets Manager client to re-read the "
+            f"{secret_id} secret after the database refused its password ({type(exc).__name__}: "
+            f"{str(exc)[:300]}); check AWS_REGION.",
+        ) from None
 
 
 def _from_extension(secret_id: str, env: Mapping[str, str], timeout: float) -> str:
@@ -93,35 +105,56 @@ def _from_extension(secret_id: str, env: Mapping[str, str], timeout: float) -> s
     token = env.get("AWS_SESSION_TOKEN", "")
     where = f"the Parameters and Secrets extension (localhost:{port})"
     if not token:
-        raise HookError(ErrorKind.SECRET, f"Cannot ask {where} for the {secret_id} secret: AWS_SESSION_TOKEN is "
-                        f"not set (Lambda sets it, and the extension requires it); {_USE_SDK}.")
+        raise HookError(
+            ErrorKind.SECRET,
+            f"Cannot ask {where} for the {secret_id} secret: AWS_SESSION_TOKEN is "
+            f"not set (Lambda sets it, and the extension requires it); {_USE_SDK}.",
+        )
     conn = http.client.HTTPConnection(EXTENSION_HOST, port, timeout=timeout)
     try:
-        conn.request("GET", f"/secretsmanager/get?secretId={quote(secret_id, safe='')}",
-                     headers={EXTENSION_AUTH_HEADER: token})
+        conn.request(
+            "GET",
+            f"/secretsmanager/get?secretId={quote(secret_id, safe='')}",
+            headers={EXTENSION_AUTH_HEADER: token},
+        )
         response = conn.getresponse()
         status, body = response.status, response.read()
     except TimeoutError:
-        raise HookError(ErrorKind.SECRET, f"No answer from {where} for the {secret_id} secret within "
-                        f"{timeout:g} s. Check the VPC reaches Secrets Manager (NAT or an interface endpoint), "
-                        f"or {_USE_SDK}.") from None
+        raise HookError(
+            ErrorKind.SECRET,
+            f"No answer from {where} for the {secret_id} secret within "
+            f"{timeout:g} s. Check the VPC reaches Secrets Manager (NAT or an interface endpoint), "
+            f"or {_USE_SDK}.",
+        ) from None
     except ConnectionRefusedError:
-        raise HookError(ErrorKind.SECRET, f"Nothing listens at localhost:{port} for the {secret_id} secret: add the "
-                        "AWS Parameters and Secrets Lambda Extension layer to the function (the construct's "
-                        f"secrets_extension=True does), or {_USE_SDK}.") from None
+        raise HookError(
+            ErrorKind.SECRET,
+            f"Nothing listens at localhost:{port} for the {secret_id} secret: add the "
+            "AWS Parameters and Secrets Lambda Extension layer to the function (the construct's "
+            f"secrets_extension=True does), or {_USE_SDK}.",
+        ) from None
     except (OSError, http.client.HTTPException) as exc:
-        raise HookError(ErrorKind.SECRET, f"Could not read the {secret_id} secret from {where}: "
-                        f"{type(exc).__name__}: {str(exc)[:200]}; {_USE_SDK}.") from None
+        raise HookError(
+            ErrorKind.SECRET,
+            f"Could not read the {secret_id} secret from {where}: "
+            f"{type(exc).__name__}: {str(exc)[:200]}; {_USE_SDK}.",
+        ) from None
     finally:
         conn.close()
     if status != 200:
         # an error body is the extension's or Secrets Manager's message, never the secret
         reason = " ".join(body.decode(errors="replace").split())[:300] or "no message"
-        hint = ("Check the secret exists and the function's role may read it (secretsmanager:GetSecretValue, "
-                "and kms:Decrypt for a customer-managed key)" if status < 500 else
-                "Check the VPC reaches Secrets Manager (NAT or an interface endpoint)")
-        raise HookError(ErrorKind.SECRET, f"Could not read the {secret_id} secret through {where} "
-                        f"(HTTP {status}: {reason}). {hint}, or {_USE_SDK}.")
+        hint = (
+            "Check the secret exists and the function's role may read it (secretsmanager:GetSecretValue, "
+            "and kms:Decrypt for a customer-managed key)"
+            if status < 500
+            else "Check the VPC reaches Secrets Manager (NAT or an interface endpoint)"
+        )
+        raise HookError(
+            ErrorKind.SECRET,
+            f"Could not read the {secret_id} secret through {where} "
+            f"(HTTP {status}: {reason}). {hint}, or {_USE_SDK}.",
+        )
     try:
         reply = json.loads(body)
     except ValueError:
@@ -129,9 +162,14 @@ def _from_extension(secret_id: str, env: Mapping[str, str], timeout: float) -> s
     if isinstance(reply, dict) and isinstance(value := reply.get("SecretString"), str):
         return value
     if isinstance(reply, dict) and "SecretBinary" in reply:
-        raise HookError(ErrorKind.SECRET, f"The secret {secret_id} holds binary data, not JSON text.")
-    raise HookError(ErrorKind.SECRET, f"The answer of {where} for the {secret_id} secret is not a "
-                    f"GetSecretValue reply with a SecretString; {_USE_SDK}.")
+        raise HookError(
+            ErrorKind.SECRET, f"The secret {secret_id} holds binary data, not JSON text."
+        )
+    raise HookError(
+        ErrorKind.SECRET,
+        f"The answer of {where} for the {secret_id} secret is not a "
+        f"GetSecretValue reply with a SecretString; {_USE_SDK}.",
+    )
 
 
 def _port(env: Mapping[str, str]) -> int:

@@ -54,13 +54,28 @@ def main(argv: list[str] | None = None) -> int:
         heads = tuple(project.script.get_heads())
     except Exception as exc:  # noqa: BLE001 - a revision that fails to import, a cycle: say which
         return cannot(exc, "read")
-    with env_reads.recorded() as reads:  # the build's environment: the runtime must match it to trust this
+    with (
+        env_reads.recorded() as reads
+    ):  # the build's environment: the runtime must match it to trust this
         versions = probe_offline(project.config, project.script)
     if write:
-        heads_manifest.remember(project.fingerprint, heads, Path(project.script.dir) / heads_manifest.HEADS_MANIFEST,
-                          env_fp=project.env_fingerprint, version_table=versions, reads=reads)
-    print(json.dumps({"heads": list(heads), "fingerprint": project.fingerprint,
-                      "version_table": versions.qualified() if versions else None}))
+        heads_manifest.remember(
+            project.fingerprint,
+            heads,
+            Path(project.script.dir) / heads_manifest.HEADS_MANIFEST,
+            env_fp=project.env_fingerprint,
+            version_table=versions,
+            reads=reads,
+        )
+    print(
+        json.dumps(
+            {
+                "heads": list(heads),
+                "fingerprint": project.fingerprint,
+                "version_table": versions.qualified() if versions else None,
+            }
+        )
+    )
     return 0
 
 

@@ -33,24 +33,43 @@ def main(argv: list[str] | None = None) -> int:
 
     binary = squawk.find()
     if binary is None:
-        print(f"no squawk binary (pip install squawk-cli, or set {squawk.ENV_VAR})", file=sys.stderr)
+        print(
+            f"no squawk binary (pip install squawk-cli, or set {squawk.ENV_VAR})", file=sys.stderr
+        )
         return 1
     try:
         project = AlembicProject(ini, script_location)
         policy = policy_of(project)
         scripts = list(reversed(list(project.script.walk_revisions())))
-        records = lint_now(project.config, project.script, scripts, {s.revision for s in scripts}, binary=binary,
-                           pg_version=policy.pg_version, timeout=600.0)
+        records = lint_now(
+            project.config,
+            project.script,
+            scripts,
+            {s.revision for s in scripts},
+            binary=binary,
+            pg_version=policy.pg_version,
+            timeout=600.0,
+        )
     except Exception as exc:  # noqa: BLE001 - a revision that fails to import, a cycle: say which
         return cannot(exc, "lint")
     by_key = {file_sha256(s.path): records[s.revision] for s in scripts}
     version = squawk.version(binary)
-    prof = store.profile(policy.pg_version, autocommit=runs_in_autocommit(project.config, project.script))
+    prof = store.profile(
+        policy.pg_version, autocommit=runs_in_autocommit(project.config, project.script)
+    )
     if write:
         store.write_manifest(project.script.dir, prof, by_key, version)
-    print(json.dumps({"revisions": len(records), "findings": sum(len(r.findings) for r in records.values()),
-                      "not_reviewable": sorted(r.revision for r in records.values() if not r.rendered),
-                      "squawk": version, "profile": prof}))
+    print(
+        json.dumps(
+            {
+                "revisions": len(records),
+                "findings": sum(len(r.findings) for r in records.values()),
+                "not_reviewable": sorted(r.revision for r in records.values() if not r.rendered),
+                "squawk": version,
+                "profile": prof,
+            }
+        )
+    )
     return 0
 
 

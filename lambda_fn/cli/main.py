@@ -39,47 +39,71 @@ Run = Callable[[argparse.Namespace, dict[str, str]], int]
 
 # -- each verb's own options -------------------------------------------------------------------------------
 
+
 def _revision(required: bool, what: str) -> Options:
     def add(p: argparse.ArgumentParser) -> None:
         p.add_argument("revision", nargs=None if required else "?", help=what)
+
     return add
 
 
 def _yes(what: str) -> Options:
     def add(p: argparse.ArgumentParser) -> None:
         p.add_argument("--yes", action="store_true", help=f"confirm the {what}")
+
     return add
 
 
 def _format(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", choices=("text", "json", "github"), default=None,
-                   help="output: text (default), json (= --json), github (the findings as GitHub Actions annotations)")
+    p.add_argument(
+        "--format",
+        choices=("text", "json", "github"),
+        default=None,
+        help="output: text (default), json (= --json), github (the findings as GitHub Actions annotations)",
+    )
 
 
 def _progress(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="show each revision as it starts and finishes on stderr (default: when stderr is a terminal)")
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show each revision as it starts and finishes on stderr (default: when stderr is a terminal)",
+    )
 
 
 def _skip_gate(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--no-lint", metavar="REASON", default=None,
-                   help="upgrade without the safety gate (needs --confirm-no-lint; the reason is logged and kept "
-                        "in the result). Prefer acknowledging the finding in the revision")
-    p.add_argument("--confirm-no-lint", action="store_true",
-                   help="confirm upgrading without the safety gate (its own confirmation: --yes is for downgrade "
-                        "and stamp)")
+    p.add_argument(
+        "--no-lint",
+        metavar="REASON",
+        default=None,
+        help="upgrade without the safety gate (needs --confirm-no-lint; the reason is logged and kept "
+        "in the result). Prefer acknowledging the finding in the revision",
+    )
+    p.add_argument(
+        "--confirm-no-lint",
+        action="store_true",
+        help="confirm upgrading without the safety gate (its own confirmation: --yes is for downgrade "
+        "and stamp)",
+    )
 
 
 def _rehearse_options(p: argparse.ArgumentParser) -> None:
     from lambda_fn.cli.rehearse import add_arguments
 
     add_arguments(p)
-    p.add_argument("--format", choices=("text", "json", "markdown"), default=None,
-                   help="output: text (default), json (= --json), markdown (a GitHub step summary or PR comment)")
+    p.add_argument(
+        "--format",
+        choices=("text", "json", "markdown"),
+        default=None,
+        help="output: text (default), json (= --json), markdown (a GitHub step summary or PR comment)",
+    )
 
 
 def _run_rehearse(ns: argparse.Namespace, env: dict[str, str]) -> int:
-    from lambda_fn.cli.rehearse import rehearse_cli  # the pending revisions measured on a copy (docs/rehearsal.md)
+    from lambda_fn.cli.rehearse import (
+        rehearse_cli,
+    )  # the pending revisions measured on a copy (docs/rehearsal.md)
 
     return rehearse_cli(ns, env)
 
@@ -91,17 +115,31 @@ def _limit(p: argparse.ArgumentParser) -> None:
 def _invoke_options(p: argparse.ArgumentParser) -> None:
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("--function", help="the deployed function's name or ARN")
-    target.add_argument("--workflow", help="the migration workflow's state machine ARN (upgrade only): start an "
-                                           "execution and follow it to the end")
-    p.add_argument("remote", nargs="*", metavar="COMMAND [REV]", help="the command to send (default upgrade)")
+    target.add_argument(
+        "--workflow",
+        help="the migration workflow's state machine ARN (upgrade only): start an "
+        "execution and follow it to the end",
+    )
+    p.add_argument(
+        "remote", nargs="*", metavar="COMMAND [REV]", help="the command to send (default upgrade)"
+    )
     p.add_argument("--yes", action="store_true", help="confirm a remote downgrade, stamp or accept")
     p.add_argument("--limit", type=int, default=None, help="with `log`: how many runs")
     _skip_gate(p)
     _format(p)
-    p.add_argument("--snapshot", action=argparse.BooleanOptionalAction, default=None,
-                   help="with --workflow: take the pre-migration snapshot (default: as the workflow is built)")
-    p.add_argument("--wait-timeout", type=float, default=None, metavar="SECONDS",
-                   help="with --workflow: stop following after this long (the execution goes on)")
+    p.add_argument(
+        "--snapshot",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="with --workflow: take the pre-migration snapshot (default: as the workflow is built)",
+    )
+    p.add_argument(
+        "--wait-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="with --workflow: stop following after this long (the execution goes on)",
+    )
     from lambda_fn.cli.rehearse import add_remote_arguments
 
     add_remote_arguments(p)  # rehearse: the copy, forwarded as the event's "copy"
@@ -116,7 +154,9 @@ class Verb:
 
 
 def _run_lint(ns: argparse.Namespace, env: dict[str, str]) -> int:
-    from lambda_fn.cli.lint_offline import lint_offline_cli  # offline: the migrations alone, no database (CI on a PR)
+    from lambda_fn.cli.lint_offline import (
+        lint_offline_cli,
+    )  # offline: the migrations alone, no database (CI on a PR)
 
     return _print(lint_offline_cli(env, ns.revision), ns)
 
@@ -142,45 +182,95 @@ def _run_invoke(ns: argparse.Namespace, env: dict[str, str]) -> int:
 
 VERBS: tuple[Verb, ...] = (
     Verb("status", "where the database is and what a deploy would apply"),
-    Verb("check", "whether a deploy would migrate this database (env.py, version table, revisions)"),
-    Verb("upgrade", "apply the pending revisions (behind the safety gate)",
-         (_revision(False, "target revision (default head)"), _skip_gate, _format, _progress)),
-    Verb("downgrade", "step the schema back (confirmed with --yes)",
-         (_revision(True, "target revision, 'base', or relative like -1"), _yes("downgrade"), _progress)),
-    Verb("stamp", "record a revision without running it (confirmed with --yes)",
-         (_revision(True, "the revision to record"), _yes("stamp"))),
-    Verb("accept", "record a deliberate edit of an applied revision in the ledger (confirmed with --yes)",
-         (_revision(True, "the edited revision"), _yes("acceptance"))),
+    Verb(
+        "check", "whether a deploy would migrate this database (env.py, version table, revisions)"
+    ),
+    Verb(
+        "upgrade",
+        "apply the pending revisions (behind the safety gate)",
+        (_revision(False, "target revision (default head)"), _skip_gate, _format, _progress),
+    ),
+    Verb(
+        "downgrade",
+        "step the schema back (confirmed with --yes)",
+        (
+            _revision(True, "target revision, 'base', or relative like -1"),
+            _yes("downgrade"),
+            _progress,
+        ),
+    ),
+    Verb(
+        "stamp",
+        "record a revision without running it (confirmed with --yes)",
+        (_revision(True, "the revision to record"), _yes("stamp")),
+    ),
+    Verb(
+        "accept",
+        "record a deliberate edit of an applied revision in the ledger (confirmed with --yes)",
+        (_revision(True, "the edited revision"), _yes("acceptance")),
+    ),
     Verb("current", "the database's current revision"),
     Verb("heads", "the project's heads"),
     Verb("history", "the revisions, newest first"),
-    Verb("sql", "the SQL an upgrade would run (offline)", (_revision(False, "target revision (default head)"),)),
+    Verb(
+        "sql",
+        "the SQL an upgrade would run (offline)",
+        (_revision(False, "target revision (default head)"),),
+    ),
     Verb("log", "the ledger: runs and revisions, newest first", (_limit,)),
-    Verb("lint", "the safety gate offline: findings on the revisions, no database",
-         (_revision(False, "a revision or START:END (default: every revision)"), _format), run=_run_lint),
-    Verb("rehearse", "run the pending revisions on a copy of the database and measure their locks and rewrites",
-         (_revision(False, "target revision (default head)"), _rehearse_options), run=_run_rehearse),
-    Verb("invoke", "send a command to the deployed function, or start and follow the migration workflow",
-         (_invoke_options,), run=_run_invoke),
+    Verb(
+        "lint",
+        "the safety gate offline: findings on the revisions, no database",
+        (_revision(False, "a revision or START:END (default: every revision)"), _format),
+        run=_run_lint,
+    ),
+    Verb(
+        "rehearse",
+        "run the pending revisions on a copy of the database and measure their locks and rewrites",
+        (_revision(False, "target revision (default head)"), _rehearse_options),
+        run=_run_rehearse,
+    ),
+    Verb(
+        "invoke",
+        "send a command to the deployed function, or start and follow the migration workflow",
+        (_invoke_options,),
+        run=_run_invoke,
+    ),
 )
 
 
 # -- the parser ----------------------------------------------------------------------------------------------
 
+
 def _output(p: argparse.ArgumentParser, *, after_verb: bool) -> None:
     # after the verb: SUPPRESS, so a verb that does not repeat them keeps what was given before it
     default: dict[str, Any] = {"default": argparse.SUPPRESS} if after_verb else {}
     p.add_argument("--json", action="store_true", help="print the result object as JSON", **default)
-    p.add_argument("-v", "--verbose", action="store_true", help="show the engine's log lines on stderr", **default)
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="show the engine's log lines on stderr",
+        **default,
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="alembic-hook", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", help="path to alembic.ini (default: $ALEMBIC_CONFIG or ./alembic.ini)")
+    p = argparse.ArgumentParser(
+        prog="alembic-hook",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--config", help="path to alembic.ini (default: $ALEMBIC_CONFIG or ./alembic.ini)"
+    )
     source = p.add_mutually_exclusive_group()
-    source.add_argument("--database-url", help="PostgreSQL URL (any driver suffix; sslmode=... honoured)")
-    source.add_argument("--secret-id", help="Secrets Manager secret (RDS/CDK JSON) holding the credentials")
+    source.add_argument(
+        "--database-url", help="PostgreSQL URL (any driver suffix; sslmode=... honoured)"
+    )
+    source.add_argument(
+        "--secret-id", help="Secrets Manager secret (RDS/CDK JSON) holding the credentials"
+    )
     _output(p, after_verb=False)
     verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
     for verb in VERBS:
@@ -197,7 +287,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         ns, foreign = _parser().parse_known_args(argv)
         if foreign:  # another verb's option: the usage of the verb it was given to, exit 2
             ns._parser.error(f"unrecognized arguments: {' '.join(foreign)}")
-    except SystemExit as exc:  # returned, not raised: callers (and tests) get the exit code from main()
+    except (
+        SystemExit
+    ) as exc:  # returned, not raised: callers (and tests) get the exit code from main()
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     verb: Verb = ns._verb
     env = dict(os.environ)
@@ -213,17 +305,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run_engine(ns: argparse.Namespace, env: dict[str, str]) -> int:
-    from lambda_fn.engine.execute import execute  # the engine loads after argument parsing: `--help` stays fast
+    from lambda_fn.engine.execute import (
+        execute,
+    )  # the engine loads after argument parsing: `--help` stays fast
     from lambda_fn.engine.ledger import cli_origin
     from lambda_fn.errors import HookError
     from lambda_fn.settings import Settings
 
     try:
         settings = Settings.from_env(env)
-        request = Request(Command.parse(ns.verb), getattr(ns, "revision", None), confirmed=getattr(ns, "yes", False),
-                          skip_lint=getattr(ns, "no_lint", None),
-                          skip_lint_confirmed=getattr(ns, "confirm_no_lint", False), origin=cli_origin(),
-                          limit=getattr(ns, "limit", None))
+        request = Request(
+            Command.parse(ns.verb),
+            getattr(ns, "revision", None),
+            confirmed=getattr(ns, "yes", False),
+            skip_lint=getattr(ns, "no_lint", None),
+            skip_lint_confirmed=getattr(ns, "confirm_no_lint", False),
+            origin=cli_origin(),
+            limit=getattr(ns, "limit", None),
+        )
     except HookError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return EXIT_USAGE
@@ -237,7 +336,11 @@ def _run_engine(ns: argparse.Namespace, env: dict[str, str]) -> int:
     from lambda_fn.cli.stdout import to_stderr
 
     with to_stderr():  # whatever the project prints while it runs is not the result
-        result = as_result(execute(request, settings, read_secret=reader, observe=progress if show else None).to_dict())
+        result = as_result(
+            execute(
+                request, settings, read_secret=reader, observe=progress if show else None
+            ).to_dict()
+        )
     return _print(result, ns)
 
 
@@ -254,12 +357,26 @@ def _invoke_workflow(ns: argparse.Namespace) -> int:
     command = ns.remote[0] if ns.remote else "upgrade"
     from lambda_fn.cli.rehearse import REMOTE_FLAGS
 
-    if (command != "upgrade" or len(ns.remote) > 2 or ns.yes or ns.limit is not None or ns.no_lint is not None
-            or any(getattr(ns, flag) is not None for flag in REMOTE_FLAGS)):
-        return _usage(ns, "invoke --workflow ARN takes: upgrade [REV] [--no-snapshot] [--wait-timeout SECONDS] "
-                          "(the workflow only upgrades; use --function for the function's other commands)")
-    return run_workflow(ns.workflow, revision=ns.remote[1] if len(ns.remote) > 1 else None, snapshot=ns.snapshot,
-                        wait_seconds=ns.wait_timeout or DEFAULT_WAIT, as_json=ns.json or ns.format == "json")
+    if (
+        command != "upgrade"
+        or len(ns.remote) > 2
+        or ns.yes
+        or ns.limit is not None
+        or ns.no_lint is not None
+        or any(getattr(ns, flag) is not None for flag in REMOTE_FLAGS)
+    ):
+        return _usage(
+            ns,
+            "invoke --workflow ARN takes: upgrade [REV] [--no-snapshot] [--wait-timeout SECONDS] "
+            "(the workflow only upgrades; use --function for the function's other commands)",
+        )
+    return run_workflow(
+        ns.workflow,
+        revision=ns.remote[1] if len(ns.remote) > 1 else None,
+        snapshot=ns.snapshot,
+        wait_seconds=ns.wait_timeout or DEFAULT_WAIT,
+        as_json=ns.json or ns.format == "json",
+    )
 
 
 def _payload(ns: argparse.Namespace) -> dict[str, Any] | str:

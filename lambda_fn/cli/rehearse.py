@@ -18,22 +18,39 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 def add_arguments(p: argparse.ArgumentParser) -> None:
     copy = p.add_mutually_exclusive_group()
     copy.add_argument("--on", metavar="COPY_URL", help="the copy's PostgreSQL URL")
-    copy.add_argument("--on-secret-id", metavar="ID", help="a secret holding the copy's credentials")
-    p.add_argument("--copy-kind", default=None, help="what the copy is (clone, restore, template), "
-                                                     "for the report")
+    copy.add_argument(
+        "--on-secret-id", metavar="ID", help="a secret holding the copy's credentials"
+    )
+    p.add_argument(
+        "--copy-kind",
+        default=None,
+        help="what the copy is (clone, restore, template), for the report",
+    )
 
 
 def add_remote_arguments(p: argparse.ArgumentParser) -> None:
     """`invoke --function NAME rehearse ...`: the copy, sent as the direct event's "copy" object. Never a
     password: the function logs in with a secret (the copy's, or its own: a clone keeps the source's users)."""
-    p.add_argument("--on", metavar="COPY_URL", default=None,
-                   help="with rehearse: the copy as a URL WITHOUT a password (its host, port and database are sent)")
-    p.add_argument("--on-secret-id", metavar="ARN", default=None,
-                   help="with rehearse: the secret the function logs in to the copy with (default: its own)")
+    p.add_argument(
+        "--on",
+        metavar="COPY_URL",
+        default=None,
+        help="with rehearse: the copy as a URL WITHOUT a password (its host, port and database are sent)",
+    )
+    p.add_argument(
+        "--on-secret-id",
+        metavar="ARN",
+        default=None,
+        help="with rehearse: the secret the function logs in to the copy with (default: its own)",
+    )
     p.add_argument("--on-host", default=None, help="with rehearse: the copy's endpoint")
     p.add_argument("--on-port", type=int, default=None, help="with rehearse: the copy's port")
     p.add_argument("--on-name", default=None, help="with rehearse: the copy's database name")
-    p.add_argument("--copy-kind", default=None, help="with rehearse: what the copy is (clone, restore, template)")
+    p.add_argument(
+        "--copy-kind",
+        default=None,
+        help="with rehearse: what the copy is (clone, restore, template)",
+    )
 
 
 REMOTE_FLAGS = ("on", "on_secret_id", "on_host", "on_port", "on_name", "copy_kind")
@@ -49,13 +66,20 @@ def remote_copy(ns: argparse.Namespace, command: str) -> dict[str, Any] | str | 
     copy = _endpoint(ns.on) if ns.on else {}
     if isinstance(copy, str):
         return copy
-    for key, flag in (("host", ns.on_host), ("port", ns.on_port), ("name", ns.on_name),
-                      ("secret_arn", ns.on_secret_id), ("kind", ns.copy_kind)):
+    for key, flag in (
+        ("host", ns.on_host),
+        ("port", ns.on_port),
+        ("name", ns.on_name),
+        ("secret_arn", ns.on_secret_id),
+        ("kind", ns.copy_kind),
+    ):
         if flag is not None:
             copy[key] = flag
     if not (copy.get("host") or copy.get("secret_arn")):
-        return ("invoke ... rehearse needs the copy: --on-host HOST [--on-port PORT] [--on-name DB] (or --on "
-                "postgresql://HOST:PORT/DB), and/or --on-secret-id ARN of a secret that holds its host")
+        return (
+            "invoke ... rehearse needs the copy: --on-host HOST [--on-port PORT] [--on-name DB] (or --on "
+            "postgresql://HOST:PORT/DB), and/or --on-secret-id ARN of a secret that holds its host"
+        )
     return {key: value for key, value in copy.items() if value is not None}
 
 
@@ -70,10 +94,12 @@ def _endpoint(raw: str) -> dict[str, Any] | str:
     except ValueError:
         return "--on is not a valid URL; expected postgresql://HOST:PORT/DB (no password)"
     if url.password is not None or "password" in dict(parse_qsl(url.query)):
-        return ("--on holds a password: invoke would put it in the function's payload (and so in CloudTrail and "
-                "the function's logs). Give the copy's endpoint without it (--on postgresql://HOST:PORT/DB, or "
-                "--on-host/--on-port/--on-name) and its login as a secret (--on-secret-id ARN; default: the "
-                "function's own secret, which a clone or a restored snapshot accepts). Nothing was sent.")
+        return (
+            "--on holds a password: invoke would put it in the function's payload (and so in CloudTrail and "
+            "the function's logs). Give the copy's endpoint without it (--on postgresql://HOST:PORT/DB, or "
+            "--on-host/--on-port/--on-name) and its login as a secret (--on-secret-id ARN; default: the "
+            "function's own secret, which a clone or a restored snapshot accepts). Nothing was sent."
+        )
     if not url.hostname:
         return "--on needs the copy's host: postgresql://HOST:PORT/DB (no password)"
     return {"host": url.hostname, "port": port, "name": unquote(url.path.lstrip("/")) or None}
@@ -89,8 +115,10 @@ def rehearse_cli(ns: argparse.Namespace, env: Mapping[str, str]) -> int:
     from lambda_fn.settings import Settings
 
     if not (ns.on or ns.on_secret_id):
-        print("rehearse takes --on COPY_URL (or --on-secret-id ID) and at most one revision (default head)",
-              file=sys.stderr)
+        print(
+            "rehearse takes --on COPY_URL (or --on-secret-id ID) and at most one revision (default head)",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     copy = CopyDatabase(url=ns.on, secret_arn=ns.on_secret_id, kind=ns.copy_kind)
     try:
@@ -119,18 +147,38 @@ def rehearse_cli(ns: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 # --- rendering ------------------------------------------------------------------------------------------
 
+
 def _rows(rehearsal: RehearsalWire) -> list[list[str]]:
     rows = []
     for m in rehearsal.get("revisions", []):
         locks = [lk for lk in m["locks"] if not lk["created"] and _blocks(lk["mode"])]
         locks.sort(key=lambda lk: -lk["held_s"])
-        lock_text = "; ".join(f"{sql_name(lk['mode'])} {lk['table']} {lk['held_s']:.2f} s "
-                              f"(blocks {_blocks(lk['mode'])})" for lk in locks[:3]) or "none"
+        lock_text = (
+            "; ".join(
+                f"{sql_name(lk['mode'])} {lk['table']} {lk['held_s']:.2f} s "
+                f"(blocks {_blocks(lk['mode'])})"
+                for lk in locks[:3]
+            )
+            or "none"
+        )
         if len(locks) > 3:
             lock_text += f"; +{len(locks) - 3} more"
-        row_text = "; ".join(f"{r['rows']} row(s) of {r['table']} {r['held_s']:.2f} s" for r in m["row_locks"]) or "-"
-        rows.append([m["revision"], f"{m['duration_s']:.2f} s", lock_text, ", ".join(m["rewritten"]) or "-",
-                     row_text, _size(m["growth_bytes"])])
+        row_text = (
+            "; ".join(
+                f"{r['rows']} row(s) of {r['table']} {r['held_s']:.2f} s" for r in m["row_locks"]
+            )
+            or "-"
+        )
+        rows.append(
+            [
+                m["revision"],
+                f"{m['duration_s']:.2f} s",
+                lock_text,
+                ", ".join(m["rewritten"]) or "-",
+                row_text,
+                _size(m["growth_bytes"]),
+            ]
+        )
     return rows
 
 
@@ -144,12 +192,18 @@ def text(result: ResultWire) -> str:
         rows = [HEADER, *_rows(rehearsal)]
         widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
         for r in rows:
-            lines.append("  " + "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip())
+            lines.append(
+                "  " + "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
+            )
         for m in rehearsal["revisions"]:
             slow = sorted(m["statements"], key=lambda s: -s["duration_s"])[:3]
-            lines.append(f"  {m['revision']} slowest: " + "; ".join(f"{s['duration_s']:.3f} s {s['sql'][:70]}"
-                                                                     for s in slow))
-        lines.append(f"  on {rehearsal['copy']} ({rehearsal['kind']}); policy {rehearsal['policy']}")
+            lines.append(
+                f"  {m['revision']} slowest: "
+                + "; ".join(f"{s['duration_s']:.3f} s {s['sql'][:70]}" for s in slow)
+            )
+        lines.append(
+            f"  on {rehearsal['copy']} ({rehearsal['kind']}); policy {rehearsal['policy']}"
+        )
     return "\n".join(lines)
 
 
@@ -166,9 +220,11 @@ def markdown(result: ResultWire) -> str:
         lines.append(f"- {_escape(v)}")
     if rehearsal.get("copy"):
         pol = rehearsal.get("policy", {})
-        lines.append(f"\n<sub>On {_escape(rehearsal['copy'])} ({rehearsal.get('kind')}); blocking locks at most "
-                     f"{pol.get('max_lock_seconds')} s, a revision at most {pol.get('max_revision_seconds')} s. "
-                     "A fresh restore loads blocks lazily: its timings overstate production's.</sub>")
+        lines.append(
+            f"\n<sub>On {_escape(rehearsal['copy'])} ({rehearsal.get('kind')}); blocking locks at most "
+            f"{pol.get('max_lock_seconds')} s, a revision at most {pol.get('max_revision_seconds')} s. "
+            "A fresh restore loads blocks lazily: its timings overstate production's.</sub>"
+        )
     return "\n".join(lines)
 
 

@@ -18,12 +18,14 @@ from lambda_fn.result import Result
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
 
-MAX_FUNCTION_TIMEOUT = 900   # Lambda's ceiling, used when the function's own timeout cannot be read
-READ_MARGIN = 60             # seconds beyond the function's timeout before giving up on the answer
+MAX_FUNCTION_TIMEOUT = 900  # Lambda's ceiling, used when the function's own timeout cannot be read
+READ_MARGIN = 60  # seconds beyond the function's timeout before giving up on the answer
 CONNECT_TIMEOUT = 10
 
 
-def invoke_function(function_name: str, payload: dict[str, Any], *, read_margin: float = READ_MARGIN) -> ResultWire:
+def invoke_function(
+    function_name: str, payload: dict[str, Any], *, read_margin: float = READ_MARGIN
+) -> ResultWire:
     """Invoke, wait for the answer, return the result object. Never raises: a failure to invoke is a
     failed result object too, whose message says what happened and whether the command may have run."""
     command = str(payload.get("command") or "upgrade")
@@ -33,33 +35,58 @@ def invoke_function(function_name: str, payload: dict[str, Any], *, read_margin:
 
         from lambda_fn.aws.config import bounded_config
     except ImportError as exc:
-        return _failed(command, ErrorKind.INTERNAL, f"boto3 is needed to invoke the function: {exc}.")
+        return _failed(
+            command, ErrorKind.INTERNAL, f"boto3 is needed to invoke the function: {exc}."
+        )
 
     read_timeout = MAX_FUNCTION_TIMEOUT + read_margin
     try:
         timeout = _function_timeout(boto3.client("lambda", config=bounded_config()), function_name)
         read_timeout = timeout + read_margin
-        client = boto3.client("lambda", config=bounded_config(
-            connect_timeout=CONNECT_TIMEOUT, read_timeout=read_timeout,
-            retries={"mode": "standard", "total_max_attempts": 1}))  # one attempt: never a second migration
-        reply = client.invoke(FunctionName=function_name, InvocationType="RequestResponse",
-                              Payload=json.dumps(payload).encode())
+        client = boto3.client(
+            "lambda",
+            config=bounded_config(
+                connect_timeout=CONNECT_TIMEOUT,
+                read_timeout=read_timeout,
+                retries={"mode": "standard", "total_max_attempts": 1},
+            ),
+        )  # one attempt: never a second migration
+        reply = client.invoke(
+            FunctionName=function_name,
+            InvocationType="RequestResponse",
+            Payload=json.dumps(payload).encode(),
+        )
         body = reply["Payload"].read()
     except ReadTimeoutError:
-        return _failed(command, ErrorKind.DEADLINE, f"No answer from {function_name} within {read_timeout:g} s. The "
-                       "command may still be running or have finished: check the function's logs (and "
-                       "`alembic-hook invoke --function ... status`) before running it again.")
+        return _failed(
+            command,
+            ErrorKind.DEADLINE,
+            f"No answer from {function_name} within {read_timeout:g} s. The "
+            "command may still be running or have finished: check the function's logs (and "
+            "`alembic-hook invoke --function ... status`) before running it again.",
+        )
     except ClientError as exc:
         error = exc.response.get("Error", {})
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         # 4xx: the name, the permission or the payload must change; anything else: Lambda's side, not run
-        kind = ErrorKind.CONFIGURATION if 400 <= status < 500 and status != 429 else ErrorKind.UNREACHABLE
-        return _failed(command, kind, f"Lambda refused the invoke of {function_name}: "
-                       f"{error.get('Code', '')}: {error.get('Message', '')}".strip())
+        kind = (
+            ErrorKind.CONFIGURATION
+            if 400 <= status < 500 and status != 429
+            else ErrorKind.UNREACHABLE
+        )
+        return _failed(
+            command,
+            kind,
+            f"Lambda refused the invoke of {function_name}: "
+            f"{error.get('Code', '')}: {error.get('Message', '')}".strip(),
+        )
     except BotoCoreError as exc:
-        return _failed(command, ErrorKind.UNREACHABLE,
-                       f"Could not invoke {function_name}: {type(exc).__name__}: {exc}. Check the region, the "
-                       "credentials and the network path to Lambda.")
+        return _failed(
+            command,
+            ErrorKind.UNREACHABLE,
+            f"Could not invoke {function_name}: {type(exc).__name__}: {exc}. Check the region, the "
+            "credentials and the network path to Lambda.",
+        )
     return _result(command, reply.get("FunctionError"), body)
 
 
@@ -82,7 +109,11 @@ def _result(command: str, function_error: str | None, body: bytes) -> ResultWire
     if not function_error:
         if isinstance(data, dict):
             return as_result(data)
-        return _failed(command, ErrorKind.INTERNAL, "The function answered with something other than a result object.")
+        return _failed(
+            command,
+            ErrorKind.INTERNAL,
+            "The function answered with something other than a result object.",
+        )
     # a function error: the handler's MigrationFailed carries the result object as its message
     if isinstance(data, dict) and data.get("errorType") == FUNCTION_ERROR:
         try:
@@ -94,9 +125,13 @@ def _result(command: str, function_error: str | None, body: bytes) -> ResultWire
     # anything else: a timeout, an out-of-memory, an init failure
     kind = str(data.get("errorType", function_error)) if isinstance(data, dict) else function_error
     message = str(data.get("errorMessage", "")) if isinstance(data, dict) else ""
-    return _failed(command, ErrorKind.INTERNAL, f"The function failed ({kind}): {message[:1000]}".rstrip(": ")
-                   + ". Its logs hold the details; check `status` before running again (a revision cut "
-                   "short is rolled back, its own transaction).")
+    return _failed(
+        command,
+        ErrorKind.INTERNAL,
+        f"The function failed ({kind}): {message[:1000]}".rstrip(": ")
+        + ". Its logs hold the details; check `status` before running again (a revision cut "
+        "short is rolled back, its own transaction).",
+    )
 
 
 def _failed(command: str, kind: ErrorKind, message: str) -> ResultWire:

@@ -10,8 +10,16 @@ from lambda_fn.request import Command
 from lambda_fn.result import StepEvent
 
 # the commands whose answer says where the database is and where its heads are
-_SITUATED = frozenset({Command.STATUS, Command.CHECK, Command.CURRENT, Command.UPGRADE, Command.DOWNGRADE,
-                       Command.STAMP})
+_SITUATED = frozenset(
+    {
+        Command.STATUS,
+        Command.CHECK,
+        Command.CURRENT,
+        Command.UPGRADE,
+        Command.DOWNGRADE,
+        Command.STAMP,
+    }
+)
 
 
 def progress(event: StepEvent) -> None:
@@ -29,9 +37,15 @@ def history_lines(history: list[dict[str, Any]]) -> list[str]:
     for h in history:
         marks = ("(head) " if h["is_head"] else "") + ("(current) " if h["is_current"] else "")
         down = ",".join(h["down_revision"]) or "<base>"
-        ran = f" [ran {h['ledger']['applied_at']}, run {h['ledger']['run_id']}]" if h.get("ledger") else ""
-        lines.append(f"  {down} -> {h['revision']} {marks}{'' if h['applied'] else '[pending] '}{h['description']}"
-                     f"{ran}")
+        ran = (
+            f" [ran {h['ledger']['applied_at']}, run {h['ledger']['run_id']}]"
+            if h.get("ledger")
+            else ""
+        )
+        lines.append(
+            f"  {down} -> {h['revision']} {marks}{'' if h['applied'] else '[pending] '}{h['description']}"
+            f"{ran}"
+        )
     return lines
 
 
@@ -40,13 +54,18 @@ def log_lines(log: list[dict[str, Any]]) -> list[str]:
     lines = []
     for run in log:
         ref = ", ".join(f"{k} {v}" for k, v in (run.get("caller_reference") or {}).items() if v)
-        lines.append(f"  run {run['id']}: {run['command']} {run['status']} by {run['caller']}"
-                     f"{f' ({ref})' if ref else ''}, {run['started_at']} -> {run['finished_at'] or '?'}, "
-                     f"{run['from_revision'] or 'base'} -> {run['to_revision'] or 'base'}")
+        lines.append(
+            f"  run {run['id']}: {run['command']} {run['status']} by {run['caller']}"
+            f"{f' ({ref})' if ref else ''}, {run['started_at']} -> {run['finished_at'] or '?'}, "
+            f"{run['from_revision'] or 'base'} -> {run['to_revision'] or 'base'}"
+        )
         if run.get("error_kind"):
             lines.append(f"      [{run['error_kind']}] {str(run['error_message'] or '')[:200]}")
-        lines += [f"      {step['direction']:9} {step['revision']}  sha256 {str(step['sha256'] or '-')[:12]}"
-                  f"{'' if step['verified'] else ' (baseline, unverified)'}" for step in run.get("revisions") or []]
+        lines += [
+            f"      {step['direction']:9} {step['revision']}  sha256 {str(step['sha256'] or '-')[:12]}"
+            f"{'' if step['verified'] else ' (baseline, unverified)'}"
+            for step in run.get("revisions") or []
+        ]
     return lines
 
 
@@ -59,7 +78,9 @@ def render(r: ResultWire) -> str:
         lines.append(f"  current  : {r.get('to_revision') or '(none)'}")
         lines.append(f"  head(s)  : {', '.join(r.get('heads') or []) or '(none)'}")
     for run in r.get("applied") or []:
-        lines.append(f"  {run['direction']:9} {run['revision']}  {run['duration_ms']:.0f} ms  {run['description']}")
+        lines.append(
+            f"  {run['direction']:9} {run['revision']}  {run['duration_ms']:.0f} ms  {run['description']}"
+        )
     if r.get("pending"):
         lines.append(f"  pending  : {', '.join(r['pending'])}")
     if env := r.get("env"):
@@ -81,18 +102,28 @@ def render(r: ResultWire) -> str:
     lines.append(f"  took     : {r.get('duration_ms', 0):.0f} ms")
     if r.get("error"):
         e = r["error"]
-        lines.append(f"  error    : [{e['kind']}]" + (f" at revision {e['revision']}" if e.get("revision") else ""))
+        lines.append(
+            f"  error    : [{e['kind']}]"
+            + (f" at revision {e['revision']}" if e.get("revision") else "")
+        )
     return "\n".join(lines)
 
 
 def findings_lines(findings: list[dict[str, Any]]) -> list[str]:
     """Refused first (with the fix), then acknowledged (with the reason), then the rest."""
+
     def order(f: dict[str, Any]) -> int:
         return 0 if f.get("refused") else 1 if f.get("acknowledged") is not None else 2
 
     lines = [f"  findings : {len(findings)}"]
     for f in sorted(findings, key=order):
-        mark = "REFUSED " if f.get("refused") else "ack     " if f.get("acknowledged") is not None else "advisory"
+        mark = (
+            "REFUSED "
+            if f.get("refused")
+            else "ack     "
+            if f.get("acknowledged") is not None
+            else "advisory"
+        )
         on = f" on {f['table']}" if f.get("table") else ""
         lines.append(f"  {mark} {f['revision']} {f['rule']} [{f['class']}]{on}")
         if f.get("statement"):
@@ -121,12 +152,20 @@ def github_annotations(r: ResultWire) -> str:
 
     out = []
     for f in r.get("findings") or []:
-        level = "error" if f.get("refused") else "notice" if f.get("acknowledged") is not None else "warning"
+        level = (
+            "error"
+            if f.get("refused")
+            else "notice"
+            if f.get("acknowledged") is not None
+            else "warning"
+        )
         where = ""
         if f.get("path"):
             path = os.path.relpath(f["path"]) if os.path.isabs(f["path"]) else f["path"]
             where = f"file={prop(path)},"
-        title = prop(f"{f['rule']} [{f['class']}]" + (f" on {f['table']}" if f.get("table") else ""))
+        title = prop(
+            f"{f['rule']} [{f['class']}]" + (f" on {f['table']}" if f.get("table") else "")
+        )
         text = f.get("statement") or f.get("message") or ""
         if f.get("acknowledged") is not None:
             text += f" Acknowledged: {f['acknowledged']}"

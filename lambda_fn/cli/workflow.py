@@ -44,10 +44,19 @@ def _user() -> str:
         return "user"
 
 
-def run_workflow(state_machine_arn: str, *, revision: str | None = None, snapshot: bool | None = None,
-                 wait_seconds: float = DEFAULT_WAIT, as_json: bool = False, out: TextIO | None = None,
-                 err: TextIO | None = None, client: Any = None, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic) -> int:
+def run_workflow(
+    state_machine_arn: str,
+    *,
+    revision: str | None = None,
+    snapshot: bool | None = None,
+    wait_seconds: float = DEFAULT_WAIT,
+    as_json: bool = False,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    client: Any = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> int:
     """Start, follow, report. Never raises for an AWS error: it says what happened and returns 1."""
     out, err = out or sys.stdout, err or sys.stderr
     try:
@@ -60,8 +69,9 @@ def run_workflow(state_machine_arn: str, *, revision: str | None = None, snapsho
         payload["snapshot"] = snapshot
     try:
         client = client or _client()
-        started = client.start_execution(stateMachineArn=state_machine_arn, name=execution_name(),
-                                         input=json.dumps(payload))
+        started = client.start_execution(
+            stateMachineArn=state_machine_arn, name=execution_name(), input=json.dumps(payload)
+        )
     except (BotoCoreError, ClientError) as exc:
         print(f"error: could not start the workflow {state_machine_arn}: {exc}", file=err)
         return EXIT_FAILED
@@ -77,7 +87,10 @@ def run_workflow(state_machine_arn: str, *, revision: str | None = None, snapsho
             if described["status"] != "RUNNING":
                 break
             if clock() >= deadline:
-                print(f"still running after {wait_seconds:g} s; it goes on without this command: {arn}", file=err)
+                print(
+                    f"still running after {wait_seconds:g} s; it goes on without this command: {arn}",
+                    file=err,
+                )
                 return EXIT_FAILED
             sleep(interval)
             interval = min(POLL_MAX, interval * POLL_GROWTH)
@@ -106,8 +119,17 @@ def report(described: dict[str, Any], *, as_json: bool, out: TextIO, err: TextIO
         return EXIT_OK
     cause = _json(described.get("cause"))
     if as_json:
-        print(json.dumps({"status": status.lower(), "error": described.get("error"),
-                          "summary": cause if isinstance(cause, dict) else described.get("cause")}, indent=2), file=out)
+        print(
+            json.dumps(
+                {
+                    "status": status.lower(),
+                    "error": described.get("error"),
+                    "summary": cause if isinstance(cause, dict) else described.get("cause"),
+                },
+                indent=2,
+            ),
+            file=out,
+        )
     elif isinstance(cause, dict) and "databases" in cause:
         print(render_summary(as_summary(cause)), file=out)
     else:
@@ -126,13 +148,18 @@ def render_summary(summary: SummaryWire) -> str:
             error = result.get("error") or {}
             line += f" ({error.get('kind')}: {error.get('message')})"
         else:
-            line += f", at {result.get('to_revision')} ({result.get('applied_count', 0)} applied in " \
-                    f"{result.get('iterations', 0)} invocation(s))"
+            line += (
+                f", at {result.get('to_revision')} ({result.get('applied_count', 0)} applied in "
+                f"{result.get('iterations', 0)} invocation(s))"
+            )
             if result.get("snapshot"):
                 line += f", snapshot {result['snapshot']}"
         lines.append(line)
     if not summary.get("results"):
-        lines += [f"  {f.get('id')}: {f.get('kind')}: {f.get('message')}" for f in summary.get("failures") or []]
+        lines += [
+            f"  {f.get('id')}: {f.get('kind')}: {f.get('message')}"
+            for f in summary.get("failures") or []
+        ]
     return "\n".join(lines)
 
 
@@ -157,8 +184,12 @@ class Progress:
         fresh: list[dict[str, Any]] = []
         token: str | None = None
         for _ in range(HISTORY_PAGES):
-            page = self.client.get_execution_history(executionArn=self.execution_arn, reverseOrder=True,
-                                                     maxResults=100, **({"nextToken": token} if token else {}))
+            page = self.client.get_execution_history(
+                executionArn=self.execution_arn,
+                reverseOrder=True,
+                maxResults=100,
+                **({"nextToken": token} if token else {}),
+            )
             events = page.get("events", [])
             older = [e for e in events if int(e["id"]) > self.last_id]
             fresh += older
@@ -186,9 +217,11 @@ def describe_event(event: dict[str, Any]) -> str | None:
 
 def _invocation(data: dict[str, Any]) -> str:
     result = data.get("result") or {}
-    text = (f"invocation {int(_get(data, 'loop', 'iteration') or 0) + 1}: {result.get('status')}, "
-            f"{result.get('applied_count')} applied, at {result.get('to_revision')}, "
-            f"{result.get('pending_count')} pending")
+    text = (
+        f"invocation {int(_get(data, 'loop', 'iteration') or 0) + 1}: {result.get('status')}, "
+        f"{result.get('applied_count')} applied, at {result.get('to_revision')}, "
+        f"{result.get('pending_count')} pending"
+    )
     if result.get("long_revision"):
         text += f"; {result['long_revision']} is declared long"
     return text
@@ -200,20 +233,33 @@ def _failed(data: dict[str, Any]) -> str:
 
 
 _LINES: list[tuple[tuple[str, Callable[[str], bool]], Callable[[dict[str, Any]], str]]] = [
-    (("TaskStateExited", lambda n: n == "Plan"),
-     lambda d: f"plan: {_get(d, 'plan', 'pending_count')} revision(s) pending"),
-    (("TaskStateEntered", lambda n: n.startswith("Create") and n.endswith("Snapshot")),
-     lambda d: f"snapshot: creating {_get(d, 'snapshot', 'id')}"),
-    (("PassStateExited", lambda n: n.endswith("SnapshotTaken")),
-     lambda d: f"snapshot: {d.get('snapshot_id')} available"),
+    (
+        ("TaskStateExited", lambda n: n == "Plan"),
+        lambda d: f"plan: {_get(d, 'plan', 'pending_count')} revision(s) pending",
+    ),
+    (
+        ("TaskStateEntered", lambda n: n.startswith("Create") and n.endswith("Snapshot")),
+        lambda d: f"snapshot: creating {_get(d, 'snapshot', 'id')}",
+    ),
+    (
+        ("PassStateExited", lambda n: n.endswith("SnapshotTaken")),
+        lambda d: f"snapshot: {d.get('snapshot_id')} available",
+    ),
     (("TaskStateExited", lambda n: n == "Migrate"), _invocation),
-    (("TaskStateEntered", lambda n: n == "RunLongLane"),
-     lambda d: f"long lane: building {_get(d, 'result', 'long_revision')} in CodeBuild"),
+    (
+        ("TaskStateEntered", lambda n: n == "RunLongLane"),
+        lambda d: f"long lane: building {_get(d, 'result', 'long_revision')} in CodeBuild",
+    ),
     (("TaskStateExited", lambda n: n == "RunLongLane"), lambda d: "long lane: done"),
-    (("MapRunStarted", lambda n: True),
-     lambda d: "fleet: the databases' executions are running (see the Map Run in the console)"),
+    (
+        ("MapRunStarted", lambda n: True),
+        lambda d: "fleet: the databases' executions are running (see the Map Run in the console)",
+    ),
     (("PassStateExited", lambda n: n == "Failed"), _failed),
-    (("TaskStateExited", lambda n: n == "Summarize"), lambda d: f"summary: {_get(d, 'summary', 'message')}"),
+    (
+        ("TaskStateExited", lambda n: n == "Summarize"),
+        lambda d: f"summary: {_get(d, 'summary', 'message')}",
+    ),
 ]
 
 

@@ -32,8 +32,9 @@ class Found:
         at = self.current or "an empty database (no revision)"
         if not self.pending:
             return Status.UP_TO_DATE, f"at {at}; up to date with head {', '.join(self.heads)}"
-        return Status.PENDING, _gate(f"at {at}; {len(self.pending)} pending: {', '.join(self.pending)}",
-                                     self.findings)
+        return Status.PENDING, _gate(
+            f"at {at}; {len(self.pending)} pending: {', '.join(self.pending)}", self.findings
+        )
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,10 @@ class NoOp:
     target: str
 
     def answer(self) -> tuple[Status, str]:
-        return Status.UP_TO_DATE, f"already at {self.current or 'base'}; nothing to apply for {self.target}"
+        return (
+            Status.UP_TO_DATE,
+            f"already at {self.current or 'base'}; nothing to apply for {self.target}",
+        )
 
 
 @dataclass(frozen=True)
@@ -58,8 +62,10 @@ class Applied:
     pending: tuple[str, ...]
 
     def answer(self) -> tuple[Status, str]:
-        return Status.APPLIED, (f"{self.direction}d {self.runs} revision(s): {self.from_revision or 'base'} -> "
-                                f"{self.to_revision or 'base'}")
+        return Status.APPLIED, (
+            f"{self.direction}d {self.runs} revision(s): {self.from_revision or 'base'} -> "
+            f"{self.to_revision or 'base'}"
+        )
 
 
 @dataclass(frozen=True)
@@ -80,7 +86,10 @@ class Stopped:
     reason: str
 
     def answer(self) -> tuple[Status, str]:
-        return Status.PARTIAL, f"stopped: {self.reason} Nothing more was applied in this iteration; call again."
+        return (
+            Status.PARTIAL,
+            f"stopped: {self.reason} Nothing more was applied in this iteration; call again.",
+        )
 
 
 @dataclass(frozen=True)
@@ -108,8 +117,9 @@ class Accepted:
     current: str | None
 
     def answer(self) -> tuple[Status, str]:
-        return Status.APPLIED, (f"accepted the deployed file of {self.revision} (sha256 {self.sha256[:12]}); "
-                                "no DDL ran")
+        return Status.APPLIED, (
+            f"accepted the deployed file of {self.revision} (sha256 {self.sha256[:12]}); no DDL ran"
+        )
 
 
 @dataclass(frozen=True)
@@ -124,10 +134,12 @@ class Ready:
     pending: tuple[str, ...]
 
     def answer(self) -> tuple[Status, str]:
-        return (Status.PENDING if self.pending else Status.UP_TO_DATE,
-                f"ready: env.py migrates {self.database} through {self.connection}; version table "
-                f"{self.version_table}; {self.revisions} revision(s) import cleanly; head {', '.join(self.heads)}; "
-                f"{len(self.pending)} pending")
+        return (
+            Status.PENDING if self.pending else Status.UP_TO_DATE,
+            f"ready: env.py migrates {self.database} through {self.connection}; version table "
+            f"{self.version_table}; {self.revisions} revision(s) import cleanly; head {', '.join(self.heads)}; "
+            f"{len(self.pending)} pending",
+        )
 
 
 @dataclass(frozen=True)
@@ -157,8 +169,9 @@ class Logged:
     def answer(self) -> tuple[Status, str]:
         if not self.ledger:
             return Status.OK, "no ledger yet: the hook has not changed this database"
-        return Status.OK, f"{self.runs} run(s), newest first" + (f", touching {self.touching}"
-                                                                  if self.touching else "")
+        return Status.OK, f"{self.runs} run(s), newest first" + (
+            f", touching {self.touching}" if self.touching else ""
+        )
 
 
 @dataclass(frozen=True)
@@ -170,7 +183,9 @@ class Sql:
     def answer(self) -> tuple[Status, str]:
         if not self.pending:
             return Status.UP_TO_DATE, f"nothing to apply: the database is at or past {self.target}"
-        return Status.PENDING, _gate(f"SQL for {len(self.pending)} pending revision(s)", self.findings)
+        return Status.PENDING, _gate(
+            f"SQL for {len(self.pending)} pending revision(s)", self.findings
+        )
 
 
 @dataclass(frozen=True)
@@ -182,9 +197,11 @@ class Linted:
     findings: tuple[Finding, ...]
 
     def answer(self) -> tuple[Status, str]:
-        return (Status.PENDING if self.pending else Status.UP_TO_DATE,
-                f"{self.pending} pending revision(s) checked against the database at {self.current or 'base'}: "
-                f"{counts(self.findings) or 'no findings'}")
+        return (
+            Status.PENDING if self.pending else Status.UP_TO_DATE,
+            f"{self.pending} pending revision(s) checked against the database at {self.current or 'base'}: "
+            f"{counts(self.findings) or 'no findings'}",
+        )
 
 
 @dataclass(frozen=True)
@@ -193,8 +210,10 @@ class LintedOffline:
     findings: tuple[Finding, ...]
 
     def answer(self) -> tuple[Status, str]:
-        return Status.OK, (f"{self.revisions} revision(s) linted offline (sizes unknown: a deploy judges blocking "
-                           f"findings against the live tables): {counts(self.findings) or 'no findings'}")
+        return Status.OK, (
+            f"{self.revisions} revision(s) linted offline (sizes unknown: a deploy judges blocking "
+            f"findings against the live tables): {counts(self.findings) or 'no findings'}"
+        )
 
 
 @dataclass(frozen=True)
@@ -214,13 +233,32 @@ class Rehearsed:
     max_lock_seconds: float
 
     def answer(self) -> tuple[Status, str]:
-        return Status.OK, (f"rehearsed {self.revisions} revision(s) on {self.copy} ({self.kind}) in "
-                           f"{self.seconds:.2f} s: within policy (blocking locks on tables with rows at most "
-                           f"{self.max_lock_seconds:g} s)")
+        return Status.OK, (
+            f"rehearsed {self.revisions} revision(s) on {self.copy} ({self.kind}) in "
+            f"{self.seconds:.2f} s: within policy (blocking locks on tables with rows at most "
+            f"{self.max_lock_seconds:g} s)"
+        )
 
 
-Outcome = (Found | NoOp | Applied | Partial | Stopped | Skipped | Stamped | Accepted | Ready | HeadRevisions
-           | History | Logged | Sql | Linted | LintedOffline | NothingToRehearse | Rehearsed)
+Outcome = (
+    Found
+    | NoOp
+    | Applied
+    | Partial
+    | Stopped
+    | Skipped
+    | Stamped
+    | Accepted
+    | Ready
+    | HeadRevisions
+    | History
+    | Logged
+    | Sql
+    | Linted
+    | LintedOffline
+    | NothingToRehearse
+    | Rehearsed
+)
 
 
 def _gate(message: str, findings: Sequence[Finding] | None) -> str:
@@ -245,12 +283,24 @@ def give(result: Result, outcome: Outcome) -> None:
         logger.warning(message)
 
 
-def situation(result: Result, command: Command, current: tuple[str, ...], heads: Sequence[str],
-              pending: Callable[[], Sequence[str]]) -> None:
+def situation(
+    result: Result,
+    command: Command,
+    current: tuple[str, ...],
+    heads: Sequence[str],
+    pending: Callable[[], Sequence[str]],
+) -> None:
     """Where the database is before the command runs, on the result and in the log line both paths write
     (`pending` is read last: a failure there still reports where the database is)."""
     result.from_revision = result.to_revision = ",".join(current) or None
     result.heads = list(heads)
     result.pending = list(pending())
-    logger.info("Migration status before", extra={"current": list(current), "heads": result.heads,
-                                                   "pending": result.pending, "command": command.value})
+    logger.info(
+        "Migration status before",
+        extra={
+            "current": list(current),
+            "heads": result.heads,
+            "pending": result.pending,
+            "command": command.value,
+        },
+    )

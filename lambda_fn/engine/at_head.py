@@ -31,12 +31,21 @@ from lambda_fn.settings import Settings
 UNDEFINED_TABLE = "42P01"
 
 
-def answer(request: Request, result: Result, settings: Settings, *, deadline: Deadline,
-           read_secret: SecretReader | None, application_name: str) -> tuple[Outcome | None, Ready | None]:
+def answer(
+    request: Request,
+    result: Result,
+    settings: Settings,
+    *,
+    deadline: Deadline,
+    read_secret: SecretReader | None,
+    application_name: str,
+) -> tuple[Outcome | None, Ready | None]:
     """(the answer, None) with `result`'s situation filled in when the database is at the heads; otherwise
     (None, what the full path can reuse: the database found ready, or None) with `result` untouched."""
     head_target = request.revision is None or is_heads(request.revision)
-    if not (request.command is Command.STATUS or (request.command is Command.UPGRADE and head_target)):
+    if not (
+        request.command is Command.STATUS or (request.command is Command.UPGRADE and head_target)
+    ):
         return None, None
     located = locate(settings.alembic_config, settings.script_location)
     known = located.known() if located else None
@@ -47,12 +56,17 @@ def answer(request: Request, result: Result, settings: Settings, *, deadline: De
         return None, None  # the full path refuses, before touching the database
     creds = credentials.resolve(settings, read_secret)
     ready = wait_until_ready(
-        creds, wait=settings.db_wait, deadline=deadline, application_name=application_name,
+        creds,
+        wait=settings.db_wait,
+        deadline=deadline,
+        application_name=application_name,
         on_auth_failure=lambda: credentials.resolve(settings, read_secret, force_fetch=True),
-        create_database=settings.create_database, keep_open=True,
+        create_database=settings.create_database,
+        keep_open=True,
         # this connection's only write is the at-head ledger row: it need not wait for the WAL flush (a crash
         # of the server in that instant can lose the row, never a migration's)
-        startup={"synchronous_commit": "off"})
+        startup={"synchronous_commit": "off"},
+    )
     conn = ready.conn
     assert conn is not None
     handed_on = Ready(ready.creds, ready.server_major)
@@ -62,11 +76,17 @@ def answer(request: Request, result: Result, settings: Settings, *, deadline: De
             return None, handed_on
         if request.command is Command.UPGRADE:
             # the deploy on record: one INSERT; no ledger yet means the full path creates it, under the lock
-            ledger = Ledger(lambda sql, params: conn.run(sql, **params) or [], lambda: None, Names.of(settings))
+            ledger = Ledger(
+                lambda sql, params: conn.run(sql, **params) or [], lambda: None, Names.of(settings)
+            )
             try:
-                result.run_id = ledger.start(request.command.value, request.origin,
-                                             code_identity(located.fingerprint), ",".join(current),
-                                             status=Status.UP_TO_DATE.value)
+                result.run_id = ledger.start(
+                    request.command.value,
+                    request.origin,
+                    code_identity(located.fingerprint),
+                    ",".join(current),
+                    status=Status.UP_TO_DATE.value,
+                )
             except pg8000.native.DatabaseError as exc:
                 if sqlstate(exc) == UNDEFINED_TABLE:
                     return None, handed_on
@@ -85,10 +105,13 @@ def decide(request: Request, current: tuple[str, ...], heads: tuple[str, ...]) -
     return NoOp(",".join(current), request.revision or "head")
 
 
-def _current(conn: pg8000.native.Connection, versions: VersionTable,
-             creds: credentials.Credentials) -> tuple[str, ...]:
+def _current(
+    conn: pg8000.native.Connection, versions: VersionTable, creds: credentials.Credentials
+) -> tuple[str, ...]:
     try:
-        return tuple(str(row[0]) for row in conn.run(f"SELECT version_num FROM {versions.quoted()}"))
+        return tuple(
+            str(row[0]) for row in conn.run(f"SELECT version_num FROM {versions.quoted()}")
+        )
     except pg8000.native.DatabaseError as exc:
         if sqlstate(exc) == UNDEFINED_TABLE:
             return ()

@@ -44,7 +44,9 @@ def ensure_cache_dir() -> Path | None:
         st = os.lstat(directory)
     except OSError:
         return None
-    return directory if stat.S_ISDIR(st.st_mode) and _private(st) and not st.st_mode & 0o077 else None
+    return (
+        directory if stat.S_ISDIR(st.st_mode) and _private(st) and not st.st_mode & 0o077 else None
+    )
 
 
 def read_json(path: Path, *, trusted: bool = False) -> dict[str, Any] | None:
@@ -56,7 +58,9 @@ def read_json(path: Path, *, trusted: bool = False) -> dict[str, Any] | None:
             fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
             with os.fdopen(fd, "rb") as f:
                 st = os.fstat(f.fileno())
-                if not (stat.S_ISREG(st.st_mode) and _private(st) and _private(os.stat(path.parent))):
+                if not (
+                    stat.S_ISREG(st.st_mode) and _private(st) and _private(os.stat(path.parent))
+                ):
                     return None
                 text = f.read().decode()
         else:

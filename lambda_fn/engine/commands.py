@@ -41,7 +41,9 @@ def history(ctx: Context, current: Heads) -> Outcome:
     r.history = ctx.project.history(current)
     ran = ctx.ledger.applied_by() if record.exists(ctx.ledger) else {}
     for entry in r.history:
-        entry["ledger"] = ran.get(entry["revision"])  # when and by which run it last ran, if on record
+        entry["ledger"] = ran.get(
+            entry["revision"]
+        )  # when and by which run it last ran, if on record
     return History(len(r.history))
 
 
@@ -97,7 +99,9 @@ def upgrade(ctx: Context, current: Heads) -> Outcome:
             return nothing
         # the first run with the ledger: create it and adopt what is applied, under the lock
         return locked(ctx, lambda: nothing, check_integrity=False)
-    from lambda_fn.engine.gate.enforce import enforce  # the safety gate loads only when something is pending
+    from lambda_fn.engine.gate.enforce import (
+        enforce,
+    )  # the safety gate loads only when something is pending
 
     enforce(ctx, pending)  # refuses (unsafe_migration) before the lock and before any DDL
     return _move(ctx, target, "upgrade")
@@ -110,6 +114,7 @@ def downgrade(ctx: Context, current: Heads) -> Outcome:
 def _move(ctx: Context, target: str, direction: str) -> Outcome:
     """Under the lock: re-read the revision (another run may have moved it), refuse an unknown one, plan the
     steps towards `target` and apply them."""
+
     def move() -> Outcome:
         current = ctx.current()
         ctx.project.check_known(current)
@@ -139,13 +144,16 @@ def _moved_by_another_runner(ctx: Context, error: HookError) -> HookError | None
     if set(now) == set(split(r.to_revision)):
         return None
     was, r.to_revision = r.to_revision, join(now)
-    return HookError(ErrorKind.MOVED_BY_ANOTHER_RUNNER,
-                     f"Another runner moved the database while this run held the migration lock: it is at "
-                     f"{join(now) or 'base'}, not {was or 'base'} where this run left it, so revision "
-                     f"{error.revision or '?'} was not applied by this run (its transaction rolled back). A runner "
-                     "whose lock session ended (a partition, a frozen sandbox) went on migrating. Check `alembic-hook "
-                     "log` and pg_stat_activity for the other runner, then run again: it continues from "
-                     f"{join(now) or 'base'}.", error.revision)
+    return HookError(
+        ErrorKind.MOVED_BY_ANOTHER_RUNNER,
+        f"Another runner moved the database while this run held the migration lock: it is at "
+        f"{join(now) or 'base'}, not {was or 'base'} where this run left it, so revision "
+        f"{error.revision or '?'} was not applied by this run (its transaction rolled back). A runner "
+        "whose lock session ended (a partition, a frozen sandbox) went on migrating. Check `alembic-hook "
+        "log` and pg_stat_activity for the other runner, then run again: it continues from "
+        f"{join(now) or 'base'}.",
+        error.revision,
+    )
 
 
 def rehearse(ctx: Context, current: Heads) -> Outcome:
@@ -215,8 +223,16 @@ def check(ctx: Context, current: Heads) -> Outcome:
 # Commands that need the database; HEADS answers from the project alone. STAMP may start from a revision
 # the project does not know (that is what it repairs); every other command refuses one.
 HANDLERS: dict[Command, Handler] = {
-    Command.STATUS: status, Command.CURRENT: status, Command.HISTORY: history, Command.SQL: sql,
-    Command.UPGRADE: upgrade, Command.DOWNGRADE: downgrade, Command.STAMP: stamp, Command.CHECK: check,
-    Command.ACCEPT: accept, Command.LOG: log,
-    Command.LINT: lint, Command.REHEARSE: rehearse,
+    Command.STATUS: status,
+    Command.CURRENT: status,
+    Command.HISTORY: history,
+    Command.SQL: sql,
+    Command.UPGRADE: upgrade,
+    Command.DOWNGRADE: downgrade,
+    Command.STAMP: stamp,
+    Command.CHECK: check,
+    Command.ACCEPT: accept,
+    Command.LOG: log,
+    Command.LINT: lint,
+    Command.REHEARSE: rehearse,
 }

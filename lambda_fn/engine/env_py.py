@@ -64,21 +64,27 @@ def run_migrations_online() -> None:
 class EnvPlan:
     """What the probe learned about env.py."""
 
-    connection: str                        # how env.py reaches the hook's database, in words
+    connection: str  # how env.py reaches the hook's database, in words
     version_table: str = DEFAULT_VERSION_TABLE
     version_table_schema: str | None = None
 
     @property
     def version_opts(self) -> dict[str, Any]:
-        return {"version_table": self.version_table, "version_table_schema": self.version_table_schema}
+        return {
+            "version_table": self.version_table,
+            "version_table_schema": self.version_table_schema,
+        }
 
     @property
     def versions(self) -> VersionTable:
         return VersionTable(self.version_table, self.version_table_schema)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"connection": self.connection, "version_table": self.version_table,
-                "version_table_schema": self.version_table_schema}
+        return {
+            "connection": self.connection,
+            "version_table": self.version_table,
+            "version_table_schema": self.version_table_schema,
+        }
 
 
 class _Probed(BaseException):
@@ -98,8 +104,13 @@ class HookDatabase:
 
     def same_database(self, url: URL) -> bool:
         c = self.creds
-        return (url.get_backend_name() == "postgresql" and url.host == c.host and (url.port or 5432) == c.port
-                and url.database == c.database and url.username == c.username)
+        return (
+            url.get_backend_name() == "postgresql"
+            and url.host == c.host
+            and (url.port or 5432) == c.port
+            and url.database == c.database
+            and url.username == c.username
+        )
 
 
 class HookEnvironment:
@@ -107,8 +118,17 @@ class HookEnvironment:
     connection env.py passes. The instance's own `configure` attribute is what Alembic's module proxy
     (`alembic.context.configure`) hands env.py, so no Alembic class is subclassed."""
 
-    def __init__(self, config: Config, script: ScriptDirectory, database: HookDatabase, env_py: Path, *,
-                 probe: bool, autocommit: bool = False, **kw: Any) -> None:
+    def __init__(
+        self,
+        config: Config,
+        script: ScriptDirectory,
+        database: HookDatabase,
+        env_py: Path,
+        *,
+        probe: bool,
+        autocommit: bool = False,
+        **kw: Any,
+    ) -> None:
         self.context = EnvironmentContext(config, script, **kw)
         self._configure = self.context.configure
         self.context.configure = self.configure  # type: ignore[method-assign, assignment]
@@ -118,18 +138,27 @@ class HookEnvironment:
         self.autocommit = autocommit
         self.plan: EnvPlan | None = None
 
-    def configure(self, connection: Connection | None = None, url: str | URL | None = None, **kw: Any) -> None:
+    def configure(
+        self, connection: Connection | None = None, url: str | URL | None = None, **kw: Any
+    ) -> None:
         reenable()  # env.py's fileConfig() ran before configure(): the revisions' progress must be logged
         how = self._judge(connection, url)
-        self.plan = EnvPlan(how, kw.get("version_table") or DEFAULT_VERSION_TABLE, kw.get("version_table_schema"))
+        self.plan = EnvPlan(
+            how, kw.get("version_table") or DEFAULT_VERSION_TABLE, kw.get("version_table_schema")
+        )
         if self.probe:
             raise _Probed
         if connection is not self.database.conn:
-            logger.info("env.py opened its own connection to the hook's database; the migration runs on the "
-                        "hook's connection", extra={"env_py": how})
+            logger.info(
+                "env.py opened its own connection to the hook's database; the migration runs on the "
+                "hook's connection",
+                extra={"env_py": how},
+            )
         kw.pop("dialect_name", None)
         kw.pop("dialect_opts", None)
-        kw["transaction_per_migration"] = True  # the hook's contract: each revision commits on its own
+        kw["transaction_per_migration"] = (
+            True  # the hook's contract: each revision commits on its own
+        )
         if self.autocommit:  # the project runs its migrations in AUTOCOMMIT (docs/real-projects.md)
             self.database.conn.execution_options(isolation_level="AUTOCOMMIT")
         kw["on_version_apply"] = self._on_version_apply(kw.get("on_version_apply"))
@@ -138,7 +167,13 @@ class HookEnvironment:
     def _on_version_apply(self, theirs: Any) -> list[Callable[..., None]]:
         """env.py's own callbacks, then the hook's: Alembic calls them after each step's version-table update,
         inside the step's transaction."""
-        callbacks = list(theirs) if isinstance(theirs, list | tuple) else [theirs] if callable(theirs) else []
+        callbacks = (
+            list(theirs)
+            if isinstance(theirs, list | tuple)
+            else [theirs]
+            if callable(theirs)
+            else []
+        )
 
         def hook(*, ctx: Any, step: Any, heads: Any, run_args: Any) -> None:
             if self.database.on_version_apply is not None:
@@ -159,28 +194,55 @@ class HookEnvironment:
         if url is not None:
             parsed = _parse(url)
             if parsed is not None and db.same_database(parsed):
-                return "a URL of the hook's database (sqlalchemy.url); the hook's connection is used"
+                return (
+                    "a URL of the hook's database (sqlalchemy.url); the hook's connection is used"
+                )
             raise self._elsewhere(parsed)
-        raise HookError(ErrorKind.ENV_PY, f"{self.env_py} called context.configure() without a connection or "
-                        f"URL, so the hook cannot tell what it would migrate. Use the hook's connection:\n"
-                        f"{snippet(self.env_py)}")
+        raise HookError(
+            ErrorKind.ENV_PY,
+            f"{self.env_py} called context.configure() without a connection or "
+            f"URL, so the hook cannot tell what it would migrate. Use the hook's connection:\n"
+            f"{snippet(self.env_py)}",
+        )
 
     def _elsewhere(self, url: URL | None) -> HookError:
         where = url.render_as_string(hide_password=True) if url is not None else "an unreadable URL"
-        return HookError(ErrorKind.ENV_PY, f"{self.env_py} configures Alembic with {where}, not the hook's database "
-                         f"{self.database.creds.describe()}; nothing was run. env.py builds its own engine (from an "
-                         "environment variable, another ini section or an async driver). Make it use the "
-                         f"connection the hook passes:\n{snippet(self.env_py)}")
+        return HookError(
+            ErrorKind.ENV_PY,
+            f"{self.env_py} configures Alembic with {where}, not the hook's database "
+            f"{self.database.creds.describe()}; nothing was run. env.py builds its own engine (from an "
+            "environment variable, another ini section or an async driver). Make it use the "
+            f"connection the hook passes:\n{snippet(self.env_py)}",
+        )
 
 
-def run_env(config: Config, script: ScriptDirectory, database: HookDatabase, fn: StepsFn, *,
-            destination: str | None, purge: bool = False, probe: bool = False,
-            autocommit: bool = False) -> EnvPlan | None:
+def run_env(
+    config: Config,
+    script: ScriptDirectory,
+    database: HookDatabase,
+    fn: StepsFn,
+    *,
+    destination: str | None,
+    purge: bool = False,
+    probe: bool = False,
+    autocommit: bool = False,
+) -> EnvPlan | None:
     """Run env.py with the hook's database attached; with `probe`, stop it at configure() and return what
     it would do. A failure before configure() is env.py's, and says so."""
     env_py = Path(script.dir) / "env.py"
-    hook = HookEnvironment(config, script, database, env_py, probe=probe, autocommit=autocommit, fn=fn,
-                           as_sql=False, starting_rev=None, destination_rev=destination, purge=purge)
+    hook = HookEnvironment(
+        config,
+        script,
+        database,
+        env_py,
+        probe=probe,
+        autocommit=autocommit,
+        fn=fn,
+        as_sql=False,
+        starting_rev=None,
+        destination_rev=destination,
+        purge=purge,
+    )
     with _attached(config, database, autocommit=autocommit):
         try:
             with hook.context:
@@ -196,8 +258,11 @@ def run_env(config: Config, script: ScriptDirectory, database: HookDatabase, fn:
         finally:
             reenable()
     if probe:
-        raise HookError(ErrorKind.ENV_PY, f"{env_py} finished without calling context.configure(), so it would "
-                        f"migrate nothing. Use the hook's connection:\n{snippet(env_py)}")
+        raise HookError(
+            ErrorKind.ENV_PY,
+            f"{env_py} finished without calling context.configure(), so it would "
+            f"migrate nothing. Use the hook's connection:\n{snippet(env_py)}",
+        )
     return hook.plan
 
 
@@ -207,11 +272,16 @@ def probe_offline(config: Config, script: ScriptDirectory) -> VersionTable | Non
     recorded: list[VersionTable] = []
 
     def configure(*args: Any, **kw: Any) -> None:
-        recorded.append(VersionTable(kw.get("version_table") or DEFAULT_VERSION_TABLE, kw.get("version_table_schema")))
+        recorded.append(
+            VersionTable(
+                kw.get("version_table") or DEFAULT_VERSION_TABLE, kw.get("version_table_schema")
+            )
+        )
         raise _Probed
 
-    context = EnvironmentContext(config, script, fn=lambda rev, ctx: [], as_sql=True, starting_rev=None,
-                                 destination_rev=None)
+    context = EnvironmentContext(
+        config, script, fn=lambda rev, ctx: [], as_sql=True, starting_rev=None, destination_rev=None
+    )
     context.configure = configure  # type: ignore[method-assign]
     try:
         with context:
@@ -226,14 +296,18 @@ def probe_offline(config: Config, script: ScriptDirectory) -> VersionTable | Non
 
 
 @contextmanager
-def _attached(config: Config, database: HookDatabase, *, autocommit: bool = False) -> Iterator[None]:
+def _attached(
+    config: Config, database: HookDatabase, *, autocommit: bool = False
+) -> Iterator[None]:
     conn = database.conn
     # Some projects (jupyterhub) hand env.py an Engine in config.attributes["connection"] and env.py calls
     # `.connect()` on it, as SQLAlchemy 1.x let a Connection do: that gives the hook's connection itself
     conn.connect = lambda: _same(conn)  # type: ignore[attr-defined]
     config.attributes["connection"] = conn
     # ConfigParser interpolates %: a percent-encoded password must survive it
-    config.set_main_option("sqlalchemy.url", database.url().render_as_string(hide_password=False).replace("%", "%%"))
+    config.set_main_option(
+        "sqlalchemy.url", database.url().render_as_string(hide_password=False).replace("%", "%%")
+    )
     try:
         yield
     finally:
@@ -255,15 +329,21 @@ def _env_failure(env_py: Path, exc: BaseException, creds: Credentials) -> HookEr
     if snippet(env_py) == ASYNC_SNIPPET:
         # the reason, not the symptom: what an async engine raises here depends on the process (greenlet
         # missing, a half-imported module, a sync driver), and check and upgrade must say the same
-        return HookError(ErrorKind.ENV_PY, f"{env_py} runs Alembic through an async engine (the `-t async` "
-                         "template); the hook migrates over its own synchronous connection, so nothing ran. "
-                         f"Make env.py use the connection the hook passes:\n{ASYNC_SNIPPET}")
+        return HookError(
+            ErrorKind.ENV_PY,
+            f"{env_py} runs Alembic through an async engine (the `-t async` "
+            "template); the hook migrates over its own synchronous connection, so nothing ran. "
+            f"Make env.py use the connection the hook passes:\n{ASYNC_SNIPPET}",
+        )
     text = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:400]
     if creds.password:
         text = text.replace(creds.password, "***")
-    return HookError(ErrorKind.ENV_PY, f"{env_py} failed before it configured Alembic ({text}); no revision ran. "
-                     "The migrations are not the problem: env.py could not connect the way the hook runs it. "
-                     f"Use the connection the hook passes:\n{snippet(env_py)}")
+    return HookError(
+        ErrorKind.ENV_PY,
+        f"{env_py} failed before it configured Alembic ({text}); no revision ran. "
+        "The migrations are not the problem: env.py could not connect the way the hook runs it. "
+        f"Use the connection the hook passes:\n{snippet(env_py)}",
+    )
 
 
 # env.py builds its engine or connection with AUTOCOMMIT (engine_from_config(..., isolation_level="AUTOCOMMIT"),
@@ -277,7 +357,10 @@ def autocommit_of(env_py: Path, declared: str | None) -> tuple[bool, str]:
     if declared is not None:
         value = declared.strip().lower()
         if value not in ("true", "false"):
-            raise HookError(ErrorKind.CONFIGURATION, f"[alembic_hook] autocommit = {declared!r}: write true or false.")
+            raise HookError(
+                ErrorKind.CONFIGURATION,
+                f"[alembic_hook] autocommit = {declared!r}: write true or false.",
+            )
         return value == "true", "[alembic_hook] autocommit in the ini"
     try:
         source = env_py.read_text()
@@ -292,7 +375,11 @@ def snippet(env_py: Path) -> str:
         source = env_py.read_text()
     except OSError:
         source = ""
-    return ASYNC_SNIPPET if re.search(r"\basync_engine_from_config\b|\basyncio\b", source) else SYNC_SNIPPET
+    return (
+        ASYNC_SNIPPET
+        if re.search(r"\basync_engine_from_config\b|\basyncio\b", source)
+        else SYNC_SNIPPET
+    )
 
 
 def _parse(url: str | URL) -> URL | None:

@@ -35,7 +35,9 @@ class EnvReads:
     def still_holds(self, environ: Mapping[str, str] | None = None) -> bool:
         """Every recorded variable has the value it had (a record of the whole environment never holds)."""
         env = os.environ if environ is None else environ
-        return not self.whole and all(digest(env.get(name)) == seen for name, seen in self.names.items())
+        return not self.whole and all(
+            digest(env.get(name)) == seen for name, seen in self.names.items()
+        )
 
 
 class _Recording(MutableMapping[str, str]):

@@ -23,26 +23,46 @@ from lambda_fn.result import Result, StepEvent
 from lambda_fn.settings import Settings
 
 
-def execute(request: Request, settings: Settings, *, deadline: Deadline | None = None,
-            read_secret: SecretReader | None = None, application_name: str | None = None,
-            observe: Callable[[StepEvent], None] | None = None, fast: bool = True) -> Result:
+def execute(
+    request: Request,
+    settings: Settings,
+    *,
+    deadline: Deadline | None = None,
+    read_secret: SecretReader | None = None,
+    application_name: str | None = None,
+    observe: Callable[[StepEvent], None] | None = None,
+    fast: bool = True,
+) -> Result:
     """Run one command. `observe` hears each revision start and finish (the CLI's progress); `fast=False`
     skips the fast path (the tests compare both)."""
     started = time.monotonic()
     result = Result(command=request.command.value, status=Status.FAILED, target=request.revision)
     deadline = deadline or Deadline()
-    if request.budget_seconds is not None:  # a workflow's iteration: its own budget inside the invocation's
+    if (
+        request.budget_seconds is not None
+    ):  # a workflow's iteration: its own budget inside the invocation's
         deadline = deadline.sub(request.budget_seconds)
     if request.database is not None:  # one database of a fleet
-        settings = replace(settings, secret_id=request.database.secret_arn,
-                           db_host=request.database.host or settings.db_host,
-                           db_name=request.database.name or settings.db_name)
+        settings = replace(
+            settings,
+            secret_id=request.database.secret_arn,
+            db_host=request.database.host or settings.db_host,
+            db_name=request.database.name or settings.db_name,
+        )
     result.snapshot = request.snapshot
     application_name = application_name or settings.application_name
 
     def work(into: Result) -> None:
-        _run(request, into, settings, deadline=deadline, read_secret=read_secret, application_name=application_name,
-             observe=watchdog.observing(observe), fast=fast)
+        _run(
+            request,
+            into,
+            settings,
+            deadline=deadline,
+            read_secret=read_secret,
+            application_name=application_name,
+            observe=watchdog.observing(observe),
+            fast=fast,
+        )
 
     # the time in a revision's own Python is bounded too: at the deadline the run is stopped and answered
     result = watchdog.run_bounded(work, result, deadline)
@@ -52,22 +72,48 @@ def execute(request: Request, settings: Settings, *, deadline: Deadline | None =
     return result
 
 
-def _run(request: Request, result: Result, settings: Settings, *, deadline: Deadline,
-         read_secret: SecretReader | None, application_name: str, observe: Callable[[StepEvent], None],
-         fast: bool) -> None:
+def _run(
+    request: Request,
+    result: Result,
+    settings: Settings,
+    *,
+    deadline: Deadline,
+    read_secret: SecretReader | None,
+    application_name: str,
+    observe: Callable[[StepEvent], None],
+    fast: bool,
+) -> None:
     outcome: Outcome | None
     try:
         request.validate()
         if request.command is Command.UPGRADE and settings.skip_migrations:
             outcome = Skipped()
         else:
-            outcome, ready = (at_head.answer(request, result, settings, deadline=deadline, read_secret=read_secret,
-                                             application_name=application_name) if fast else (None, None))
+            outcome, ready = (
+                at_head.answer(
+                    request,
+                    result,
+                    settings,
+                    deadline=deadline,
+                    read_secret=read_secret,
+                    application_name=application_name,
+                )
+                if fast
+                else (None, None)
+            )
             if outcome is None:
                 from lambda_fn.engine.migrate import migrate  # the full engine, only when needed
 
-                outcome = migrate(request, result, settings, deadline=deadline, read_secret=read_secret,
-                                  application_name=application_name, observe=observe, ready=ready)
+                outcome = migrate(
+                    request,
+                    result,
+                    settings,
+                    deadline=deadline,
+                    read_secret=read_secret,
+                    application_name=application_name,
+                    observe=observe,
+                    ready=ready,
+                )
     except HookError as exc:
         if not (request.partial and exc.kind is ErrorKind.DEADLINE):
             result.fail(exc)
@@ -77,7 +123,12 @@ def _run(request: Request, result: Result, settings: Settings, *, deadline: Dead
         outcome = Stopped(exc.message)
     except Exception as exc:  # noqa: BLE001 - the contract is one Result, whatever happens
         logger.exception("Unexpected failure")
-        result.fail(HookError(ErrorKind.INTERNAL, f"Unexpected {type(exc).__name__}: {str(exc)[:300]}. "
-                              "This is a bug in the hook; the logs hold the traceback."))
+        result.fail(
+            HookError(
+                ErrorKind.INTERNAL,
+                f"Unexpected {type(exc).__name__}: {str(exc)[:300]}. "
+                "This is a bug in the hook; the logs hold the traceback.",
+            )
+        )
         return
     give(result, outcome)

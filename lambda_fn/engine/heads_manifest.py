@@ -53,7 +53,11 @@ class VersionTable:
 
     def quoted(self) -> str:
         """The same name quoted for SQL."""
-        return f"{identifier(self.schema)}.{identifier(self.table)}" if self.schema else identifier(self.table)
+        return (
+            f"{identifier(self.schema)}.{identifier(self.table)}"
+            if self.schema
+            else identifier(self.table)
+        )
 
 
 def _py_files(version_dirs: Iterable[str | Path]) -> list[tuple[str, str]]:
@@ -63,7 +67,11 @@ def _py_files(version_dirs: Iterable[str | Path]) -> list[tuple[str, str]]:
         for root, dirs, files in os.walk(directory):
             dirs[:] = sorted(d for d in dirs if d != "__pycache__")
             rel = os.path.relpath(root, directory)
-            found.extend((f"{rel}/{name}", os.path.join(root, name)) for name in sorted(files) if name.endswith(".py"))
+            found.extend(
+                (f"{rel}/{name}", os.path.join(root, name))
+                for name in sorted(files)
+                if name.endswith(".py")
+            )
     return found
 
 
@@ -74,7 +82,9 @@ def fingerprint(version_dirs: Iterable[str | Path]) -> str:
     """sha256 over every revision file's name and bytes (os.walk and plain strings: pathlib's per-file
     overhead was most of the cost at 1,000 files)."""
     files = _py_files(version_dirs)
-    signature = tuple((rel, st.st_size, st.st_mtime_ns) for rel, path in files for st in (os.stat(path),))
+    signature = tuple(
+        (rel, st.st_size, st.st_mtime_ns) for rel, path in files for st in (os.stat(path),)
+    )
     if (known := _memo.get(signature)) is not None:
         return known
     digest = hashlib.sha256()
@@ -125,7 +135,10 @@ def _cache_file(kind: str, fp: str) -> Path:
 def lookup(script_dir: str | Path, fp: str) -> tuple[str, ...] | None:
     if (hit := _heads_hits.get((str(script_dir), fp))) is not None:
         return hit
-    for candidate, trusted in ((Path(script_dir) / HEADS_MANIFEST, True), (_cache_file("heads", fp), False)):
+    for candidate, trusted in (
+        (Path(script_dir) / HEADS_MANIFEST, True),
+        (_cache_file("heads", fp), False),
+    ):
         data = read_json(candidate, trusted=trusted)
         if data and data.get("fingerprint") == fp and isinstance(data.get("heads"), list):
             heads = tuple(str(h) for h in data["heads"])
@@ -147,9 +160,16 @@ def lookup_version_table(script_dir: str | Path, env_fp: str) -> VersionTable | 
     while the environment variables env.py read then still have their values."""
     if (hit := _version_hits.get((str(script_dir), env_fp))) is not None:
         return hit[0] if hit[1].still_holds() else None
-    for candidate, trusted in ((_cache_file("env", env_fp), False), (Path(script_dir) / HEADS_MANIFEST, True)):
+    for candidate, trusted in (
+        (_cache_file("env", env_fp), False),
+        (Path(script_dir) / HEADS_MANIFEST, True),
+    ):
         data = read_json(candidate, trusted=trusted)
-        if not (data and data.get("env_fingerprint") == env_fp and isinstance(data.get("version_table"), str)):
+        if not (
+            data
+            and data.get("env_fingerprint") == env_fp
+            and isinstance(data.get("version_table"), str)
+        ):
             continue
         reads = _reads_of(data)
         if reads is None or not reads.still_holds():
@@ -165,12 +185,20 @@ def _reads_of(data: dict[str, Any]) -> EnvReads | None:
     names = data.get("environment")
     if not isinstance(names, dict) or not all(isinstance(v, str) for v in names.values()):
         return None
-    return EnvReads({str(k): v for k, v in names.items()}, whole=data.get("environment_whole") is not False)
+    return EnvReads(
+        {str(k): v for k, v in names.items()}, whole=data.get("environment_whole") is not False
+    )
 
 
-def remember(fp: str, heads: tuple[str, ...], path: Path | None = None, *,
-             env_fp: str | None = None, version_table: VersionTable | None = None,
-             reads: EnvReads | None = None) -> None:
+def remember(
+    fp: str,
+    heads: tuple[str, ...],
+    path: Path | None = None,
+    *,
+    env_fp: str | None = None,
+    version_table: VersionTable | None = None,
+    reads: EnvReads | None = None,
+) -> None:
     record: dict[str, Any] = {"fingerprint": fp, "heads": list(heads)}
     if env_fp is not None and version_table is not None and reads is not None:
         record |= _version_record(env_fp, version_table, reads)
@@ -183,17 +211,23 @@ def remember_version_table(env_fp: str, version_table: VersionTable, reads: EnvR
     environment only the first time it is imported in a process), with their values as of now."""
     earlier = _reads_of(read_json(_cache_file("env", env_fp)) or {})
     if earlier is not None:
-        reads = EnvReads({**{n: digest(os.environ.get(n)) for n in earlier.names}, **reads.names},
-                         whole=reads.whole or earlier.whole)
+        reads = EnvReads(
+            {**{n: digest(os.environ.get(n)) for n in earlier.names}, **reads.names},
+            whole=reads.whole or earlier.whole,
+        )
     for key in [k for k in _version_hits if k[1] == env_fp]:
         _version_hits[key] = (version_table, reads)
     _write(_cache_file("env", env_fp), _version_record(env_fp, version_table, reads))
 
 
 def _version_record(env_fp: str, version_table: VersionTable, reads: EnvReads) -> dict[str, Any]:
-    return {"env_fingerprint": env_fp, "version_table": version_table.table,
-            "version_table_schema": version_table.schema, "environment": dict(sorted(reads.names.items())),
-            "environment_whole": reads.whole}
+    return {
+        "env_fingerprint": env_fp,
+        "version_table": version_table.table,
+        "version_table_schema": version_table.schema,
+        "environment": dict(sorted(reads.names.items())),
+        "environment_whole": reads.whole,
+    }
 
 
 def _write(target: Path, record: dict[str, Any]) -> None:

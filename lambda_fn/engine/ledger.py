@@ -115,15 +115,26 @@ class Ledger:
         self.commit()
         return True
 
-    def start(self, command: str, origin: Origin, code: str, from_revision: str | None,
-              status: str = "running") -> int:
+    def start(
+        self,
+        command: str,
+        origin: Origin,
+        code: str,
+        from_revision: str | None,
+        status: str = "running",
+    ) -> int:
         finished = "now()" if status != "running" else "NULL"
         row = self._exec(
             f"INSERT INTO {self.names.runs} (command, caller, caller_reference, code, status, from_revision, "
             f"to_revision, finished_at) VALUES (:command, :caller, CAST(:reference AS jsonb), :code, :status, :frm, "
             f"CASE WHEN :status = 'running' THEN NULL ELSE :frm END, {finished}) RETURNING id",
-            command=command, caller=origin.caller, reference=json.dumps(origin.reference), code=code, status=status,
-            frm=from_revision)
+            command=command,
+            caller=origin.caller,
+            reference=json.dumps(origin.reference),
+            code=code,
+            status=status,
+            frm=from_revision,
+        )
         self.commit()
         self.run_id = int(row[0][0])
         return self.run_id
@@ -140,7 +151,10 @@ class Ledger:
             f"error_message = 'the runner stopped before closing its run; closed by run ' || :me || '; revisions it "
             f"committed: ' || coalesce((SELECT string_agg(v.revision, ', ' ORDER BY v.id) FROM "
             f"{self.names.revisions} v WHERE v.run_id = r.id), 'none') "
-            f"WHERE status = 'running' AND id <> :me RETURNING id", me=self.run_id or 0, current=current or "")
+            f"WHERE status = 'running' AND id <> :me RETURNING id",
+            me=self.run_id or 0,
+            current=current or "",
+        )
         self.commit()
         return [int(r[0]) for r in rows]
 
@@ -149,77 +163,156 @@ class Ledger:
         checksums (what they were when they ran cannot be known: verified = false)."""
         now = datetime.now(UTC)
         for revision, sha in applied:
-            self._exec(f"INSERT INTO {self.names.revisions} (run_id, revision, direction, sha256, verified, "
-                       f"started_at, finished_at, duration_ms) VALUES (:run, :rev, 'baseline', :sha, false, :t, :t, 0)",
-                       run=self.run_id, rev=revision, sha=sha, t=now)
+            self._exec(
+                f"INSERT INTO {self.names.revisions} (run_id, revision, direction, sha256, verified, "
+                f"started_at, finished_at, duration_ms) VALUES (:run, :rev, 'baseline', :sha, false, :t, :t, 0)",
+                run=self.run_id,
+                rev=revision,
+                sha=sha,
+                t=now,
+            )
         self.commit()
 
     def recorded(self) -> dict[str, tuple[str, str | None]]:
         """revision -> (latest direction, sha256) for every revision the ledger knows."""
-        rows = self._exec(f"SELECT DISTINCT ON (revision) revision, direction, sha256 FROM {self.names.revisions} "
-                          f"ORDER BY revision, id DESC")
+        rows = self._exec(
+            f"SELECT DISTINCT ON (revision) revision, direction, sha256 FROM {self.names.revisions} "
+            f"ORDER BY revision, id DESC"
+        )
         self.commit()
         return {str(r[0]): (str(r[1]), r[2]) for r in rows}
 
     def check_integrity(self, applied: set[str], sha_of: dict[str, str]) -> None:
         """Refuse when a revision the database has applied differs from the file deployed now."""
-        changed = [(rev, old, sha_of[rev]) for rev, (direction, old) in sorted(self.recorded().items())
-                   if rev in applied and direction != "downgrade" and old and rev in sha_of and sha_of[rev] != old]
+        changed = [
+            (rev, old, sha_of[rev])
+            for rev, (direction, old) in sorted(self.recorded().items())
+            if rev in applied
+            and direction != "downgrade"
+            and old
+            and rev in sha_of
+            and sha_of[rev] != old
+        ]
         if changed:
             rev, old, new = changed[0]
             others = f" (and {', '.join(r for r, _, _ in changed[1:])})" if len(changed) > 1 else ""
-            raise HookError(ErrorKind.REVISION_CHANGED,
-                            f"Revision {rev}{others} was edited after it ran: the ledger recorded sha256 {old}, the "
-                            f"deployed file has {new}. Restore the file, or, if the edit is deliberate and the "
-                            f"database needs nothing more, accept it: `alembic-hook accept {rev} --yes` (Lambda: "
-                            f'{{"command": "accept", "revision": "{rev}", "confirm": "accept"}}). Nothing was run.',
-                            rev)
+            raise HookError(
+                ErrorKind.REVISION_CHANGED,
+                f"Revision {rev}{others} was edited after it ran: the ledger recorded sha256 {old}, the "
+                f"deployed file has {new}. Restore the file, or, if the edit is deliberate and the "
+                f"database needs nothing more, accept it: `alembic-hook accept {rev} --yes` (Lambda: "
+                f'{{"command": "accept", "revision": "{rev}", "confirm": "accept"}}). Nothing was run.',
+                rev,
+            )
 
     def record_step(self, revision: str, direction: str, sha: str | None) -> None:
         """Inside the revision's transaction (Alembic's on_version_apply)."""
         started = self.step_started or datetime.now(UTC)
         finished = datetime.now(UTC)
-        self._exec(f"INSERT INTO {self.names.revisions} (run_id, revision, direction, sha256, started_at, "
-                   f"finished_at, duration_ms) VALUES (:run, :rev, :dir, :sha, :s, :f, :ms)",
-                   run=self.run_id, rev=revision, dir=direction, sha=sha, s=started, f=finished,
-                   ms=round((finished - started).total_seconds() * 1000, 1))
+        self._exec(
+            f"INSERT INTO {self.names.revisions} (run_id, revision, direction, sha256, started_at, "
+            f"finished_at, duration_ms) VALUES (:run, :rev, :dir, :sha, :s, :f, :ms)",
+            run=self.run_id,
+            rev=revision,
+            dir=direction,
+            sha=sha,
+            s=started,
+            f=finished,
+            ms=round((finished - started).total_seconds() * 1000, 1),
+        )
 
-    def finish(self, status: str, to_revision: str | None, error: HookError | None = None,
-               acknowledged: dict[str, Any] | None = None) -> None:
-        self._exec(f"UPDATE {self.names.runs} SET status = :status, finished_at = now(), to_revision = :to, "
-                   f"error_kind = :kind, error_message = :msg, error_revision = :rev, "
-                   f"acknowledged = CAST(:ack AS jsonb) WHERE id = :id",
-                   status=status, to=to_revision, kind=error.kind.value if error else None,
-                   msg=error.message[:2000] if error else None, rev=error.revision if error else None,
-                   ack=json.dumps(acknowledged) if acknowledged else None, id=self.run_id)
+    def finish(
+        self,
+        status: str,
+        to_revision: str | None,
+        error: HookError | None = None,
+        acknowledged: dict[str, Any] | None = None,
+    ) -> None:
+        self._exec(
+            f"UPDATE {self.names.runs} SET status = :status, finished_at = now(), to_revision = :to, "
+            f"error_kind = :kind, error_message = :msg, error_revision = :rev, "
+            f"acknowledged = CAST(:ack AS jsonb) WHERE id = :id",
+            status=status,
+            to=to_revision,
+            kind=error.kind.value if error else None,
+            msg=error.message[:2000] if error else None,
+            rev=error.revision if error else None,
+            ack=json.dumps(acknowledged) if acknowledged else None,
+            id=self.run_id,
+        )
         self.commit()
 
     def log(self, limit: int, revision: str | None) -> list[dict[str, Any]]:
         """Runs newest first, each with its revision rows."""
-        where = f"WHERE id IN (SELECT run_id FROM {self.names.revisions} WHERE revision = :rev)" if revision else ""
-        runs = self._exec(f"SELECT id, command, caller, caller_reference, code, started_at, finished_at, status, "
-                          f"from_revision, to_revision, error_kind, error_message, error_revision "
-                          f"FROM {self.names.runs} {where} ORDER BY id DESC LIMIT :limit", limit=limit, rev=revision)
+        where = (
+            f"WHERE id IN (SELECT run_id FROM {self.names.revisions} WHERE revision = :rev)"
+            if revision
+            else ""
+        )
+        runs = self._exec(
+            f"SELECT id, command, caller, caller_reference, code, started_at, finished_at, status, "
+            f"from_revision, to_revision, error_kind, error_message, error_revision "
+            f"FROM {self.names.runs} {where} ORDER BY id DESC LIMIT :limit",
+            limit=limit,
+            rev=revision,
+        )
         ids = [int(r[0]) for r in runs]
         steps: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
         if ids:
-            for s in self._exec(f"SELECT run_id, revision, direction, sha256, verified, started_at, finished_at, "
-                                f"duration_ms FROM {self.names.revisions} WHERE run_id = ANY(:ids) ORDER BY id",
-                                ids=ids):
-                steps[int(s[0])].append({"revision": s[1], "direction": s[2], "sha256": s[3], "verified": s[4],
-                                         "started_at": _iso(s[5]), "finished_at": _iso(s[6]), "duration_ms": s[7]})
+            for s in self._exec(
+                f"SELECT run_id, revision, direction, sha256, verified, started_at, finished_at, "
+                f"duration_ms FROM {self.names.revisions} WHERE run_id = ANY(:ids) ORDER BY id",
+                ids=ids,
+            ):
+                steps[int(s[0])].append(
+                    {
+                        "revision": s[1],
+                        "direction": s[2],
+                        "sha256": s[3],
+                        "verified": s[4],
+                        "started_at": _iso(s[5]),
+                        "finished_at": _iso(s[6]),
+                        "duration_ms": s[7],
+                    }
+                )
         self.commit()
-        keys = ("id", "command", "caller", "caller_reference", "code", "started_at", "finished_at", "status",
-                "from_revision", "to_revision", "error_kind", "error_message", "error_revision")
-        return [{**{k: (_iso(v) if isinstance(v, datetime) else v) for k, v in zip(keys, r, strict=True)},
-                 "revisions": steps[int(r[0])]} for r in runs]
+        keys = (
+            "id",
+            "command",
+            "caller",
+            "caller_reference",
+            "code",
+            "started_at",
+            "finished_at",
+            "status",
+            "from_revision",
+            "to_revision",
+            "error_kind",
+            "error_message",
+            "error_revision",
+        )
+        return [
+            {
+                **{
+                    k: (_iso(v) if isinstance(v, datetime) else v)
+                    for k, v in zip(keys, r, strict=True)
+                },
+                "revisions": steps[int(r[0])],
+            }
+            for r in runs
+        ]
 
     def applied_by(self) -> dict[str, dict[str, Any]]:
         """revision -> when and by which run it was last applied (for `history`)."""
-        rows = self._exec(f"SELECT DISTINCT ON (v.revision) v.revision, v.run_id, v.finished_at, v.direction "
-                          f"FROM {self.names.revisions} v ORDER BY v.revision, v.id DESC")
+        rows = self._exec(
+            f"SELECT DISTINCT ON (v.revision) v.revision, v.run_id, v.finished_at, v.direction "
+            f"FROM {self.names.revisions} v ORDER BY v.revision, v.id DESC"
+        )
         self.commit()
-        return {str(r[0]): {"run_id": int(r[1]), "applied_at": _iso(r[2]), "direction": r[3]} for r in rows}
+        return {
+            str(r[0]): {"run_id": int(r[1]), "applied_at": _iso(r[2]), "direction": r[3]}
+            for r in rows
+        }
 
 
 def _iso(value: object) -> str | None:

@@ -33,7 +33,9 @@ class Located:
         """The revision files' fingerprint. In a Lambda deployment package (under LAMBDA_TASK_ROOT, read-only:
         the code cannot change under a running function) the one the build wrote into the manifest is the
         fingerprint of these very files, so it is read rather than recomputed from 1,000 files."""
-        if (shipped := heads_manifest.shipped_fingerprint(self.script_dir)) and _deployed(self.script_dir):
+        if (shipped := heads_manifest.shipped_fingerprint(self.script_dir)) and _deployed(
+            self.script_dir
+        ):
             return shipped
         return heads_manifest.fingerprint(self.version_dirs)
 
@@ -43,13 +45,18 @@ class Located:
         if heads is None:
             return None
         versions = heads_manifest.lookup_version_table(
-            self.script_dir, heads_manifest.env_fingerprint(self.script_dir / "env.py", self.ini))
+            self.script_dir, heads_manifest.env_fingerprint(self.script_dir / "env.py", self.ini)
+        )
         return None if versions is None else (heads, versions)
 
 
 def _deployed(path: Path) -> bool:
     root = os.environ.get("LAMBDA_TASK_ROOT")
-    return bool(root) and os.environ.get("AWS_LAMBDA_FUNCTION_NAME") is not None and path.is_relative_to(root or "/")
+    return (
+        bool(root)
+        and os.environ.get("AWS_LAMBDA_FUNCTION_NAME") is not None
+        and path.is_relative_to(root or "/")
+    )
 
 
 def locate(config_file: str, script_location: str | None) -> Located | None:
@@ -61,7 +68,11 @@ def locate(config_file: str, script_location: str | None) -> Located | None:
         st = os.stat(ini)
     except OSError:
         return None
-    found = _locate(ini, script_location, (st.st_size, st.st_mtime_ns, os.getcwd(), os.environ.get("LAMBDA_TASK_ROOT")))
+    found = _locate(
+        ini,
+        script_location,
+        (st.st_size, st.st_mtime_ns, os.getcwd(), os.environ.get("LAMBDA_TASK_ROOT")),
+    )
     # a new Located per run: its fingerprint (of the revision files, not the ini) is computed per run
     return Located(ini, found) if found else None
 

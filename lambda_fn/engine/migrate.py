@@ -20,15 +20,25 @@ from lambda_fn.result import Result
 from lambda_fn.settings import Settings
 
 
-def migrate(request: Request, result: Result, settings: Settings, *, deadline: Deadline,
-            read_secret: SecretReader | None, application_name: str, observe: Observer | None,
-            ready: Ready | None) -> Outcome:
+def migrate(
+    request: Request,
+    result: Result,
+    settings: Settings,
+    *,
+    deadline: Deadline,
+    read_secret: SecretReader | None,
+    application_name: str,
+    observe: Observer | None,
+    ready: Ready | None,
+) -> Outcome:
     """What the command found or did; on the way `result` records how far it got (a failure raises)."""
     target = TargetDatabase(settings, deadline, read_secret, application_name, ready)
     return _dispatch(request, result, target, observe)
 
 
-def _dispatch(request: Request, result: Result, target: TargetDatabase, observe: Observer | None) -> Outcome:
+def _dispatch(
+    request: Request, result: Result, target: TargetDatabase, observe: Observer | None
+) -> Outcome:
     project = AlembicProject(target.settings.alembic_config, target.settings.script_location)
     cmd = request.command
     if cmd is Command.HEADS:
@@ -39,14 +49,31 @@ def _dispatch(request: Request, result: Result, target: TargetDatabase, observe:
     result.database = creds.describe()
     with target.connect(creds) as conn:
         database = HookDatabase(conn, target.engine, creds, lambda: target.url(creds))
-        ctx = Context(request, result, project, target, database, sqlalchemy_ledger(conn, target.settings), observe)
-        plan = project.probe(database)  # env.py must migrate this database, and says where its version table is
-        watchdog.note_version_table(plan.version_table_schema, plan.version_table)  # for a read back at the deadline
+        ctx = Context(
+            request,
+            result,
+            project,
+            target,
+            database,
+            sqlalchemy_ledger(conn, target.settings),
+            observe,
+        )
+        plan = project.probe(
+            database
+        )  # env.py must migrate this database, and says where its version table is
+        watchdog.note_version_table(
+            plan.version_table_schema, plan.version_table
+        )  # for a read back at the deadline
         current = ctx.current()
         heads = project.heads()
         known = all(project.knows(rev) for rev in current)
-        situation(result, cmd, current, heads,
-                  lambda: [s.revision for s in project.pending(current)] if known else [])
+        situation(
+            result,
+            cmd,
+            current,
+            heads,
+            lambda: [s.revision for s in project.pending(current)] if known else [],
+        )
         if cmd is not Command.STAMP:
             project.check_known(current)
         return HANDLERS[cmd](ctx, current)

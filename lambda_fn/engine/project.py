@@ -35,8 +35,11 @@ class AlembicProject:
     def __init__(self, config_file: str, script_location: str | None = None) -> None:
         path = resolve_path(config_file)
         if not path.is_file():
-            raise HookError(ErrorKind.CONFIGURATION, f"Alembic config {path} not found; set ALEMBIC_CONFIG "
-                            "(CLI: --config) to the project's alembic.ini.")
+            raise HookError(
+                ErrorKind.CONFIGURATION,
+                f"Alembic config {path} not found; set ALEMBIC_CONFIG "
+                "(CLI: --config) to the project's alembic.ini.",
+            )
         self.output = io.StringIO()
         self.config = Config(file_=str(path), stdout=self.output)
         # env.py must not reconfigure logging: the hook's logger is already set up
@@ -48,10 +51,13 @@ class AlembicProject:
         try:
             self.script = ScriptDirectory.from_config(self.config)
         except CommandError as exc:
-            raise HookError(ErrorKind.CONFIGURATION, f"Alembic script directory: {exc}. script_location in "
-                            f"{path.name} is relative to the ini's folder when written as %(here)s/..., otherwise "
-                            "to the working directory; ALEMBIC_SCRIPT_LOCATION (CLI: the environment) overrides "
-                            "it.") from None
+            raise HookError(
+                ErrorKind.CONFIGURATION,
+                f"Alembic script directory: {exc}. script_location in "
+                f"{path.name} is relative to the ini's folder when written as %(here)s/..., otherwise "
+                "to the working directory; ALEMBIC_SCRIPT_LOCATION (CLI: the environment) overrides "
+                "it.",
+            ) from None
 
     # --- what the project holds -------------------------------------------------------------------
 
@@ -61,7 +67,9 @@ class AlembicProject:
 
     @functools.cached_property
     def env_fingerprint(self) -> str:
-        return heads_manifest.env_fingerprint(Path(self.script.dir) / "env.py", self.config.config_file_name or "")
+        return heads_manifest.env_fingerprint(
+            Path(self.script.dir) / "env.py", self.config.config_file_name or ""
+        )
 
     def heads(self) -> Heads:
         """The heads, from the content-keyed index when it has them (no revision file imported)."""
@@ -71,7 +79,9 @@ class AlembicProject:
             try:
                 self._heads = tuple(self.script.get_heads())
             except Exception as exc:  # noqa: BLE001 - a revision file that fails to import, a cycle, ...
-                raise HookError(ErrorKind.CONFIGURATION, f"Cannot read the migration scripts: {exc}") from None
+                raise HookError(
+                    ErrorKind.CONFIGURATION, f"Cannot read the migration scripts: {exc}"
+                ) from None
             heads_manifest.remember(self.fingerprint, self._heads)
         return self._heads
 
@@ -80,8 +90,10 @@ class AlembicProject:
         try:
             return sum(1 for _ in self.script.walk_revisions())
         except Exception as exc:  # noqa: BLE001 - a revision file that fails to import, a cycle, ...
-            raise HookError(ErrorKind.CONFIGURATION, f"Cannot read the migration scripts: {type(exc).__name__}: "
-                            f"{exc}") from None
+            raise HookError(
+                ErrorKind.CONFIGURATION,
+                f"Cannot read the migration scripts: {type(exc).__name__}: {exc}",
+            ) from None
 
     def at_heads(self, current: Heads) -> bool:
         return bool(current) and set(current) == set(self.heads())
@@ -89,9 +101,11 @@ class AlembicProject:
     def require_single_head(self) -> str:
         heads = self.require_revisions()
         if len(heads) != 1:
-            raise HookError(ErrorKind.MULTIPLE_HEADS,
-                            f"The migrations have {len(heads)} heads ({', '.join(heads) or 'none'}); refusing to "
-                            "run. Join them with `alembic merge heads -m merge` and deploy that revision.")
+            raise HookError(
+                ErrorKind.MULTIPLE_HEADS,
+                f"The migrations have {len(heads)} heads ({', '.join(heads) or 'none'}); refusing to "
+                "run. Join them with `alembic merge heads -m merge` and deploy that revision.",
+            )
         return heads[0]
 
     def require_revisions(self) -> Heads:
@@ -99,18 +113,22 @@ class AlembicProject:
         (upgrade and lint say the same), never a vacuous success."""
         heads = self.heads()
         if not heads:
-            raise HookError(ErrorKind.CONFIGURATION,
-                            f"The script directory {self.script.dir} holds no revisions (nothing under "
-                            f"{', '.join(str(p) for p in self.script._version_locations)}). Check script_location "
-                            "and version_locations in the ini, or create the first revision with "
-                            "`alembic revision -m ...`.")
+            raise HookError(
+                ErrorKind.CONFIGURATION,
+                f"The script directory {self.script.dir} holds no revisions (nothing under "
+                f"{', '.join(str(p) for p in self.script._version_locations)}). Check script_location "
+                "and version_locations in the ini, or create the first revision with "
+                "`alembic revision -m ...`.",
+            )
         return heads
 
     def get(self, revision: str) -> Script:
         try:
             script = self.script.get_revision(revision)
         except CommandError as exc:
-            raise HookError(ErrorKind.BAD_REVISION, f"{exc}. `history` lists the known revisions.") from None
+            raise HookError(
+                ErrorKind.BAD_REVISION, f"{exc}. `history` lists the known revisions."
+            ) from None
         if script is None:
             raise HookError(ErrorKind.BAD_REVISION, f"{revision!r} is not a single revision.")
         return script
@@ -119,11 +137,14 @@ class AlembicProject:
         """Refuse a database stamped with a revision these migrations do not contain."""
         unknown = [rev for rev in current if not self.knows(rev)]
         if unknown:
-            raise HookError(ErrorKind.UNKNOWN_DATABASE_REVISION,
-                            f"The database is at revision {', '.join(unknown)}, which these migrations do not "
-                            "contain: newer code probably migrated it and was then rolled back. Deploy code that "
-                            "contains it, or, if it was removed on purpose, `stamp` a known revision (reviewed, "
-                            "with confirmation).", revision=unknown[0])
+            raise HookError(
+                ErrorKind.UNKNOWN_DATABASE_REVISION,
+                f"The database is at revision {', '.join(unknown)}, which these migrations do not "
+                "contain: newer code probably migrated it and was then rolled back. Deploy code that "
+                "contains it, or, if it was removed on purpose, `stamp` a known revision (reviewed, "
+                "with confirmation).",
+                revision=unknown[0],
+            )
 
     def knows(self, revision: str) -> bool:
         if revision in self.heads():
@@ -143,7 +164,9 @@ class AlembicProject:
         if is_heads(target) and self.at_heads(current):
             return []  # the common deploy: nothing new, and no revision file needs importing
         try:
-            return self.between(current, self.heads() if is_heads(target) else (self.resolve_target(target),))
+            return self.between(
+                current, self.heads() if is_heads(target) else (self.resolve_target(target),)
+            )
         except (CommandError, RevisionError):
             return []  # the database is past `target` or on another branch: nothing to apply towards it
 
@@ -155,10 +178,20 @@ class AlembicProject:
         return list(reversed(revs))
 
     def history(self, current: Heads) -> list[dict[str, Any]]:
-        applied = {s.revision for s in self.script.iterate_revisions(current, "base")} if current else set()
+        applied = (
+            {s.revision for s in self.script.iterate_revisions(current, "base")}
+            if current
+            else set()
+        )
         return [
-            {"revision": s.revision, "down_revision": _ids(s.down_revision), "description": s.doc,
-             "is_head": s.is_head, "is_current": s.revision in current, "applied": s.revision in applied}
+            {
+                "revision": s.revision,
+                "down_revision": _ids(s.down_revision),
+                "description": s.doc,
+                "is_head": s.is_head,
+                "is_current": s.revision in current,
+                "applied": s.revision in applied,
+            }
             for s in self.script.walk_revisions()
         ]
 
@@ -168,7 +201,14 @@ class AlembicProject:
         """Run env.py up to its context.configure() and stop: how it connects, which version table it uses.
         Refuses (env_py) an env.py that would migrate anything but the hook's database."""
         with env_reads.recorded() as reads:  # what env.py's answer depends on besides its files
-            plan = run_env(self.config, self.script, database, lambda rev, ctx: [], destination=None, probe=True)
+            plan = run_env(
+                self.config,
+                self.script,
+                database,
+                lambda rev, ctx: [],
+                destination=None,
+                probe=True,
+            )
         assert plan is not None  # run_env(probe=True) returns a plan or raises
         self.plan = plan
         # for the fast path's next run
@@ -194,7 +234,9 @@ class AlembicProject:
         try:
             return make()
         except CommandError as exc:
-            raise HookError(ErrorKind.BAD_REVISION, f"{exc}. `history` lists the known revisions.") from None
+            raise HookError(
+                ErrorKind.BAD_REVISION, f"{exc}. `history` lists the known revisions."
+            ) from None
 
     @property
     def env_py(self) -> Path:
@@ -203,20 +245,37 @@ class AlembicProject:
     @functools.cached_property
     def autocommit(self) -> tuple[bool, str]:
         """(runs in AUTOCOMMIT, why): see env_py.autocommit_of."""
-        return autocommit_of(self.env_py, (self.config.get_section("alembic_hook") or {}).get("autocommit"))
+        return autocommit_of(
+            self.env_py, (self.config.get_section("alembic_hook") or {}).get("autocommit")
+        )
 
     def run_steps(self, database: HookDatabase, steps: StepsFn, destination: str) -> None:
         """One run of the project's env.py over the steps `steps` hands Alembic, each revision in its own
         transaction (the hook sets `transaction_per_migration`), or in AUTOCOMMIT for a project that runs so."""
-        run_env(self.config, self.script, database, steps, destination=destination, autocommit=self.autocommit[0])
-        if database.conn.in_transaction():  # env.py ran it in an outer transaction of its own: commit it
+        run_env(
+            self.config,
+            self.script,
+            database,
+            steps,
+            destination=destination,
+            autocommit=self.autocommit[0],
+        )
+        if (
+            database.conn.in_transaction()
+        ):  # env.py ran it in an outer transaction of its own: commit it
             database.conn.commit()
 
     def stamp(self, database: HookDatabase, target: str, purge: bool) -> None:
         # with purge, Alembic empties the version table first and hands `rev` as (): an unknown current
         # revision is then no obstacle
-        run_env(self.config, self.script, database, lambda rev, ctx: self.script._stamp_revs(target, rev),
-                destination=target, purge=purge)
+        run_env(
+            self.config,
+            self.script,
+            database,
+            lambda rev, ctx: self.script._stamp_revs(target, rev),
+            destination=target,
+            purge=purge,
+        )
         if database.conn.in_transaction():
             database.conn.commit()
 
@@ -229,13 +288,21 @@ class AlembicProject:
         destinations = list(self.heads()) if is_heads(target) else [self.resolve_target(target)]
         opts = self.plan.version_opts if self.plan else {}
         try:
-            return render_sql(self.config, self.script, start, destinations,
-                              version_table=opts.get("version_table") or heads_manifest.DEFAULT_VERSION_TABLE)
+            return render_sql(
+                self.config,
+                self.script,
+                start,
+                destinations,
+                version_table=opts.get("version_table") or heads_manifest.DEFAULT_VERSION_TABLE,
+            )
         except (CommandError, RevisionError) as exc:
             raise HookError(ErrorKind.BAD_REVISION, f"{exc}.") from None
         except Exception as exc:  # noqa: BLE001 - the team's revision code, run offline
-            raise HookError(ErrorKind.MIGRATION_FAILED, f"A revision cannot be rendered offline ({type(exc).__name__}: "
-                            f"{str(exc)[:300]}); `lint` names which one.") from None
+            raise HookError(
+                ErrorKind.MIGRATION_FAILED,
+                f"A revision cannot be rendered offline ({type(exc).__name__}: "
+                f"{str(exc)[:300]}); `lint` names which one.",
+            ) from None
 
 
 def _ids(value: str | Sequence[str] | None) -> list[str]:

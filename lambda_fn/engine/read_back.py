@@ -40,4 +40,6 @@ def _elsewhere(ctx: Context, what: str, before: Heads, after: Heads, rev: str | 
         f"The {what} ran, but the hook's database {ctx.creds.describe()} did not move: its version table {table} "
         f"is at {join(after) or 'base'} (was {join(before) or 'base'}). env.py (or the revision) migrated another "
         f"database or connection; this step is not reported as applied and the run stops here. Make {env_py} "
-        f"use the connection the hook passes:\n{snippet(env_py)}", rev)
+        f"use the connection the hook passes:\n{snippet(env_py)}",
+        rev,
+    )

@@ -39,7 +39,9 @@ def exists(ledger: Ledger) -> bool:
 def applied_checksums(ctx: Context, current: Heads) -> dict[str, str]:
     """revision -> sha256 of its file now, for every revision the database has applied (files hashed as bytes;
     the full path has the revision map loaded already)."""
-    known = tuple(rev for rev in current if ctx.project.knows(rev))  # stamp repairs unknown ones: skip them
+    known = tuple(
+        rev for rev in current if ctx.project.knows(rev)
+    )  # stamp repairs unknown ones: skip them
     if not known:
         return {}
     scripts = ctx.project.script.iterate_revisions(known, "base")
@@ -52,8 +54,12 @@ def run(ctx: Context, work: Callable[[], Outcome], *, check_integrity: bool) -> 
     ledger, r = ctx.ledger, ctx.result
     ledger.ensure()
     current = ctx.current()
-    r.run_id = ledger.start(ctx.request.command.value, ctx.request.origin, code_identity(ctx.project.fingerprint),
-                            join(current))
+    r.run_id = ledger.start(
+        ctx.request.command.value,
+        ctx.request.origin,
+        code_identity(ctx.project.fingerprint),
+        join(current),
+    )
     try:
         checksums = applied_checksums(ctx, current)
         if current and not ledger.recorded():
@@ -70,8 +76,12 @@ def run(ctx: Context, work: Callable[[], Outcome], *, check_integrity: bool) -> 
         _finish(ledger, Status.FAILED.value, r.to_revision, exc)
         raise
     except Exception as exc:
-        _finish(ledger, Status.FAILED.value, r.to_revision,
-                HookError(ErrorKind.INTERNAL, f"Unexpected {type(exc).__name__}: {str(exc)[:300]}"))
+        _finish(
+            ledger,
+            Status.FAILED.value,
+            r.to_revision,
+            HookError(ErrorKind.INTERNAL, f"Unexpected {type(exc).__name__}: {str(exc)[:300]}"),
+        )
         raise
     else:
         _finish(ledger, outcome.answer()[0].value, r.to_revision)
@@ -92,11 +102,15 @@ def _record_step(ctx: Context, step: Any) -> None:
     ctx.ledger.record_step(revision, direction, sha)
 
 
-def _finish(ledger: Ledger, status: str, to_revision: str | None, error: HookError | None = None) -> None:
+def _finish(
+    ledger: Ledger, status: str, to_revision: str | None, error: HookError | None = None
+) -> None:
     try:
         ledger.finish(status, to_revision, error)
     except Exception:  # noqa: BLE001 - the connection may be gone; the next run closes this one as abandoned
-        logger.warning("Could not close the run in the ledger; the next run closes it", exc_info=True)
+        logger.warning(
+            "Could not close the run in the ledger; the next run closes it", exc_info=True
+        )
 
 
 def no_op(ctx: Context, current: Heads) -> None:
@@ -107,13 +121,21 @@ def no_op(ctx: Context, current: Heads) -> None:
     try:
         ctx.ledger.check_integrity(set(checksums), checksums)
     except HookError as exc:
-        ctx.result.run_id = ctx.ledger.start(ctx.request.command.value, ctx.request.origin,
-                                             code_identity(ctx.project.fingerprint), join(current))
+        ctx.result.run_id = ctx.ledger.start(
+            ctx.request.command.value,
+            ctx.request.origin,
+            code_identity(ctx.project.fingerprint),
+            join(current),
+        )
         _finish(ctx.ledger, Status.FAILED.value, join(current), exc)
         raise
-    ctx.result.run_id = ctx.ledger.start(ctx.request.command.value, ctx.request.origin,
-                                         code_identity(ctx.project.fingerprint), join(current),
-                                         status=Status.UP_TO_DATE.value)
+    ctx.result.run_id = ctx.ledger.start(
+        ctx.request.command.value,
+        ctx.request.origin,
+        code_identity(ctx.project.fingerprint),
+        join(current),
+        status=Status.UP_TO_DATE.value,
+    )
 
 
 def accept(ctx: Context, current: Heads) -> Accepted:
@@ -122,13 +144,22 @@ def accept(ctx: Context, current: Heads) -> Accepted:
     rev = ctx.project.get(ctx.request.revision or "").revision
     checksums = applied_checksums(ctx, current)
     if rev not in checksums:
-        raise HookError(ErrorKind.BAD_REVISION, f"Revision {rev} is not applied to this database; only an applied "
-                        "revision's edit can be accepted.", rev)
+        raise HookError(
+            ErrorKind.BAD_REVISION,
+            f"Revision {rev} is not applied to this database; only an applied "
+            "revision's edit can be accepted.",
+            rev,
+        )
     before = ctx.ledger.recorded().get(rev, ("", None))[1]
     ctx.ledger.step_started = datetime.now(UTC)
     ctx.ledger.record_step(rev, "accepted", checksums[rev])
     ctx.ledger.commit()
-    ctx.result.applied.append(RevisionRun(rev, f"accepted sha256 {checksums[rev]} (was {before or 'unrecorded'})",
-                                          "accept", 0))
-    ctx.result.to_revision = join(current)  # before the run row closes: the ledger records where it ends
+    ctx.result.applied.append(
+        RevisionRun(
+            rev, f"accepted sha256 {checksums[rev]} (was {before or 'unrecorded'})", "accept", 0
+        )
+    )
+    ctx.result.to_revision = join(
+        current
+    )  # before the run row closes: the ledger records where it ends
     return Accepted(rev, checksums[rev], join(current))

@@ -25,8 +25,14 @@ from lambda_fn.settings import Settings
 
 
 class TargetDatabase:
-    def __init__(self, settings: Settings, deadline: Deadline, read_secret: SecretReader | None,
-                 application_name: str, ready: Ready | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        deadline: Deadline,
+        read_secret: SecretReader | None,
+        application_name: str,
+        ready: Ready | None = None,
+    ) -> None:
         self.settings = settings
         self.deadline = deadline
         self.read_secret = read_secret
@@ -42,9 +48,15 @@ class TargetDatabase:
             return self._ready.creds
         creds = credentials.resolve(self.settings, self.read_secret)
         ready: Ready = wait_until_ready(
-            creds, wait=self.settings.db_wait, deadline=self.deadline, application_name=self.application_name,
-            on_auth_failure=lambda: credentials.resolve(self.settings, self.read_secret, force_fetch=True),
-            create_database=self.settings.create_database)
+            creds,
+            wait=self.settings.db_wait,
+            deadline=self.deadline,
+            application_name=self.application_name,
+            on_auth_failure=lambda: credentials.resolve(
+                self.settings, self.read_secret, force_fetch=True
+            ),
+            create_database=self.settings.create_database,
+        )
         self.server_major = ready.server_major
         return ready.creds
 
@@ -56,10 +68,15 @@ class TargetDatabase:
         """The migration session's server-side bounds, as of now."""
         left = self.deadline.remaining()
         return SessionBounds(
-            lock_timeout=self.settings.table_lock_timeout, statement_timeout=self.statement_timeout(),
-            idle_in_transaction=min(self.settings.idle_timeout, left) if self.settings.idle_timeout else None,
+            lock_timeout=self.settings.table_lock_timeout,
+            statement_timeout=self.statement_timeout(),
+            idle_in_transaction=min(self.settings.idle_timeout, left)
+            if self.settings.idle_timeout
+            else None,
             # nobody waits beyond the deadline (infinite on a laptop: not set)
-            idle_session=left, transaction=left)
+            idle_session=left,
+            transaction=left,
+        )
 
     def startup(self) -> tuple[dict[str, str], float]:
         bounds = self.bounds()
@@ -68,14 +85,22 @@ class TargetDatabase:
     def url(self, creds: Credentials) -> URL:
         """What env.py gets as `sqlalchemy.url`: the same database, TLS, bounds and application_name."""
         params, statement_timeout = self.startup()
-        return hook_url(creds, application_name=self.application_name, startup=params,
-                        timeout=statement_timeout + SOCKET_SLACK)
+        return hook_url(
+            creds,
+            application_name=self.application_name,
+            startup=params,
+            timeout=statement_timeout + SOCKET_SLACK,
+        )
 
     @contextmanager
     def connect(self, creds: Credentials) -> Iterator[Connection]:
         if self.deadline.remaining() < MIN_STEP_SECONDS:
-            raise HookError(ErrorKind.DEADLINE, "No time left to connect; raise the function timeout.")
-        self.engine = make_engine(creds, startup=self.startup, application_name=self.application_name)
+            raise HookError(
+                ErrorKind.DEADLINE, "No time left to connect; raise the function timeout."
+            )
+        self.engine = make_engine(
+            creds, startup=self.startup, application_name=self.application_name
+        )
         try:
             with self.engine.connect() as conn:
                 self.bound_statements(conn)
@@ -94,7 +119,13 @@ class TargetDatabase:
     @contextmanager
     def migration_lock(self, creds: Credentials) -> Iterator[HeldLock]:
         """Hold the migration lock for the block."""
-        with migration_lock(creds, name=self.settings.migration_lock_name, wait=self.settings.migration_lock_wait,
-                            deadline=self.deadline, application_name=self.application_name,
-                            idle_timeout=self.settings.idle_timeout or None, server_major=self.server_major) as held:
+        with migration_lock(
+            creds,
+            name=self.settings.migration_lock_name,
+            wait=self.settings.migration_lock_wait,
+            deadline=self.deadline,
+            application_name=self.application_name,
+            idle_timeout=self.settings.idle_timeout or None,
+            server_major=self.server_major,
+        ) as held:
             yield held

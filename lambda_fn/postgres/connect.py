@@ -25,8 +25,12 @@ SOCKET_SLACK = 30.0  # client-side read timeout beyond the server-side statement
 MAX_APPLICATION_NAME = 63  # PostgreSQL's NAMEDATALEN - 1
 # A dead peer is noticed within about 30 s: probes after 10 s idle, every 5 s, 3 of them; unacknowledged
 # data gives up after 30 s. Ignored on Unix sockets.
-KEEPALIVES = {"tcp_keepalives_idle": "10", "tcp_keepalives_interval": "5", "tcp_keepalives_count": "3",
-              "tcp_user_timeout": "30000"}
+KEEPALIVES = {
+    "tcp_keepalives_idle": "10",
+    "tcp_keepalives_interval": "5",
+    "tcp_keepalives_count": "3",
+    "tcp_user_timeout": "30000",
+}
 IDLE_SESSION_SINCE = 14
 TRANSACTION_TIMEOUT_SINCE = 17
 
@@ -70,23 +74,40 @@ def server_major(conn: pg8000.native.Connection) -> int:
         return 0
 
 
-def connect_kwargs(creds: Credentials, *, timeout: float, application_name: str,
-                   startup: dict[str, str] | None = None) -> dict[str, Any]:
+def connect_kwargs(
+    creds: Credentials,
+    *,
+    timeout: float,
+    application_name: str,
+    startup: dict[str, str] | None = None,
+) -> dict[str, Any]:
     return {
-        "user": creds.username, "password": creds.password, "host": creds.host, "port": creds.port,
-        "database": creds.database, "ssl_context": ssl_context(creds.sslmode, creds.sslrootcert),
+        "user": creds.username,
+        "password": creds.password,
+        "host": creds.host,
+        "port": creds.port,
+        "database": creds.database,
+        "ssl_context": ssl_context(creds.sslmode, creds.sslrootcert),
         "timeout": None if math.isinf(timeout) else timeout,
         "application_name": application_name[:MAX_APPLICATION_NAME],
         "startup_params": startup or {},
     }
 
 
-def open_native(creds: Credentials, *, timeout: float, application_name: str,
-                startup: dict[str, str] | None = None) -> pg8000.native.Connection:
+def open_native(
+    creds: Credentials,
+    *,
+    timeout: float,
+    application_name: str,
+    startup: dict[str, str] | None = None,
+) -> pg8000.native.Connection:
     """A pg8000 native connection, or a classified HookError."""
     try:
-        conn = pg8000.native.Connection(**connect_kwargs(creds, timeout=timeout, application_name=application_name,
-                                                         startup=startup))
+        conn = pg8000.native.Connection(
+            **connect_kwargs(
+                creds, timeout=timeout, application_name=application_name, startup=startup
+            )
+        )
     except Exception as exc:  # noqa: BLE001 - classified, re-raised as HookError
         raise classify(exc, creds, connecting=True) from None
     sessions.register(conn, creds, application_name)  # a watched run's watchdog can end it

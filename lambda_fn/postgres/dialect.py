@@ -24,15 +24,28 @@ from sqlalchemy.engine.interfaces import BindTyping
 
 from lambda_fn.credentials import Credentials
 from lambda_fn.postgres import sessions
-from lambda_fn.postgres.connect import KEEPALIVES, MAX_APPLICATION_NAME, SOCKET_SLACK, connect_kwargs
+from lambda_fn.postgres.connect import (
+    KEEPALIVES,
+    MAX_APPLICATION_NAME,
+    SOCKET_SLACK,
+    connect_kwargs,
+)
 from lambda_fn.postgres.errors import classify
 from lambda_fn.postgres.tls import ssl_context
 
 NAME = "pg8000_hook"
 DRIVER = f"postgresql+{NAME}"
 # URL query parameters sent to the server in the startup packet
-STARTUP_PARAMETERS = frozenset({"lock_timeout", "statement_timeout", "idle_in_transaction_session_timeout",
-                                "idle_session_timeout", "transaction_timeout", *KEEPALIVES})
+STARTUP_PARAMETERS = frozenset(
+    {
+        "lock_timeout",
+        "statement_timeout",
+        "idle_in_transaction_session_timeout",
+        "idle_session_timeout",
+        "transaction_timeout",
+        *KEEPALIVES,
+    }
+)
 
 
 class HookPg8000Dialect(PGDialect_pg8000):
@@ -61,7 +74,9 @@ class HookPg8000Dialect(PGDialect_pg8000):
         else:
             cursor.execute(inlined)
 
-    def do_executemany(self, cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
+    def do_executemany(
+        self, cursor: Any, statement: str, parameters: Any, context: Any = None
+    ) -> None:
         rows = [inline_parameters(statement, row) for row in parameters]
         if any(row is None for row in rows):
             cursor.executemany(statement, parameters)
@@ -76,8 +91,12 @@ class HookPg8000Dialect(PGDialect_pg8000):
 
     def create_connect_args(self, url: URL) -> Any:
         args, opts = super().create_connect_args(url)  # type: ignore[no-untyped-call]
-        opts = {key: value[-1] if isinstance(value, tuple) else value for key, value in opts.items()}
-        opts["ssl_context"] = ssl_context(str(opts.pop("sslmode", "verify-full")), opts.pop("sslrootcert", None))
+        opts = {
+            key: value[-1] if isinstance(value, tuple) else value for key, value in opts.items()
+        }
+        opts["ssl_context"] = ssl_context(
+            str(opts.pop("sslmode", "verify-full")), opts.pop("sslrootcert", None)
+        )
         startup = {key: str(opts.pop(key)) for key in list(opts) if key in STARTUP_PARAMETERS}
         if startup:
             opts["startup_params"] = startup
@@ -89,10 +108,23 @@ class HookPg8000Dialect(PGDialect_pg8000):
 def sql_literal(value: Any) -> str | None:  # noqa: PLR0911 - one return per kind of value
     """`value` as the SQL literal psycopg2 would write for it, or None when it has no such form here."""
     match value:
-        case None | bool() | int() | Decimal() | bytes() | bytearray() | datetime() | date() | time() | timedelta():
+        case (
+            None
+            | bool()
+            | int()
+            | Decimal()
+            | bytes()
+            | bytearray()
+            | datetime()
+            | date()
+            | time()
+            | timedelta()
+        ):
             return str(pg8000.native.literal(value))
         case float():
-            return repr(value) if math.isfinite(value) else f"'{value!r}'::float"  # psycopg2: 'NaN'::float
+            return (
+                repr(value) if math.isfinite(value) else f"'{value!r}'::float"
+            )  # psycopg2: 'NaN'::float
         case str() if "\x00" not in value:
             quoted = value.replace("'", "''")
             # E'' with doubled backslashes means the same whatever standard_conforming_strings says
@@ -102,7 +134,9 @@ def sql_literal(value: Any) -> str | None:  # noqa: PLR0911 - one return per kin
         case list():
             items = [sql_literal(item) for item in value]
             if not value or any(item is None for item in items):
-                return None  # psycopg2 writes '{}' for [], typed by context: leave those to the server
+                return (
+                    None  # psycopg2 writes '{}' for [], typed by context: leave those to the server
+                )
             return f"ARRAY[{', '.join(str(i) for i in items)}]"
     return None
 
@@ -152,14 +186,20 @@ def _substitute(statement: str, literals: list[str]) -> str | None:
                 state = ""
         out.append(c)
         i += 1
-    return "".join(out) if used == len(literals) else None  # a count that does not match: pg8000 judges it
+    return (
+        "".join(out) if used == len(literals) else None
+    )  # a count that does not match: pg8000 judges it
 
 
 registry.register(f"postgresql.{NAME}", __name__, HookPg8000Dialect.__name__)
 
 
-def make_engine(creds: Credentials, *, startup: Callable[[], tuple[dict[str, str], float]],
-                application_name: str) -> sqlalchemy.Engine:
+def make_engine(
+    creds: Credentials,
+    *,
+    startup: Callable[[], tuple[dict[str, str], float]],
+    application_name: str,
+) -> sqlalchemy.Engine:
     """An engine whose every connection carries the bounds; NullPool because each run is short and a
     Lambda environment may freeze for hours between invocations. `startup` is asked at each connect for the
     startup parameters and the statement timeout they hold, so the session defaults (what a migration's RESET
@@ -167,8 +207,12 @@ def make_engine(creds: Credentials, *, startup: Callable[[], tuple[dict[str, str
 
     def creator() -> Any:
         params, statement_timeout = startup()
-        kwargs = connect_kwargs(creds, timeout=statement_timeout + SOCKET_SLACK, application_name=application_name,
-                                startup=params)
+        kwargs = connect_kwargs(
+            creds,
+            timeout=statement_timeout + SOCKET_SLACK,
+            application_name=application_name,
+            startup=params,
+        )
         try:
             conn = pg8000.dbapi.connect(**kwargs)
         except Exception as exc:  # noqa: BLE001 - classified, re-raised as HookError
@@ -179,12 +223,25 @@ def make_engine(creds: Credentials, *, startup: Callable[[], tuple[dict[str, str
     return sqlalchemy.create_engine(f"{DRIVER}://", creator=creator, poolclass=pool.NullPool)
 
 
-def hook_url(creds: Credentials, *, application_name: str, startup: dict[str, str], timeout: float) -> URL:
+def hook_url(
+    creds: Credentials, *, application_name: str, startup: dict[str, str], timeout: float
+) -> URL:
     """A URL that connects exactly like `make_engine`'s connections: what a project's env.py gets as
     `sqlalchemy.url`. It holds the password: render it only with `hide_password` (SQLAlchemy's default)."""
-    query = {"sslmode": creds.sslmode, "application_name": application_name[:MAX_APPLICATION_NAME],
-             "timeout": f"{timeout:g}", **startup}
+    query = {
+        "sslmode": creds.sslmode,
+        "application_name": application_name[:MAX_APPLICATION_NAME],
+        "timeout": f"{timeout:g}",
+        **startup,
+    }
     if creds.sslrootcert:
         query["sslrootcert"] = creds.sslrootcert
-    return URL.create(DRIVER, username=creds.username, password=creds.password, host=creds.host, port=creds.port,
-                      database=creds.database, query=query)
+    return URL.create(
+        DRIVER,
+        username=creds.username,
+        password=creds.password,
+        host=creds.host,
+        port=creds.port,
+        database=creds.database,
+        query=query,
+    )

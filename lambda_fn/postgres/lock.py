@@ -50,7 +50,9 @@ class HeldLock:
     """The held lock: how long it took to get, and a heartbeat that keeps its session from being ended as
     idle while the runner is alive."""
 
-    def __init__(self, conn: pg8000.native.Connection, waited: float, heartbeat: float | None) -> None:
+    def __init__(
+        self, conn: pg8000.native.Connection, waited: float, heartbeat: float | None
+    ) -> None:
         self.waited = waited
         self._conn = conn
         self._use = threading.Lock()  # pg8000 connections are not for two threads at once
@@ -58,8 +60,9 @@ class HeldLock:
         self._lost: str | None = None
         self._thread: threading.Thread | None = None
         if heartbeat is not None:
-            self._thread = threading.Thread(target=self._beat, args=(heartbeat,), name="migration-lock-heartbeat",
-                                            daemon=True)
+            self._thread = threading.Thread(
+                target=self._beat, args=(heartbeat,), name="migration-lock-heartbeat", daemon=True
+            )
             self._thread.start()
 
     def _beat(self, interval: float) -> None:
@@ -80,9 +83,12 @@ class HeldLock:
             except Exception as exc:  # noqa: BLE001
                 self._lost = f"{type(exc).__name__}: {str(exc)[:200]}"
         if self._lost is not None:
-            raise HookError(ErrorKind.CONNECTION_LOST, f"The migration lock's session ended ({self._lost}); "
-                            "another run may hold the lock now, so this one stops. The runner was probably "
-                            "frozen longer than DB_IDLE_TIMEOUT_SECONDS. Run again.")
+            raise HookError(
+                ErrorKind.CONNECTION_LOST,
+                f"The migration lock's session ended ({self._lost}); "
+                "another run may hold the lock now, so this one stops. The runner was probably "
+                "frozen longer than DB_IDLE_TIMEOUT_SECONDS. Run again.",
+            )
 
     def release(self) -> None:
         self._stop.set()
@@ -94,15 +100,31 @@ class HeldLock:
 
 
 @contextmanager
-def migration_lock(creds: Credentials, *, name: str, wait: float, deadline: Deadline, application_name: str,
-                   idle_timeout: float | None = None, server_major: int = 0) -> Iterator[HeldLock]:
+def migration_lock(
+    creds: Credentials,
+    *,
+    name: str,
+    wait: float,
+    deadline: Deadline,
+    application_name: str,
+    idle_timeout: float | None = None,
+    server_major: int = 0,
+) -> Iterator[HeldLock]:
     """Hold the lock for the block. With `idle_timeout`, PostgreSQL ends the lock's session once nobody has
     spoken on it for that long (PostgreSQL 14+; a heartbeat speaks every third of it while the runner lives)."""
     key = lock_key(name)
     bounds = SessionBounds(idle_session=idle_timeout)
-    conn = open_native(creds, timeout=PROBE_TIMEOUT * 6, application_name=application_name,
-                       startup=bounds.startup(server_major))
-    heartbeat = idle_timeout / 3 if idle_timeout and "idle_session_timeout" in bounds.startup(server_major) else None
+    conn = open_native(
+        creds,
+        timeout=PROBE_TIMEOUT * 6,
+        application_name=application_name,
+        startup=bounds.startup(server_major),
+    )
+    heartbeat = (
+        idle_timeout / 3
+        if idle_timeout and "idle_session_timeout" in bounds.startup(server_major)
+        else None
+    )
     started = time.monotonic()
     bound = deadline.sub(wait)
     backoff = Backoff(0.05, 1.0)
@@ -111,9 +133,14 @@ def migration_lock(creds: Credentials, *, name: str, wait: float, deadline: Dead
         while not conn.run("SELECT pg_try_advisory_lock(:key)", key=key)[0][0]:
             if bound.remaining() <= 0:
                 raise _busy(conn, key, name, time.monotonic() - started)
-            backoff.sleep(min(bound.remaining(), heartbeat or 1.0))  # poll interval of a bounded wait
+            backoff.sleep(
+                min(bound.remaining(), heartbeat or 1.0)
+            )  # poll interval of a bounded wait
         held = HeldLock(conn, time.monotonic() - started, heartbeat)
-        logger.info("Migration lock acquired", extra={"lock": name, "lock_wait_ms": round(held.waited * 1000, 1)})
+        logger.info(
+            "Migration lock acquired",
+            extra={"lock": name, "lock_wait_ms": round(held.waited * 1000, 1)},
+        )
         yield held
     except HookError:
         raise
@@ -134,17 +161,27 @@ def _busy(conn: pg8000.native.Connection, key: int, name: str, waited: float) ->
     if rows:
         pid, user, app, addr, since, held = rows[0]
         # a role without pg_read_all_stats sees another role's session with these blanked
-        details = [f"user {user}" if user else "", f"application_name {app!r}" if app else "",
-                   f"client {addr}" if addr else "",
-                   f"connected since {since.isoformat(timespec='seconds')}, {_age(held)} ago" if since else ""]
-        shown = ", ".join(d for d in details if d) or "details hidden: grant pg_read_all_stats to see them"
+        details = [
+            f"user {user}" if user else "",
+            f"application_name {app!r}" if app else "",
+            f"client {addr}" if addr else "",
+            f"connected since {since.isoformat(timespec='seconds')}, {_age(held)} ago"
+            if since
+            else "",
+        ]
+        shown = (
+            ", ".join(d for d in details if d)
+            or "details hidden: grant pg_read_all_stats to see them"
+        )
         who = f"PostgreSQL backend pid {pid} ({shown})"
     else:
         who = "another session (it released the lock just now)"
-    return HookError(ErrorKind.MIGRATION_LOCKED,
-                     f"Another migration run holds the lock {name!r}: {who}. Waited {waited:.1f} s. Let that run "
-                     f"finish and retry; if it is stuck, end it with SELECT pg_terminate_backend(<pid>).",
-                     holder=app or None)
+    return HookError(
+        ErrorKind.MIGRATION_LOCKED,
+        f"Another migration run holds the lock {name!r}: {who}. Waited {waited:.1f} s. Let that run "
+        f"finish and retry; if it is stuck, end it with SELECT pg_terminate_backend(<pid>).",
+        holder=app or None,
+    )
 
 
 def _age(delta: object) -> str:

@@ -18,15 +18,22 @@ from lambda_fn.postgres.errors import DUPLICATE_DATABASE, pg_message, sqlstate
 
 @dataclass(frozen=True)
 class Ready:
-    creds: Credentials   # the ones that worked (after a re-read of the secret, perhaps)
-    server_major: int    # decides which session bounds the server knows
+    creds: Credentials  # the ones that worked (after a re-read of the secret, perhaps)
+    server_major: int  # decides which session bounds the server knows
     conn: pg8000.native.Connection | None = None  # the connection that proved it, when kept open
 
 
-def wait_until_ready(creds: Credentials, *, wait: float, deadline: Deadline, application_name: str,
-                     on_auth_failure: Callable[[], Credentials] | None = None,
-                     create_database: bool = False, keep_open: bool = False,
-                     startup: dict[str, str] | None = None) -> Ready:
+def wait_until_ready(
+    creds: Credentials,
+    *,
+    wait: float,
+    deadline: Deadline,
+    application_name: str,
+    on_auth_failure: Callable[[], Credentials] | None = None,
+    create_database: bool = False,
+    keep_open: bool = False,
+    startup: dict[str, str] | None = None,
+) -> Ready:
     """Connect with backoff until the database answers, within `wait` seconds (and the deadline).
 
     Only "not ready yet" is retried. A wrong password fails at once, after one re-read of the secret
@@ -37,13 +44,19 @@ def wait_until_ready(creds: Credentials, *, wait: float, deadline: Deadline, app
     while True:
         attempt += 1
         try:
-            conn = open_native(creds, timeout=max(0.5, bound.bound(PROBE_TIMEOUT)), application_name=application_name,
-                               startup=startup)
+            conn = open_native(
+                creds,
+                timeout=max(0.5, bound.bound(PROBE_TIMEOUT)),
+                application_name=application_name,
+                startup=startup,
+            )
             major = server_major(conn)
             if not keep_open:
                 conn.close()
             if attempt > 1:
-                logger.info("Database is ready", extra={"attempts": attempt, "database": creds.describe()})
+                logger.info(
+                    "Database is ready", extra={"attempts": attempt, "database": creds.describe()}
+                )
             return Ready(creds, major, conn if keep_open else None)
         except HookError as exc:
             error = exc
@@ -52,17 +65,28 @@ def wait_until_ready(creds: Credentials, *, wait: float, deadline: Deadline, app
             creds, reread = on_auth_failure(), True
             continue
         if error.kind is ErrorKind.DATABASE_MISSING and create_database:
-            create_missing_database(creds, application_name=application_name, timeout=bound.bound(PROBE_TIMEOUT))
+            create_missing_database(
+                creds, application_name=application_name, timeout=bound.bound(PROBE_TIMEOUT)
+            )
             create_database = False
             continue
         if error.kind is not ErrorKind.UNREACHABLE:
             raise error
         if bound.remaining() <= 0.05:
-            raise HookError(ErrorKind.UNREACHABLE, f"The database {creds.describe()} did not answer within "
-                            f"{wait:g} s ({attempt} attempts; last: {error.message}). Check the host, that the "
-                            "function's security group may reach it on its port, and that it is running.")
-        logger.info("Database not ready; retrying", extra={"attempt": attempt, "reason": error.message,
-                                                          "retry_in_s": round(backoff.delay, 2)})
+            raise HookError(
+                ErrorKind.UNREACHABLE,
+                f"The database {creds.describe()} did not answer within "
+                f"{wait:g} s ({attempt} attempts; last: {error.message}). Check the host, that the "
+                "function's security group may reach it on its port, and that it is running.",
+            )
+        logger.info(
+            "Database not ready; retrying",
+            extra={
+                "attempt": attempt,
+                "reason": error.message,
+                "retry_in_s": round(backoff.delay, 2),
+            },
+        )
         backoff.sleep(bound.remaining())
 
 
@@ -77,7 +101,10 @@ def create_missing_database(creds: Credentials, *, application_name: str, timeou
             logger.info("Created database", extra={"database": creds.database})
     except pg8000.native.DatabaseError as exc:
         if sqlstate(exc) != DUPLICATE_DATABASE:  # created by a concurrent run: fine
-            raise HookError(ErrorKind.DATABASE_MISSING, f"Database {creds.database!r} does not exist and could "
-                            f"not be created: {pg_message(exc)}. Create it, or grant CREATEDB.") from None
+            raise HookError(
+                ErrorKind.DATABASE_MISSING,
+                f"Database {creds.database!r} does not exist and could "
+                f"not be created: {pg_message(exc)}. Create it, or grant CREATEDB.",
+            ) from None
     finally:
         conn.close()

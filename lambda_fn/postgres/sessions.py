@@ -46,8 +46,11 @@ class Sessions:
                 return
         with contextlib.suppress(Exception):
             conn.close()
-        raise HookError(ErrorKind.DEADLINE, "This run's time is up and its caller has been answered; it opens no "
-                        "more database sessions.")
+        raise HookError(
+            ErrorKind.DEADLINE,
+            "This run's time is up and its caller has been answered; it opens no "
+            "more database sessions.",
+        )
 
     def fence(self) -> list[Session]:
         """No new session from now on; the ones opened so far."""
@@ -76,7 +79,11 @@ def register(conn: Any, creds: Credentials, application_name: str) -> None:
 def backend_pid(conn: Any) -> int:
     """The server process of a pg8000 connection, from its BackendKeyData (no round trip)."""
     data = getattr(conn, "_backend_key_data", None)
-    return int(struct.unpack("!i", data[:4])[0]) if isinstance(data, bytes | bytearray) and len(data) >= 4 else 0
+    return (
+        int(struct.unpack("!i", data[:4])[0])
+        if isinstance(data, bytes | bytearray) and len(data) >= 4
+        else 0
+    )
 
 
 def cut(session: Session) -> None:

@@ -34,8 +34,11 @@ def _context(mode: str, cafile: str | None, stamp: tuple[int, int] | None) -> ss
     try:
         ctx = ssl.create_default_context(cafile=cafile)
     except (OSError, ssl.SSLError) as exc:
-        raise HookError(ErrorKind.TLS, f"Cannot load the CA bundle {cafile!r} (DB_SSLROOTCERT/sslrootcert): "
-                        f"{exc}. Point it at the RDS CA bundle shipped with the function.") from None
+        raise HookError(
+            ErrorKind.TLS,
+            f"Cannot load the CA bundle {cafile!r} (DB_SSLROOTCERT/sslrootcert): "
+            f"{exc}. Point it at the RDS CA bundle shipped with the function.",
+        ) from None
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     if mode == "verify-full":
         return ctx

@@ -17,7 +17,9 @@ from lambda_fn.sources.base import Execute, LambdaInfo, Outcome
 
 class Source(Protocol):
     CALLER: str
-    REPLY_SECONDS: float  # the longest this caller's reply takes, bounded retries included (deadline.py)
+    REPLY_SECONDS: (
+        float  # the longest this caller's reply takes, bounded retries included (deadline.py)
+    )
 
     def matches(self, event: object) -> bool: ...
 
@@ -35,4 +37,13 @@ def identify(event: object) -> Source:
     return direct
 
 
-__all__ = ["Execute", "LambdaInfo", "Outcome", "Source", "cloudformation", "codepipeline", "direct", "identify"]
+__all__ = [
+    "Execute",
+    "LambdaInfo",
+    "Outcome",
+    "Source",
+    "cloudformation",
+    "codepipeline",
+    "direct",
+    "identify",
+]

@@ -28,7 +28,9 @@ class LambdaInfo:
     request_id: str = ""
     log_group: str = ""
     log_stream: str = ""
-    ends_at: float | None = None  # time.monotonic() when Lambda ends the invocation (None: no Lambda clock)
+    ends_at: float | None = (
+        None  # time.monotonic() when Lambda ends the invocation (None: no Lambda clock)
+    )
 
     def reply_time(self) -> float:
         """Seconds a reply may still take (inf without a Lambda clock)."""
@@ -40,9 +42,11 @@ class LambdaInfo:
         return None if left < MIN_ATTEMPT else min(wanted, left)
 
     def where(self) -> str:
-        parts = [f"log group {self.log_group}" if self.log_group else "",
-                 f"stream {self.log_stream}" if self.log_stream else "",
-                 f"request {self.request_id}" if self.request_id else ""]
+        parts = [
+            f"log group {self.log_group}" if self.log_group else "",
+            f"stream {self.log_stream}" if self.log_stream else "",
+            f"request {self.request_id}" if self.request_id else "",
+        ]
         return ", ".join(p for p in parts if p)
 
 
@@ -50,10 +54,10 @@ class LambdaInfo:
 class Outcome:
     """What one invocation did, for the handler: what to count, what to return, whether it was heard."""
 
-    result: Result                         # the engine's result, or the refusal of a malformed request
-    response: dict[str, Any]               # the function's return value
-    error: Exception | None = None         # raised to Lambda (direct callers only: it is their channel)
-    delivered: bool = True                 # False when the caller's channel could not be reached
+    result: Result  # the engine's result, or the refusal of a malformed request
+    response: dict[str, Any]  # the function's return value
+    error: Exception | None = None  # raised to Lambda (direct callers only: it is their channel)
+    delivered: bool = True  # False when the caller's channel could not be reached
 
 
 def fit(text: str, limit: int) -> str:

@@ -54,13 +54,23 @@ def handle(event: object, run: Execute, info: LambdaInfo) -> Outcome:
     url = event.get("ResponseURL")
     if not isinstance(url, str) or not url.startswith(("https://", "http://")):
         # Nobody could be told the outcome: do not migrate blind.
-        logger.error("ResponseURL is not an http(s) URL: nothing was run and no response can be sent")
-        result = Result.failure(Command.UPGRADE.value,
-                                HookError(ErrorKind.BAD_REQUEST, "ResponseURL is not an http(s) URL."))
+        logger.error(
+            "ResponseURL is not an http(s) URL: nothing was run and no response can be sent"
+        )
+        result = Result.failure(
+            Command.UPGRADE.value,
+            HookError(ErrorKind.BAD_REQUEST, "ResponseURL is not an http(s) URL."),
+        )
         return Outcome(result, {"Status": "FAILED", "Reason": result.message}, delivered=False)
-    origin = Origin(CALLER, {"stack_id": _echo(event.get("StackId")),
-                             "logical_resource_id": _echo(event.get("LogicalResourceId")),
-                             "request_id": _echo(event.get("RequestId")), "lambda_request_id": info.request_id})
+    origin = Origin(
+        CALLER,
+        {
+            "stack_id": _echo(event.get("StackId")),
+            "logical_resource_id": _echo(event.get("LogicalResourceId")),
+            "request_id": _echo(event.get("RequestId")),
+            "lambda_request_id": info.request_id,
+        },
+    )
     try:
         result = _decide(CloudFormationCustomResourceEvent(event), run, origin)
     except Exception as exc:  # noqa: BLE001 - the stack must still get its response
@@ -75,11 +85,19 @@ def _decide(request: CloudFormationCustomResourceEvent, run: Execute, origin: Or
     if kind == "Delete":
         # Deleting the resource (or the stack) never drops the schema, and must not fail on settings
         # that may be gone already: nothing is read, nothing is touched.
-        return Result(command=Command.UPGRADE.value, status=Status.SKIPPED,
-                      message="Delete: the schema is left as it is.")
+        return Result(
+            command=Command.UPGRADE.value,
+            status=Status.SKIPPED,
+            message="Delete: the schema is left as it is.",
+        )
     if kind not in ("Create", "Update"):
-        return Result.failure(Command.UPGRADE.value, HookError(
-            ErrorKind.BAD_REQUEST, f"Unknown RequestType {str(kind)[:40]!r}; expected Create, Update or Delete."))
+        return Result.failure(
+            Command.UPGRADE.value,
+            HookError(
+                ErrorKind.BAD_REQUEST,
+                f"Unknown RequestType {str(kind)[:40]!r}; expected Create, Update or Delete.",
+            ),
+        )
     try:
         target = target_revision(request.resource_properties)
     except HookError as exc:
@@ -99,7 +117,9 @@ def target_revision(properties: object) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str):
-        raise HookError(ErrorKind.BAD_REQUEST, "TargetRevision must be a string (a revision id or head).")
+        raise HookError(
+            ErrorKind.BAD_REQUEST, "TargetRevision must be a string (a revision id or head)."
+        )
     return value.strip() or "head"
 
 
@@ -158,4 +178,6 @@ def put_response(url: str, body: bytes, info: LambdaInfo | None = None) -> bool:
     """PUT with short timeouts and a few attempts, none of them past the invocation's end (`info`); a 4xx
     (an expired or altered presigned URL) is final."""
     info = info or LambdaInfo()
-    return cfn_response.put(url, body, log=logger, attempt_bound=info.attempt_bound, time_left=info.reply_time)
+    return cfn_response.put(
+        url, body, log=logger, attempt_bound=info.attempt_bound, time_left=info.reply_time
+    )

@@ -40,8 +40,8 @@ if TYPE_CHECKING:
 CALLER = "codepipeline"
 COMMANDS = (Command.UPGRADE, Command.STATUS)
 PARAMETER_KEYS = ("command", "revision")
-SUMMARY_LIMIT = 2048   # ExecutionDetails.summary
-MESSAGE_LIMIT = 5000   # FailureDetails.message
+SUMMARY_LIMIT = 2048  # ExecutionDetails.summary
+MESSAGE_LIMIT = 5000  # FailureDetails.message
 # The job was already answered (a re-delivery) or is gone (timed out, pipeline stopped): nothing to do.
 ALREADY_ANSWERED = ("InvalidJobStateException", "JobNotFoundException")
 # One PutJob*Result attempt: a tiny call, so short socket bounds; the attempts are this module's (botocore
@@ -50,8 +50,14 @@ CONNECT_TIMEOUT = 1.5
 READ_TIMEOUT = 3.0
 ATTEMPTS = 3
 BACKOFF = 0.5
-RETRIED = ("ThrottlingException", "ServiceUnavailableException", "InternalFailure", "ServiceUnavailable",
-           "RequestTimeout", "RequestTimeoutException")
+RETRIED = (
+    "ThrottlingException",
+    "ServiceUnavailableException",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "RequestTimeout",
+    "RequestTimeoutException",
+)
 # What the engine's deadline keeps back for this reply (deadline.py): an attempt that hangs, the backoff and
 # one more attempt.
 REPLY_SECONDS = 2 * (CONNECT_TIMEOUT + READ_TIMEOUT) + BACKOFF
@@ -68,11 +74,22 @@ def correlation_id(event: object) -> str | None:
 def handle(event: object, run: Execute, info: LambdaInfo) -> Outcome:
     job_id = _job_id(event)
     try:
-        request = replace(parse(event), origin=Origin(CALLER, {"job_id": job_id or "",
-                                                               "lambda_request_id": info.request_id}))
+        request = replace(
+            parse(event),
+            origin=Origin(CALLER, {"job_id": job_id or "", "lambda_request_id": info.request_id}),
+        )
         # Without a job id nobody could be told the outcome: do not migrate blind.
-        result = run(request) if job_id else Result.failure(request.command.value, HookError(
-            ErrorKind.BAD_REQUEST, 'The CodePipeline event has no "CodePipeline.job".id; nothing was run.'))
+        result = (
+            run(request)
+            if job_id
+            else Result.failure(
+                request.command.value,
+                HookError(
+                    ErrorKind.BAD_REQUEST,
+                    'The CodePipeline event has no "CodePipeline.job".id; nothing was run.',
+                ),
+            )
+        )
     except HookError as exc:
         result = Result.failure(Command.UPGRADE.value, exc)
     except Exception as exc:  # noqa: BLE001 - the job must still be answered
@@ -83,7 +100,9 @@ def handle(event: object, run: Execute, info: LambdaInfo) -> Outcome:
         logger.error("CodePipeline event without a job id: no result can be reported")
         return Outcome(result, response, delivered=False)
     if _lock_held_by_same_job(result, job_id):
-        logger.warning("Another delivery of this job holds the migration lock; it reports the result")
+        logger.warning(
+            "Another delivery of this job holds the migration lock; it reports the result"
+        )
         return Outcome(result, response)
     return Outcome(result, response, delivered=report(job_id, result, info))
 
@@ -92,8 +111,11 @@ def parse(event: object) -> Request:
     try:
         raw = CodePipelineJobEvent(event).user_parameters  # type: ignore[arg-type]  # matches() checked dict
     except (KeyError, TypeError, AttributeError):
-        raise HookError(ErrorKind.BAD_REQUEST, "The CodePipeline event lacks data.actionConfiguration."
-                        "configuration; it does not come from a Lambda invoke action.") from None
+        raise HookError(
+            ErrorKind.BAD_REQUEST,
+            "The CodePipeline event lacks data.actionConfiguration."
+            "configuration; it does not come from a Lambda invoke action.",
+        ) from None
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return Request(Command.UPGRADE)
     if not isinstance(raw, str):
@@ -102,19 +124,31 @@ def parse(event: object) -> Request:
         params = json.loads(raw)
     except ValueError as exc:
         # the position, not the text: parameters are echoed nowhere
-        raise HookError(ErrorKind.BAD_REQUEST, f"UserParameters is not valid JSON ({_json_error(exc)}); use e.g. "
-                        '{"revision": "head"} or {"command": "status"}.') from None
+        raise HookError(
+            ErrorKind.BAD_REQUEST,
+            f"UserParameters is not valid JSON ({_json_error(exc)}); use e.g. "
+            '{"revision": "head"} or {"command": "status"}.',
+        ) from None
     if not isinstance(params, dict):
-        raise HookError(ErrorKind.BAD_REQUEST, 'UserParameters must be a JSON object such as {"revision": "head"}.')
+        raise HookError(
+            ErrorKind.BAD_REQUEST,
+            'UserParameters must be a JSON object such as {"revision": "head"}.',
+        )
     unknown = sorted(str(k) for k in params if k not in PARAMETER_KEYS)
     if unknown:
         # a typo must not silently turn into "upgrade to head"
-        raise HookError(ErrorKind.BAD_REQUEST, f"UserParameters has unknown key(s) {fit(', '.join(unknown), 200)}; "
-                        f"it takes {' and '.join(PARAMETER_KEYS)}.")
+        raise HookError(
+            ErrorKind.BAD_REQUEST,
+            f"UserParameters has unknown key(s) {fit(', '.join(unknown), 200)}; "
+            f"it takes {' and '.join(PARAMETER_KEYS)}.",
+        )
     command = Command.parse(_text(params, "command") or Command.UPGRADE.value)
     if command not in COMMANDS:
-        raise HookError(ErrorKind.BAD_REQUEST, f"A pipeline runs only {' or '.join(COMMANDS)}, not {command}; "
-                        "run other commands with `alembic-hook invoke`.")
+        raise HookError(
+            ErrorKind.BAD_REQUEST,
+            f"A pipeline runs only {' or '.join(COMMANDS)}, not {command}; "
+            "run other commands with `alembic-hook invoke`.",
+        )
     return Request(command, _text(params, "revision"))
 
 
@@ -122,8 +156,10 @@ def summary(result: Result) -> str:
     took = duration(result.duration_ms)
     if result.status is Status.APPLIED:
         steps = ", ".join(f"{r.revision} ({duration(r.duration_ms)})" for r in result.applied)
-        text = (f"Applied {len(result.applied)} revision(s), {result.from_revision or 'base'} -> "
-                f"{result.to_revision or 'base'}, in {took}: {steps}.")
+        text = (
+            f"Applied {len(result.applied)} revision(s), {result.from_revision or 'base'} -> "
+            f"{result.to_revision or 'base'}, in {took}: {steps}."
+        )
     else:
         text = f"{result.command} {result.status}: {result.message} ({took})."
     if result.lock_wait_ms >= 1000:
@@ -139,9 +175,13 @@ def output_variables(result: Result) -> dict[str, str]:
     """For later actions as #{<namespace>.<key>}. Never empty: "base" is an empty database, "unknown" a
     run that never reached it."""
     unknown = "base" if result.database else "unknown"
-    return {"status": result.status.value, "from_revision": result.from_revision or unknown,
-            "to_revision": result.to_revision or unknown, "applied_count": str(len(result.applied)),
-            "run_id": str(result.run_id) if result.run_id is not None else "none"}
+    return {
+        "status": result.status.value,
+        "from_revision": result.from_revision or unknown,
+        "to_revision": result.to_revision or unknown,
+        "applied_count": str(len(result.applied)),
+        "run_id": str(result.run_id) if result.run_id is not None else "none",
+    }
 
 
 def failure_details(result: Result, info: LambdaInfo) -> dict[str, str]:
@@ -155,7 +195,10 @@ def failure_details(result: Result, info: LambdaInfo) -> dict[str, str]:
         text += f" Logs: {where}."
     if findings := listing(result.findings):  # the refused findings first: a cut keeps them
         text += f" {counted(result.findings)} Findings: {findings}"
-    return {"type": "ConfigurationError" if kind.is_configuration else "JobFailed", "message": fit(text, MESSAGE_LIMIT)}
+    return {
+        "type": "ConfigurationError" if kind.is_configuration else "JobFailed",
+        "message": fit(text, MESSAGE_LIMIT),
+    }
 
 
 def report(job_id: str, result: Result, info: LambdaInfo) -> bool:
@@ -166,35 +209,54 @@ def report(job_id: str, result: Result, info: LambdaInfo) -> bool:
     for attempt in range(1, ATTEMPTS + 1):
         read = info.attempt_bound(READ_TIMEOUT + CONNECT_TIMEOUT)
         if read is None:
-            logger.error("No time left in the invocation for another attempt at the job result; the action fails "
-                         "at its own timeout", extra={"attempt": attempt, "status": result.status.value})
+            logger.error(
+                "No time left in the invocation for another attempt at the job result; the action fails "
+                "at its own timeout",
+                extra={"attempt": attempt, "status": result.status.value},
+            )
             return False
         try:
-            _put_result(_client() if read >= READ_TIMEOUT + CONNECT_TIMEOUT else _client(
-                min(CONNECT_TIMEOUT, read / 2), read / 2), job_id, result, info)
+            _put_result(
+                _client()
+                if read >= READ_TIMEOUT + CONNECT_TIMEOUT
+                else _client(min(CONNECT_TIMEOUT, read / 2), read / 2),
+                job_id,
+                result,
+                info,
+            )
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code", ""))
             if code in ALREADY_ANSWERED:
-                logger.warning("The job is already answered or gone; nothing more to report",
-                               extra={"error_code": code, "status": result.status.value})
+                logger.warning(
+                    "The job is already answered or gone; nothing more to report",
+                    extra={"error_code": code, "status": result.status.value},
+                )
                 return True
             status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-            logger.error("CodePipeline refused the job result", extra={"error_code": code, "attempt": attempt,
-                                                                       "error": fit(str(exc), 500)})
+            logger.error(
+                "CodePipeline refused the job result",
+                extra={"error_code": code, "attempt": attempt, "error": fit(str(exc), 500)},
+            )
             if code not in RETRIED and status < 500:
                 return False
         except (BotoCoreError, ValueError) as exc:
             # no route to CodePipeline (or a hung reply): say why here; the next attempt may pass
-            logger.error("Could not reach CodePipeline to report the job result; check the VPC has a route to the "
-                         "codepipeline endpoint (NAT or interface endpoint)",
-                         extra={"attempt": attempt, "error": fit(f"{type(exc).__name__}: {exc}", 500)})
+            logger.error(
+                "Could not reach CodePipeline to report the job result; check the VPC has a route to the "
+                "codepipeline endpoint (NAT or interface endpoint)",
+                extra={"attempt": attempt, "error": fit(f"{type(exc).__name__}: {exc}", 500)},
+            )
             if isinstance(exc, ValueError):
                 return False
         else:
-            logger.info("Reported the job result to CodePipeline", extra={"status": result.status.value})
+            logger.info(
+                "Reported the job result to CodePipeline", extra={"status": result.status.value}
+            )
             return True
         if attempt < ATTEMPTS:
-            time.sleep(min(BACKOFF * attempt, max(0.0, info.reply_time())))  # backoff, not synchronisation
+            time.sleep(
+                min(BACKOFF * attempt, max(0.0, info.reply_time()))
+            )  # backoff, not synchronisation
     return False
 
 
@@ -203,8 +265,11 @@ def _put_result(client: CodePipelineClient, job_id: str, result: Result, info: L
         details: dict[str, Any] = {"summary": summary(result)}
         if info.request_id:
             details["externalExecutionId"] = fit(info.request_id, 1500)
-        client.put_job_success_result(jobId=job_id, executionDetails=details,  # type: ignore[arg-type]
-                                      outputVariables=output_variables(result))
+        client.put_job_success_result(
+            jobId=job_id,
+            executionDetails=details,  # type: ignore[arg-type]
+            outputVariables=output_variables(result),
+        )
     else:
         client.put_job_failure_result(jobId=job_id, failureDetails=failure_details(result, info))  # type: ignore[arg-type]
 
@@ -217,8 +282,14 @@ def _client(connect: float = CONNECT_TIMEOUT, read: float = READ_TIMEOUT) -> Cod
 
     from lambda_fn.aws.config import bounded_config
 
-    return boto3.client("codepipeline", config=bounded_config(
-        connect_timeout=connect, read_timeout=read, retries={"max_attempts": 1, "mode": "standard"}))
+    return boto3.client(
+        "codepipeline",
+        config=bounded_config(
+            connect_timeout=connect,
+            read_timeout=read,
+            retries={"max_attempts": 1, "mode": "standard"},
+        ),
+    )
 
 
 def _job_id(event: object) -> str | None:
@@ -231,8 +302,12 @@ def _lock_held_by_same_job(result: Result, job_id: str) -> bool:
     """The lock holder's application_name carries the job id (see invocation.py): the holder is another
     delivery of this very job, which will report."""
     error = result.error
-    return (error is not None and error.kind is ErrorKind.MIGRATION_LOCKED and error.holder is not None
-            and error.holder.endswith(f"/{job_id}"))
+    return (
+        error is not None
+        and error.kind is ErrorKind.MIGRATION_LOCKED
+        and error.holder is not None
+        and error.holder.endswith(f"/{job_id}")
+    )
 
 
 def _text(params: dict[str, Any], key: str) -> str | None:

@@ -20,7 +20,14 @@ from lambda_fn.bounded import fit_result
 from lambda_fn.contract import ErrorKind
 from lambda_fn.deadline import DIRECT_REPLY_SECONDS
 from lambda_fn.errors import HookError
-from lambda_fn.request import SKIP_LINT_CONFIRMATION, Command, CopyDatabase, DatabaseOverride, Origin, Request
+from lambda_fn.request import (
+    SKIP_LINT_CONFIRMATION,
+    Command,
+    CopyDatabase,
+    DatabaseOverride,
+    Origin,
+    Request,
+)
 from lambda_fn.result import Result
 from lambda_fn.sources.base import Execute, LambdaInfo, Outcome
 
@@ -30,8 +37,18 @@ REPLY_SECONDS = DIRECT_REPLY_SECONDS  # the reply is the return value
 # with its type, request id and stack trace) and 256 KiB of a state's data (the result and the state's own)
 ERROR_LIMIT = 28_000
 RESULT_LIMIT = 200_000
-KEYS = ("command", "revision", "confirm", "no_lint", "limit", "partial", "budget_seconds", "snapshot", "database",
-        "copy")
+KEYS = (
+    "command",
+    "revision",
+    "confirm",
+    "no_lint",
+    "limit",
+    "partial",
+    "budget_seconds",
+    "snapshot",
+    "database",
+    "copy",
+)
 
 
 class MigrationFailed(Exception):
@@ -60,7 +77,9 @@ def handle(event: object, run: Execute, info: LambdaInfo) -> Outcome:
     else:
         reference = {"lambda_request_id": info.request_id}
         if request.snapshot:
-            reference["snapshot"] = request.snapshot  # the workflow's snapshot, on the ledger's run row
+            reference["snapshot"] = (
+                request.snapshot
+            )  # the workflow's snapshot, on the ledger's run row
         result = run(replace(request, origin=Origin(CALLER, reference)))
     return render(result)
 
@@ -90,13 +109,18 @@ def parse(event: object) -> Request:
     if event is None:  # an invoke without a payload
         event = {}
     if not isinstance(event, dict):
-        raise HookError(ErrorKind.BAD_REQUEST, f"The payload is a JSON {_json_type(event)}; send an object such as "
-                        '{"command": "status"} ({} upgrades to head).')
+        raise HookError(
+            ErrorKind.BAD_REQUEST,
+            f"The payload is a JSON {_json_type(event)}; send an object such as "
+            '{"command": "status"} ({} upgrades to head).',
+        )
     unknown = sorted(str(k) for k in event if k not in KEYS)
     if unknown:
         # a typo such as "rev" must not silently upgrade to head
-        raise HookError(ErrorKind.BAD_REQUEST, f"Unknown key(s) {', '.join(unknown)[:200]}; the payload takes "
-                        f"{', '.join(KEYS)}.")
+        raise HookError(
+            ErrorKind.BAD_REQUEST,
+            f"Unknown key(s) {', '.join(unknown)[:200]}; the payload takes {', '.join(KEYS)}.",
+        )
     raw_command = _text_or_none(event, "command")
     command = Command.parse(raw_command) if raw_command else Command.UPGRADE
     revision = _text_or_none(event, "revision")
@@ -106,9 +130,16 @@ def parse(event: object) -> Request:
         skip_lint = ""  # present but empty: refused for want of a reason, never read as "no escape"
     # the confirmation names the command (or the escape), so a copied payload cannot confirm another one
     word = confirm.lower() if confirm is not None else None
-    return Request(command, revision, confirmed=word == command.value, skip_lint=skip_lint,
-                   skip_lint_confirmed=word == SKIP_LINT_CONFIRMATION, limit=_limit(event), copy=_copy(event),
-                   **_workflow(event))
+    return Request(
+        command,
+        revision,
+        confirmed=word == command.value,
+        skip_lint=skip_lint,
+        skip_lint_confirmed=word == SKIP_LINT_CONFIRMATION,
+        limit=_limit(event),
+        copy=_copy(event),
+        **_workflow(event),
+    )
 
 
 def _copy(event: dict[Any, Any]) -> CopyDatabase | None:
@@ -119,14 +150,23 @@ def _copy(event: dict[Any, Any]) -> CopyDatabase | None:
         return None
     keys = {"host", "port", "name", "secret_arn", "kind"}
     if not isinstance(raw, dict) or set(raw) - keys:
-        raise HookError(ErrorKind.BAD_REQUEST, '"copy" must be {"host": ..., "port": ..., "name": ..., "secret_arn": '
-                        '..., "kind": "clone" | "restore" | ...} (the copy of the database to rehearse on).')
+        raise HookError(
+            ErrorKind.BAD_REQUEST,
+            '"copy" must be {"host": ..., "port": ..., "name": ..., "secret_arn": '
+            '..., "kind": "clone" | "restore" | ...} (the copy of the database to rehearse on).',
+        )
     port = raw.get("port")
-    if port is not None and (isinstance(port, bool) or not str(port).isdigit() or not 0 < int(port) < 65536):
+    if port is not None and (
+        isinstance(port, bool) or not str(port).isdigit() or not 0 < int(port) < 65536
+    ):
         raise HookError(ErrorKind.BAD_REQUEST, '"copy": "port" must be a TCP port number.')
-    return CopyDatabase(secret_arn=_text_or_none(raw, "secret_arn"), host=_text_or_none(raw, "host"),
-                        port=int(port) if port is not None else None, name=_text_or_none(raw, "name"),
-                        kind=_text_or_none(raw, "kind"))
+    return CopyDatabase(
+        secret_arn=_text_or_none(raw, "secret_arn"),
+        host=_text_or_none(raw, "host"),
+        port=int(port) if port is not None else None,
+        name=_text_or_none(raw, "name"),
+        kind=_text_or_none(raw, "kind"),
+    )
 
 
 def _workflow(event: dict[Any, Any]) -> dict[str, Any]:
@@ -136,19 +176,34 @@ def _workflow(event: dict[Any, Any]) -> dict[str, Any]:
     if not isinstance(partial, bool):
         raise HookError(ErrorKind.BAD_REQUEST, '"partial" must be true or false.')
     budget = event.get("budget_seconds")
-    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int | float) or budget <= 0):
-        raise HookError(ErrorKind.BAD_REQUEST, '"budget_seconds" must be a positive number of seconds.')
+    if budget is not None and (
+        isinstance(budget, bool) or not isinstance(budget, int | float) or budget <= 0
+    ):
+        raise HookError(
+            ErrorKind.BAD_REQUEST, '"budget_seconds" must be a positive number of seconds.'
+        )
     database = event.get("database")
     override = None
     if database is not None:
-        if not isinstance(database, dict) or not isinstance(database.get("secret_arn"), str) or set(database) - {
-                "secret_arn", "host", "name"}:
-            raise HookError(ErrorKind.BAD_REQUEST, '"database" must be {"secret_arn": ..., "host": ..., "name": ...} '
-                            "(host and name optional).")
-        override = DatabaseOverride(database["secret_arn"], _text_or_none(database, "host"),
-                                    _text_or_none(database, "name"))
-    return {"partial": partial, "budget_seconds": float(budget) if budget is not None else None,
-            "snapshot": _text_or_none(event, "snapshot"), "database": override}
+        if (
+            not isinstance(database, dict)
+            or not isinstance(database.get("secret_arn"), str)
+            or set(database) - {"secret_arn", "host", "name"}
+        ):
+            raise HookError(
+                ErrorKind.BAD_REQUEST,
+                '"database" must be {"secret_arn": ..., "host": ..., "name": ...} '
+                "(host and name optional).",
+            )
+        override = DatabaseOverride(
+            database["secret_arn"], _text_or_none(database, "host"), _text_or_none(database, "name")
+        )
+    return {
+        "partial": partial,
+        "budget_seconds": float(budget) if budget is not None else None,
+        "snapshot": _text_or_none(event, "snapshot"),
+        "database": override,
+    }
 
 
 def _limit(event: dict[Any, Any]) -> int | None:
@@ -172,15 +227,26 @@ def _text_or_none(event: dict[Any, Any], key: str) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)  # a relative revision such as -1 sent as a number
     if not isinstance(value, str):
-        raise HookError(ErrorKind.BAD_REQUEST, f'"{key}" must be a string, not a JSON {_json_type(value)}.')
+        raise HookError(
+            ErrorKind.BAD_REQUEST, f'"{key}" must be a string, not a JSON {_json_type(value)}.'
+        )
     return value.strip() or None
 
 
 def _command_name(event: object) -> str:
     raw = event.get("command") if isinstance(event, dict) else None
-    return raw.strip().lower()[:40] if isinstance(raw, str) and raw.strip() else Command.UPGRADE.value
+    return (
+        raw.strip().lower()[:40] if isinstance(raw, str) and raw.strip() else Command.UPGRADE.value
+    )
 
 
 def _json_type(value: object) -> str:
-    names = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+    names = {
+        dict: "object",
+        list: "array",
+        str: "string",
+        bool: "boolean",
+        int: "number",
+        float: "number",
+    }
     return "null" if value is None else names.get(type(value), type(value).__name__)

@@ -15,30 +15,69 @@ from alembic_hook_cdk.bundling import find_uv
 from tests.support.paths import REPO
 
 
-def run(command: list[str], *, cwd: Path, env: dict[str, str] | None = None, timeout: float = 900,
-        check: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+def run(
+    command: list[str],
+    *,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 900,
+    check: bool = True,
+) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
     if check and done.returncode != 0:
-        pytest.fail(f"{' '.join(command)} exited {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}")
+        pytest.fail(
+            f"{' '.join(command)} exited {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}"
+        )
     return done
 
 
 def clean_env(**extra: str) -> dict[str, str]:
     """An environment with nothing of this checkout: no VIRTUAL_ENV, no PYTHONPATH."""
-    keep = ("PATH", "HOME", "LANG", "TMPDIR", "UV_CACHE_DIR", "JSII_RUNTIME_PACKAGE_CACHE_ROOT", "PYENV_ROOT")
-    machine = ("SSL_", "PIP_", "UV_", "REQUESTS_CA", "NIX_SSL", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")
+    keep = (
+        "PATH",
+        "HOME",
+        "LANG",
+        "TMPDIR",
+        "UV_CACHE_DIR",
+        "JSII_RUNTIME_PACKAGE_CACHE_ROOT",
+        "PYENV_ROOT",
+    )
+    machine = (
+        "SSL_",
+        "PIP_",
+        "UV_",
+        "REQUESTS_CA",
+        "NIX_SSL",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "NO_PROXY",
+    )
     # the machine's own configuration (certificates, package indexes), never this checkout's
     env = {k: v for k, v in os.environ.items() if k in keep or k.upper().startswith(machine)}
-    return {**env, "UV_PYTHON_DOWNLOADS": "never", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-            "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1", "CDK_DISABLE_CLI_TELEMETRY": "true", **extra}
+    return {
+        **env,
+        "UV_PYTHON_DOWNLOADS": "never",
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+        "CDK_DISABLE_CLI_TELEMETRY": "true",
+        **extra,
+    }
 
 
 @pytest.fixture(scope="session")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`uv build`: the sdist, and the wheel built from that sdist (so both are proven installable)."""
     out = tmp_path_factory.mktemp("dist")
-    base = getattr(sys, "_base_executable", sys.executable)  # pyenv shims refuse non-global versions: name it
-    run([find_uv(), "build", "--python", base, "--out-dir", str(out), str(REPO)], cwd=out, env=clean_env())
+    base = getattr(
+        sys, "_base_executable", sys.executable
+    )  # pyenv shims refuse non-global versions: name it
+    run(
+        [find_uv(), "build", "--python", base, "--out-dir", str(out), str(REPO)],
+        cwd=out,
+        env=clean_env(),
+    )
     (wheel,) = out.glob("alembic_deploy_hook-*.whl")
     return wheel
 
@@ -50,5 +89,9 @@ def make_venv(root: Path, wheel: Path, extras: str = "") -> Path:
     base = getattr(sys, "_base_executable", sys.executable)
     run([uv, "venv", "--quiet", "--python", base, str(venv)], cwd=root, env=clean_env())
     python = venv / "bin" / "python"
-    run([uv, "pip", "install", "--quiet", "--python", str(python), f"{wheel}{extras}"], cwd=root, env=clean_env())
+    run(
+        [uv, "pip", "install", "--quiet", "--python", str(python), f"{wheel}{extras}"],
+        cwd=root,
+        env=clean_env(),
+    )
     return python

@@ -30,16 +30,25 @@ def downgrade() -> None:
 
 
 def write_revisions(versions: Path) -> None:
-    versions.joinpath("a1_users.py").write_text(REVISION.format(table="users", rev="a1", down="None"))
-    versions.joinpath("a2_items.py").write_text(REVISION.format(table="items", rev="a2", down='"a1"'))
+    versions.joinpath("a1_users.py").write_text(
+        REVISION.format(table="users", rev="a1", down="None")
+    )
+    versions.joinpath("a2_items.py").write_text(
+        REVISION.format(table="items", rev="a2", down='"a1"')
+    )
 
 
-def test_pip_install_then_lint_and_upgrade_a_fresh_alembic_project(dist: Path, tmp_path: Path, db: Database) -> None:
+def test_pip_install_then_lint_and_upgrade_a_fresh_alembic_project(
+    dist: Path, tmp_path: Path, db: Database
+) -> None:
     python = make_venv(tmp_path, dist)
     bin_dir = python.parent
     # nothing of the CDK side came with a plain install
-    probe = run([str(python), "-c", "import importlib.util as u; print(u.find_spec('aws_cdk') is None)"],
-                cwd=tmp_path, env=clean_env())
+    probe = run(
+        [str(python), "-c", "import importlib.util as u; print(u.find_spec('aws_cdk') is None)"],
+        cwd=tmp_path,
+        env=clean_env(),
+    )
     assert probe.stdout.strip() == "True"
     project = tmp_path / "service"
     project.mkdir()
@@ -53,10 +62,17 @@ def test_pip_install_then_lint_and_upgrade_a_fresh_alembic_project(dist: Path, t
     assert linted["status"] != "failed"
     assert "lint-unavailable" not in lint.stdout  # the linter came with the package
 
-    upgrade = run([str(bin_dir / "alembic-hook"), "upgrade", "--json"], cwd=project, env=env, check=False)
+    upgrade = run(
+        [str(bin_dir / "alembic-hook"), "upgrade", "--json"], cwd=project, env=env, check=False
+    )
     assert upgrade.returncode == 0, upgrade.stdout + upgrade.stderr
     result = json.loads(upgrade.stdout)
-    assert result["status"] == "applied" and [a["revision"] for a in result["applied"]] == ["a1", "a2"]
+    assert result["status"] == "applied" and [a["revision"] for a in result["applied"]] == [
+        "a1",
+        "a2",
+    ]
     # read back: the tables and the version the CLI says it applied
     assert db.version() == ["a2"]
-    assert db.query("SELECT to_regclass('users') IS NOT NULL, to_regclass('items') IS NOT NULL") == [[True, True]]
+    assert db.query(
+        "SELECT to_regclass('users') IS NOT NULL, to_regclass('items') IS NOT NULL"
+    ) == [[True, True]]

@@ -31,7 +31,7 @@ from tests.support.lambda_runtime import Function, LambdaProcess, RuntimeApi, la
 from tests.support.moto_secrets import create_login, moto_server, secrets_client
 from tests.support.secrets_extension import SecretsExtension, from_secrets_manager
 
-MODELS = '''
+MODELS = """
 from sqlalchemy import BigInteger, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -44,9 +44,9 @@ class User(Base):
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     name: Mapped[str] = mapped_column(Text)
-'''
+"""
 
-STACK = '''
+STACK = """
 from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -71,9 +71,9 @@ class ServiceStack(Stack):
             extra_source_dirs=["../app"],
             ssl_mode="disable",  # the test database has no RDS certificate; the packaged CA bundle ships anyway
         ))
-'''
+"""
 
-APP = '''
+APP = """
 import os
 
 import aws_cdk as cdk
@@ -83,7 +83,7 @@ from infra.service_stack import ServiceStack
 app = cdk.App()
 ServiceStack(app, "ServiceStack", secret_arn=os.environ["TEAM_SECRET_ARN"])
 app.synth()
-'''
+"""
 
 
 def team_repo(root: Path, python: Path) -> Path:
@@ -93,8 +93,11 @@ def team_repo(root: Path, python: Path) -> Path:
     (service / "app" / "models.py").write_text(MODELS)
     run([str(python.parent / "alembic"), "init", "alembic"], cwd=service, env=clean_env())
     env_py = service / "alembic" / "env.py"
-    env_py.write_text(env_py.read_text().replace("target_metadata = None",
-                                                 "from app.models import Base\ntarget_metadata = Base.metadata"))
+    env_py.write_text(
+        env_py.read_text().replace(
+            "target_metadata = None", "from app.models import Base\ntarget_metadata = Base.metadata"
+        )
+    )
     write_revisions(service / "alembic" / "versions")
     infra = service / "infra"
     (infra / "infra").mkdir(parents=True)
@@ -109,13 +112,19 @@ def synth(service: Path, python: Path, out: Path, secret_arn: str) -> dict[str, 
     """`cdk synth` as the CLI runs the app: from the app's directory, CDK_OUTDIR naming the assembly and the
     context the CLI passes (asset metadata on, so the template names each asset's directory)."""
     context = json.dumps({"aws:cdk:enable-asset-metadata": True})
-    run([str(python), "app.py"], cwd=service / "infra",
-        env=clean_env(CDK_OUTDIR=str(out), CDK_CONTEXT_JSON=context, TEAM_SECRET_ARN=secret_arn), timeout=900)
+    run(
+        [str(python), "app.py"],
+        cwd=service / "infra",
+        env=clean_env(CDK_OUTDIR=str(out), CDK_CONTEXT_JSON=context, TEAM_SECRET_ARN=secret_arn),
+        timeout=900,
+    )
     return dict(json.loads((out / "ServiceStack.template.json").read_text()))
 
 
 def hook_function(template: dict[str, Any]) -> dict[str, Any]:
-    (function,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    (function,) = [
+        r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"
+    ]
     return dict(function)
 
 
@@ -134,8 +143,9 @@ def team(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pa
     return team_repo(root, python), python
 
 
-def test_a_team_repo_synthesizes_and_its_function_migrates(team: tuple[Path, Path], tmp_path: Path,
-                                                          db: Database) -> None:
+def test_a_team_repo_synthesizes_and_its_function_migrates(
+    team: tuple[Path, Path], tmp_path: Path, db: Database
+) -> None:
     service, python = team
     with moto_server() as endpoint:
         client = secrets_client(endpoint)
@@ -143,13 +153,20 @@ def test_a_team_repo_synthesizes_and_its_function_migrates(team: tuple[Path, Pat
         template = synth(service, python, tmp_path / "cdk.out", login.secret_arn)
         function = hook_function(template)
         asset = tmp_path / "cdk.out" / function["Metadata"]["aws:asset:path"]
-        assert (asset / "lambda_fn" / "handler.py").is_file() and (asset / "app" / "models.py").is_file()
-        assert (asset / "migrations" / "alembic_hook_lint.json").is_file()  # linted at build: no squawk shipped
+        assert (asset / "lambda_fn" / "handler.py").is_file() and (
+            asset / "app" / "models.py"
+        ).is_file()
+        assert (
+            asset / "migrations" / "alembic_hook_lint.json"
+        ).is_file()  # linted at build: no squawk shipped
         assert not list(asset.glob("squawk*")) and not (asset / "infra").exists()
         report = json.loads((asset / "hook-bundle.json").read_text())
         assert report["ca_bundle"] == "certs/rds-ca-bundle.pem" and report["boto3"] == "runtime"
-        variables = {k: v for k, v in function["Properties"]["Environment"]["Variables"].items()
-                     if isinstance(v, str)}  # the secret's ARN is a literal here; nothing else is a token
+        variables = {
+            k: v
+            for k, v in function["Properties"]["Environment"]["Variables"].items()
+            if isinstance(v, str)
+        }  # the secret's ARN is a literal here; nothing else is a token
         assert variables["DB_SECRET_SOURCE"] == "extension" and function["Properties"]["Layers"]
         extension = SecretsExtension(from_secrets_manager(client))
         api = RuntimeApi()
@@ -157,10 +174,19 @@ def test_a_team_repo_synthesizes_and_its_function_migrates(team: tuple[Path, Pat
         # the template's environment; only the ports are this machine's (the extension listens on 2773 on
         # Lambda, RDS on the stack's 5432)
         assert variables["DB_PORT"] == "5432"
-        local_ports = {"PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": extension.port, "DB_PORT": str(db.cluster.port)}
-        env = lambda_env(bundle, api.address, **{**variables, **local_ports},
-                         AWS_ENDPOINT_URL_SECRETS_MANAGER=endpoint)
-        process = LambdaProcess(api, bundle, env, python=sys.executable, handler=function["Properties"]["Handler"])
+        local_ports = {
+            "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": extension.port,
+            "DB_PORT": str(db.cluster.port),
+        }
+        env = lambda_env(
+            bundle,
+            api.address,
+            **{**variables, **local_ports},
+            AWS_ENDPOINT_URL_SECRETS_MANAGER=endpoint,
+        )
+        process = LambdaProcess(
+            api, bundle, env, python=sys.executable, handler=function["Properties"]["Handler"]
+        )
         fn = Function(api, process)
         try:
             first = fn.invoke({"command": "upgrade"})
@@ -174,5 +200,7 @@ def test_a_team_repo_synthesizes_and_its_function_migrates(team: tuple[Path, Pat
     assert [a["revision"] for a in first.body["applied"]] == ["a1", "a2"]
     assert second.body["status"] == "up_to_date", second.body
     assert db.version() == ["a2"]
-    assert db.query("SELECT to_regclass('users') IS NOT NULL, to_regclass('items') IS NOT NULL") == [[True, True]]
+    assert db.query(
+        "SELECT to_regclass('users') IS NOT NULL, to_regclass('items') IS NOT NULL"
+    ) == [[True, True]]
     assert extension.requests  # the secret came through the extension, as the template says

@@ -16,7 +16,13 @@ import pytest
 from tests.support.bundle_layout import Bundle, build_bundle
 from tests.support.codepipeline_recorder import CodePipelineRecorder
 from tests.support.database import Database
-from tests.support.lambda_runtime import Function, LambdaProcess, RuntimeApi, StartFunction, lambda_env
+from tests.support.lambda_runtime import (
+    Function,
+    LambdaProcess,
+    RuntimeApi,
+    StartFunction,
+    lambda_env,
+)
 from tests.support.moto_secrets import DbLogin, create_login, moto_server, secrets_client
 from tests.support.response_recorder import ResponseRecorder
 
@@ -57,13 +63,16 @@ def login(db: Database, secretsmanager: Any) -> DbLogin:
 
 
 @pytest.fixture
-def start_function(bundle: Bundle, moto_endpoint: str, pipeline: CodePipelineRecorder,
-                   cfn: ResponseRecorder) -> Iterator[StartFunction]:
+def start_function(
+    bundle: Bundle, moto_endpoint: str, pipeline: CodePipelineRecorder, cfn: ResponseRecorder
+) -> Iterator[StartFunction]:
     """start_function(login_or_none, **env) -> Function. At teardown: no secret value anywhere in the
     process's output, in any reply, in any job result or in any CloudFormation response."""
     started: list[Function] = []
 
-    def start(login: DbLogin | None = None, *, sensitive: tuple[str, ...] = (), **env: str) -> Function:
+    def start(
+        login: DbLogin | None = None, *, sensitive: tuple[str, ...] = (), **env: str
+    ) -> Function:
         api = RuntimeApi()
         settings = {
             "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto_endpoint,
@@ -77,7 +86,9 @@ def start_function(bundle: Bundle, moto_endpoint: str, pipeline: CodePipelineRec
         if login is not None:
             settings["DB_SECRET_ARN"] = login.secret_arn
         settings.update(env)
-        function = Function(api, LambdaProcess(api, bundle, lambda_env(bundle, api.address, **settings)))
+        function = Function(
+            api, LambdaProcess(api, bundle, lambda_env(bundle, api.address, **settings))
+        )
         function.sensitive.extend(sensitive)
         if login is not None:
             function.sensitive += [login.password, login.password_token]
@@ -85,14 +96,20 @@ def start_function(bundle: Bundle, moto_endpoint: str, pipeline: CodePipelineRec
         return function
 
     yield start
-    sent = json.dumps({job: [r.params for r in results] for job, results in pipeline.results.items()})
-    sent += "".join(body.decode(errors="replace") for puts in cfn.puts.values() for _h, body in puts)
+    sent = json.dumps(
+        {job: [r.params for r in results] for job, results in pipeline.results.items()}
+    )
+    sent += "".join(
+        body.decode(errors="replace") for puts in cfn.puts.values() for _h, body in puts
+    )
     for function in started:
         output = function.process.stop()
         function.api.close()
         for value in function.sensitive:
             assert value not in output, "a secret value reached the function's output"
-            assert value not in sent, "a secret value reached a job result or a CloudFormation response"
+            assert value not in sent, (
+                "a secret value reached a job result or a CloudFormation response"
+            )
             for reply in function.replies:
                 assert value not in json.dumps(reply.body), "a secret value reached a reply"
         assert not function.api.init_errors, function.api.init_errors

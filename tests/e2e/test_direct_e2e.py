@@ -20,8 +20,9 @@ def failed_result(reply: Reply) -> dict[str, Any]:
     return dict(result)
 
 
-def test_empty_payload_upgrades_to_head_then_status_is_up_to_date(login: DbLogin,
-                                                                  start_function: StartFunction) -> None:
+def test_empty_payload_upgrades_to_head_then_status_is_up_to_date(
+    login: DbLogin, start_function: StartFunction
+) -> None:
     fn = start_function(login)
     reply = fn.invoke({})  # what a CDK Trigger sends
     assert reply.kind == "response", reply
@@ -44,15 +45,18 @@ def test_empty_payload_upgrades_to_head_then_status_is_up_to_date(login: DbLogin
     assert metrics[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "AlembicHookE2E"
 
 
-def test_destructive_commands_need_their_own_name_as_confirmation(login: DbLogin,
-                                                                  start_function: StartFunction) -> None:
+def test_destructive_commands_need_their_own_name_as_confirmation(
+    login: DbLogin, start_function: StartFunction
+) -> None:
     fn = start_function(login)
     assert fn.invoke({}).kind == "response"
 
     refused = failed_result(fn.invoke({"command": "downgrade", "revision": "0003_intents"}))
     assert refused["error"]["kind"] == "confirmation_required"
     assert '"confirm": "downgrade"' in refused["message"]
-    wrong = failed_result(fn.invoke({"command": "downgrade", "revision": "0003_intents", "confirm": "stamp"}))
+    wrong = failed_result(
+        fn.invoke({"command": "downgrade", "revision": "0003_intents", "confirm": "stamp"})
+    )
     assert wrong["error"]["kind"] == "confirmation_required"
     stamp = failed_result(fn.invoke({"command": "stamp", "revision": "base", "confirm": True}))
     assert stamp["error"]["kind"] == "bad_request"  # confirm must be the command's name, a string
@@ -64,7 +68,9 @@ def test_destructive_commands_need_their_own_name_as_confirmation(login: DbLogin
     assert login.db.version() == ["0003_intents"]
 
 
-def test_bad_requests_are_function_errors_that_say_what_to_send(login: DbLogin, start_function: StartFunction) -> None:
+def test_bad_requests_are_function_errors_that_say_what_to_send(
+    login: DbLogin, start_function: StartFunction
+) -> None:
     fn = start_function(login)
     unknown = failed_result(fn.invoke({"command": "migrate"}))
     assert unknown["error"]["kind"] == "bad_request" and "upgrade" in unknown["message"]
@@ -78,26 +84,34 @@ def test_bad_requests_are_function_errors_that_say_what_to_send(login: DbLogin, 
 
 
 def test_missing_secret(login: DbLogin, start_function: StartFunction) -> None:
-    fn = start_function(login, DB_SECRET_ARN="arn:aws:secretsmanager:us-east-1:123456789012:secret:gone-AbCdEf")
+    fn = start_function(
+        login, DB_SECRET_ARN="arn:aws:secretsmanager:us-east-1:123456789012:secret:gone-AbCdEf"
+    )
     result = failed_result(fn.invoke({}))
     assert result["error"]["kind"] == "secret"
     assert "gone" in result["message"] and "ResourceNotFound" in result["message"]
 
 
-def test_malformed_secret(login: DbLogin, start_function: StartFunction, secretsmanager: Any) -> None:
+def test_malformed_secret(
+    login: DbLogin, start_function: StartFunction, secretsmanager: Any
+) -> None:
     secretsmanager.put_secret_value(SecretId=login.secret_arn, SecretString="{not json")
     fn = start_function(login)
     result = failed_result(fn.invoke({}))
     assert result["error"]["kind"] == "secret" and "not a JSON object" in result["message"]
 
-    secretsmanager.put_secret_value(SecretId=login.secret_arn,
-                                    SecretString=json.dumps({"username": login.username, "password": login.password}))
+    secretsmanager.put_secret_value(
+        SecretId=login.secret_arn,
+        SecretString=json.dumps({"username": login.username, "password": login.password}),
+    )
     fn = start_function(login)  # a new execution environment: no cached secret
     lacking = failed_result(fn.invoke({}))
     assert lacking["error"]["kind"] == "secret" and "lacks host" in lacking["message"]
 
 
-def test_database_unreachable_fails_within_the_wait(login: DbLogin, start_function: StartFunction) -> None:
+def test_database_unreachable_fails_within_the_wait(
+    login: DbLogin, start_function: StartFunction
+) -> None:
     from tools.localpg import free_port
 
     fn = start_function(login, DB_HOST="127.0.0.1", DB_PORT=str(free_port()), DB_WAIT_SECONDS="1")
@@ -107,7 +121,9 @@ def test_database_unreachable_fails_within_the_wait(login: DbLogin, start_functi
     assert result["duration_ms"] < 10_000
 
 
-def test_bad_settings_are_reported_not_raised_at_init(login: DbLogin, start_function: StartFunction) -> None:
+def test_bad_settings_are_reported_not_raised_at_init(
+    login: DbLogin, start_function: StartFunction
+) -> None:
     fn = start_function(login, DB_SSLMODE="prefer")
     result = failed_result(fn.invoke({}))
     assert result["error"]["kind"] == "configuration" and "DB_SSLMODE" in result["message"]

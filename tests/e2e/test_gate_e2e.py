@@ -42,13 +42,20 @@ ACK = 'alembic_hook_acknowledge = {"ban-drop-column": "the title is unread since
 
 def project(root: Path, *, acknowledged: bool = False) -> dict[str, str]:
     """The example migrations plus an unsafe 0006, linted at "build time"; the function's settings for it."""
-    shutil.copytree(REPO / "alembic", root / "alembic", ignore=shutil.ignore_patterns("__pycache__", "*.json"))
+    shutil.copytree(
+        REPO / "alembic", root / "alembic", ignore=shutil.ignore_patterns("__pycache__", "*.json")
+    )
     shutil.copyfile(REPO / "alembic.ini", root / "alembic.ini")
-    (root / "alembic" / "versions" / "0006_drop_title.py").write_text((ACK if acknowledged else "") + UNSAFE)
+    (root / "alembic" / "versions" / "0006_drop_title.py").write_text(
+        (ACK if acknowledged else "") + UNSAFE
+    )
     summary = lint_revisions(root / "alembic.ini", root / "alembic", write=True)
     assert summary["revisions"] == 6
-    return {"ALEMBIC_CONFIG": str(root / "alembic.ini"), "ALEMBIC_SCRIPT_LOCATION": str(root / "alembic"),
-            "ALEMBIC_HOOK_SQUAWK": str(root / "no-squawk-in-the-asset")}
+    return {
+        "ALEMBIC_CONFIG": str(root / "alembic.ini"),
+        "ALEMBIC_SCRIPT_LOCATION": str(root / "alembic"),
+        "ALEMBIC_HOOK_SQUAWK": str(root / "no-squawk-in-the-asset"),
+    }
 
 
 def at_0005(fn: Function, login: DbLogin) -> None:
@@ -59,31 +66,46 @@ def at_0005(fn: Function, login: DbLogin) -> None:
 
 def assert_nothing_moved(fn: Function, login: DbLogin) -> None:
     assert login.db.version() == [BEFORE]
-    assert login.db.query("SELECT count(*) FROM information_schema.columns WHERE table_name = "
-                          "'conversation_threads' AND column_name = 'title'") == [[1]]
-    assert not fn.records("Migration lock acquired")[1:]  # only the first run (to 0005) took the lock
-    assert not [r for r in fn.records("Revision upgrade started") if r.get("revision") == "0006_drop_title"]
+    assert login.db.query(
+        "SELECT count(*) FROM information_schema.columns WHERE table_name = "
+        "'conversation_threads' AND column_name = 'title'"
+    ) == [[1]]
+    assert not fn.records("Migration lock acquired")[
+        1:
+    ]  # only the first run (to 0005) took the lock
+    assert not [
+        r for r in fn.records("Revision upgrade started") if r.get("revision") == "0006_drop_title"
+    ]
 
 
-def test_direct_invoke_is_a_function_error_with_the_findings(login: DbLogin, start_function: StartFunction,
-                                                           tmp_path: Path) -> None:
+def test_direct_invoke_is_a_function_error_with_the_findings(
+    login: DbLogin, start_function: StartFunction, tmp_path: Path
+) -> None:
     fn = start_function(login, **project(tmp_path))
     at_0005(fn, login)
     reply = fn.invoke({})
     assert reply.error["errorType"] == "MigrationFailed", reply
     result = json.loads(reply.body["errorMessage"])
-    assert result["error"]["kind"] == "unsafe_migration" and result["error"]["revision"] == "0006_drop_title"
+    assert (
+        result["error"]["kind"] == "unsafe_migration"
+        and result["error"]["revision"] == "0006_drop_title"
+    )
     [finding] = [f for f in result["findings"] if f["refused"]]
     assert finding["rule"] == "ban-drop-column" and finding["class"] == "incompatible"
-    assert finding["table"] == "conversation_threads" and "ALTER TABLE conversation_threads DROP COLUMN title" in \
-        finding["statement"]
-    assert not [f for f in result["findings"] if f["rule"] == "hook:lint-unavailable"]  # the manifest answered
+    assert (
+        finding["table"] == "conversation_threads"
+        and "ALTER TABLE conversation_threads DROP COLUMN title" in finding["statement"]
+    )
+    assert not [
+        f for f in result["findings"] if f["rule"] == "hook:lint-unavailable"
+    ]  # the manifest answered
     assert_nothing_moved(fn, login)
     assert fn.records("Safety gate refuses a finding")
 
 
-def test_codepipeline_job_fails_listing_the_findings(login: DbLogin, start_function: StartFunction,
-                                                     pipeline: CodePipelineRecorder, tmp_path: Path) -> None:
+def test_codepipeline_job_fails_listing_the_findings(
+    login: DbLogin, start_function: StartFunction, pipeline: CodePipelineRecorder, tmp_path: Path
+) -> None:
     fn = start_function(login, **project(tmp_path))
     at_0005(fn, login)
     job_id = str(uuid.uuid4())
@@ -92,17 +114,25 @@ def test_codepipeline_job_fails_listing_the_findings(login: DbLogin, start_funct
     [result] = pipeline.for_job(job_id)
     assert result.operation == "PutJobFailureResult"
     details = result.params["failureDetails"]
-    assert details["type"] == "ConfigurationError"  # re-running unchanged cannot help: the revision must change
+    assert (
+        details["type"] == "ConfigurationError"
+    )  # re-running unchanged cannot help: the revision must change
     message = details["message"]
-    assert message.startswith("Migration upgrade failed [unsafe_migration] at revision 0006_drop_title:")
-    assert "Findings: (1) 0006_drop_title ban-drop-column [incompatible] on conversation_threads: ALTER TABLE " \
-           "conversation_threads DROP COLUMN title Fix: expand now, contract after the deploy" in message
+    assert message.startswith(
+        "Migration upgrade failed [unsafe_migration] at revision 0006_drop_title:"
+    )
+    assert (
+        "Findings: (1) 0006_drop_title ban-drop-column [incompatible] on conversation_threads: ALTER TABLE "
+        "conversation_threads DROP COLUMN title Fix: expand now, contract after the deploy"
+        in message
+    )
     assert len(message) <= 5000
     assert_nothing_moved(fn, login)
 
 
-def test_cloudformation_reason_lists_the_findings(login: DbLogin, start_function: StartFunction,
-                                                  cfn: ResponseRecorder, tmp_path: Path) -> None:
+def test_cloudformation_reason_lists_the_findings(
+    login: DbLogin, start_function: StartFunction, cfn: ResponseRecorder, tmp_path: Path
+) -> None:
     fn = start_function(login, **project(tmp_path))
     at_0005(fn, login)
     url = cfn.new_url()
@@ -118,29 +148,42 @@ def test_cloudformation_reason_lists_the_findings(login: DbLogin, start_function
 
 
 @pytest.mark.parametrize("caller", ["direct", "codepipeline"])
-def test_an_acknowledged_finding_passes_with_its_reason(caller: str, login: DbLogin, start_function: StartFunction,
-                                                        pipeline: CodePipelineRecorder, tmp_path: Path) -> None:
+def test_an_acknowledged_finding_passes_with_its_reason(
+    caller: str,
+    login: DbLogin,
+    start_function: StartFunction,
+    pipeline: CodePipelineRecorder,
+    tmp_path: Path,
+) -> None:
     fn = start_function(login, **project(tmp_path, acknowledged=True))
     at_0005(fn, login)
     if caller == "direct":
         reply = fn.invoke({})
         assert reply.kind == "response", reply
         [finding] = [f for f in reply.body["findings"] if f["rule"] == "ban-drop-column"]
-        assert finding["acknowledged"] == "the title is unread since release 41" and not finding["refused"]
+        assert (
+            finding["acknowledged"] == "the title is unread since release 41"
+            and not finding["refused"]
+        )
     else:
         job_id = str(uuid.uuid4())
         assert fn.invoke(codepipeline_event(job_id)).kind == "response"
         [result] = pipeline.for_job(job_id)
         assert result.operation == "PutJobSuccessResult"
-        assert "Safety gate, acknowledged: (1) 0006_drop_title ban-drop-column [incompatible] on " \
-               "conversation_threads: ALTER TABLE conversation_threads DROP COLUMN title Acknowledged: the title " \
-               "is unread since release 41" in result.params["executionDetails"]["summary"]
+        assert (
+            "Safety gate, acknowledged: (1) 0006_drop_title ban-drop-column [incompatible] on "
+            "conversation_threads: ALTER TABLE conversation_threads DROP COLUMN title Acknowledged: the title "
+            "is unread since release 41" in result.params["executionDetails"]["summary"]
+        )
     assert login.db.version() == ["0006_drop_title"]
-    assert [r["reason"] for r in fn.records("Acknowledged finding passes")] == ["the title is unread since release 41"]
+    assert [r["reason"] for r in fn.records("Acknowledged finding passes")] == [
+        "the title is unread since release 41"
+    ]
 
 
-def test_the_direct_escape_needs_its_confirmation(login: DbLogin, start_function: StartFunction,
-                                                  tmp_path: Path) -> None:
+def test_the_direct_escape_needs_its_confirmation(
+    login: DbLogin, start_function: StartFunction, tmp_path: Path
+) -> None:
     fn = start_function(login, **project(tmp_path))
     at_0005(fn, login)
     refused = fn.invoke({"no_lint": "approved by the DB owner, ticket 7"})
@@ -149,7 +192,11 @@ def test_the_direct_escape_needs_its_confirmation(login: DbLogin, start_function
     assert login.db.version() == [BEFORE]
     done = fn.invoke({"no_lint": "approved by the DB owner, ticket 7", "confirm": "no-lint"})
     assert done.kind == "response", done
-    assert done.body["lint_skipped"] == "approved by the DB owner, ticket 7" and "findings" not in done.body
+    assert (
+        done.body["lint_skipped"] == "approved by the DB owner, ticket 7"
+        and "findings" not in done.body
+    )
     assert login.db.version() == ["0006_drop_title"]
     assert [r["reason"] for r in fn.records("Safety gate SKIPPED by confirmed request")] == [
-        "approved by the DB owner, ticket 7"]
+        "approved by the DB owner, ticket 7"
+    ]

@@ -25,26 +25,37 @@ TIMEOUT_MS = 20_000  # the function's timeout: the engine waits on the lock unti
 
 def hold_lock(login: DbLogin) -> pg8000.native.Connection:
     db = login.db
-    conn = pg8000.native.Connection(login.username, password=login.password, host=db.cluster.host,
-                                    port=db.cluster.port, database=db.name, application_name="another-runner")
+    conn = pg8000.native.Connection(
+        login.username,
+        password=login.password,
+        host=db.cluster.host,
+        port=db.cluster.port,
+        database=db.name,
+        application_name="another-runner",
+    )
     assert conn.run("SELECT pg_try_advisory_lock(:key)", key=lock_key("alembic_version"))[0][0]
     return conn
 
 
 def test_a_cloudformation_response_that_hangs_once_is_retried_in_time(
-        login: DbLogin, start_function: StartFunction, cfn: ResponseRecorder) -> None:
+    login: DbLogin, start_function: StartFunction, cfn: ResponseRecorder
+) -> None:
     fn = start_function(login, MIGRATION_LOCK_WAIT_SECONDS="600")
     holder = hold_lock(login)
     try:
         url = cfn.new_url()
         hung, arrived = cfn.hung, len(cfn.arrivals)
         cfn.hang_once()
-        ends = time.time() + TIMEOUT_MS / 1000  # no later than the Runtime API's deadline (set after this)
+        ends = (
+            time.time() + TIMEOUT_MS / 1000
+        )  # no later than the Runtime API's deadline (set after this)
         reply = fn.invoke(cloudformation_event("Create", url), timeout_ms=TIMEOUT_MS)
         assert reply.kind == "response", reply
         assert cfn.hung == hung + 1  # the first PUT hung
         [response] = cfn.responses(url)  # the retry delivered it
-        assert response["Status"] == "FAILED" and "[migration_locked]" in response["Reason"], response
+        assert response["Status"] == "FAILED" and "[migration_locked]" in response["Reason"], (
+            response
+        )
         answered = cfn.arrivals[arrived]
         assert answered < ends, f"answered {answered - ends:+.1f} s after the invocation's end"
         print(f"cloudformation: answered {ends - answered:.1f} s before the invocation's end")
@@ -54,7 +65,8 @@ def test_a_cloudformation_response_that_hangs_once_is_retried_in_time(
 
 
 def test_a_codepipeline_result_that_hangs_once_is_retried_in_time(
-        login: DbLogin, start_function: StartFunction, pipeline: CodePipelineRecorder) -> None:
+    login: DbLogin, start_function: StartFunction, pipeline: CodePipelineRecorder
+) -> None:
     fn = start_function(login, MIGRATION_LOCK_WAIT_SECONDS="600")
     holder = hold_lock(login)
     try:

@@ -17,15 +17,27 @@ from tests.support.moto_secrets import DbLogin
 from tests.support.response_recorder import ResponseRecorder
 
 
-def test_debug_logging_leaks_no_secret(login: DbLogin, start_function: StartFunction,
-                                       pipeline: CodePipelineRecorder, cfn: ResponseRecorder) -> None:
+def test_debug_logging_leaks_no_secret(
+    login: DbLogin,
+    start_function: StartFunction,
+    pipeline: CodePipelineRecorder,
+    cfn: ResponseRecorder,
+) -> None:
     secret_part, token_part = uuid.uuid4().hex, uuid.uuid4().hex
     artifact_secret, artifact_token = f"aSecret/{secret_part}", f"aToken+{token_part}"
-    fn = start_function(login, sensitive=(artifact_secret, artifact_token, secret_part, token_part),
-                        AWS_LAMBDA_LOG_LEVEL="DEBUG", POWERTOOLS_LOG_LEVEL="DEBUG")
+    fn = start_function(
+        login,
+        sensitive=(artifact_secret, artifact_token, secret_part, token_part),
+        AWS_LAMBDA_LOG_LEVEL="DEBUG",
+        POWERTOOLS_LOG_LEVEL="DEBUG",
+    )
     job_id = str(uuid.uuid4())
-    event = codepipeline_event(job_id, json.dumps({"revision": "0002_messages"}),
-                               secret_access_key=artifact_secret, session_token=artifact_token)
+    event = codepipeline_event(
+        job_id,
+        json.dumps({"revision": "0002_messages"}),
+        secret_access_key=artifact_secret,
+        session_token=artifact_token,
+    )
     assert fn.invoke(event).kind == "response"
     assert pipeline.for_job(job_id)[0].operation == "PutJobSuccessResult"
     url = cfn.new_url()

@@ -61,10 +61,17 @@ def start_probe(bundle: Bundle, moto_endpoint: str, extension: SecretsExtension)
 
     def start(login: DbLogin, *sensitive: str) -> Function:
         api = RuntimeApi()
-        env = lambda_env(bundle, api.address, DB_SECRET_ARN=login.secret_arn, DB_SSLMODE="disable",
-                         DB_WAIT_SECONDS="5", POWERTOOLS_TRACE_DISABLED="true",
-                         # the SDK path (a forced re-read) reaches moto; the extension path must not need it
-                         AWS_ENDPOINT_URL_SECRETS_MANAGER=moto_endpoint, **extension.env())
+        env = lambda_env(
+            bundle,
+            api.address,
+            DB_SECRET_ARN=login.secret_arn,
+            DB_SSLMODE="disable",
+            DB_WAIT_SECONDS="5",
+            POWERTOOLS_TRACE_DISABLED="true",
+            # the SDK path (a forced re-read) reaches moto; the extension path must not need it
+            AWS_ENDPOINT_URL_SECRETS_MANAGER=moto_endpoint,
+            **extension.env(),
+        )
         function = Function(api, LambdaProcess(api, bundle, env, handler=PROBE))
         started.append((function, (login.password, login.password_token, *sensitive)))
         return function
@@ -84,8 +91,9 @@ def loaded(function: Function) -> list[list[str]]:
     return [record["modules"] for record in function.records("modules loaded")]
 
 
-def test_cold_at_head_through_the_extension_imports_no_boto3(login: DbLogin, start_probe: Any,
-                                                             extension: SecretsExtension) -> None:
+def test_cold_at_head_through_the_extension_imports_no_boto3(
+    login: DbLogin, start_probe: Any, extension: SecretsExtension
+) -> None:
     first = start_probe(login)
     applied = first.invoke({})
     assert applied.kind == "response" and applied.body["status"] == "applied", applied
@@ -102,7 +110,8 @@ def test_cold_at_head_through_the_extension_imports_no_boto3(login: DbLogin, sta
 
 
 def test_after_a_rotation_the_forced_re_read_bypasses_the_extension_cache(
-        login: DbLogin, start_probe: Any, extension: SecretsExtension, secretsmanager: Any) -> None:
+    login: DbLogin, start_probe: Any, extension: SecretsExtension, secretsmanager: Any
+) -> None:
     # the password changes in the database and in Secrets Manager; the extension still serves the old one
     rotated = f"Rotated-{login.password_token}-x"
     extension.pin(login.secret_arn, login.secret_value())
@@ -111,7 +120,9 @@ def test_after_a_rotation_the_forced_re_read_bypasses_the_extension_cache(
         conn.run(f"ALTER ROLE {login.username} PASSWORD {pg8000.native.literal(rotated)}")
     finally:
         conn.close()
-    secretsmanager.put_secret_value(SecretId=login.secret_arn, SecretString=login.secret_value(password=rotated))
+    secretsmanager.put_secret_value(
+        SecretId=login.secret_arn, SecretString=login.secret_value(password=rotated)
+    )
 
     function = start_probe(login, rotated)
     reply = function.invoke({})

@@ -60,7 +60,9 @@ def cdk_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=False,
     )
     if done.returncode != 0:
-        pytest.fail(f"cdk synth failed ({done.returncode}):\n{done.stdout[-4000:]}\n{done.stderr[-8000:]}")
+        pytest.fail(
+            f"cdk synth failed ({done.returncode}):\n{done.stdout[-4000:]}\n{done.stderr[-8000:]}"
+        )
     return out
 
 
@@ -105,7 +107,11 @@ def runtime_boto3(tmp_path_factory: pytest.TempPathFactory) -> Path:
          "--no-hashes", "--no-header", "--no-annotate"],
         cwd=work, capture_output=True, text=True, check=True, env=_cli_env(),
     )  # fmt: skip
-    provided = RUNTIME_PROVIDED | {"jmespath", "python-dateutil", "six"}  # what the runtime's boto3 brings
+    provided = RUNTIME_PROVIDED | {
+        "jmespath",
+        "python-dateutil",
+        "six",
+    }  # what the runtime's boto3 brings
     pins = [line for line in exported.stdout.splitlines() if line.split("==")[0] in provided]
     target = work / "site-packages"
     subprocess.run(
@@ -136,7 +142,11 @@ def hook_stack() -> HookFactory:
     """Build a stack holding only a VPC, a database group, a secret and the hook with ``overrides``."""
 
     def build(
-        *, vpc_nat: bool = True, run_on_deploy: bool = True, secret_key: bool = False, **overrides: Any
+        *,
+        vpc_nat: bool = True,
+        run_on_deploy: bool = True,
+        secret_key: bool = False,
+        **overrides: Any,
     ) -> tuple[Stack, MigrationHook]:
         app = App(context={"aws:cdk:bundling-stacks": []})
         stack = Stack(app, "HookTest")
@@ -157,7 +167,11 @@ def hook_stack() -> HookFactory:
             "database_security_group": ec2.SecurityGroup(stack, "DatabaseGroup", vpc=vpc),
             "database_port": 5432,
             "secret": secretsmanager.Secret(
-                stack, "Secret", encryption_key=kms.Key(stack, "Key", enable_key_rotation=True) if secret_key else None
+                stack,
+                "Secret",
+                encryption_key=kms.Key(stack, "Key", enable_key_rotation=True)
+                if secret_key
+                else None,
             ),
             "alembic_ini": REPO / "alembic.ini",
             "script_location": REPO / "alembic",

@@ -26,7 +26,12 @@ ZIPPED_BUDGET = 12 * MB
 
 def pyc_magic(interpreter: str) -> bytes:
     done = subprocess.run(
-        [interpreter, "-I", "-c", "import importlib.util, sys; sys.stdout.write(importlib.util.MAGIC_NUMBER.hex())"],
+        [
+            interpreter,
+            "-I",
+            "-c",
+            "import importlib.util, sys; sys.stdout.write(importlib.util.MAGIC_NUMBER.hex())",
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -55,7 +60,9 @@ def test_asset_records_the_heads_for_cold_starts(asset_dir: Path) -> None:
     manifest = json.loads((asset_dir / MIGRATIONS_DIR / heads_manifest.HEADS_MANIFEST).read_text())
     assert manifest["heads"] == ["0005_recommendations"]
     # keyed by the content the function will see, so the function trusts it
-    assert manifest["fingerprint"] == heads_manifest.fingerprint([asset_dir / MIGRATIONS_DIR / "versions"])
+    assert manifest["fingerprint"] == heads_manifest.fingerprint(
+        [asset_dir / MIGRATIONS_DIR / "versions"]
+    )
 
 
 def test_asset_leaves_out_boto3_tests_caches_and_dev_dependencies(asset_dir: Path) -> None:
@@ -95,13 +102,19 @@ def test_shared_objects_match_the_lambda_platform(asset_dir: Path) -> None:
     assert objects
     assert all(re.search(r"\.cpython-312-x86_64-linux-gnu\.so$", p.name) for p in objects), objects
     file_tool = which_or_skip("file")
-    described = subprocess.run([file_tool, *map(str, objects)], capture_output=True, text=True, check=True).stdout
-    assert "with debug_info" not in described  # stripped: SQLAlchemy's Cython modules shrink 9.2 -> 1.3 MB
+    described = subprocess.run(
+        [file_tool, *map(str, objects)], capture_output=True, text=True, check=True
+    ).stdout
+    assert (
+        "with debug_info" not in described
+    )  # stripped: SQLAlchemy's Cython modules shrink 9.2 -> 1.3 MB
 
 
 def test_asset_size(asset_dir: Path) -> None:
     size = measure(asset_dir)
-    print(f"\nasset: {size.files} files, {size.unzipped / MB:.1f} MB unzipped, {size.zipped / MB:.1f} MB zipped")
+    print(
+        f"\nasset: {size.files} files, {size.unzipped / MB:.1f} MB unzipped, {size.zipped / MB:.1f} MB zipped"
+    )
     assert size.zipped < ZIPPED_BUDGET
     assert size.unzipped < 250 * MB  # Lambda's unzipped limit
 
@@ -109,11 +122,17 @@ def test_asset_size(asset_dir: Path) -> None:
 def test_ca_bundle_is_the_rds_bundle(asset_dir: Path) -> None:
     openssl = which_or_skip("openssl")
     pem = (asset_dir / CA_BUNDLE_PATH).read_text()
-    blocks = re.findall(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----\n", pem, re.DOTALL)
+    blocks = re.findall(
+        r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----\n", pem, re.DOTALL
+    )
     subjects = []
     for block in blocks:
         done = subprocess.run(
-            [openssl, "x509", "-noout", "-subject", "-issuer"], input=block, capture_output=True, text=True, check=True
+            [openssl, "x509", "-noout", "-subject", "-issuer"],
+            input=block,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         subject, issuer = done.stdout.splitlines()
         # roots and (for the older CAs) their regional intermediates: all issued by Amazon RDS
@@ -123,7 +142,10 @@ def test_ca_bundle_is_the_rds_bundle(asset_dir: Path) -> None:
     # the three G1 root families RDS signs server certificates with, e.g. for us-east-1 and eu-west-1
     for region in ("us-east-1", "eu-west-1"):
         for family in ("RSA2048 G1", "RSA4096 G1", "ECC384 G1"):
-            assert any(f"CN = Amazon RDS {region} Root CA {family}" in s for s in subjects), (region, family)
+            assert any(f"CN = Amazon RDS {region} Root CA {family}" in s for s in subjects), (
+                region,
+                family,
+            )
 
 
 # -- a fresh interpreter with only the asset and the runtime's boto3 -------------------------------------
@@ -189,7 +211,9 @@ def run_in_fresh_interpreter(
         check=False,
     )
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
-    assert done.returncode == 0 and lines, f"rc={done.returncode}\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
+    assert done.returncode == 0 and lines, (
+        f"rc={done.returncode}\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
+    )
     return dict(json.loads(lines[-1].removeprefix("RESULT ")))
 
 
@@ -221,7 +245,9 @@ def test_handler_runs_from_the_asset_alone(
 ) -> None:
     database = create_database(pg)
     env = lambda_environment(asset_dir, database.url)
-    outcome = run_in_fresh_interpreter(lambda_python, asset_dir, runtime_boto3, env, [{}, {"command": "status"}, {}])
+    outcome = run_in_fresh_interpreter(
+        lambda_python, asset_dir, runtime_boto3, env, [{}, {"command": "status"}, {}]
+    )
     upgrade, status, again = outcome["results"]
     revisions = list((REPO / "alembic" / "versions").glob("*.py"))
     assert upgrade["status"] == "applied", upgrade

@@ -13,7 +13,11 @@ from hypothesis import strategies as st
 
 from alembic_hook_cdk.bundling import BundlingError, HookBundleSpec, LambdaPython, build_bundle
 from alembic_hook_cdk.bundling import build as build_module
-from alembic_hook_cdk.bundling.dependencies import RUNTIME_PROVIDED, check_runtime_compatibility, requirement_name
+from alembic_hook_cdk.bundling.dependencies import (
+    RUNTIME_PROVIDED,
+    check_runtime_compatibility,
+    requirement_name,
+)
 from alembic_hook_cdk.rds_ca import CaBundle, CaBundleError, validate_rds_bundle
 from tests.infra.conftest import REPO
 
@@ -39,9 +43,15 @@ def test_lambda_python_targets(version: str, architecture: str, tag: str, uv_pla
 
 @pytest.mark.parametrize(
     ("version", "architecture", "message"),
-    [("3.11", "x86_64", "3.12 or newer"), ("3", "x86_64", "form 3.N"), ("3.12", "i386", "architecture")],
+    [
+        ("3.11", "x86_64", "3.12 or newer"),
+        ("3", "x86_64", "form 3.N"),
+        ("3.12", "i386", "architecture"),
+    ],
 )
-def test_lambda_python_rejects_unsupported_targets(version: str, architecture: str, message: str) -> None:
+def test_lambda_python_rejects_unsupported_targets(
+    version: str, architecture: str, message: str
+) -> None:
     with pytest.raises(ValueError, match=message):
         LambdaPython(version, architecture)
 
@@ -51,14 +61,32 @@ def test_requirements_come_from_the_installed_metadata_without_extras_squawk_or_
 
     runtime = spec().requirements
     names = {requirement_name(line) for line in runtime} - {None}
-    assert {"alembic", "sqlalchemy", "pg8000", "aws-lambda-powertools", "python-dateutil", "mako"} <= names
+    assert {
+        "alembic",
+        "sqlalchemy",
+        "pg8000",
+        "aws-lambda-powertools",
+        "python-dateutil",
+        "mako",
+    } <= names
     assert not names & RUNTIME_PROVIDED
-    assert not names & {"aws-cdk-lib", "cdk-nag", "jsii", "constructs", "uv", "squawk-cli", "pytest", "moto"}
+    assert not names & {
+        "aws-cdk-lib",
+        "cdk-nag",
+        "jsii",
+        "constructs",
+        "uv",
+        "squawk-cli",
+        "pytest",
+        "moto",
+    }
     # pinned to exactly what is installed here
     assert f"alembic=={metadata.version('alembic')}" in runtime
     assert all("==" in line for line in runtime)
     bundled = spec(boto3_from_runtime=False).requirements
-    assert {"boto3", "botocore", "s3transfer", "jmespath"} <= {requirement_name(line) for line in bundled}
+    assert {"boto3", "botocore", "s3transfer", "jmespath"} <= {
+        requirement_name(line) for line in bundled
+    }
 
 
 def test_runtime_botocore_bounds_are_enforced() -> None:
@@ -107,7 +135,9 @@ def test_missing_inputs_are_named(tmp_path: Path) -> None:
         spec(requirements_file=tmp_path / "requirements.txt")
 
 
-def test_required_bytecode_fails_before_installing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_required_bytecode_fails_before_installing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(build_module, "find_python", lambda version: None)
     with pytest.raises(BundlingError, match=r"NO BYTECODE: no Python 3\.12 interpreter"):
         build_bundle(spec(require_bytecode=True), tmp_path / "out")
@@ -173,7 +203,9 @@ def test_dependency_versions_are_in_the_asset_hash(monkeypatch: pytest.MonkeyPat
 
     installed = spec()
     pins = list(installed.requirements)
-    bumped = [f"{line.split('==')[0]}==999.0" if line.startswith("alembic==") else line for line in pins]
+    bumped = [
+        f"{line.split('==')[0]}==999.0" if line.startswith("alembic==") else line for line in pins
+    ]
     assert bumped != pins
     monkeypatch.setattr(spec_module, "runtime_requirements", lambda *_args, **_kwargs: bumped)
     assert spec().requirements == tuple(bumped)

@@ -38,7 +38,9 @@ ACKNOWLEDGED = {
 def test_cfn_lint_is_clean(template_path: Path) -> None:
     # run from the repository root so .cfnlintrc applies
     cfn_lint = Path(sys.executable).with_name("cfn-lint")
-    done = subprocess.run([str(cfn_lint), str(template_path)], cwd=REPO, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [str(cfn_lint), str(template_path)], cwd=REPO, capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -51,7 +53,9 @@ def test_cfnlintrc_ignores_only_w3005() -> None:
 def test_cdk_nag_ran_and_found_nothing_unacknowledged(cdk_out: Path) -> None:
     # the synth fixture would have failed otherwise; the report confirms no plugin reported a violation
     report = json.loads((cdk_out / "validation-report.json").read_text())
-    assert all(plugin.get("conclusion", "success") == "success" for plugin in report["pluginReports"])
+    assert all(
+        plugin.get("conclusion", "success") == "success" for plugin in report["pluginReports"]
+    )
 
 
 def test_every_acknowledgment_is_expected_and_has_a_specific_reason(cdk_out: Path) -> None:

@@ -28,8 +28,11 @@ def hook_variables(template: dict[str, Any]) -> dict[str, Any]:
     assert set(variables) >= POWERTOOLS
     # the Parameters and Secrets extension's own settings (CDK writes them with its layer) are the layer's
     extension = ("PARAMETERS_SECRETS_", "SECRETS_MANAGER_", "SSM_")
-    return {name: value for name, value in variables.items()
-            if name not in POWERTOOLS and not name.startswith(extension)}
+    return {
+        name: value
+        for name, value in variables.items()
+        if name not in POWERTOOLS and not name.startswith(extension)
+    }
 
 
 def read_back(variables: dict[str, Any]) -> Settings:
@@ -64,7 +67,10 @@ def test_example_environment_reads_back_through_settings(template: dict[str, Any
         statement_timeout=600,
     )
     # rendered as they always were
-    assert {name: variables[name] for name in ("DB_PORT", "DB_WAIT_SECONDS", "DB_STATEMENT_TIMEOUT_SECONDS")} == {
+    assert {
+        name: variables[name]
+        for name in ("DB_PORT", "DB_WAIT_SECONDS", "DB_STATEMENT_TIMEOUT_SECONDS")
+    } == {
         "DB_PORT": "5432",
         "DB_WAIT_SECONDS": "60",
         "DB_STATEMENT_TIMEOUT_SECONDS": "600",
@@ -110,5 +116,12 @@ def test_relaxed_tls_reads_back_without_a_ca_bundle(hook_stack: HookFactory) -> 
     assert settings.sslrootcert is None
     # what the props leave unset stays at the runtime's defaults
     defaults = Settings()
-    for name in ("db_host", "db_name", "migration_lock_name", "db_wait", "statement_timeout", "create_database"):
+    for name in (
+        "db_host",
+        "db_name",
+        "migration_lock_name",
+        "db_wait",
+        "statement_timeout",
+        "create_database",
+    ):
         assert getattr(settings, name) == getattr(defaults, name), name

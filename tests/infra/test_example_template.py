@@ -52,7 +52,9 @@ def migrations_id(template: dict[str, Any]) -> str:
     return found
 
 
-def test_function_runs_in_the_private_subnets(template: dict[str, Any], function: dict[str, Any]) -> None:
+def test_function_runs_in_the_private_subnets(
+    template: dict[str, Any], function: dict[str, Any]
+) -> None:
     private = {
         key
         for key, subnet in of_type(template, "AWS::EC2::Subnet").items()
@@ -139,18 +141,32 @@ def test_no_iam_statement_grants_wildcard_actions(template: dict[str, Any]) -> N
 def test_hook_role_is_least_privilege(template: dict[str, Any], function: dict[str, Any]) -> None:
     role_id = function["Role"]["Fn::GetAtt"][0]
     role = template["Resources"][role_id]["Properties"]
-    assert "ManagedPolicyArns" not in role  # no AWSLambdaBasicExecutionRole / VPCAccessExecutionRole
+    assert (
+        "ManagedPolicyArns" not in role
+    )  # no AWSLambdaBasicExecutionRole / VPCAccessExecutionRole
     assert "Policies" not in role
     policies = [
-        p for p in of_type(template, "AWS::IAM::Policy").values() if {"Ref": role_id} in p["Properties"]["Roles"]
+        p
+        for p in of_type(template, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in p["Properties"]["Roles"]
     ]
     assert len(policies) == 1
     granted = {tuple(sorted(_as_list(s["Action"]))): s for s in _statements(policies[0])}
     secret_ref = function["Environment"]["Variables"]["DB_SECRET_ARN"]
     log_group = function["LoggingConfig"]["LogGroup"]["Ref"]
-    assert granted[("secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue")]["Resource"] == secret_ref
-    assert granted[("logs:CreateLogStream", "logs:PutLogEvents")]["Resource"] == get_att(log_group, "Arn")
-    assert granted[("codepipeline:PutJobFailureResult", "codepipeline:PutJobSuccessResult")]["Resource"] == "*"
+    assert (
+        granted[("secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue")]["Resource"]
+        == secret_ref
+    )
+    assert granted[("logs:CreateLogStream", "logs:PutLogEvents")]["Resource"] == get_att(
+        log_group, "Arn"
+    )
+    assert (
+        granted[("codepipeline:PutJobFailureResult", "codepipeline:PutJobSuccessResult")][
+            "Resource"
+        ]
+        == "*"
+    )
     eni = [actions for actions in granted if actions[0].startswith("ec2:")]
     assert len(eni) == 1 and granted[eni[0]]["Resource"] == "*"
     assert len(granted) == 4  # nothing else
@@ -178,7 +194,11 @@ def test_function_settings(template: dict[str, Any], function: dict[str, Any]) -
     assert env["DB_SSLMODE"] == "verify-full"
     assert env["DB_SSLROOTCERT"] == f"{LAMBDA_TASK_ROOT}/{CA_BUNDLE_PATH}"
     assert env["DB_PORT"] == "5432"
-    assert {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"} <= set(env)
+    assert {
+        "POWERTOOLS_SERVICE_NAME",
+        "POWERTOOLS_METRICS_NAMESPACE",
+        "POWERTOOLS_LOG_LEVEL",
+    } <= set(env)
     assert float(env["DB_STATEMENT_TIMEOUT_SECONDS"]) < function["Timeout"]
     assert not [key for key in env if "PASSWORD" in key]
     # the log group the function writes to keeps its logs for a bounded time
@@ -206,7 +226,8 @@ def test_custom_resource_carries_fingerprint_and_service_timeout(
     ingress_ids = [
         key
         for key, r in of_type(template, "AWS::EC2::SecurityGroupIngress").items()
-        if r["Properties"].get("SourceSecurityGroupId") == function["VpcConfig"]["SecurityGroupIds"][0]
+        if r["Properties"].get("SourceSecurityGroupId")
+        == function["VpcConfig"]["SecurityGroupIds"][0]
     ]
     assert set(ingress_ids) <= set(resource["DependsOn"])
 
@@ -223,7 +244,12 @@ def test_pipeline_migrates_before_it_deploys(template: dict[str, Any], function_
     stages = props["Stages"]
     assert [s["Name"] for s in stages] == ["Source", "Migrate", "Deploy"]
     (migrate,) = stages[1]["Actions"]
-    assert migrate["ActionTypeId"] == {"Category": "Invoke", "Owner": "AWS", "Provider": "Lambda", "Version": "1"}
+    assert migrate["ActionTypeId"] == {
+        "Category": "Invoke",
+        "Owner": "AWS",
+        "Provider": "Lambda",
+        "Version": "1",
+    }
     assert migrate["Configuration"]["FunctionName"] == {"Ref": function_id}
     assert json.loads(migrate["Configuration"]["UserParameters"]) == {"revision": "head"}
     assert migrate["Namespace"] == "Migrate"

@@ -30,7 +30,9 @@ def test_vpc_endpoints_for_a_vpc_without_nat(hook_stack: HookFactory) -> None:
     stack, _ = hook_stack(vpc_nat=False, create_vpc_endpoints=True)
     template = template_of(stack)
     interface = resources(template, "AWS::EC2::VPCEndpoint")
-    services = {json.dumps(r["Properties"]["ServiceName"]): r["Properties"] for r in interface.values()}
+    services = {
+        json.dumps(r["Properties"]["ServiceName"]): r["Properties"] for r in interface.values()
+    }
     assert len(services) == 3
     kinds = {props.get("VpcEndpointType", "Gateway") for props in services.values()}
     assert kinds == {"Interface", "Gateway"}
@@ -49,8 +51,12 @@ def test_vpc_endpoints_for_a_vpc_without_nat(hook_stack: HookFactory) -> None:
         # private DNS is VPC-wide: every client in the VPC (the app's tasks, the secret's rotation) now resolves
         # the service to this endpoint, so it admits the VPC's CIDR on 443, and nothing else besides the function
         (vpc_wide,) = endpoint_sg["SecurityGroupIngress"]
-        assert (vpc_wide["CidrIp"], vpc_wide["FromPort"], vpc_wide["ToPort"], vpc_wide["IpProtocol"]) == (
-            {"Fn::GetAtt": [vpc_id, "CidrBlock"]}, 443, 443, "tcp")
+        assert (
+            vpc_wide["CidrIp"],
+            vpc_wide["FromPort"],
+            vpc_wide["ToPort"],
+            vpc_wide["IpProtocol"],
+        ) == ({"Fn::GetAtt": [vpc_id, "CidrBlock"]}, 443, 443, "tcp")
         ingress = [
             r["Properties"]
             for r in resources(template, "AWS::EC2::SecurityGroupIngress").values()
@@ -99,9 +105,13 @@ def test_default_subnets_are_isolated_without_nat(hook_stack: HookFactory) -> No
 
 
 def test_arm64_and_newer_python(hook_stack: HookFactory) -> None:
-    stack, hook = hook_stack(runtime=lambda_.Runtime.PYTHON_3_13, architecture=lambda_.Architecture.ARM_64)
+    stack, hook = hook_stack(
+        runtime=lambda_.Runtime.PYTHON_3_13, architecture=lambda_.Architecture.ARM_64
+    )
     template = template_of(stack)
-    template.has_resource_properties("AWS::Lambda::Function", {"Runtime": "python3.13", "Architectures": ["arm64"]})
+    template.has_resource_properties(
+        "AWS::Lambda::Function", {"Runtime": "python3.13", "Architectures": ["arm64"]}
+    )
     assert hook.bundle_spec.target.platform_tag == "manylinux2014_aarch64"
     assert hook.bundle_spec.target.version == "3.13"
 
@@ -122,7 +132,9 @@ def test_secret_key_is_decryptable_and_nothing_more(hook_stack: HookFactory) -> 
     assert "kms:ViaService" in for_role[0]["Condition"]["StringEquals"]
     # and the role's own policy grants no KMS action at all
     (policy,) = [
-        p for p in resources(template, "AWS::IAM::Policy").values() if {"Ref": role_id} in p["Properties"]["Roles"]
+        p
+        for p in resources(template, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in p["Properties"]["Roles"]
     ]
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
     assert not [a for s in statements for a in _actions(s) if a.startswith("kms:")]
@@ -137,7 +149,10 @@ def _actions(statement: dict[str, Any]) -> list[str]:
     ("overrides", "message"),
     [
         ({"timeout": Duration.minutes(16)}, "exceeds Lambda's 15 minutes"),
-        ({"timeout": Duration.minutes(5), "statement_timeout": Duration.minutes(5)}, "statement_timeout"),
+        (
+            {"timeout": Duration.minutes(5), "statement_timeout": Duration.minutes(5)},
+            "statement_timeout",
+        ),
         ({"ca_bundle": None}, "needs ca_bundle"),
         ({"ssl_mode": "prefer"}, "ssl_mode"),
         ({"runtime": lambda_.Runtime.PYTHON_3_11}, "3.12 or newer"),
@@ -223,7 +238,10 @@ def test_pipeline_action(hook_stack: HookFactory) -> None:
     assert stack.resolve(action.variable("applied_count")) == "#{Schema.applied_count}"
     ((_, pipeline),) = resources(template_of(stack), "AWS::CodePipeline::Pipeline").items()
     (check,) = pipeline["Properties"]["Stages"][1]["Actions"]
-    assert json.loads(check["Configuration"]["UserParameters"]) == {"revision": "abc123", "command": "status"}
+    assert json.loads(check["Configuration"]["UserParameters"]) == {
+        "revision": "abc123",
+        "command": "status",
+    }
     assert check["Namespace"] == "Schema"
     with pytest.raises(ValueError, match="not 'upgrade' or 'status'"):
         hook.pipeline_action(command="downgrade")
@@ -244,5 +262,8 @@ def test_https_egress_can_be_narrowed(hook_stack: HookFactory) -> None:
         for r in resources(template, "AWS::EC2::SecurityGroupEgress").values()
         if r["Properties"]["GroupId"] == {"Fn::GetAtt": [group, "GroupId"]}
     ]
-    assert sorted(e.get("DestinationPrefixListId", "database") for e in egress) == ["database", "pl-12345678"]
+    assert sorted(e.get("DestinationPrefixListId", "database") for e in egress) == [
+        "database",
+        "pl-12345678",
+    ]
     assert "SecurityGroupEgress" not in template.to_json()["Resources"][group]["Properties"]

@@ -24,11 +24,17 @@ def test_the_sdk_reader_is_the_opt_out(hook_stack: HookFactory) -> None:
     assert "Layers" not in function
     variables = function["Environment"]["Variables"]
     assert "DB_SECRET_SOURCE" not in variables  # the runtime's default: sdk
-    assert not [name for name in variables if name.startswith(("PARAMETERS_SECRETS_", "SECRETS_MANAGER_", "SSM_"))]
+    assert not [
+        name
+        for name in variables
+        if name.startswith(("PARAMETERS_SECRETS_", "SECRETS_MANAGER_", "SSM_"))
+    ]
     assert EXTENSION_LAYER not in json.dumps(template)
 
 
-def test_secrets_extension_is_the_default_with_the_layer_and_tells_the_runtime(hook_stack: HookFactory) -> None:
+def test_secrets_extension_is_the_default_with_the_layer_and_tells_the_runtime(
+    hook_stack: HookFactory,
+) -> None:
     stack, _ = hook_stack()
     template = template_of(stack).to_json()
     function = function_properties(template)
@@ -39,16 +45,27 @@ def test_secrets_extension_is_the_default_with_the_layer_and_tells_the_runtime(h
     assert arns and all(f":layer:{EXTENSION_LAYER}:" in arn for arn in arns)
     variables = function["Environment"]["Variables"]
     # the extension's own settings as CDK writes them: the runtime reads the port, the timeout is bounded
-    assert {name: variables[name] for name in (
-        "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", "PARAMETERS_SECRETS_EXTENSION_CACHE_ENABLED",
-        "SECRETS_MANAGER_TIMEOUT_MILLIS", "PARAMETERS_SECRETS_EXTENSION_LOG_LEVEL")} == {
-        "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": "2773", "PARAMETERS_SECRETS_EXTENSION_CACHE_ENABLED": "true",
-        "SECRETS_MANAGER_TIMEOUT_MILLIS": "4000", "PARAMETERS_SECRETS_EXTENSION_LOG_LEVEL": "warn"}
+    assert {
+        name: variables[name]
+        for name in (
+            "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT",
+            "PARAMETERS_SECRETS_EXTENSION_CACHE_ENABLED",
+            "SECRETS_MANAGER_TIMEOUT_MILLIS",
+            "PARAMETERS_SECRETS_EXTENSION_LOG_LEVEL",
+        )
+    } == {
+        "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": "2773",
+        "PARAMETERS_SECRETS_EXTENSION_CACHE_ENABLED": "true",
+        "SECRETS_MANAGER_TIMEOUT_MILLIS": "4000",
+        "PARAMETERS_SECRETS_EXTENSION_LOG_LEVEL": "warn",
+    }
     # the hook's variables read back through Settings: the extension is the secret's source
     hook_names = {var.name for var in VARIABLES}
     assert variables["DB_SECRET_SOURCE"] == "extension"
     assert set(variables["DB_SECRET_ARN"]) == {"Ref"}  # the ARN, never the value
-    settings = Settings.from_env({n: v for n, v in variables.items() if n in hook_names and isinstance(v, str)})
+    settings = Settings.from_env(
+        {n: v for n, v in variables.items() if n in hook_names and isinstance(v, str)}
+    )
     assert settings.secret_source == "extension"
     # the extension calls Secrets Manager as the function: its role still reads the secret
     policies = json.dumps(template_of(stack).find_resources("AWS::IAM::Policy"))

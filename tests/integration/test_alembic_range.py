@@ -26,11 +26,30 @@ def lowest(name: str) -> str:
 
 def test_the_oldest_declared_alembic_runs_the_engine_scenarios() -> None:
     others = [r for r in hook_requirements() if not r.startswith(("alembic", "sqlalchemy"))]
-    env = venv([f"alembic=={lowest('alembic')}.*", f"sqlalchemy=={lowest('sqlalchemy')}.*", *others,
-                "pytest", "pytest-timeout", "hypothesis", "squawk-cli==2.70.0"]).ensure()
+    env = venv(
+        [
+            f"alembic=={lowest('alembic')}.*",
+            f"sqlalchemy=={lowest('sqlalchemy')}.*",
+            *others,
+            "pytest",
+            "pytest-timeout",
+            "hypothesis",
+            "squawk-cli==2.70.0",
+        ]
+    ).ensure()
     version = env.run("-c", "import alembic; print(alembic.__version__)").stdout.strip()
     assert version.startswith(lowest("alembic"))
-    done = env.run("-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/integration/test_upgrade.py",
-                   "tests/integration/test_project_shapes.py", env={"PYTHONPATH": str(REPO)}, cwd=REPO, check=False)
+    done = env.run(
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "tests/integration/test_upgrade.py",
+        "tests/integration/test_project_shapes.py",
+        env={"PYTHONPATH": str(REPO)},
+        cwd=REPO,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout[-4000:]
     assert " passed" in done.stdout and "skipped" not in done.stdout

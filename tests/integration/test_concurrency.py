@@ -25,10 +25,18 @@ def _runner(env: dict[str, str], barrier: Any, out: Any) -> None:
     out.put(run_in_child(env).to_dict())
 
 
-def test_simultaneous_upgrades_apply_each_revision_exactly_once(db: Database, tmp_path: Path) -> None:
+def test_simultaneous_upgrades_apply_each_revision_exactly_once(
+    db: Database, tmp_path: Path
+) -> None:
     # Slow revisions keep the first runner inside the lock while the others arrive.
-    revs = [Rev(f"c{i}", f"c{i - 1}" if i else None,
-                f"op.execute('CREATE TABLE t{i} (id int)')\nop.execute('SELECT pg_sleep(0.3)')") for i in range(4)]
+    revs = [
+        Rev(
+            f"c{i}",
+            f"c{i - 1}" if i else None,
+            f"op.execute('CREATE TABLE t{i} (id int)')\nop.execute('SELECT pg_sleep(0.3)')",
+        )
+        for i in range(4)
+    ]
     ini = write_project(tmp_path, revs)
     env = db.env(ALEMBIC_CONFIG=str(ini), MIGRATION_LOCK_WAIT_SECONDS=str(LOCK_WAIT))
     ctx = mp.get_context("spawn")
@@ -86,7 +94,9 @@ def test_services_in_different_databases_do_not_block_each_other(db: Database) -
 def test_services_sharing_a_database_use_distinct_lock_names(db: Database) -> None:
     holder = _hold_lock(db, "billing-service", "billing")
     try:
-        result = run(db.env(MIGRATION_LOCK_WAIT_SECONDS="0.5", MIGRATION_LOCK_NAME="finops-service"))
+        result = run(
+            db.env(MIGRATION_LOCK_WAIT_SECONDS="0.5", MIGRATION_LOCK_NAME="finops-service")
+        )
         assert result.status is Status.APPLIED, result.message
     finally:
         holder.close()
@@ -94,15 +104,19 @@ def test_services_sharing_a_database_use_distinct_lock_names(db: Database) -> No
 
 def test_holder_details_hidden_by_privileges_still_give_a_clear_error(db: Database) -> None:
     """A role without pg_read_all_stats sees another role's session with its details blanked."""
-    db.query("DO $$ BEGIN CREATE ROLE hook_app LOGIN PASSWORD 'app-pw'; EXCEPTION WHEN duplicate_object THEN "
-             "NULL; END $$")
+    db.query(
+        "DO $$ BEGIN CREATE ROLE hook_app LOGIN PASSWORD 'app-pw'; EXCEPTION WHEN duplicate_object THEN "
+        "NULL; END $$"
+    )
     db.query(f"GRANT ALL ON DATABASE {db.name} TO hook_app")
     db.query("GRANT ALL ON SCHEMA public TO hook_app")
     holder = _hold_lock(db, "alembic_version", "superuser-runner")
     try:
         url = db.cluster.url(db.name, user="hook_app", password="app-pw", sslmode="disable")
         result = run(db.env(DATABASE_URL=url, MIGRATION_LOCK_WAIT_SECONDS="0.3"))
-        assert result.error is not None and result.error.kind is ErrorKind.MIGRATION_LOCKED, result.message
+        assert result.error is not None and result.error.kind is ErrorKind.MIGRATION_LOCKED, (
+            result.message
+        )
         pid = holder.run("SELECT pg_backend_pid()")[0][0]
         assert f"pid {pid}" in result.message and "pg_terminate_backend" in result.message
     finally:

@@ -53,24 +53,36 @@ def unwound() -> None:
 
 
 def run_sessions(db: Database) -> list[list[object]]:
-    return db.query("SELECT pid, state FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND pid <> pg_backend_pid() AND application_name LIKE 'alembic-hook%'")
+    return db.query(
+        "SELECT pid, state FROM pg_stat_activity WHERE datname = current_database() "
+        "AND pid <> pg_backend_pid() AND application_name LIKE 'alembic-hook%'"
+    )
 
 
 def check_stopped(result: Result, db: Database, revision: str) -> None:
     assert result.status is Status.FAILED and result.error is not None
-    assert result.error.kind is ErrorKind.DEADLINE and result.error.revision == revision, result.message
+    assert result.error.kind is ErrorKind.DEADLINE and result.error.revision == revision, (
+        result.message
+    )
     assert "PostgreSQL confirmed them gone" in result.message, result.message
     assert result.to_revision == "w0" and db.version() == ["w0"]  # read back, and true
     assert run_sessions(db) == []  # the run's sessions are gone at the answer
 
 
-def test_a_revision_looping_in_python_is_stopped_at_the_deadline_and_rolled_back(db: Database,
-                                                                                 tmp_path: Path) -> None:
-    ini = write_project(tmp_path, [Rev("w0", None, "op.execute('CREATE TABLE base_t (id int)')"),
-                                   Rev("w1", "w0", LOOP_ONLINE)])
+def test_a_revision_looping_in_python_is_stopped_at_the_deadline_and_rolled_back(
+    db: Database, tmp_path: Path
+) -> None:
+    ini = write_project(
+        tmp_path,
+        [
+            Rev("w0", None, "op.execute('CREATE TABLE base_t (id int)')"),
+            Rev("w1", "w0", LOOP_ONLINE),
+        ],
+    )
     assert build_lint.main([str(ini), "--write"]) == 0  # the gate is not the subject here
-    env = db.env(ALEMBIC_CONFIG=str(ini), DB_LOCK_TIMEOUT_SECONDS="1")  # a revision starts with > 2 s left
+    env = db.env(
+        ALEMBIC_CONFIG=str(ini), DB_LOCK_TIMEOUT_SECONDS="1"
+    )  # a revision starts with > 2 s left
     result = run(env, deadline=DEADLINE)
     check_stopped(result, db, "w1")
     assert "revision w1's Python" in result.message
@@ -80,28 +92,42 @@ def test_a_revision_looping_in_python_is_stopped_at_the_deadline_and_rolled_back
     assert db.version() == ["w0"]
     assert db.query("SELECT to_regclass('looped') IS NULL") == [[True]]
     assert run_sessions(db) == []
-    assert run(env, deadline=DEADLINE).error is not None  # the process is free for the next run (which loops again)
+    assert (
+        run(env, deadline=DEADLINE).error is not None
+    )  # the process is free for the next run (which loops again)
     unwound()
 
 
 def test_a_revision_rendering_forever_in_the_gate_is_stopped_at_the_deadline(
-        db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # no lint record of an earlier run on this machine
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        tempfile, "tempdir", str(tmp_path)
+    )  # no lint record of an earlier run on this machine
     ini = write_project(tmp_path, [Rev("w0", None, "op.execute('CREATE TABLE base_t (id int)')")])
-    env = db.env(ALEMBIC_CONFIG=str(ini), DB_LOCK_TIMEOUT_SECONDS="1")  # a revision starts with > 2 s left
+    env = db.env(
+        ALEMBIC_CONFIG=str(ini), DB_LOCK_TIMEOUT_SECONDS="1"
+    )  # a revision starts with > 2 s left
     assert run(env).status is Status.APPLIED
     (tmp_path / "migrations" / "versions" / "w1.py").write_text(
-        (tmp_path / "migrations" / "versions" / "w0.py").read_text()
-        .replace("revision = 'w0'", "revision = 'w1'").replace("down_revision = None", "down_revision = 'w0'")
-        .replace("    op.execute('CREATE TABLE base_t (id int)')",
-                 "\n".join("    " + line for line in LOOP_OFFLINE.strip().splitlines())))
+        (tmp_path / "migrations" / "versions" / "w0.py")
+        .read_text()
+        .replace("revision = 'w0'", "revision = 'w1'")
+        .replace("down_revision = None", "down_revision = 'w0'")
+        .replace(
+            "    op.execute('CREATE TABLE base_t (id int)')",
+            "\n".join("    " + line for line in LOOP_OFFLINE.strip().splitlines()),
+        )
+    )
     result = run(env, deadline=DEADLINE)
     check_stopped(result, db, result.error.revision if result.error else "")
     unwound()
     assert db.version() == ["w0"] and db.query("SELECT to_regclass('rendered') IS NULL") == [[True]]
 
 
-def test_a_run_that_finishes_in_time_is_not_touched_by_the_watchdog(db: Database, tmp_path: Path) -> None:
+def test_a_run_that_finishes_in_time_is_not_touched_by_the_watchdog(
+    db: Database, tmp_path: Path
+) -> None:
     threads = threading.active_count()
     result = run(db.env(), deadline=60.0)
     assert result.status is Status.APPLIED and db.version() == ["0005_recommendations"]

@@ -51,16 +51,21 @@ def unknown_revision(db: Database, tmp: Path) -> dict[str, str]:
 def two_heads(db: Database, tmp: Path) -> dict[str, str]:
     ini = write_project(tmp, [Rev("b0", None), Rev("b1", "b0"), Rev("b2", "b0")])
     env = db.env(ALEMBIC_CONFIG=str(ini))
-    assert run(env, "stamp", "heads", confirmed=True).status is Status.APPLIED  # upgrade refuses two heads
+    assert (
+        run(env, "stamp", "heads", confirmed=True).status is Status.APPLIED
+    )  # upgrade refuses two heads
     return env
 
 
 def custom_version_table(db: Database, tmp: Path) -> dict[str, str]:
     ini = write_project(tmp, chain(3))
     env_py = tmp / "migrations" / "env.py"
-    env_py.write_text(env_py.read_text().replace(
-        "context.configure(connection=connection,",
-        "context.configure(connection=connection, version_table='history_of_schema',"))
+    env_py.write_text(
+        env_py.read_text().replace(
+            "context.configure(connection=connection,",
+            "context.configure(connection=connection, version_table='history_of_schema',",
+        )
+    )
     env = db.env(ALEMBIC_CONFIG=str(ini))
     assert run(env).status is Status.APPLIED
     assert db.query("SELECT version_num FROM history_of_schema") == [["r0002"]]
@@ -112,18 +117,31 @@ def hook_log(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
     logger.setLevel(level)
 
 
-@pytest.mark.parametrize("command,revision", [("upgrade", None), ("upgrade", "head"), ("status", None)])
+@pytest.mark.parametrize(
+    "command,revision", [("upgrade", None), ("upgrade", "head"), ("status", None)]
+)
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
-def test_both_paths_give_the_same_answer(*, scenario: str, command: str, revision: str | None, db: Database,
-                                         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                         hook_log: io.StringIO) -> None:
+def test_both_paths_give_the_same_answer(
+    *,
+    scenario: str,
+    command: str,
+    revision: str | None,
+    db: Database,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    hook_log: io.StringIO,
+) -> None:
     prepare, fast_answers = SCENARIOS[scenario]
     log = hook_log
-    twin = create_database(db.cluster)  # the same state twice: an upgrade changes the one it runs on
+    twin = create_database(
+        db.cluster
+    )  # the same state twice: an upgrade changes the one it runs on
     env, twin_env = prepare(db, tmp_path), prepare(twin, tmp_path)
     full_calls: list[object] = []
     real_migrate = migrate.migrate
-    monkeypatch.setattr(migrate, "migrate", lambda *a, **k: (full_calls.append(a), real_migrate(*a, **k))[1])
+    monkeypatch.setattr(
+        migrate, "migrate", lambda *a, **k: (full_calls.append(a), real_migrate(*a, **k))[1]
+    )
 
     log.seek(0), log.truncate()  # what the preparation logged
     slow = run(env, command, revision, fast=False)
@@ -135,7 +153,9 @@ def test_both_paths_give_the_same_answer(*, scenario: str, command: str, revisio
 
     assert json.dumps(comparable(fast)) == json.dumps(comparable(slow)).replace(db.name, twin.name)
     assert fast_logs == slow_logs
-    assert [line["message"] for line in fast_logs].count("Migration run finished") == 1  # the lines are read
+    assert [line["message"] for line in fast_logs].count(
+        "Migration run finished"
+    ) == 1  # the lines are read
     assert db.version() == twin.version()
     expect_fast = fast_answers and not (scenario == "two-heads" and command == "upgrade")
     assert (full_calls == []) is expect_fast
@@ -143,28 +163,43 @@ def test_both_paths_give_the_same_answer(*, scenario: str, command: str, revisio
 
 def test_the_fast_path_imports_neither_sqlalchemy_nor_alembic(db: Database) -> None:
     env = db.env()
-    assert run(env).status is Status.APPLIED  # full path once: heads and version table now known here
-    code = ("import json, sys; from tests.support.engine import run; "
-            f"r = run({env!r}); "
-            "print(json.dumps([r.status.value, sorted(m for m in ('sqlalchemy', 'alembic') if m in sys.modules)]))")
-    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert (
+        run(env).status is Status.APPLIED
+    )  # full path once: heads and version table now known here
+    code = (
+        "import json, sys; from tests.support.engine import run; "
+        f"r = run({env!r}); "
+        "print(json.dumps([r.status.value, sorted(m for m in ('sqlalchemy', 'alembic') if m in sys.modules)]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    )
     assert json.loads(done.stdout.splitlines()[-1]) == ["up_to_date", []]
 
 
-def test_an_edited_revision_file_is_never_answered_from_a_stale_manifest(db: Database, tmp_path: Path) -> None:
+def test_an_edited_revision_file_is_never_answered_from_a_stale_manifest(
+    db: Database, tmp_path: Path
+) -> None:
     ini = write_project(tmp_path, chain(3))
     env = db.env(ALEMBIC_CONFIG=str(ini))
     assert run(env).status is Status.APPLIED
     assert run(env).status is Status.UP_TO_DATE
     (tmp_path / "migrations" / "versions" / "r0003.py").write_text(
-        (tmp_path / "migrations" / "versions" / "r0002.py").read_text()
-        .replace("revision = 'r0002'", "revision = 'r0003'").replace("down_revision = 'r0001'",
-                                                                     "down_revision = 'r0002'"))
+        (tmp_path / "migrations" / "versions" / "r0002.py")
+        .read_text()
+        .replace("revision = 'r0002'", "revision = 'r0003'")
+        .replace("down_revision = 'r0001'", "down_revision = 'r0002'")
+    )
     result = run(env)
     assert result.status is Status.APPLIED and [r.revision for r in result.applied] == ["r0003"]
 
 
 def test_the_example_project_ships_the_version_table_in_its_manifest(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "lambda_fn.cli.build_heads", ALEMBIC_INI], cwd=REPO,
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "lambda_fn.cli.build_heads", ALEMBIC_INI],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert json.loads(done.stdout)["version_table"] == "alembic_version"

@@ -22,8 +22,10 @@ from tests.support.inprocess import FakeContext
 from tests.support.paths import REPO
 from tests.support.projects import chain, write_project
 
-TENANT_CONFIGURE = ("context.configure(connection=connection, "
-                    "version_table='alembic_version_' + os.environ['TENANT'],")
+TENANT_CONFIGURE = (
+    "context.configure(connection=connection, "
+    "version_table='alembic_version_' + os.environ['TENANT'],"
+)
 
 
 def tenant_project(root: Path, revisions: int = 3) -> Path:
@@ -44,36 +46,56 @@ def tenant_head(db: Database, tenant: str) -> list[list[object]]:
 
 
 def cli(args: list[str], env: dict[str, str]) -> tuple[int, dict[str, object]]:
-    done = subprocess.run([str(Path(sys.executable).parent / "alembic-hook"), *args, "--json"], cwd=REPO,
-                          env={**os.environ, **env}, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "alembic-hook"), *args, "--json"],
+        cwd=REPO,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     return done.returncode, json.loads(done.stdout)
 
 
-def test_a_per_tenant_version_table_migrates_each_tenant_through_the_cli(db: Database, tmp_path: Path) -> None:
+def test_a_per_tenant_version_table_migrates_each_tenant_through_the_cli(
+    db: Database, tmp_path: Path
+) -> None:
     ini = tenant_project(tmp_path / "project")
-    shared_tmp = tmp_path / "tmp"  # one machine's temp directory: the cache the second process would trust
+    shared_tmp = (
+        tmp_path / "tmp"
+    )  # one machine's temp directory: the cache the second process would trust
     shared_tmp.mkdir()
     env = {**db.env(ALEMBIC_CONFIG=str(ini)), "TMPDIR": str(shared_tmp)}
     code, a = cli(["upgrade"], {**env, "TENANT": "a"})
     assert (code, a["status"]) == (0, "applied") and tenant_head(db, "a") == [["r0002"]]
     code, a_again = cli(["upgrade"], {**env, "TENANT": "a"})
-    assert (code, a_again["status"]) == (0, "up_to_date")  # the fast path still answers for the same tenant
+    assert (code, a_again["status"]) == (
+        0,
+        "up_to_date",
+    )  # the fast path still answers for the same tenant
 
     code, b = cli(["upgrade"], {**env, "TENANT": "b"})
-    assert (code, b["status"], b["to_revision"]) == (0, "applied", "r0002")  # not "already at r0002"
+    assert (code, b["status"], b["to_revision"]) == (
+        0,
+        "applied",
+        "r0002",
+    )  # not "already at r0002"
     assert tenant_head(db, "b") == [["r0002"]]  # read back: tenant b really migrated
     code, b_again = cli(["upgrade"], {**env, "TENANT": "b"})
     assert (code, b_again["status"]) == (0, "up_to_date")
 
 
 def test_a_per_tenant_version_table_migrates_each_tenant_through_the_handler(
-        db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ini = tenant_project(tmp_path)
     for key, value in db.env(ALEMBIC_CONFIG=str(ini)).items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("TENANT", "a")
     assert handler_module.handler({}, FakeContext())["status"] == "applied"
-    assert handler_module.handler({}, FakeContext())["status"] == "up_to_date"  # warm: the fast path
+    assert (
+        handler_module.handler({}, FakeContext())["status"] == "up_to_date"
+    )  # warm: the fast path
     monkeypatch.setenv("TENANT", "b")  # the same warm process, another tenant
     reply = handler_module.handler({}, FakeContext())
     assert (reply["status"], reply["to_revision"]) == ("applied", "r0002")
@@ -81,16 +103,26 @@ def test_a_per_tenant_version_table_migrates_each_tenant_through_the_handler(
 
 
 def test_a_build_manifest_is_trusted_only_for_the_tenant_it_was_built_with(
-        db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ini = tenant_project(tmp_path / "project")
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # no cache from other tests
     # offline, the example env.py reads no TENANT: make the build see one, as a build with TENANT=a would
     env_py = tmp_path / "project" / "migrations" / "env.py"
-    env_py.write_text(env_py.read_text().replace("literal_binds=True,",
-                                                 "literal_binds=True, version_table='alembic_version_' + "
-                                                 "os.environ['TENANT'],"))
-    build = subprocess.run([sys.executable, "-m", "lambda_fn.cli.build_heads", str(ini), "--write"], cwd=REPO,
-                           env={**os.environ, "TENANT": "a"}, capture_output=True, text=True, check=True)
+    env_py.write_text(
+        env_py.read_text().replace(
+            "literal_binds=True,",
+            "literal_binds=True, version_table='alembic_version_' + os.environ['TENANT'],",
+        )
+    )
+    build = subprocess.run(
+        [sys.executable, "-m", "lambda_fn.cli.build_heads", str(ini), "--write"],
+        cwd=REPO,
+        env={**os.environ, "TENANT": "a"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert json.loads(build.stdout)["version_table"] == "alembic_version_a"
     env = db.env(ALEMBIC_CONFIG=str(ini))
     monkeypatch.setenv("TENANT", "a")
@@ -103,17 +135,30 @@ def test_a_build_manifest_is_trusted_only_for_the_tenant_it_was_built_with(
 def plant(directory: Path, fp: str, heads: list[str], env_fp: str) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / f"heads-{fp}.json").write_text(json.dumps({"fingerprint": fp, "heads": heads}))
-    (directory / f"env-{env_fp}.json").write_text(json.dumps({
-        "env_fingerprint": env_fp, "version_table": "alembic_version", "version_table_schema": None,
-        "environment": {}, "environment_whole": False}))
+    (directory / f"env-{env_fp}.json").write_text(
+        json.dumps(
+            {
+                "env_fingerprint": env_fp,
+                "version_table": "alembic_version",
+                "version_table_schema": None,
+                "environment": {},
+                "environment_whole": False,
+            }
+        )
+    )
 
 
-@pytest.mark.parametrize("where", ["shared-directory", "world-writable-private-directory", "another-owner"])
-def test_a_planted_cache_entry_is_ignored(where: str, db: Database, tmp_path: Path,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    "where", ["shared-directory", "world-writable-private-directory", "another-owner"]
+)
+def test_a_planted_cache_entry_is_ignored(
+    where: str, db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ini = write_project(tmp_path / "project", chain(3))
     env = db.env(ALEMBIC_CONFIG=str(ini))
-    assert run(env, revision="r0000").status is Status.APPLIED  # the database at r0000; the head is r0002
+    assert (
+        run(env, revision="r0000").status is Status.APPLIED
+    )  # the database at r0000; the head is r0002
     shared = tmp_path / "shared-tmp"
     shared.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(shared))
@@ -131,7 +176,9 @@ def test_a_planted_cache_entry_is_ignored(where: str, db: Database, tmp_path: Pa
             planted.chmod(0o777)
         else:
             for entry in planted.iterdir():
-                os.chown(entry, 65534, 65534)  # nobody's: the tests run as root, which may hand files away
+                os.chown(
+                    entry, 65534, 65534
+                )  # nobody's: the tests run as root, which may hand files away
     assert any(planted.iterdir())
     # a new process, as the next CLI run on a shared host is: nothing remembered in memory
     monkeypatch.setattr(heads_manifest, "_heads_hits", {})

@@ -26,18 +26,25 @@ def wait_for[T](condition: Callable[[], T], timeout: float = 30.0) -> T:
 
 
 def test_backend_terminated_mid_revision(db: Database, tmp_path: Path) -> None:
-    ini = write_project(tmp_path, [
-        Rev("k1", None, "op.execute('CREATE TABLE k1 (id int)')"),
-        Rev("k2", "k1", f"op.execute('CREATE TABLE k2 (id int)')\nop.execute({SLEEP_SQL!r})"),
-        Rev("k3", "k2", "op.execute('CREATE TABLE k3 (id int)')"),
-    ])
+    ini = write_project(
+        tmp_path,
+        [
+            Rev("k1", None, "op.execute('CREATE TABLE k1 (id int)')"),
+            Rev("k2", "k1", f"op.execute('CREATE TABLE k2 (id int)')\nop.execute({SLEEP_SQL!r})"),
+            Rev("k3", "k2", "op.execute('CREATE TABLE k3 (id int)')"),
+        ],
+    )
     env = db.env(ALEMBIC_CONFIG=str(ini), DB_APPLICATION_NAME="victim")
     db.query(f"ALTER DATABASE {db.name} SET hook_test.sleep = '60'")
     box: list[Result] = []
     t = threading.Thread(target=lambda: box.append(run(env)))
     t.start()
-    pid = wait_for(lambda: db.query("SELECT pid FROM pg_stat_activity WHERE application_name = 'victim' "
-                                    "AND query LIKE '%pg_sleep%' AND state = 'active'"))[0][0]
+    pid = wait_for(
+        lambda: db.query(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = 'victim' "
+            "AND query LIKE '%pg_sleep%' AND state = 'active'"
+        )
+    )[0][0]
     assert db.query("SELECT pg_terminate_backend(:pid)", pid=pid) == [[True]]
     t.join(timeout=60)
     result = box[0]
@@ -47,8 +54,10 @@ def test_backend_terminated_mid_revision(db: Database, tmp_path: Path) -> None:
     assert "k2" in result.message and "Run again" in result.message
     assert db.version() == ["k1"]
     assert db.query("SELECT to_regclass('k2') IS NULL") == [[True]]
-    held = db.query("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = :o",
-                    o=(lock_key("alembic_version") & 0xFFFFFFFF))
+    held = db.query(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = :o",
+        o=(lock_key("alembic_version") & 0xFFFFFFFF),
+    )
     assert held == [[0]]  # the lock was released with the run
 
     db.query(f"ALTER DATABASE {db.name} RESET hook_test.sleep")
@@ -67,7 +76,9 @@ def test_table_lock_held_elsewhere_is_retried_then_fails_clearly(db: Database) -
         began = time.monotonic()
         result = run(env)  # 0004 alters conversation_threads: needs ACCESS EXCLUSIVE
         took = time.monotonic() - began
-        assert result.error is not None and result.error.kind is ErrorKind.LOCK_TIMEOUT, result.message
+        assert result.error is not None and result.error.kind is ErrorKind.LOCK_TIMEOUT, (
+            result.message
+        )
         assert result.error.revision == "0004_executions" and "3 attempt(s)" in result.message
         assert "pg_locks" in result.message and took < 30
         assert db.version() == ["0003_intents"]
@@ -90,8 +101,12 @@ def test_table_lock_released_during_retries_lets_the_revision_through(db: Databa
     t = threading.Thread(target=lambda: box.append(run(env)))
     t.start()
     # once the migration has been refused the lock at least once (it is now backing off), release it
-    wait_for(lambda: db.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'retrier' "
-                              "AND wait_event_type = 'Lock'"))
+    wait_for(
+        lambda: db.query(
+            "SELECT 1 FROM pg_stat_activity WHERE application_name = 'retrier' "
+            "AND wait_event_type = 'Lock'"
+        )
+    )
     app.run("COMMIT")
     app.close()
     t.join(timeout=60)

@@ -17,8 +17,9 @@ from tests.support.database import Database
 from tests.support.inprocess import FakeContext
 
 
-def test_in_process_run_against_the_real_database(db: Database, monkeypatch: pytest.MonkeyPatch,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_in_process_run_against_the_real_database(
+    db: Database, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     for key, value in db.env().items():
         monkeypatch.setenv(key, value)
     log = io.StringIO()
@@ -39,11 +40,16 @@ def test_in_process_run_against_the_real_database(db: Database, monkeypatch: pyt
     err = log.getvalue()
     logs = [json.loads(line) for line in err.splitlines()]
     finished = [r for r in logs if r["message"] == "Invocation finished"]
-    assert finished[0]["correlation_id"] == context.aws_request_id and finished[0]["caller"] == "direct"
+    assert (
+        finished[0]["correlation_id"] == context.aws_request_id
+        and finished[0]["caller"] == "direct"
+    )
     assert db.url.split("@")[0].split(":")[-1] not in out + err  # the password
 
 
-def test_telemetry_failures_never_cost_the_reply(monkeypatch: pytest.MonkeyPatch, db: Database) -> None:
+def test_telemetry_failures_never_cost_the_reply(
+    monkeypatch: pytest.MonkeyPatch, db: Database
+) -> None:
     for key, value in db.env().items():
         monkeypatch.setenv(key, value)
 

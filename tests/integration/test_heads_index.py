@@ -14,7 +14,9 @@ from tests.support.engine import run
 from tests.support.projects import Rev, chain, write_project, write_revision
 
 
-def test_a_new_revision_is_seen_even_after_heads_were_remembered(db: Database, tmp_path: Path) -> None:
+def test_a_new_revision_is_seen_even_after_heads_were_remembered(
+    db: Database, tmp_path: Path
+) -> None:
     ini = write_project(tmp_path, chain(3))
     env = db.env(ALEMBIC_CONFIG=str(ini))
     assert run(env).status is Status.APPLIED

@@ -23,10 +23,18 @@ def _runner(env: dict[str, str], barrier: Any, out: Any) -> None:
     out.put(run_in_child(env, deadline=90.0).to_dict())
 
 
-def test_concurrent_runners_on_fresh_databases_apply_every_revision_once(db: Database, tmp_path: Path) -> None:
-    revs = [Rev(f"l{i}", f"l{i - 1}" if i else None,
-                f"op.execute('CREATE TABLE t{i} (id int)')\nop.execute('INSERT INTO t{i} VALUES ({i})')\n"
-                "op.execute('SELECT pg_sleep(0.1)')") for i in range(REVISIONS)]
+def test_concurrent_runners_on_fresh_databases_apply_every_revision_once(
+    db: Database, tmp_path: Path
+) -> None:
+    revs = [
+        Rev(
+            f"l{i}",
+            f"l{i - 1}" if i else None,
+            f"op.execute('CREATE TABLE t{i} (id int)')\nop.execute('INSERT INTO t{i} VALUES ({i})')\n"
+            "op.execute('SELECT pg_sleep(0.1)')",
+        )
+        for i in range(REVISIONS)
+    ]
     ini = write_project(tmp_path, revs)
     ctx = mp.get_context("spawn")
     for _ in range(ROUNDS):
@@ -40,12 +48,18 @@ def test_concurrent_runners_on_fresh_databases_apply_every_revision_once(db: Dat
         for p in procs:
             p.join(timeout=30)
             assert p.exitcode == 0
-        assert {r["status"] for r in results} <= {"applied", "up_to_date"}, [r.get("error") for r in results]
+        assert {r["status"] for r in results} <= {"applied", "up_to_date"}, [
+            r.get("error") for r in results
+        ]
         applied = sorted(a["revision"] for r in results for a in r["applied"])
-        assert applied == [f"l{i}" for i in range(REVISIONS)]  # each exactly once, across all runners
+        assert applied == [
+            f"l{i}" for i in range(REVISIONS)
+        ]  # each exactly once, across all runners
         assert fresh.version() == [f"l{REVISIONS - 1}"]
         for i in range(REVISIONS):  # read back: each revision's data exactly once
             assert fresh.query(f"SELECT count(*) FROM t{i}") == [[1]]
-        ledger = fresh.query("SELECT revision, count(*) FROM alembic_hook_revisions WHERE direction = 'upgrade' "
-                             "GROUP BY revision ORDER BY revision")
+        ledger = fresh.query(
+            "SELECT revision, count(*) FROM alembic_hook_revisions WHERE direction = 'upgrade' "
+            "GROUP BY revision ORDER BY revision"
+        )
         assert ledger == [[f"l{i}", 1] for i in range(REVISIONS)]

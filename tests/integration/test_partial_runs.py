@@ -18,15 +18,24 @@ SLOW = "import time\nop.execute('SELECT 1')\nif not op.get_context().as_sql:\n  
 
 
 def iteration(env: dict[str, str], budget: float) -> Result:
-    return execute(Request(Command.UPGRADE, partial=True, budget_seconds=budget), Settings.from_env(env))
+    return execute(
+        Request(Command.UPGRADE, partial=True, budget_seconds=budget), Settings.from_env(env)
+    )
 
 
-def test_thirty_revisions_finish_in_several_budgeted_iterations_each_applied_once(db: Database,
-                                                                                   tmp_path: Path) -> None:
+def test_thirty_revisions_finish_in_several_budgeted_iterations_each_applied_once(
+    db: Database, tmp_path: Path
+) -> None:
     ids = [f"p{i:02d}" for i in range(30)]
-    ini = write_project(tmp_path, [Rev(rid, ids[i - 1] if i else None, SLOW) for i, rid in enumerate(ids)])
-    env = db.env(ALEMBIC_CONFIG=str(ini), DB_LOCK_TIMEOUT_SECONDS="1")  # a revision needs > max(2 s, this) left
-    assert build_lint.main([str(ini), "--write"]) == 0  # as the asset ships it: no squawk at run time
+    ini = write_project(
+        tmp_path, [Rev(rid, ids[i - 1] if i else None, SLOW) for i, rid in enumerate(ids)]
+    )
+    env = db.env(
+        ALEMBIC_CONFIG=str(ini), DB_LOCK_TIMEOUT_SECONDS="1"
+    )  # a revision needs > max(2 s, this) left
+    assert (
+        build_lint.main([str(ini), "--write"]) == 0
+    )  # as the asset ships it: no squawk at run time
     applied: list[str] = []
     statuses = []
     for _ in range(30):  # bounded, like the workflow's loop
@@ -36,17 +45,21 @@ def test_thirty_revisions_finish_in_several_budgeted_iterations_each_applied_onc
         applied += [r.revision for r in result.applied]
         if result.status is not Status.PARTIAL:
             break
-        assert result.pending == ids[len(applied):] and result.to_revision == applied[-1]
+        assert result.pending == ids[len(applied) :] and result.to_revision == applied[-1]
     assert statuses[-1] is Status.APPLIED and len(statuses) >= 3
     assert applied == ids and db.version() == ["p29"]
     rows = db.query("SELECT revision FROM alembic_hook_revisions ORDER BY id")
     assert [r[0] for r in rows] == ids  # each exactly once
     run_statuses = [r[0] for r in db.query("SELECT status FROM alembic_hook_runs ORDER BY id")]
     assert run_statuses == [s.value for s in statuses]
-    assert iteration(env, budget=3.0).status is Status.UP_TO_DATE  # a retried iteration changes nothing
+    assert (
+        iteration(env, budget=3.0).status is Status.UP_TO_DATE
+    )  # a retried iteration changes nothing
 
 
-def test_a_revision_declared_long_stops_a_budgeted_run_but_not_a_plain_one(db: Database, tmp_path: Path) -> None:
+def test_a_revision_declared_long_stops_a_budgeted_run_but_not_a_plain_one(
+    db: Database, tmp_path: Path
+) -> None:
     ini = write_project(tmp_path, [Rev("l1", None), Rev("l2", "l1"), Rev("l3", "l2")])
     long_file = tmp_path / "migrations" / "versions" / "l2.py"
     long_file.write_text(long_file.read_text() + "\nalembic_hook_long = True\n")
@@ -54,7 +67,9 @@ def test_a_revision_declared_long_stops_a_budgeted_run_but_not_a_plain_one(db: D
     stopped = iteration(env, budget=60)
     assert stopped.status is Status.PARTIAL and stopped.long_revision == "l2"
     assert [r.revision for r in stopped.applied] == ["l1"] and stopped.pending == ["l2", "l3"]
-    plain = execute(Request(Command.UPGRADE), Settings.from_env(env))  # the long lane: the same CLI/engine
+    plain = execute(
+        Request(Command.UPGRADE), Settings.from_env(env)
+    )  # the long lane: the same CLI/engine
     assert plain.status is Status.APPLIED and [r.revision for r in plain.applied] == ["l2", "l3"]
 
 

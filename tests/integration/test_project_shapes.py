@@ -25,22 +25,34 @@ from tests.support.projects import Rev, write_project, write_revision
 NO_LINT = ["--no-lint", "fixture project", "--confirm-no-lint"]
 
 DRIVER_TYPING = [
-    Rev("d1", None, """
+    Rev(
+        "d1",
+        None,
+        """
         op.create_table('t', sa.Column('id', sa.Integer, primary_key=True), sa.Column('n', sa.Integer),
                         sa.Column('doc', sa.JSON))
         op.execute("INSERT INTO t (id, n) VALUES (1, 5)")
-    """),
+    """,
+    ),
     # psycopg2 sends '0' untyped and PostgreSQL infers integer; pg8000's own dialect says %s::VARCHAR (42804)
-    Rev("d2", "d1", """
+    Rev(
+        "d2",
+        "d1",
+        """
         t = sa.table('t', sa.column('n', sa.Integer))
         op.execute(sa.update(t).values(n=sa.literal('0')))
-    """),
+    """,
+    ),
     # an untyped parameter in a variadic "any" function: 42P18 as a protocol parameter, text as a literal
-    Rev("d3", "d2", """
+    Rev(
+        "d3",
+        "d2",
+        """
         t = sa.table('t', sa.column('doc', sa.JSON))
         op.get_bind().execute(sa.update(t).values(doc=sa.func.json_build_object('prefix', sa.bindparam('p'))),
                               {'p': "it's 100% \\\\ fine"})
-    """),
+    """,
+    ),
 ]
 
 
@@ -52,10 +64,18 @@ def test_parameters_behave_as_under_psycopg2(db: Database, tmp_path: Path) -> No
 
 
 ENUM_TWICE = [
-    Rev("e1", None, "op.create_table('a', sa.Column('id', sa.Integer, primary_key=True), "
-                    "sa.Column('mood', sa.Enum('happy', 'sad', name='mood')))"),
-    Rev("e2", "e1", "op.create_table('b', sa.Column('id', sa.Integer, primary_key=True), "
-                    "sa.Column('mood', sa.Enum('happy', 'sad', name='mood')))"),
+    Rev(
+        "e1",
+        None,
+        "op.create_table('a', sa.Column('id', sa.Integer, primary_key=True), "
+        "sa.Column('mood', sa.Enum('happy', 'sad', name='mood')))",
+    ),
+    Rev(
+        "e2",
+        "e1",
+        "op.create_table('b', sa.Column('id', sa.Integer, primary_key=True), "
+        "sa.Column('mood', sa.Enum('happy', 'sad', name='mood')))",
+    ),
 ]
 
 
@@ -65,7 +85,9 @@ def test_an_enum_type_named_again_in_the_same_run(db: Database, tmp_path: Path) 
     assert result.status is Status.APPLIED, result.message
     assert [r.revision for r in result.applied] == ["e1", "e2"] and db.version() == ["e2"]
     assert db.query("SELECT count(*) FROM pg_type WHERE typname = 'mood'") == [[1]]
-    assert db.query("SELECT count(*) FROM information_schema.columns WHERE column_name = 'mood'") == [[2]]
+    assert db.query(
+        "SELECT count(*) FROM information_schema.columns WHERE column_name = 'mood'"
+    ) == [[2]]
 
 
 REDUNDANT_MERGE = [
@@ -91,25 +113,39 @@ def test_a_redundant_merge_renders_and_upgrades(db: Database, tmp_path: Path) ->
 
 
 NOISY = [
-    Rev("n1", None, """
+    Rev(
+        "n1",
+        None,
+        """
         import logging, os
         print('a print() from a revision')
         logging.getLogger('project').info('an INFO line from a revision')
         os.write(1, b'raw bytes on fd 1\\n')
         op.create_table('noisy', sa.Column('id', sa.Integer, primary_key=True))
-    """),
+    """,
+    ),
 ]
 
 
-def test_json_stdout_is_one_object_whatever_the_project_prints(db: Database, tmp_path: Path) -> None:
+def test_json_stdout_is_one_object_whatever_the_project_prints(
+    db: Database, tmp_path: Path
+) -> None:
     ini = write_project(tmp_path, NOISY)
     env_py = tmp_path / "migrations" / "env.py"
     # a project that configures its own logging to stdout at INFO, and prints as env.py loads
-    env_py.write_text("import logging, sys\nlogging.basicConfig(stream=sys.stdout, level=logging.INFO)\n"
-                      "print('env.py loading')\n" + env_py.read_text())
+    env_py.write_text(
+        "import logging, sys\nlogging.basicConfig(stream=sys.stdout, level=logging.INFO)\n"
+        "print('env.py loading')\n" + env_py.read_text()
+    )
     env = {**os.environ, **db.env(ALEMBIC_CONFIG=str(ini))}
-    done = subprocess.run([sys.executable, "-m", "lambda_fn.cli", "upgrade", "--json", *NO_LINT], env=env,
-                          capture_output=True, text=True, check=False, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "lambda_fn.cli", "upgrade", "--json", *NO_LINT],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
     result = json.loads(done.stdout)
     assert result["status"] == "applied", done.stderr
     assert "a print() from a revision" in done.stderr and "raw bytes on fd 1" in done.stderr
@@ -132,9 +168,13 @@ def test_lint_with_no_revisions_fails_with_upgrades_message(db: Database, tmp_pa
 
 def test_check_refuses_what_upgrade_refuses(db: Database, tmp_path: Path) -> None:
     # a blocking finding the safety gate refuses on a deploy: check must not say "ready"
-    ini = write_project(tmp_path, [
-        Rev("c1", None, "op.create_table('c', sa.Column('id', sa.Integer, primary_key=True))"),
-        Rev("c2", "c1", "op.add_column('c', sa.Column('x', sa.Integer, nullable=False))")])
+    ini = write_project(
+        tmp_path,
+        [
+            Rev("c1", None, "op.create_table('c', sa.Column('id', sa.Integer, primary_key=True))"),
+            Rev("c2", "c1", "op.add_column('c', sa.Column('x', sa.Integer, nullable=False))"),
+        ],
+    )
     env = db.env(ALEMBIC_CONFIG=str(ini))
     assert run(env, "upgrade", "c1").status is Status.APPLIED
     upgrade, check = run(env), run(env, "check")
@@ -145,7 +185,11 @@ def test_check_refuses_what_upgrade_refuses(db: Database, tmp_path: Path) -> Non
 
 
 CONCURRENTLY = [
-    Rev("i1", None, "op.create_table('big', sa.Column('id', sa.Integer, primary_key=True), sa.Column('v', sa.Text))"),
+    Rev(
+        "i1",
+        None,
+        "op.create_table('big', sa.Column('id', sa.Integer, primary_key=True), sa.Column('v', sa.Text))",
+    ),
     # written for a project whose own engine runs in AUTOCOMMIT: no autocommit_block()
     Rev("i2", "i1", "op.create_index('ix_big_v', 'big', ['v'], postgresql_concurrently=True)"),
 ]
@@ -155,14 +199,18 @@ def upgrade_past_the_gate(db: Database, ini: Path) -> Result:
     """The safety gate refuses CONCURRENTLY outside autocommit_block() whatever the project's isolation (its
     precision is issue 17): the documented escape, so the engine's own behaviour is what is tested."""
     request = Request(Command.UPGRADE, skip_lint="autocommit fixture", skip_lint_confirmed=True)
-    return execute(request, Settings.from_env(db.env(ALEMBIC_CONFIG=str(ini))), deadline=Deadline(None))
+    return execute(
+        request, Settings.from_env(db.env(ALEMBIC_CONFIG=str(ini))), deadline=Deadline(None)
+    )
 
 
 def index_valid(db: Database) -> list[list[object]]:
     return db.query("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass('ix_big_v')")
 
 
-def test_a_project_that_assumes_autocommit_fails_naming_autocommit_block(db: Database, tmp_path: Path) -> None:
+def test_a_project_that_assumes_autocommit_fails_naming_autocommit_block(
+    db: Database, tmp_path: Path
+) -> None:
     ini = write_project(tmp_path, CONCURRENTLY)
     result = upgrade_past_the_gate(db, ini)
     assert result.status is Status.FAILED and result.error is not None
@@ -174,7 +222,10 @@ def test_a_project_that_assumes_autocommit_fails_naming_autocommit_block(db: Dat
 def test_autocommit_detected_from_env_py(db: Database, tmp_path: Path) -> None:
     ini = write_project(tmp_path, CONCURRENTLY)
     env_py = tmp_path / "migrations" / "env.py"
-    env_py.write_text(env_py.read_text() + '\nOWN_ENGINE_OPTIONS = dict(isolation_level="AUTOCOMMIT")  # its tool\n')
+    env_py.write_text(
+        env_py.read_text()
+        + '\nOWN_ENGINE_OPTIONS = dict(isolation_level="AUTOCOMMIT")  # its tool\n'
+    )
     # a plain upgrade, gate on: from an empty database the index's table is created in the same range
     result = run(db.env(ALEMBIC_CONFIG=str(ini)))
     assert result.status is Status.APPLIED, result.message
@@ -188,14 +239,25 @@ def test_autocommit_declared_in_the_ini(db: Database, tmp_path: Path) -> None:
     assert result.status is Status.APPLIED, result.message
     assert db.version() == ["i2"] and index_valid(db) == [[True]]
     # the ledger still holds each revision, and the hook's connection is back to transactions afterwards
-    assert [r[0] for r in db.query("SELECT revision FROM alembic_hook_revisions ORDER BY id")] == ["i1", "i2"]
+    assert [r[0] for r in db.query("SELECT revision FROM alembic_hook_revisions ORDER BY id")] == [
+        "i1",
+        "i2",
+    ]
 
 
-def test_an_async_env_py_gets_the_same_reason_from_check_and_upgrade(db: Database, tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)  # older templates write `script_location = migrations`: from where a team runs it
+def test_an_async_env_py_gets_the_same_reason_from_check_and_upgrade(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(
+        tmp_path
+    )  # older templates write `script_location = migrations`: from where a team runs it
     alembic = str(Path(sys.executable).parent / "alembic")
-    subprocess.run([alembic, "init", "-t", "async", "migrations"], cwd=tmp_path, check=True, capture_output=True)
+    subprocess.run(
+        [alembic, "init", "-t", "async", "migrations"],
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+    )
     write_revision(tmp_path, Rev("s1", None, "op.create_table('s', sa.Column('id', sa.Integer))"))
     ini = tmp_path / "alembic.ini"  # the template's own, unmodified
     env = db.env(ALEMBIC_CONFIG=str(ini))
@@ -206,7 +268,9 @@ def test_an_async_env_py_gets_the_same_reason_from_check_and_upgrade(db: Databas
     assert db.query("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == [[0]]
 
 
-def test_an_autocommit_project_passes_the_gate_on_a_live_table(db: Database, tmp_path: Path) -> None:
+def test_an_autocommit_project_passes_the_gate_on_a_live_table(
+    db: Database, tmp_path: Path
+) -> None:
     """The gate renders an AUTOCOMMIT project as it runs, without transactions: CONCURRENTLY outside
     autocommit_block() is not "inside a transaction" there, on a table the old code is using."""
     ini = write_project(tmp_path, CONCURRENTLY)

@@ -39,8 +39,9 @@ def hook_json(release: Installed, db: Database, *args: str) -> dict[str, object]
     try:
         result = json.loads(done.stdout)  # the whole of stdout: one JSON object and nothing else
     except json.JSONDecodeError as exc:
-        raise AssertionError(f"stdout is not one JSON object ({exc}):\n{done.stdout[:3000]}\n"
-                             f"{done.stderr[-3000:]}") from None
+        raise AssertionError(
+            f"stdout is not one JSON object ({exc}):\n{done.stdout[:3000]}\n{done.stderr[-3000:]}"
+        ) from None
     assert isinstance(result, dict)
     assert result["status"] != "failed", (result.get("message"), done.stderr[-3000:])
     return result
@@ -78,7 +79,9 @@ def test_from_an_empty_database(project: Project, pg: LocalPostgres, tmp_path: P
 
 
 @pytest.mark.parametrize("project", PROJECTS, ids=[p.name for p in PROJECTS])
-def test_from_a_database_an_older_release_created(project: Project, pg: LocalPostgres, tmp_path: Path) -> None:
+def test_from_a_database_an_older_release_created(
+    project: Project, pg: LocalPostgres, tmp_path: Path
+) -> None:
     older = installed(project, older_venv(project), tmp_path / "older")
     current = installed(project, hook_venv(project), tmp_path / "current")
     hooked, stock = create_database(pg), create_database(pg)

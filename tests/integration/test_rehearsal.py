@@ -30,18 +30,26 @@ from tests.support.projects import Rev, write_project, write_revision
 from tools.localpg import SUPERUSER_PASSWORD, LocalPostgres
 
 ROWS = 1_000_000
-R1 = Rev("r1", None, "op.execute('CREATE TABLE orders (id int PRIMARY KEY, note varchar(50), amount int)')")
+R1 = Rev(
+    "r1",
+    None,
+    "op.execute('CREATE TABLE orders (id int PRIMARY KEY, note varchar(50), amount int)')",
+)
 
 
 def _admin(pg: LocalPostgres) -> pg8000.native.Connection:
-    return pg8000.native.Connection("postgres", password=SUPERUSER_PASSWORD, host=pg.host, port=pg.port)
+    return pg8000.native.Connection(
+        "postgres", password=SUPERUSER_PASSWORD, host=pg.host, port=pg.port
+    )
 
 
 def _clone(pg: LocalPostgres, template: str) -> Database:
     name = f"r_{uuid.uuid4().hex[:12]}"
     conn = _admin(pg)
     try:  # nobody may be connected to a template while it is copied
-        conn.run("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d", d=template)
+        conn.run(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d", d=template
+        )
         conn.run(f"CREATE DATABASE {name} TEMPLATE {template}")
     finally:
         conn.close()
@@ -54,7 +62,9 @@ def template(pg: LocalPostgres, tmp_path_factory: pytest.TempPathFactory) -> str
     root = tmp_path_factory.mktemp("rehearsal-template")
     db = _clone(pg, "template1")
     assert run(db.env(ALEMBIC_CONFIG=str(write_project(root, [R1])))).ok
-    db.query(f"INSERT INTO orders SELECT g, 'n' || g, g FROM generate_series(1, {ROWS}) g; ANALYZE orders")
+    db.query(
+        f"INSERT INTO orders SELECT g, 'n' || g, g FROM generate_series(1, {ROWS}) g; ANALYZE orders"
+    )
     return db.name
 
 
@@ -70,10 +80,16 @@ class Pair:
 
     def policy(self, **keys: object) -> None:
         lines = "".join(f"{k} = {v}\n" for k, v in keys.items())
-        self.ini.write_text(self.ini.read_text().split("[alembic_hook]")[0] + f"[alembic_hook]\n{lines}")
+        self.ini.write_text(
+            self.ini.read_text().split("[alembic_hook]")[0] + f"[alembic_hook]\n{lines}"
+        )
 
     def rehearse(self, revision: str | None = None, copy: Database | None = None) -> Result:
-        request = Request(Command.REHEARSE, revision, copy=CopyDatabase(url=(copy or self.copy).url, kind="template"))
+        request = Request(
+            Command.REHEARSE,
+            revision,
+            copy=CopyDatabase(url=(copy or self.copy).url, kind="template"),
+        )
         return execute(request, Settings.from_env(self.env()), deadline=Deadline(300))
 
     def upgrade(self) -> Result:
@@ -99,12 +115,20 @@ def add(pair: Pair, rev: str, down: str, code: str) -> None:
 
 def schema(db: Database) -> list[list[Any]]:
     """The application's schema (the hook's ledger tables aside) and its version."""
-    return db.query(
-        "SELECT table_name, column_name, data_type, character_maximum_length FROM information_schema.columns "
-        "WHERE table_schema = 'public' AND table_name NOT LIKE 'alembic_hook_%' ORDER BY 1, 2") + db.query(
-        "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename NOT LIKE "
-        "'alembic_hook_%' ORDER BY 1") + [db.version()] + db.query(
-        "SELECT pg_relation_filenode('orders')::int8, obj_description('orders'::regclass)")
+    return (
+        db.query(
+            "SELECT table_name, column_name, data_type, character_maximum_length FROM information_schema.columns "
+            "WHERE table_schema = 'public' AND table_name NOT LIKE 'alembic_hook_%' ORDER BY 1, 2"
+        )
+        + db.query(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename NOT LIKE "
+            "'alembic_hook_%' ORDER BY 1"
+        )
+        + [db.version()]
+        + db.query(
+            "SELECT pg_relation_filenode('orders')::int8, obj_description('orders'::regclass)"
+        )
+    )
 
 
 def rehearsed(pair: Pair, revision: str | None = None) -> tuple[Result, dict[str, Any]]:
@@ -126,6 +150,7 @@ def statement(measure: dict[str, Any], start: str) -> dict[str, Any]:
 
 # --- what the measurement shows ---------------------------------------------------------------------
 
+
 def test_an_index_without_concurrently_blocks_writes_for_the_build(pair: Pair) -> None:
     add(pair, "r2", "r1", "op.create_index('ix_orders_note', 'orders', ['note'])")
     result, m = rehearsed(pair)
@@ -142,23 +167,39 @@ def test_an_index_without_concurrently_blocks_writes_for_the_build(pair: Pair) -
 
 
 def test_an_index_built_concurrently_blocks_nothing(pair: Pair) -> None:
-    add(pair, "r2", "r1", "with op.get_context().autocommit_block():\n"
-                          "    op.create_index('ix_orders_note', 'orders', ['note'], postgresql_concurrently=True)")
+    add(
+        pair,
+        "r2",
+        "r1",
+        "with op.get_context().autocommit_block():\n"
+        "    op.create_index('ix_orders_note', 'orders', ['note'], postgresql_concurrently=True)",
+    )
     result, m = rehearsed(pair)
     assert result.ok, result.message
-    assert [lk for lk in m["locks"] if lk["mode"] not in ("AccessShareLock", "RowShareLock", "RowExclusiveLock",
-                                                         "ShareUpdateExclusiveLock")
-            and lk["table"] == "public.orders"] == []
+    assert [
+        lk
+        for lk in m["locks"]
+        if lk["mode"]
+        not in ("AccessShareLock", "RowShareLock", "RowExclusiveLock", "ShareUpdateExclusiveLock")
+        and lk["table"] == "public.orders"
+    ] == []
     assert statement(m, "CREATE INDEX CONCURRENTLY")["autocommit"]
-    assert pair.copy.query("SELECT indisvalid FROM pg_index WHERE indexrelid = 'ix_orders_note'::regclass")[0][0]
+    assert pair.copy.query(
+        "SELECT indisvalid FROM pg_index WHERE indexrelid = 'ix_orders_note'::regclass"
+    )[0][0]
 
 
 def test_a_lock_inside_an_autocommit_block_is_sampled_and_judged(pair: Pair) -> None:
     """Outside a transaction a statement's locks end with it: the sampler's session sees them while it runs,
     each reported as held for the whole statement, and the policy judges them like any other."""
     pair.policy(rehearsal_max_lock_seconds=0.1)
-    add(pair, "r2", "r1", "with op.get_context().autocommit_block():\n"
-                          "    op.execute('ALTER TABLE orders ALTER COLUMN amount TYPE bigint')")
+    add(
+        pair,
+        "r2",
+        "r1",
+        "with op.get_context().autocommit_block():\n"
+        "    op.execute('ALTER TABLE orders ALTER COLUMN amount TYPE bigint')",
+    )
     result = pair.rehearse()
     assert result.rehearsal is not None, result.message
     [m] = result.rehearsal["revisions"]
@@ -189,9 +230,13 @@ def test_varchar_50_to_100_neither_rewrites_nor_holds_a_long_lock(pair: Pair) ->
     result, m = rehearsed(pair)
     assert pair.copy.query("SELECT pg_relation_filenode('orders')::int8")[0][0] == before
     assert m["rewritten"] == [] and statement(m, "ALTER TABLE")["rewrote"] == []
-    assert result.ok and result.rehearsal is not None and result.rehearsal["within_policy"], result.message
-    assert pair.copy.query("SELECT character_maximum_length FROM information_schema.columns WHERE "
-                           "table_name = 'orders' AND column_name = 'note'") == [[100]]
+    assert result.ok and result.rehearsal is not None and result.rehearsal["within_policy"], (
+        result.message
+    )
+    assert pair.copy.query(
+        "SELECT character_maximum_length FROM information_schema.columns WHERE "
+        "table_name = 'orders' AND column_name = 'note'"
+    ) == [[100]]
 
 
 def test_lock_table_holds_access_exclusive_until_commit(pair: Pair) -> None:
@@ -211,14 +256,23 @@ def test_a_full_table_update_shows_its_row_locks(pair: Pair) -> None:
     assert pair.copy.query("SELECT count(*) FROM orders WHERE note = 'x'")[0][0] == ROWS
     assert "RowExclusiveLock" in locks_on(m)
     [rows] = [r for r in m["row_locks"] if r["table"] == "public.orders"]
-    assert rows["rows"] == ROWS and rows["statement"] == update["index"] and rows["held_s"] >= update["duration_s"]
+    assert (
+        rows["rows"] == ROWS
+        and rows["statement"] == update["index"]
+        and rows["held_s"] >= update["duration_s"]
+    )
     # a new version of every row: the table grew, as the snapshot at the revision's last COMMIT saw it
     assert m["growth_bytes"] > 0
 
 
 def test_a_revision_that_reads_the_database_is_measured_and_gets_its_rows(pair: Pair) -> None:
-    add(pair, "r2", "r1", "n = op.get_bind().execute(sa.text('SELECT count(*) FROM orders')).scalar()\n"
-                          "op.execute(f\"COMMENT ON TABLE orders IS 'rows {n}'\")")
+    add(
+        pair,
+        "r2",
+        "r1",
+        "n = op.get_bind().execute(sa.text('SELECT count(*) FROM orders')).scalar()\n"
+        "op.execute(f\"COMMENT ON TABLE orders IS 'rows {n}'\")",
+    )
     result, m = rehearsed(pair)
     assert result.ok, result.message
     assert pair.copy.query("SELECT obj_description('orders'::regclass)") == [[f"rows {ROWS}"]]
@@ -228,12 +282,19 @@ def test_a_revision_that_reads_the_database_is_measured_and_gets_its_rows(pair: 
 
 def test_over_policy_exits_failed_with_the_numbers_and_is_recorded(pair: Pair) -> None:
     pair.policy(rehearsal_max_lock_seconds=0.1)
-    add(pair, "r2", "r1", "op.execute('LOCK TABLE orders IN SHARE MODE')\nop.execute('SELECT pg_sleep(0.3)')")
+    add(
+        pair,
+        "r2",
+        "r1",
+        "op.execute('LOCK TABLE orders IN SHARE MODE')\nop.execute('SELECT pg_sleep(0.3)')",
+    )
     result = pair.rehearse()
     assert not result.ok and result.error is not None and result.error.kind == "unsafe_migration"
     assert "LOCK TABLE orders IN SHARE MODE: blocks writes on public.orders for" in result.message
     assert "0.1 s allowed" in result.message
-    rows = pair.target.query("SELECT revision, target_revision, measurement->>'revision' FROM alembic_hook_rehearsals")
+    rows = pair.target.query(
+        "SELECT revision, target_revision, measurement->>'revision' FROM alembic_hook_rehearsals"
+    )
     assert rows == [["r2", "r1", "r2"]]
 
 
@@ -249,9 +310,14 @@ def test_a_dropped_table_is_named_by_what_it_was(pair: Pair) -> None:
 def test_only_statements_that_cannot_lock_a_relation_go_unread(pair: Pair) -> None:
     """SET and a SELECT of constants are not followed by a pg_locks read; everything else is, even after a
     migration drops every prepared statement of the session (the recorder's own too)."""
-    add(pair, "r2", "r1", "op.execute('SET LOCAL work_mem = 65536')\nop.execute('SELECT 1')\n"
-                          "op.execute('DEALLOCATE ALL')\nop.execute('LOCK TABLE orders IN SHARE MODE')\n"
-                          "op.execute('SET CONSTRAINTS ALL IMMEDIATE')")
+    add(
+        pair,
+        "r2",
+        "r1",
+        "op.execute('SET LOCAL work_mem = 65536')\nop.execute('SELECT 1')\n"
+        "op.execute('DEALLOCATE ALL')\nop.execute('LOCK TABLE orders IN SHARE MODE')\n"
+        "op.execute('SET CONSTRAINTS ALL IMMEDIATE')",
+    )
     result, m = rehearsed(pair)
     assert result.ok, result.message
     share = locks_on(m)["ShareLock"]
@@ -280,7 +346,9 @@ def test_a_static_refusal_passes_with_a_fresh_rehearsal_within_policy(pair: Pair
     assert result.ok, result.message
     assert _index_on_target(pair) and pair.target.version() == ["r2"]
     passed = [f for f in result.findings or [] if f.rule == "require-concurrent-index-creation"]
-    assert passed and not passed[0].refused and "rehearsed on a template" in (passed[0].judged or "")
+    assert (
+        passed and not passed[0].refused and "rehearsed on a template" in (passed[0].judged or "")
+    )
 
 
 def test_a_static_refusal_stays_refused_with_a_rehearsal_beyond_policy(pair: Pair) -> None:
@@ -294,16 +362,25 @@ def test_a_static_refusal_stays_refused_with_a_rehearsal_beyond_policy(pair: Pai
     assert not _index_on_target(pair) and pair.target.version() == ["r1"]
 
 
-def test_a_revision_the_lint_passes_is_refused_when_its_measurement_is_beyond_policy(pair: Pair) -> None:
+def test_a_revision_the_lint_passes_is_refused_when_its_measurement_is_beyond_policy(
+    pair: Pair,
+) -> None:
     pair.policy(rehearsal_max_lock_seconds=0.1)
-    add(pair, "r2", "r1", "op.execute('LOCK TABLE orders')\nop.execute('SELECT pg_sleep(0.3)')\n"
-                          "op.add_column('orders', sa.Column('extra', sa.Text()))")
+    add(
+        pair,
+        "r2",
+        "r1",
+        "op.execute('LOCK TABLE orders')\nop.execute('SELECT pg_sleep(0.3)')\n"
+        "op.add_column('orders', sa.Column('extra', sa.Text()))",
+    )
     assert not pair.rehearse().ok
     result = pair.upgrade()
     assert not result.ok, result.message
     assert "LOCK TABLE orders: blocks reads and writes on public.orders for" in result.message
     assert pair.target.version() == ["r1"]
-    assert pair.target.query("SELECT count(*) FROM information_schema.columns WHERE column_name = 'extra'") == [[0]]
+    assert pair.target.query(
+        "SELECT count(*) FROM information_schema.columns WHERE column_name = 'extra'"
+    ) == [[0]]
 
 
 def test_an_edited_revision_is_not_matched(pair: Pair) -> None:
@@ -343,12 +420,15 @@ def test_required_without_a_rehearsal_refuses_before_any_ddl(pair: Pair) -> None
     assert not result.ok and result.error is not None and result.error.kind == "unsafe_migration"
     assert [f.rule for f in result.findings or [] if f.refused] == ["hook:rehearsal-required"]
     assert pair.target.version() == ["r1"]
-    assert pair.target.query("SELECT count(*) FROM information_schema.columns WHERE column_name = 'extra'") == [[0]]
+    assert pair.target.query(
+        "SELECT count(*) FROM information_schema.columns WHERE column_name = 'extra'"
+    ) == [[0]]
     assert pair.rehearse().ok
     assert pair.upgrade().ok and pair.target.version() == ["r2"]
 
 
 # --- refusals before any DDL --------------------------------------------------------------------------
+
 
 def test_a_copy_that_is_the_target_is_refused(pair: Pair) -> None:
     add(pair, "r2", "r1", "op.add_column('orders', sa.Column('extra', sa.Text()))")
@@ -368,16 +448,43 @@ def test_a_copy_at_another_revision_is_refused(pair: Pair, pg: LocalPostgres) ->
 
 # --- the CLI ------------------------------------------------------------------------------------------
 
+
 def test_the_cli_prints_a_markdown_table_and_exits_by_the_verdict(pair: Pair) -> None:
     add(pair, "r2", "r1", INDEX)
-    argv = [sys.executable, "-m", "lambda_fn.cli.main", "--config", str(pair.ini), "--database-url", pair.target.url,
-            "rehearse", "--on", pair.copy.url, "--copy-kind", "template", "--format", "markdown"]
+    argv = [
+        sys.executable,
+        "-m",
+        "lambda_fn.cli.main",
+        "--config",
+        str(pair.ini),
+        "--database-url",
+        pair.target.url,
+        "rehearse",
+        "--on",
+        pair.copy.url,
+        "--copy-kind",
+        "template",
+        "--format",
+        "markdown",
+    ]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "DB_"))}
-    done = subprocess.run(argv, capture_output=True, text=True, cwd=REPO, env=env, timeout=300, check=False)
+    done = subprocess.run(
+        argv, capture_output=True, text=True, cwd=REPO, env=env, timeout=300, check=False
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "| revision | time | locks that block |" in done.stdout
     assert "SHARE public.orders" in done.stdout and pair.target.url not in done.stdout
     # a second rehearsal on the same copy: it is at r2 now, the target at r1
-    again = subprocess.run([*argv[:-2], "--json"], capture_output=True, text=True, cwd=REPO, env=env,
-                           timeout=300, check=False)
-    assert again.returncode == 1 and "is at r2, the target at r1" in json.loads(again.stdout)["message"]
+    again = subprocess.run(
+        [*argv[:-2], "--json"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert (
+        again.returncode == 1
+        and "is at r2, the target at r1" in json.loads(again.stdout)["message"]
+    )

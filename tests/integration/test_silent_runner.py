@@ -52,43 +52,76 @@ def eventually(check: Callable[[], bool], bound: float, what: str) -> float:
 
 
 def hook_locks(db: Database) -> int:
-    rows = db.query("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-                    "WHERE a.application_name = :app", app=APP)
+    rows = db.query(
+        "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+        "WHERE a.application_name = :app",
+        app=APP,
+    )
     return int(str(rows[0][0]))
 
 
 def hook_sessions(db: Database, state: str, query: str) -> int:
-    rows = db.query("SELECT count(*) FROM pg_stat_activity WHERE application_name = :app AND state = :state "
-                    "AND query LIKE :query", app=APP, state=state, query=query)
+    rows = db.query(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = :app AND state = :state "
+        "AND query LIKE :query",
+        app=APP,
+        state=state,
+        query=query,
+    )
     return int(str(rows[0][0]))
 
 
 def advisory_locks(db: Database) -> int:
-    rows = db.query("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = "
-                    "(SELECT oid FROM pg_database WHERE datname = current_database())")
+    rows = db.query(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = "
+        "(SELECT oid FROM pg_database WHERE datname = current_database())"
+    )
     return int(str(rows[0][0]))
 
 
 @pytest.fixture
-def stopped_runner(db: Database, tmp_path: Path) -> Iterator[Callable[[str, str, str], subprocess.Popen[bytes]]]:
+def stopped_runner(
+    db: Database, tmp_path: Path
+) -> Iterator[Callable[[str, str, str], subprocess.Popen[bytes]]]:
     procs: list[subprocess.Popen[bytes]] = []
 
     def start(revision_body: str, state: str, query: str) -> subprocess.Popen[bytes]:
         """Start the CLI on revision s2 and SIGSTOP it once a hook session is `state` after `query` while it
         holds the migration lock (checked before the stop: after it, the idle bound is already running)."""
-        ini = write_project(tmp_path, [
-            Rev("s1", None, "op.execute('CREATE TABLE app_items (id int PRIMARY KEY, n int NOT NULL)')\n"
-                            "op.execute('INSERT INTO app_items VALUES (1, 0), (2, 0)')"),
-            Rev("s2", "s1", revision_body),
-        ])
-        env = {**os.environ, **db.env(ALEMBIC_CONFIG=str(ini), DB_IDLE_TIMEOUT_SECONDS=IDLE,
-                                      DB_APPLICATION_NAME=APP, HOOK_TEST_PAUSE="0.5")}
+        ini = write_project(
+            tmp_path,
+            [
+                Rev(
+                    "s1",
+                    None,
+                    "op.execute('CREATE TABLE app_items (id int PRIMARY KEY, n int NOT NULL)')\n"
+                    "op.execute('INSERT INTO app_items VALUES (1, 0), (2, 0)')",
+                ),
+                Rev("s2", "s1", revision_body),
+            ],
+        )
+        env = {
+            **os.environ,
+            **db.env(
+                ALEMBIC_CONFIG=str(ini),
+                DB_IDLE_TIMEOUT_SECONDS=IDLE,
+                DB_APPLICATION_NAME=APP,
+                HOOK_TEST_PAUSE="0.5",
+            ),
+        }
         assert run(db.env(ALEMBIC_CONFIG=str(ini)), revision="s1").status is Status.APPLIED
-        proc = subprocess.Popen([sys.executable, "-m", "lambda_fn.cli", "upgrade", "--json"], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lambda_fn.cli", "upgrade", "--json"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         procs.append(proc)
-        eventually(lambda: hook_sessions(db, state, query) > 0 and advisory_locks(db) == 1, 60,
-                   f"the runner is {state} after {query}, holding the migration lock")
+        eventually(
+            lambda: hook_sessions(db, state, query) > 0 and advisory_locks(db) == 1,
+            60,
+            f"the runner is {state} after {query}, holding the migration lock",
+        )
         proc.send_signal(signal.SIGSTOP)
         return proc
 
@@ -99,10 +132,13 @@ def stopped_runner(db: Database, tmp_path: Path) -> Iterator[Callable[[str, str,
 
 
 def test_a_runner_frozen_mid_transaction_frees_its_table_and_migration_locks(
-        db: Database, tmp_path: Path, stopped_runner: Callable[[str, str, str], subprocess.Popen[bytes]]) -> None:
+    db: Database, tmp_path: Path, stopped_runner: Callable[[str, str, str], subprocess.Popen[bytes]]
+) -> None:
     proc = stopped_runner(SLOW_UPDATES, "idle in transaction", "UPDATE app_items%")
 
-    took = eventually(lambda: hook_locks(db) == 0, BOUND, "no lock of the stopped runner's sessions")
+    took = eventually(
+        lambda: hook_locks(db) == 0, BOUND, "no lock of the stopped runner's sessions"
+    )
     assert took < BOUND
     # the application's table takes writes again, without waiting
     app = db.admin()
@@ -116,12 +152,16 @@ def test_a_runner_frozen_mid_transaction_frees_its_table_and_migration_locks(
     proc.wait(timeout=30)
     result = run(db.env(ALEMBIC_CONFIG=str(tmp_path / "alembic.ini")))
     assert result.status is Status.APPLIED and [r.revision for r in result.applied] == ["s2"]
-    assert db.query("SELECT id, n FROM app_items ORDER BY id") == [[1, 20], [2, 20]]  # applied exactly once
+    assert db.query("SELECT id, n FROM app_items ORDER BY id") == [
+        [1, 20],
+        [2, 20],
+    ]  # applied exactly once
     assert db.version() == ["s2"]
 
 
 def test_a_runner_frozen_holding_only_the_migration_lock_releases_it(
-        db: Database, tmp_path: Path, stopped_runner: Callable[[str, str, str], subprocess.Popen[bytes]]) -> None:
+    db: Database, tmp_path: Path, stopped_runner: Callable[[str, str, str], subprocess.Popen[bytes]]
+) -> None:
     # in an autocommit block the migration session holds no table lock: only the lock session matters,
     # and it is ended because its heartbeat stopped
     proc = stopped_runner(SLOW_AUTOCOMMIT, "idle", "%autocommit work%")
@@ -130,18 +170,28 @@ def test_a_runner_frozen_holding_only_the_migration_lock_releases_it(
 
     proc.kill()
     proc.wait(timeout=30)
-    result = run(db.env(ALEMBIC_CONFIG=str(tmp_path / "alembic.ini"), MIGRATION_LOCK_WAIT_SECONDS="5"))
+    result = run(
+        db.env(ALEMBIC_CONFIG=str(tmp_path / "alembic.ini"), MIGRATION_LOCK_WAIT_SECONDS="5")
+    )
     assert result.status is Status.APPLIED and [r.revision for r in result.applied] == ["s2"]
     assert result.lock_wait_ms < 5000
     assert db.version() == ["s2"]
 
 
-def test_a_live_runner_keeps_its_lock_through_long_python_work(db: Database, tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_live_runner_keeps_its_lock_through_long_python_work(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # the heartbeat, not the idle bound, decides: a slow but alive runner keeps its lock (checked before k2)
     monkeypatch.setenv("HOOK_TEST_PAUSE", "0.5")
-    ini = write_project(tmp_path, [Rev("k1", None, SLOW_AUTOCOMMIT.replace("range(20)", "range(8)")),
-                                   Rev("k2", "k1", "op.execute('SELECT 2')")])
-    result = run(db.env(ALEMBIC_CONFIG=str(ini), DB_IDLE_TIMEOUT_SECONDS="1.5"), application_name=APP)
+    ini = write_project(
+        tmp_path,
+        [
+            Rev("k1", None, SLOW_AUTOCOMMIT.replace("range(20)", "range(8)")),
+            Rev("k2", "k1", "op.execute('SELECT 2')"),
+        ],
+    )
+    result = run(
+        db.env(ALEMBIC_CONFIG=str(ini), DB_IDLE_TIMEOUT_SECONDS="1.5"), application_name=APP
+    )
     assert result.status is Status.APPLIED, result.message
     assert [r.revision for r in result.applied] == ["k1", "k2"]

@@ -12,7 +12,13 @@ from tests.support.engine import run
 from tests.support.projects import Rev, write_project, write_revision
 
 HEAD = "0005_recommendations"
-EXAMPLE = ["0001_threads", "0002_messages", "0003_intents", "0004_executions", "0005_recommendations"]
+EXAMPLE = [
+    "0001_threads",
+    "0002_messages",
+    "0003_intents",
+    "0004_executions",
+    "0005_recommendations",
+]
 
 SCHEMA_SQL = """
 SELECT 'column', table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable || ' '
@@ -37,13 +43,19 @@ def test_upgrade_downgrade_upgrade_gives_the_same_schema(db: Database) -> None:
     assert (first.from_revision, first.to_revision) == (None, HEAD)
     assert db.version() == [HEAD]
     after_first = schema(db)
-    assert any("ix_conversation_messages_thread_created" in str(row) for row in after_first)  # CONCURRENTLY ran
+    assert any(
+        "ix_conversation_messages_thread_created" in str(row) for row in after_first
+    )  # CONCURRENTLY ran
 
     down = run(db.env(), "downgrade", "base", confirmed=True)
     assert down.status is Status.APPLIED, down.message
     assert [r.revision for r in down.applied] == list(reversed(EXAMPLE))
     assert db.version() == []
-    assert [row for row in schema(db) if not any(own in str(row) for own in ("alembic_version", "alembic_hook_"))] == []
+    assert [
+        row
+        for row in schema(db)
+        if not any(own in str(row) for own in ("alembic_version", "alembic_hook_"))
+    ] == []
 
     again = run(db.env())
     assert again.status is Status.APPLIED, again.message
@@ -61,9 +73,13 @@ def test_already_at_head_is_up_to_date_and_takes_no_lock(db: Database) -> None:
 
 def test_data_migration_backfills_existing_rows(db: Database) -> None:
     assert run(db.env(), "upgrade", "0003_intents").status is Status.APPLIED
-    db.query("INSERT INTO conversation_threads (id, user_id) VALUES ('00000000-0000-0000-0000-000000000001', 'u')")
-    db.query("INSERT INTO conversation_messages (thread_id, role, content, created_at) VALUES "
-             "('00000000-0000-0000-0000-000000000001', 'user', 'hi', '2026-01-02T03:04:05Z')")
+    db.query(
+        "INSERT INTO conversation_threads (id, user_id) VALUES ('00000000-0000-0000-0000-000000000001', 'u')"
+    )
+    db.query(
+        "INSERT INTO conversation_messages (thread_id, role, content, created_at) VALUES "
+        "('00000000-0000-0000-0000-000000000001', 'user', 'hi', '2026-01-02T03:04:05Z')"
+    )
     assert run(db.env()).status is Status.APPLIED
     rows = db.query("SELECT last_message_at::text FROM conversation_threads")
     assert rows == [["2026-01-02 03:04:05+00"]]
@@ -90,7 +106,10 @@ def test_sql_renders_only_the_pending_range(db: Database) -> None:
     run(db.env(), "upgrade", "0003_intents")
     result = run(db.env(), "sql")
     assert result.status is Status.PENDING and result.sql
-    assert "CREATE TABLE agent_executions" in result.sql and "CREATE TABLE query_intents" not in result.sql
+    assert (
+        "CREATE TABLE agent_executions" in result.sql
+        and "CREATE TABLE query_intents" not in result.sql
+    )
     assert "CREATE INDEX CONCURRENTLY" in result.sql
     assert db.version() == ["0003_intents"]  # review only
 
@@ -133,7 +152,9 @@ def test_skip_migrations_never_touches_the_database(db: Database) -> None:
 
 
 def test_missing_database_is_created_only_when_asked(db: Database) -> None:
-    env = db.env(DATABASE_URL=db.cluster.url(f"{db.name}_new", sslmode="disable"), DB_WAIT_SECONDS="2")
+    env = db.env(
+        DATABASE_URL=db.cluster.url(f"{db.name}_new", sslmode="disable"), DB_WAIT_SECONDS="2"
+    )
     refused = run(env)
     assert refused.error is not None and refused.error.kind is ErrorKind.DATABASE_MISSING
     assert "CREATE_DATABASE" in refused.message
@@ -141,12 +162,22 @@ def test_missing_database_is_created_only_when_asked(db: Database) -> None:
     assert created.status is Status.APPLIED, created.message
 
 
-def test_failing_revision_leaves_the_previous_one_and_a_rerun_continues(db: Database, tmp_path: Path) -> None:
+def test_failing_revision_leaves_the_previous_one_and_a_rerun_continues(
+    db: Database, tmp_path: Path
+) -> None:
     good = "op.create_table('a', sa.Column('id', sa.Integer, primary_key=True))"
-    broken = ("op.create_table('b', sa.Column('id', sa.Integer, primary_key=True))\n"
-              "op.execute('SELECT * FROM no_such_table')")
-    ini = write_project(tmp_path, [Rev("r1", None, good), Rev("r2", "r1", broken),
-                                   Rev("r3", "r2", "op.create_table('c', sa.Column('id', sa.Integer))")])
+    broken = (
+        "op.create_table('b', sa.Column('id', sa.Integer, primary_key=True))\n"
+        "op.execute('SELECT * FROM no_such_table')"
+    )
+    ini = write_project(
+        tmp_path,
+        [
+            Rev("r1", None, good),
+            Rev("r2", "r1", broken),
+            Rev("r3", "r2", "op.create_table('c', sa.Column('id', sa.Integer))"),
+        ],
+    )
     env = db.env(ALEMBIC_CONFIG=str(ini))
     failed = run(env)
     assert failed.status is Status.FAILED and failed.error is not None
@@ -154,9 +185,14 @@ def test_failing_revision_leaves_the_previous_one_and_a_rerun_continues(db: Data
     assert "r2" in failed.message and "no_such_table" in failed.message
     assert [r.revision for r in failed.applied] == ["r1"] and failed.to_revision == "r1"
     assert db.version() == ["r1"]
-    assert db.query("SELECT to_regclass('b') IS NULL") == [[True]]  # r2's first statement rolled back too
+    assert db.query("SELECT to_regclass('b') IS NULL") == [
+        [True]
+    ]  # r2's first statement rolled back too
 
-    write_revision(tmp_path, Rev("r2", "r1", "op.create_table('b', sa.Column('id', sa.Integer, primary_key=True))"))
+    write_revision(
+        tmp_path,
+        Rev("r2", "r1", "op.create_table('b', sa.Column('id', sa.Integer, primary_key=True))"),
+    )
     rerun = run(env)
     assert rerun.status is Status.APPLIED, rerun.message
     assert [r.revision for r in rerun.applied] == ["r2", "r3"] and db.version() == ["r3"]
@@ -164,8 +200,14 @@ def test_failing_revision_leaves_the_previous_one_and_a_rerun_continues(db: Data
 
 def test_multiple_heads_are_refused_before_any_ddl(db: Database, tmp_path: Path) -> None:
     create = "op.create_table('{}', sa.Column('id', sa.Integer))"
-    ini = write_project(tmp_path, [Rev("base1", None, create.format("t0")), Rev("left", "base1", create.format("t1")),
-                                   Rev("right", "base1", create.format("t2"))])
+    ini = write_project(
+        tmp_path,
+        [
+            Rev("base1", None, create.format("t0")),
+            Rev("left", "base1", create.format("t1")),
+            Rev("right", "base1", create.format("t2")),
+        ],
+    )
     result = run(db.env(ALEMBIC_CONFIG=str(ini)))
     assert result.error is not None and result.error.kind is ErrorKind.MULTIPLE_HEADS
     assert "left" in result.message and "right" in result.message and "merge" in result.message
@@ -177,7 +219,9 @@ def test_unknown_database_revision_is_refused_before_any_ddl(db: Database) -> No
     db.query("INSERT INTO alembic_version VALUES ('9999_from_newer_code')")
     result = run(db.env())
     assert result.error is not None and result.error.kind is ErrorKind.UNKNOWN_DATABASE_REVISION
-    assert "9999_from_newer_code" in result.message and result.error.revision == "9999_from_newer_code"
+    assert (
+        "9999_from_newer_code" in result.message and result.error.revision == "9999_from_newer_code"
+    )
     assert db.query("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == [[1]]
     # the operator's way out: a reviewed stamp
     assert run(db.env(), "stamp", "0002_messages", confirmed=True).status is Status.APPLIED
@@ -186,21 +230,29 @@ def test_unknown_database_revision_is_refused_before_any_ddl(db: Database) -> No
 
 def test_deadline_stops_before_a_revision_that_cannot_finish(db: Database, tmp_path: Path) -> None:
     slow = "op.execute('SELECT pg_sleep(1.5)')"
-    ini = write_project(tmp_path, [Rev("s1", None, slow), Rev("s2", "s1", slow), Rev("s3", "s2", slow)])
+    ini = write_project(
+        tmp_path, [Rev("s1", None, slow), Rev("s2", "s1", slow), Rev("s3", "s2", slow)]
+    )
     result = run(db.env(ALEMBIC_CONFIG=str(ini), DB_LOCK_TIMEOUT_SECONDS="0.5"), deadline=4.5)
     assert result.error is not None and result.error.kind is ErrorKind.DEADLINE, result.message
     assert result.error.revision in ("s2", "s3")
     assert db.version() == [result.to_revision] and "Run again" in result.message
 
 
-def test_a_migrations_reset_cannot_lift_the_statement_timeout_past_the_deadline(db: Database, tmp_path: Path) -> None:
-    probe = ("op.execute('RESET statement_timeout')\n"
-             "op.execute(\"CREATE TABLE seen AS SELECT current_setting('statement_timeout') AS v, "
-             "current_setting('lock_timeout') AS l\")")
+def test_a_migrations_reset_cannot_lift_the_statement_timeout_past_the_deadline(
+    db: Database, tmp_path: Path
+) -> None:
+    probe = (
+        "op.execute('RESET statement_timeout')\n"
+        "op.execute(\"CREATE TABLE seen AS SELECT current_setting('statement_timeout') AS v, "
+        "current_setting('lock_timeout') AS l\")"
+    )
     ini = write_project(tmp_path, [Rev("p1", None, probe)])
     result = run(db.env(ALEMBIC_CONFIG=str(ini), DB_STATEMENT_TIMEOUT_SECONDS="600"), deadline=30)
     assert result.status is Status.APPLIED, result.message
     [[timeout, lock]] = db.query("SELECT v, l FROM seen")
-    assert str(timeout).endswith("ms"), timeout  # the startup value, not the configured 600 s ("10min")
+    assert str(timeout).endswith("ms"), (
+        timeout
+    )  # the startup value, not the configured 600 s ("10min")
     assert 20_000 <= int(str(timeout).removesuffix("ms")) <= 30_000, timeout
     assert lock == "5s"

@@ -23,8 +23,8 @@ RUNTIME_PROVIDED = ("boto3", "awslambdaric")
 
 @dataclass(frozen=True)
 class Bundle:
-    task_root: Path      # /var/task: lambda_fn/, migrations/ (with alembic.ini), the bundled packages
-    runtime_root: Path   # /var/runtime and the runtime's site-packages: boto3, awslambdaric
+    task_root: Path  # /var/task: lambda_fn/, migrations/ (with alembic.ini), the bundled packages
+    runtime_root: Path  # /var/runtime and the runtime's site-packages: boto3, awslambdaric
 
     def command(self, python: str = sys.executable, handler: str = HANDLER) -> list[str]:
         # -S: no site-packages of this venv, so only what the bundle and the runtime hold can be imported
@@ -63,8 +63,21 @@ def build_bundle(root: Path, *, bytecode: bool = True) -> Bundle:
             _copy_distribution(dist, runtime)
     if bytecode:
         for directory in (task, runtime):
-            subprocess.run([sys.executable, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode",
-                            "unchecked-hash", str(directory)], check=True, capture_output=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "compileall",
+                    "-q",
+                    "-j",
+                    "0",
+                    "--invalidation-mode",
+                    "unchecked-hash",
+                    str(directory),
+                ],
+                check=True,
+                capture_output=True,
+            )
     return Bundle(task, runtime)
 
 

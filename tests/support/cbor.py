@@ -25,7 +25,7 @@ def _cbor_item(data: bytes, pos: int) -> tuple[Any, int]:  # noqa: PLR0911, PLR0
 
         sizes = {25: (2, ">e"), 26: (4, ">f"), 27: (8, ">d")}
         size, fmt = sizes[info]
-        return struct.unpack(fmt, data[pos:pos + size])[0], pos + size
+        return struct.unpack(fmt, data[pos : pos + size])[0], pos + size
     if info == 31:  # indefinite length (strings, arrays, maps)
         items: list[Any] = []
         while data[pos] != 0xFF:
@@ -41,15 +41,15 @@ def _cbor_item(data: bytes, pos: int) -> tuple[Any, int]:  # noqa: PLR0911, PLR0
         length = info
     else:
         size = {24: 1, 25: 2, 26: 4, 27: 8}[info]
-        length, pos = int.from_bytes(data[pos:pos + size], "big"), pos + size
+        length, pos = int.from_bytes(data[pos : pos + size], "big"), pos + size
     if major == 0:
         return length, pos
     if major == 1:
         return -1 - length, pos
     if major == 2:
-        return data[pos:pos + length], pos + length
+        return data[pos : pos + length], pos + length
     if major == 3:
-        return data[pos:pos + length].decode(), pos + length
+        return data[pos : pos + length].decode(), pos + length
     if major == 4:
         out = []
         for _ in range(length):
@@ -85,5 +85,7 @@ def cbor_encode(value: Any) -> bytes:
     if isinstance(value, list):
         return head(4, len(value)) + b"".join(cbor_encode(v) for v in value)
     if isinstance(value, dict):
-        return head(5, len(value)) + b"".join(cbor_encode(k) + cbor_encode(v) for k, v in value.items())
+        return head(5, len(value)) + b"".join(
+            cbor_encode(k) + cbor_encode(v) for k, v in value.items()
+        )
     raise TypeError(f"cannot encode {type(value).__name__}")

@@ -72,31 +72,62 @@ class FakeCodeBuild:
             return self._start(body)
         if action == "BatchGetBuilds":
             builds = [self.builds[i] for i in body.get("ids", []) if i in self.builds]
-            return Response.json(200, {"builds": [{"id": b.id, "buildStatus": b.status, "projectName": b.project}
-                                                  for b in builds], "buildsNotFound": []},
-                                 {"Content-Type": "application/x-amz-json-1.1"})
-        return Response.json(400, {"__type": "InvalidInputException", "message": f"unknown action {action}"})
+            return Response.json(
+                200,
+                {
+                    "builds": [
+                        {"id": b.id, "buildStatus": b.status, "projectName": b.project}
+                        for b in builds
+                    ],
+                    "buildsNotFound": [],
+                },
+                {"Content-Type": "application/x-amz-json-1.1"},
+            )
+        return Response.json(
+            400, {"__type": "InvalidInputException", "message": f"unknown action {action}"}
+        )
 
     def _start(self, body: dict[str, Any]) -> Response:
         name = body["projectName"]
         if name not in self.projects:
-            return Response.json(400, {"__type": "ResourceNotFoundException", "message": f"no project {name}"})
-        overrides = {v["name"]: v.get("value", "") for v in body.get("environmentVariablesOverride", [])}
+            return Response.json(
+                400, {"__type": "ResourceNotFoundException", "message": f"no project {name}"}
+            )
+        overrides = {
+            v["name"]: v.get("value", "") for v in body.get("environmentVariablesOverride", [])
+        }
         build = Build(f"{name}:{uuid.uuid4()}", name, overrides)
         self.builds[build.id] = build
         threading.Thread(target=self._run, args=(build,), daemon=True).start()
-        return Response.json(200, {"build": {"id": build.id, "buildStatus": "IN_PROGRESS", "projectName": name}})
+        return Response.json(
+            200, {"build": {"id": build.id, "buildStatus": "IN_PROGRESS", "projectName": name}}
+        )
 
     def _run(self, build: Build) -> None:
         project = self.projects[build.project]
         phases = project.buildspec.get("phases", {})
         commands = [c for phase in PHASES for c in (phases.get(phase) or {}).get("commands", [])]
-        script = "set -e\n" + "\n".join(commands)  # buildspec 0.2: one shell; a failing command fails the build
-        env = {"PATH": self.path, "LANG": "C.UTF-8", "CODEBUILD_SRC_DIR": str(project.source_dir),
-               **project.environment, **self.extra_env, **build.overrides}
+        script = "set -e\n" + "\n".join(
+            commands
+        )  # buildspec 0.2: one shell; a failing command fails the build
+        env = {
+            "PATH": self.path,
+            "LANG": "C.UTF-8",
+            "CODEBUILD_SRC_DIR": str(project.source_dir),
+            **project.environment,
+            **self.extra_env,
+            **build.overrides,
+        }
         try:
-            done = subprocess.run(["bash", "-c", script], cwd=project.source_dir, env=env, capture_output=True,
-                                  text=True, timeout=BUILD_TIMEOUT, check=False)
+            done = subprocess.run(
+                ["bash", "-c", script],
+                cwd=project.source_dir,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=BUILD_TIMEOUT,
+                check=False,
+            )
             build.output = done.stdout + done.stderr
             build.status = "SUCCEEDED" if done.returncode == 0 else "FAILED"
         except subprocess.TimeoutExpired as exc:

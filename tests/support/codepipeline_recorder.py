@@ -17,9 +17,9 @@ from tests.support.http_server import FakeHttpServer, Request, Response
 
 @dataclass(frozen=True)
 class JobResult:
-    operation: str               # PutJobSuccessResult | PutJobFailureResult
+    operation: str  # PutJobSuccessResult | PutJobFailureResult
     params: dict[str, Any]
-    error: str | None = None     # the exception the service answered with, if any
+    error: str | None = None  # the exception the service answered with, if any
 
     @property
     def accepted(self) -> bool:
@@ -27,10 +27,20 @@ class JobResult:
 
 
 # The limits the service enforces (botocore checks only minimum lengths on the client).
-_LIMITS = (("executionDetails", "summary", 2048), ("executionDetails", "externalExecutionId", 1500),
-           ("failureDetails", "message", 5000), ("failureDetails", "externalExecutionId", 1500))
-_FAILURE_TYPES = {"JobFailed", "ConfigurationError", "PermissionError", "RevisionOutOfSync", "RevisionUnavailable",
-                  "SystemUnavailable"}
+_LIMITS = (
+    ("executionDetails", "summary", 2048),
+    ("executionDetails", "externalExecutionId", 1500),
+    ("failureDetails", "message", 5000),
+    ("failureDetails", "externalExecutionId", 1500),
+)
+_FAILURE_TYPES = {
+    "JobFailed",
+    "ConfigurationError",
+    "PermissionError",
+    "RevisionOutOfSync",
+    "RevisionUnavailable",
+    "SystemUnavailable",
+}
 _VARIABLE_KEY = re.compile(r"[A-Za-z0-9@\-_]+")
 
 
@@ -40,7 +50,10 @@ def validate_job_result(operation: str, params: dict[str, Any]) -> str | None:
         value = params.get(parent, {}).get(key)
         if value is not None and not 1 <= len(value) <= limit:
             return f"{parent}.{key} must be 1..{limit} characters, got {len(value)}"
-    if operation == "PutJobFailureResult" and params.get("failureDetails", {}).get("type") not in _FAILURE_TYPES:
+    if (
+        operation == "PutJobFailureResult"
+        and params.get("failureDetails", {}).get("type") not in _FAILURE_TYPES
+    ):
         return "failureDetails.type is not a known failure type"
     variables = params.get("outputVariables") or {}
     if any(not _VARIABLE_KEY.fullmatch(k) for k in variables):
@@ -88,7 +101,9 @@ class CodePipelineRecorder:
         error = self._record(operation, params)
         if error is None:
             return _answer(200, {}, cbor)
-        return _answer(400, {"__type": error, "message": "rejected by the local CodePipeline"}, cbor)
+        return _answer(
+            400, {"__type": error, "message": "rejected by the local CodePipeline"}, cbor
+        )
 
     @property
     def url(self) -> str:

@@ -26,8 +26,13 @@ class Database:
         return self.cluster.url(self.name, sslmode="disable")
 
     def admin(self) -> pg8000.native.Connection:
-        return pg8000.native.Connection("postgres", password=SUPERUSER_PASSWORD, host=self.cluster.host,
-                                        port=self.cluster.port, database=self.name)
+        return pg8000.native.Connection(
+            "postgres",
+            password=SUPERUSER_PASSWORD,
+            host=self.cluster.host,
+            port=self.cluster.port,
+            database=self.name,
+        )
 
     def query(self, sql: str, **params: object) -> list[list[object]]:
         conn = self.admin()
@@ -50,7 +55,9 @@ class Database:
 def create_database(cluster: LocalPostgres, *, template: Database | None = None) -> Database:
     """A fresh database, or a copy of `template` (CREATE DATABASE ... TEMPLATE: nobody may be connected to it)."""
     name = f"t_{uuid.uuid4().hex[:12]}"
-    conn = pg8000.native.Connection("postgres", password=SUPERUSER_PASSWORD, host=cluster.host, port=cluster.port)
+    conn = pg8000.native.Connection(
+        "postgres", password=SUPERUSER_PASSWORD, host=cluster.host, port=cluster.port
+    )
     try:
         conn.run(f"CREATE DATABASE {name}" + (f" TEMPLATE {template.name}" if template else ""))
     finally:

@@ -9,31 +9,51 @@ from typing import Any
 from tests.support.lambda_runtime import FUNCTION_ARN, FUNCTION_NAME
 
 
-def codepipeline_event(job_id: str, user_parameters: str | None = None, *, secret_access_key: str | None = None,
-                       session_token: str | None = None) -> dict[str, Any]:
+def codepipeline_event(
+    job_id: str,
+    user_parameters: str | None = None,
+    *,
+    secret_access_key: str | None = None,
+    session_token: str | None = None,
+) -> dict[str, Any]:
     configuration: dict[str, Any] = {"FunctionName": FUNCTION_NAME}
     if user_parameters is not None:
         configuration["UserParameters"] = user_parameters
-    artifact = {"name": "SourceArtifact", "revision": "1a2b3c",
-                "location": {"type": "S3", "s3Location": {"bucketName": "artifacts", "objectKey": "src.zip"}}}
-    return {"CodePipeline.job": {
-        "id": job_id,
-        "accountId": "123456789012",
-        "data": {
-            "actionConfiguration": {"configuration": configuration},
-            "inputArtifacts": [artifact],
-            "outputArtifacts": [],
-            "artifactCredentials": {"accessKeyId": "ASIAARTIFACTKEY",
-                                    "secretAccessKey": secret_access_key or uuid.uuid4().hex,
-                                    "sessionToken": session_token or uuid.uuid4().hex,
-                                    "expirationTime": 1795310689000},
+    artifact = {
+        "name": "SourceArtifact",
+        "revision": "1a2b3c",
+        "location": {
+            "type": "S3",
+            "s3Location": {"bucketName": "artifacts", "objectKey": "src.zip"},
         },
-    }}
+    }
+    return {
+        "CodePipeline.job": {
+            "id": job_id,
+            "accountId": "123456789012",
+            "data": {
+                "actionConfiguration": {"configuration": configuration},
+                "inputArtifacts": [artifact],
+                "outputArtifacts": [],
+                "artifactCredentials": {
+                    "accessKeyId": "ASIAARTIFACTKEY",
+                    "secretAccessKey": secret_access_key or uuid.uuid4().hex,
+                    "sessionToken": session_token or uuid.uuid4().hex,
+                    "expirationTime": 1795310689000,
+                },
+            },
+        }
+    }
 
 
-def cloudformation_event(request_type: str, response_url: str, *, properties: dict[str, str] | None = None,
-                         old_properties: dict[str, str] | None = None,
-                         physical_id: str | None = None) -> dict[str, Any]:
+def cloudformation_event(
+    request_type: str,
+    response_url: str,
+    *,
+    properties: dict[str, str] | None = None,
+    old_properties: dict[str, str] | None = None,
+    physical_id: str | None = None,
+) -> dict[str, Any]:
     props = {"ServiceToken": FUNCTION_ARN, **(properties or {})}
     event: dict[str, Any] = {
         "RequestType": request_type,

@@ -18,8 +18,8 @@ from typing import Any
 @dataclass(frozen=True)
 class Request:
     method: str
-    path: str          # with the query string
-    headers: Message   # case-insensitive get(); items() as the client sent them
+    path: str  # with the query string
+    headers: Message  # case-insensitive get(); items() as the client sent them
     body: bytes
 
 
@@ -31,7 +31,11 @@ class Response:
 
     @classmethod
     def json(cls, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Response:
-        return cls(status, json.dumps(payload).encode(), {**(headers or {}), "Content-Type": "application/json"})
+        return cls(
+            status,
+            json.dumps(payload).encode(),
+            {**(headers or {}), "Content-Type": "application/json"},
+        )
 
 
 Route = Callable[[Request], Response]
@@ -44,7 +48,9 @@ class FakeHttpServer:
     def __init__(self, routes: Mapping[str, Route]) -> None:
         def serve(handler: BaseHTTPRequestHandler) -> None:
             body = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
-            response = routes[handler.command](Request(handler.command, handler.path, handler.headers, body))
+            response = routes[handler.command](
+                Request(handler.command, handler.path, handler.headers, body)
+            )
             # the client may have given up waiting (as it should, on a timeout): nothing left to answer
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 handler.send_response(response.status)
@@ -58,7 +64,9 @@ class FakeHttpServer:
             pass
 
         methods: dict[str, Any] = {f"do_{method}": serve for method in routes}
-        handler_class = type("Handler", (BaseHTTPRequestHandler,), {**methods, "log_message": quiet})
+        handler_class = type(
+            "Handler", (BaseHTTPRequestHandler,), {**methods, "log_message": quiet}
+        )
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()

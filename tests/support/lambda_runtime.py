@@ -61,11 +61,12 @@ def lambda_env(bundle: Bundle, runtime_api: str, **extra: str) -> dict[str, str]
 
 # --- the Lambda Runtime API -------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Reply:
     request_id: str
-    kind: str           # "response" | "error" | "exited"
-    body: Any           # the decoded JSON body (or the exit code for "exited")
+    kind: str  # "response" | "error" | "exited"
+    body: Any  # the decoded JSON body (or the exit code for "exited")
     error_type: str = ""
 
     @property
@@ -100,13 +101,17 @@ class RuntimeApi:
         if item is None:  # shutting down
             return Response(500)
         request_id, body, deadline_ms = item
-        return Response(200, body, {
-            "Lambda-Runtime-Aws-Request-Id": request_id,
-            "Lambda-Runtime-Deadline-Ms": str(deadline_ms),
-            "Lambda-Runtime-Invoked-Function-Arn": FUNCTION_ARN,
-            "Lambda-Runtime-Trace-Id": f"Root=1-{uuid.uuid4().hex[:8]}-{uuid.uuid4().hex[:24]}",
-            "Content-Type": "application/json",
-        })
+        return Response(
+            200,
+            body,
+            {
+                "Lambda-Runtime-Aws-Request-Id": request_id,
+                "Lambda-Runtime-Deadline-Ms": str(deadline_ms),
+                "Lambda-Runtime-Invoked-Function-Arn": FUNCTION_ARN,
+                "Lambda-Runtime-Trace-Id": f"Root=1-{uuid.uuid4().hex[:8]}-{uuid.uuid4().hex[:24]}",
+                "Content-Type": "application/json",
+            },
+        )
 
     def _answer(self, request: Request) -> Response:
         parts = request.path.removeprefix(RUNTIME_PREFIX).strip("/").split("/")
@@ -169,12 +174,23 @@ class RuntimeApi:
 class LambdaProcess:
     """`python -m awslambdaric lambda_fn.handler.handler` from a bundle's task root, its output captured."""
 
-    def __init__(self, api: RuntimeApi, bundle: Bundle, env: Mapping[str, str],
-                 python: str = sys.executable, handler: str = HANDLER) -> None:
+    def __init__(
+        self,
+        api: RuntimeApi,
+        bundle: Bundle,
+        env: Mapping[str, str],
+        python: str = sys.executable,
+        handler: str = HANDLER,
+    ) -> None:
         self.api = api
         self.started = time.perf_counter()
-        self.process = subprocess.Popen(bundle.command(python, handler), cwd=bundle.task_root, env=dict(env),
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.process = subprocess.Popen(
+            bundle.command(python, handler),
+            cwd=bundle.task_root,
+            env=dict(env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         self._out = {"stdout": bytearray(), "stderr": bytearray()}
         self._out_lock = threading.Lock()
         assert self.process.stdout is not None and self.process.stderr is not None  # both PIPE
@@ -242,6 +258,7 @@ class LambdaProcess:
 
 # --- one execution environment ----------------------------------------------------------------------------
 
+
 @dataclass
 class Function:
     """One execution environment: a runtime process and the Runtime API it polls."""
@@ -253,7 +270,9 @@ class Function:
 
     def invoke(self, event: Any, *, timeout_ms: int = 60_000) -> Reply:
         reply = self.api.invoke(event, timeout_ms=timeout_ms)
-        assert reply.kind != "exited", f"the runtime process exited ({reply.body}):\n{self.process.output}"
+        assert reply.kind != "exited", (
+            f"the runtime process exited ({reply.body}):\n{self.process.output}"
+        )
         self.replies.append(reply)
         # the runtime's next poll means this invocation's output is all written: read it before returning
         self.api.wait_for_polls(len(self.replies) + 1)

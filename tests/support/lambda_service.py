@@ -50,7 +50,11 @@ class InProcess:
             try:
                 return True, self.handler(payload, FakeContext(remaining_ms=self.timeout_ms))
             except Exception as exc:  # what the runtime client reports for an unhandled exception
-                return False, {"errorType": type(exc).__name__, "errorMessage": str(exc), "stackTrace": []}
+                return False, {
+                    "errorType": type(exc).__name__,
+                    "errorMessage": str(exc),
+                    "stackTrace": [],
+                }
 
 
 class _nothing:
@@ -64,7 +68,9 @@ class _nothing:
 class RuntimePool:
     """Up to ``size`` runtime processes; an invocation takes an idle one or starts one."""
 
-    def __init__(self, start: Callable[[], Function], size: int, *, timeout_ms: int = 60_000) -> None:
+    def __init__(
+        self, start: Callable[[], Function], size: int, *, timeout_ms: int = 60_000
+    ) -> None:
         self._start = start
         self.size = size
         self.timeout_ms = timeout_ms
@@ -155,8 +161,11 @@ class LambdaService:
         name = name.split(":", 1)[0]  # an alias or version qualifier names the same function here
         backend = self.functions.get(name)
         if backend is None:
-            return Response.json(404, {"Type": "User", "Message": f"Function not found: {name}"},
-                                 {"x-amzn-ErrorType": "ResourceNotFoundException"})
+            return Response.json(
+                404,
+                {"Type": "User", "Message": f"Function not found: {name}"},
+                {"x-amzn-ErrorType": "ResourceNotFoundException"},
+            )
         payload = json.loads(request.body or b"null")
         with self._lock:
             number = self._counts[name] = self._counts.get(name, 0) + 1
@@ -170,10 +179,15 @@ class LambdaService:
                 self._active[name] -= 1
         lost = number in self._lost.get(name, set())
         with self._lock:
-            self.invocations.append(Invocation(name, number, payload, ok, answer, lost, started, time.monotonic()))
+            self.invocations.append(
+                Invocation(name, number, payload, ok, answer, lost, started, time.monotonic())
+            )
         if lost:
-            return Response.json(500, {"Type": "Service", "Message": "Lambda lost the answer (test fault)"},
-                                 {"x-amzn-ErrorType": "ServiceException"})
+            return Response.json(
+                500,
+                {"Type": "Service", "Message": "Lambda lost the answer (test fault)"},
+                {"x-amzn-ErrorType": "ServiceException"},
+            )
         headers = {} if ok else {"X-Amz-Function-Error": "Unhandled"}
         return Response.json(200, answer, headers)
 

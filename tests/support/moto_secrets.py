@@ -30,8 +30,13 @@ def moto_server() -> Iterator[str]:
 
 
 def secrets_client(endpoint: str) -> Any:
-    return boto3.client("secretsmanager", endpoint_url=endpoint, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+    return boto3.client(
+        "secretsmanager",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
 
 
 @dataclass
@@ -45,15 +50,25 @@ class DbLogin:
     password_token: str  # the random part of the password
 
     def secret_value(self, **overrides: Any) -> str:
-        return json.dumps({"username": self.username, "password": self.password, "host": self.db.cluster.host,
-                           "port": self.db.cluster.port, "dbname": self.db.name, "engine": "postgres",
-                           **overrides})
+        return json.dumps(
+            {
+                "username": self.username,
+                "password": self.password,
+                "host": self.db.cluster.host,
+                "port": self.db.cluster.port,
+                "dbname": self.db.name,
+                "engine": "postgres",
+                **overrides,
+            }
+        )
 
 
 def create_login(db: Database, secretsmanager: Any) -> DbLogin:
     """A fresh login role with a fresh password, made owner of `db`, and its secret."""
     username = f"app_{secrets.token_hex(4)}"
-    token = secrets.token_hex(8)  # distinctive, so a leak is unmistakable even inside an escaped repr
+    token = secrets.token_hex(
+        8
+    )  # distinctive, so a leak is unmistakable even inside an escaped repr
     password = f"E2e-{token};p%ss'w"
     conn = db.admin()
     try:
@@ -61,7 +76,15 @@ def create_login(db: Database, secretsmanager: Any) -> DbLogin:
         conn.run(f"ALTER DATABASE {db.name} OWNER TO {username}")
     finally:
         conn.close()
-    value = json.dumps({"username": username, "password": password, "host": db.cluster.host,
-                        "port": db.cluster.port, "dbname": db.name, "engine": "postgres"})
+    value = json.dumps(
+        {
+            "username": username,
+            "password": password,
+            "host": db.cluster.host,
+            "port": db.cluster.port,
+            "dbname": db.name,
+            "engine": "postgres",
+        }
+    )
     arn = secretsmanager.create_secret(Name=f"{db.name}/db", SecretString=value)["ARN"]
     return DbLogin(db, username, password, arn, token)

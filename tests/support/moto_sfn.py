@@ -40,11 +40,21 @@ EXECUTION_DEADLINE = 240.0  # seconds a test waits for one execution before it c
 
 # -- the definition, from the template --------------------------------------------------------------------------
 
+
 def state_machines(template: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in template["Resources"].items() if v["Type"] == "AWS::StepFunctions::StateMachine"}
+    return {
+        k: v
+        for k, v in template["Resources"].items()
+        if v["Type"] == "AWS::StepFunctions::StateMachine"
+    }
 
 
-PSEUDO = {"AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::URLSuffix": "amazonaws.com"}
+PSEUDO = {
+    "AWS::Partition": "aws",
+    "AWS::Region": REGION,
+    "AWS::AccountId": ACCOUNT,
+    "AWS::URLSuffix": "amazonaws.com",
+}
 
 
 def resolve(value: Any, refs: Mapping[str, str], *, symbolic: bool = False) -> Any:
@@ -57,7 +67,9 @@ def resolve(value: Any, refs: Mapping[str, str], *, symbolic: bool = False) -> A
         return value
     for name, function in _INTRINSICS.items():
         if name in value:
-            return function(value[name], lambda v: resolve(v, refs, symbolic=symbolic), refs, symbolic)
+            return function(
+                value[name], lambda v: resolve(v, refs, symbolic=symbolic), refs, symbolic
+            )
     return {k: resolve(v, refs, symbolic=symbolic) for k, v in value.items()}
 
 
@@ -67,22 +79,30 @@ def _ref(name: str, again: Callable[[Any], Any], refs: Mapping[str, str], symbol
     return refs[name]
 
 
-def _get_att(args: list[str], again: Callable[[Any], Any], refs: Mapping[str, str], symbolic: bool) -> Any:
+def _get_att(
+    args: list[str], again: Callable[[Any], Any], refs: Mapping[str, str], symbolic: bool
+) -> Any:
     logical, attribute = args
     return refs.get(f"{logical}.{attribute}", refs[logical])
 
 
-def _join(args: list[Any], again: Callable[[Any], Any], refs: Mapping[str, str], symbolic: bool) -> Any:
+def _join(
+    args: list[Any], again: Callable[[Any], Any], refs: Mapping[str, str], symbolic: bool
+) -> Any:
     separator, parts = args
     return separator.join(str(again(p)) for p in parts)
 
 
-def _split(args: list[Any], again: Callable[[Any], Any], refs: Mapping[str, str], symbolic: bool) -> Any:
+def _split(
+    args: list[Any], again: Callable[[Any], Any], refs: Mapping[str, str], symbolic: bool
+) -> Any:
     separator, source = args
     return str(again(source)).split(separator)
 
 
-def _select(args: list[Any], again: Callable[[Any], Any], refs: Mapping[str, str], symbolic: bool) -> Any:
+def _select(
+    args: list[Any], again: Callable[[Any], Any], refs: Mapping[str, str], symbolic: bool
+) -> Any:
     index, items = args
     parts = again(items)
     return parts[int(index)] if int(index) < len(parts) or not symbolic else f"<Select {index}>"
@@ -92,8 +112,14 @@ def _sub(text: str, again: Callable[[Any], Any], refs: Mapping[str, str], symbol
     return re.sub(r"\$\{([^}]+)\}", lambda m: str(again({"Ref": m.group(1)})), text)
 
 
-_INTRINSICS: dict[str, Callable[..., Any]] = {"Ref": _ref, "Fn::GetAtt": _get_att, "Fn::Join": _join,
-                                              "Fn::Split": _split, "Fn::Select": _select, "Fn::Sub": _sub}
+_INTRINSICS: dict[str, Callable[..., Any]] = {
+    "Ref": _ref,
+    "Fn::GetAtt": _get_att,
+    "Fn::Join": _join,
+    "Fn::Split": _split,
+    "Fn::Select": _select,
+    "Fn::Sub": _sub,
+}
 
 
 def moto_definition(definition: str) -> str:
@@ -125,6 +151,7 @@ def state_machine_arn(name: str) -> str:
 
 # -- divergences 1-3 and 5 ---------------------------------------------------------------------------------------
 
+
 def _operation(task: Any, service: str | None, action: str | None) -> Any:
     """The botocore operation model a task's service and action name."""
     import botocore.session
@@ -138,15 +165,23 @@ def _operation(task: Any, service: str | None, action: str | None) -> Any:
     return None
 
 
-def _normalise_parameters(self: Any, parameters: dict[str, Any], boto_service_name: str | None = None,
-                          service_action_name: str | None = None) -> None:
+def _normalise_parameters(
+    self: Any,
+    parameters: dict[str, Any],
+    boto_service_name: str | None = None,
+    service_action_name: str | None = None,
+) -> None:
     op = _operation(self, boto_service_name, service_action_name)
     if op is not None and op.input_shape is not None:
         self._to_boto_request(parameters, op.input_shape)
 
 
-def _normalise_response(self: Any, response: Any, boto_service_name: str | None = None,
-                        service_action_name: str | None = None) -> None:
+def _normalise_response(
+    self: Any,
+    response: Any,
+    boto_service_name: str | None = None,
+    service_action_name: str | None = None,
+) -> None:
     op = _operation(self, boto_service_name, service_action_name)
     if op is not None and op.output_shape is not None:
         self._from_boto_response(response, op.output_shape)
@@ -154,13 +189,20 @@ def _normalise_response(self: Any, response: Any, boto_service_name: str | None 
 
 def _task_failed(env: Any, error: str, cause: str) -> Any:
     from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
-    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
+        CustomErrorName,
+    )
     from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
     from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 
-    return FailureEvent(env=env, error_name=CustomErrorName(error), event_type=HistoryEventType.TaskFailed,
-                        event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(error=error,
-                                                                                                 cause=cause)))
+    return FailureEvent(
+        env=env,
+        error_name=CustomErrorName(error),
+        event_type=HistoryEventType.TaskFailed,
+        event_details=EventDetails(
+            taskFailedEventDetails=TaskFailedEventDetails(error=error, cause=cause)
+        ),
+    )
 
 
 def _sdk_error_name(service: str, code: str) -> str:
@@ -172,13 +214,23 @@ def _sdk_error_name(service: str, code: str) -> str:
     return f"{pretty}.{name}" + ("" if name.endswith("Exception") else "Exception")
 
 
-def _codebuild_sync(self: Any, env: Any, resource_runtime_part: Any, normalised_parameters: Any,
-                    state_credentials: Any) -> Callable[[], Any]:
-    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEventException
+def _codebuild_sync(
+    self: Any,
+    env: Any,
+    resource_runtime_part: Any,
+    normalised_parameters: Any,
+    state_credentials: Any,
+) -> Callable[[], Any]:
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEventException,
+    )
     from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 
-    client = boto_client_for(region=resource_runtime_part.region, service="codebuild",
-                             state_credentials=state_credentials)
+    client = boto_client_for(
+        region=resource_runtime_part.region,
+        service="codebuild",
+        state_credentials=state_credentials,
+    )
     build_id = env.stack.pop()["Build"]["Id"]
 
     def poll() -> Any:
@@ -204,7 +256,9 @@ def aws_behaviour() -> Iterator[None]:
         state_task_service_aws_sdk,
         state_task_service_unsupported,
     )
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (
+        ResourceCondition,
+    )
 
     sdk = state_task_service_aws_sdk.StateTaskServiceAwsSdk
     legacy_lambda = state_task_lambda.StateTaskLambda
@@ -214,22 +268,33 @@ def aws_behaviour() -> Iterator[None]:
     def sdk_error(self: Any, env: Any, ex: Exception) -> Any:
         if isinstance(ex, ClientError):
             error = _sdk_error_name(self.resource.api_name, ex.response["Error"]["Code"])
-            return self._get_task_failure_event(env=env, error=error, cause=ex.response["Error"]["Message"])
+            return self._get_task_failure_event(
+                env=env, error=error, cause=ex.response["Error"]["Message"]
+            )
         return original_sdk_error(self, env, ex)
 
     def lambda_error(self: Any, env: Any, ex: Exception) -> Any:
         if isinstance(ex, ClientError):
-            return _task_failed(env, f"Lambda.{ex.response['Error']['Code']}", ex.response["Error"]["Message"])
+            return _task_failed(
+                env, f"Lambda.{ex.response['Error']['Code']}", ex.response["Error"]["Message"]
+            )
         return original_lambda_error(self, env, ex)
 
     def pattern_check(self: Any) -> None:
         # the .sync pattern passes moto's check (which admits only task tokens) and gets its task token as usual
-        if self.resource.condition not in (ResourceCondition.Sync, ResourceCondition.WaitForTaskToken):
+        if self.resource.condition not in (
+            ResourceCondition.Sync,
+            ResourceCondition.WaitForTaskToken,
+        ):
             pytest.fail(f"unexpected integration pattern {self.resource.condition}")
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(state_task_service.StateTaskService, "_normalise_parameters", _normalise_parameters)
-        patch.setattr(state_task_service.StateTaskService, "_normalise_response", _normalise_response)
+        patch.setattr(
+            state_task_service.StateTaskService, "_normalise_parameters", _normalise_parameters
+        )
+        patch.setattr(
+            state_task_service.StateTaskService, "_normalise_response", _normalise_response
+        )
         patch.setattr(sdk, "_from_error", sdk_error)
         patch.setattr(legacy_lambda, "_from_error", lambda_error)
         patch.setattr(unsupported, "_build_sync_resolver", _codebuild_sync)
@@ -249,7 +314,9 @@ def delay_snapshots(polls: int) -> Iterator[list[str]]:
     def delayed(original: Callable[..., Any]) -> Callable[..., Any]:
         def describe(self: Any, *args: Any, **kwargs: Any) -> Any:
             snapshots = original(self, *args, **kwargs)
-            identifier = kwargs.get("db_snapshot_identifier") or (args[1] if len(args) > 1 else None)
+            identifier = kwargs.get("db_snapshot_identifier") or (
+                args[1] if len(args) > 1 else None
+            )
             if identifier:
                 counts[identifier] = counts.get(identifier, 0) + 1
                 status = "creating" if counts[identifier] <= polls else "available"
@@ -268,6 +335,7 @@ def delay_snapshots(polls: int) -> Iterator[list[str]]:
 
 # -- running an execution ----------------------------------------------------------------------------------------
 
+
 @dataclass
 class Execution:
     arn: str
@@ -278,18 +346,31 @@ class Execution:
     events: list[dict[str, Any]]
 
     def states_entered(self) -> list[str]:
-        return [e["stateEnteredEventDetails"]["name"] for e in self.events if "stateEnteredEventDetails" in e]
+        return [
+            e["stateEnteredEventDetails"]["name"]
+            for e in self.events
+            if "stateEnteredEventDetails" in e
+        ]
 
     def failed_tasks(self) -> list[dict[str, Any]]:
         return [e["taskFailedEventDetails"] for e in self.events if "taskFailedEventDetails" in e]
 
 
-def run(client: Any, machine_arn: str, payload: Mapping[str, Any], *, name: str | None = None,
-        deadline: float = EXECUTION_DEADLINE) -> Execution:
+def run(
+    client: Any,
+    machine_arn: str,
+    payload: Mapping[str, Any],
+    *,
+    name: str | None = None,
+    deadline: float = EXECUTION_DEADLINE,
+) -> Execution:
     """Start an execution and wait (polling, bounded) until it ends."""
     # always named: moto names an unnamed execution "None", so a second one would already exist
-    started = client.start_execution(stateMachineArn=machine_arn, input=json.dumps(payload),
-                                     name=name or f"test-{uuid.uuid4().hex}")
+    started = client.start_execution(
+        stateMachineArn=machine_arn,
+        input=json.dumps(payload),
+        name=name or f"test-{uuid.uuid4().hex}",
+    )
     return wait(client, started["executionArn"], deadline=deadline)
 
 
@@ -304,5 +385,11 @@ def wait(client: Any, execution_arn: str, *, deadline: float = EXECUTION_DEADLIN
         time.sleep(0.05)
     events = client.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
     output = json.loads(described["output"]) if described.get("output") else None
-    return Execution(execution_arn, described["status"], output, described.get("error"), described.get("cause"),
-                     events)
+    return Execution(
+        execution_arn,
+        described["status"],
+        output,
+        described.get("error"),
+        described.get("cause"),
+        events,
+    )

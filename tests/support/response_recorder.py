@@ -39,7 +39,9 @@ class ResponseRecorder:
             if hang:
                 self.hung += 1
             else:
-                self.puts.setdefault(request.path, []).append((dict(request.headers.items()), request.body))
+                self.puts.setdefault(request.path, []).append(
+                    (dict(request.headers.items()), request.body)
+                )
                 self.arrivals.append(time.time())
         if hang:
             self._released.wait(120)  # the client gives up long before; the test's end releases it

@@ -39,7 +39,10 @@ class SecretsExtension:
 
     def env(self) -> dict[str, str]:
         """What the function's environment needs to read through this extension."""
-        return {"DB_SECRET_SOURCE": "extension", "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": self.port}
+        return {
+            "DB_SECRET_SOURCE": "extension",
+            "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": self.port,
+        }
 
     def reset(self) -> None:
         """Forget requests, pins and faults (one server for several tests: closing one takes 0.5 s)."""
@@ -65,12 +68,22 @@ class SecretsExtension:
         (secret_id,) = parse_qs(url.query).get("secretId") or [""]
         value = self.pinned.get(secret_id) or self._lookup(secret_id)
         if value is None:
-            return Response(400, f"ResourceNotFoundException: Secrets Manager can't find the specified secret "
-                                 f"{secret_id}".encode())
-        return Response.json(200, {"ARN": secret_id, "Name": secret_id, "SecretString": value,
-                                   "VersionId": "00000000-0000-0000-0000-000000000001",
-                                   "VersionStages": ["AWSCURRENT"],
-                                   "CreatedDate": datetime.now(UTC).isoformat()})
+            return Response(
+                400,
+                f"ResourceNotFoundException: Secrets Manager can't find the specified secret "
+                f"{secret_id}".encode(),
+            )
+        return Response.json(
+            200,
+            {
+                "ARN": secret_id,
+                "Name": secret_id,
+                "SecretString": value,
+                "VersionId": "00000000-0000-0000-0000-000000000001",
+                "VersionStages": ["AWSCURRENT"],
+                "CreatedDate": datetime.now(UTC).isoformat(),
+            },
+        )
 
 
 def from_secrets_manager(client: Any) -> Lookup:

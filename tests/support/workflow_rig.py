@@ -32,9 +32,14 @@ from tests.support.workflow_stacks import HOOK_SECRET
 
 HOOK, HELPER, LANE = "hook", "helper", "long-lane"
 WORKFLOW, GATE = "workflow", "gate"
-LOCAL_SETTINGS = {"DB_SSLMODE": "disable", "DB_WAIT_SECONDS": "5", "MIGRATION_LOCK_WAIT_SECONDS": "5",
-                  "DB_LOCK_TIMEOUT_SECONDS": "1", "POWERTOOLS_TRACE_DISABLED": "true",
-                  "POWERTOOLS_METRICS_NAMESPACE": "AlembicHookWorkflowTests"}
+LOCAL_SETTINGS = {
+    "DB_SSLMODE": "disable",
+    "DB_WAIT_SECONDS": "5",
+    "MIGRATION_LOCK_WAIT_SECONDS": "5",
+    "DB_LOCK_TIMEOUT_SECONDS": "1",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_NAMESPACE": "AlembicHookWorkflowTests",
+}
 
 
 def asset_project(root: Path, revisions: list[Rev]) -> Path:
@@ -78,14 +83,23 @@ class Rig:
     machines: dict[str, str]  # short name -> ARN
     literals: dict[str, str] = field(default_factory=dict)
 
-    def run(self, payload: Mapping[str, Any] | None = None, *, machine: str = WORKFLOW,
-            name: str | None = None) -> moto_sfn.Execution:
+    def run(
+        self,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        machine: str = WORKFLOW,
+        name: str | None = None,
+    ) -> moto_sfn.Execution:
         return moto_sfn.run(self.sfn, self.machines[machine], payload or {}, name=name)
 
     def secret_for(self, db: Database, name: str, **overrides: Any) -> str:
         """A login owning ``db`` and a secret ``name`` holding it (``overrides`` replace its fields)."""
         login = create_login(db, self.secrets)
-        return str(self.secrets.create_secret(Name=name, SecretString=login.secret_value(**overrides))["ARN"])
+        return str(
+            self.secrets.create_secret(Name=name, SecretString=login.secret_value(**overrides))[
+                "ARN"
+            ]
+        )
 
     def use_hook_secret(self, db: Database) -> str:
         """The hook's own database: its secret, as the template's placeholder ARN resolves here."""
@@ -105,8 +119,11 @@ class Rig:
             arn = moto_sfn.state_machine_arn(short)
             if short in self.machines:
                 self.sfn.delete_state_machine(stateMachineArn=arn)
-            self.sfn.create_state_machine(name=short, definition=moto_sfn.moto_definition(definition),
-                                          roleArn="arn:aws:iam::123456789012:role/workflow")
+            self.sfn.create_state_machine(
+                name=short,
+                definition=moto_sfn.moto_definition(definition),
+                roleArn="arn:aws:iam::123456789012:role/workflow",
+            )
             self.machines[short] = arn
 
     def _refs(self) -> dict[str, str]:
@@ -129,8 +146,9 @@ class Rig:
         """The hook function's environment from the template, resolved, with the local settings."""
         hook = _logical(self.template, "AWS::Lambda::Function", Handler="lambda_fn.handler.handler")
         assert hook
-        variables = moto_sfn.resolve(self.template["Resources"][hook]["Properties"]["Environment"]["Variables"],
-                                     self._refs())
+        variables = moto_sfn.resolve(
+            self.template["Resources"][hook]["Properties"]["Environment"]["Variables"], self._refs()
+        )
         env = {k: str(v) for k, v in variables.items()}
         env = {k: self.literals.get(v, v) for k, v in env.items()}
         return {**env, **LOCAL_SETTINGS}
@@ -142,8 +160,15 @@ class Rig:
 
 
 @contextmanager
-def workflow_rig(template: dict[str, Any], asset: Path, *, moto_endpoint: str, port: int, pool: int | None = None,
-                 extra_env: Mapping[str, str] | None = None) -> Iterator[Rig]:
+def workflow_rig(
+    template: dict[str, Any],
+    asset: Path,
+    *,
+    moto_endpoint: str,
+    port: int,
+    pool: int | None = None,
+    extra_env: Mapping[str, str] | None = None,
+) -> Iterator[Rig]:
     """The rig around ``template``'s workflow for the project in ``asset``. ``port``: where the local PostgreSQL
     listens (the template's DB_PORT is the RDS one). ``pool``: the hook runs in that many runtime processes (real
     concurrency); None: in this process, one invocation at a time."""
@@ -154,20 +179,40 @@ def workflow_rig(template: dict[str, Any], asset: Path, *, moto_endpoint: str, p
 
     lambdas, codebuild = LambdaService(), FakeCodeBuild()
     runtimes: RuntimePool | None = None
-    with pytest.MonkeyPatch.context() as patch, mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), \
-            moto_sfn.aws_behaviour():
-        base = {**FAKE_AWS, "AWS_ENDPOINT_URL_LAMBDA": lambdas.url, "AWS_ENDPOINT_URL_CODEBUILD": codebuild.url,
-                "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto_endpoint, "DB_PORT": str(port), **(extra_env or {})}
+    with (
+        pytest.MonkeyPatch.context() as patch,
+        mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
+        moto_sfn.aws_behaviour(),
+    ):
+        base = {
+            **FAKE_AWS,
+            "AWS_ENDPOINT_URL_LAMBDA": lambdas.url,
+            "AWS_ENDPOINT_URL_CODEBUILD": codebuild.url,
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto_endpoint,
+            "DB_PORT": str(port),
+            **(extra_env or {}),
+        }
         for key, value in base.items():
             patch.setenv(key, value)
         session = {"region_name": "us-east-1"}
-        rig = Rig(template, asset, lambdas, codebuild, boto3.client("stepfunctions", **session),
-                  boto3.client("rds", **session), boto3.client("s3", **session),
-                  boto3.client("secretsmanager", **session), {})
+        rig = Rig(
+            template,
+            asset,
+            lambdas,
+            codebuild,
+            boto3.client("stepfunctions", **session),
+            boto3.client("rds", **session),
+            boto3.client("s3", **session),
+            boto3.client("secretsmanager", **session),
+            {},
+        )
         rig.create_machines()
-        function_env = {**rig.function_environment(), "DB_PORT": str(port),
-                        "ALEMBIC_CONFIG": str(asset / "migrations" / "alembic.ini"),
-                        "ALEMBIC_SCRIPT_LOCATION": str(asset / "migrations")}
+        function_env = {
+            **rig.function_environment(),
+            "DB_PORT": str(port),
+            "ALEMBIC_CONFIG": str(asset / "migrations" / "alembic.ini"),
+            "ALEMBIC_SCRIPT_LOCATION": str(asset / "migrations"),
+        }
         if pool is None:
             for key, value in function_env.items():
                 patch.setenv(key, value)
@@ -178,9 +223,13 @@ def workflow_rig(template: dict[str, Any], asset: Path, *, moto_endpoint: str, p
         lambdas.add(HELPER, InProcess(helper.handler, serial=False))
         if _logical(template, "AWS::CodeBuild::Project"):
             project = rig.lane_project()
-            env = {v["Name"]: str(moto_sfn.resolve(v["Value"], rig._refs()))
-                   for v in project["Environment"]["EnvironmentVariables"]}
-            codebuild.add_project(LANE, Project(json.loads(project["Source"]["BuildSpec"]), env, asset))
+            env = {
+                v["Name"]: str(moto_sfn.resolve(v["Value"], rig._refs()))
+                for v in project["Environment"]["EnvironmentVariables"]
+            }
+            codebuild.add_project(
+                LANE, Project(json.loads(project["Source"]["BuildSpec"]), env, asset)
+            )
             codebuild.extra_env.update({**base, **LOCAL_SETTINGS})
         try:
             yield rig

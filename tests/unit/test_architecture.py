@@ -10,14 +10,28 @@ from tests.support.paths import REPO
 PACKAGE = REPO / "lambda_fn"
 
 # layer -> the layers it may import (itself included)
-VOCABULARY = {"contract", "errors", "result", "request", "settings", "deadline", "findings", "credentials", "log",
-              "bounded"}
+VOCABULARY = {
+    "contract",
+    "errors",
+    "result",
+    "request",
+    "settings",
+    "deadline",
+    "findings",
+    "credentials",
+    "log",
+    "bounded",
+}
 ALLOWED = {
     "vocabulary": {"vocabulary"},
     "postgres": {"vocabulary", "postgres"},
     "aws": {"vocabulary", "aws"},
     "engine": {"vocabulary", "postgres", "engine"},
-    "sources": {"vocabulary", "aws", "sources"},  # a caller answers through its own AWS API (CodePipeline)
+    "sources": {
+        "vocabulary",
+        "aws",
+        "sources",
+    },  # a caller answers through its own AWS API (CodePipeline)
     "edge": {"vocabulary", "postgres", "aws", "engine", "sources", "edge"},
     "cli": {"vocabulary", "postgres", "aws", "engine", "cli"},
 }
@@ -70,8 +84,10 @@ def test_no_module_imports_upward() -> None:
 
 def test_lambda_fn_has_no_import_cycle() -> None:
     known = modules()
-    graph = {name: {t for t in imports(path, top_level_only=True) if t in known and t != name}
-             for name, path in known.items()}
+    graph = {
+        name: {t for t in imports(path, top_level_only=True) if t in known and t != name}
+        for name, path in known.items()
+    }
     state: dict[str, int] = {}
     cycles: list[list[str]] = []
 
@@ -79,7 +95,7 @@ def test_lambda_fn_has_no_import_cycle() -> None:
         state[node] = 1
         for nxt in graph[node]:
             if state.get(nxt) == 1:
-                cycles.append([*trail[trail.index(nxt):], nxt] if nxt in trail else [node, nxt])
+                cycles.append([*trail[trail.index(nxt) :], nxt] if nxt in trail else [node, nxt])
             elif nxt not in state:
                 visit(nxt, [*trail, nxt])
         state[node] = 2

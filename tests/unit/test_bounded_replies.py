@@ -21,26 +21,45 @@ STEP_FUNCTIONS_CAUSE = 32_768
 
 
 def finding(rev: int, n: int, refused: bool = True) -> Finding:
-    return Finding(revision=f"r{rev:02d}", rule="ban-drop-column", category=FindingClass.INCOMPATIBLE,
-                   statement=f"ALTER TABLE tenant_table_{rev}_{n} DROP COLUMN legacy_column_{n}" + " -- x" * 60,
-                   table=f"tenant_table_{rev}_{n}", fix="expand now, contract after the deploy: " + "y" * 120,
-                   refused=refused)
+    return Finding(
+        revision=f"r{rev:02d}",
+        rule="ban-drop-column",
+        category=FindingClass.INCOMPATIBLE,
+        statement=f"ALTER TABLE tenant_table_{rev}_{n} DROP COLUMN legacy_column_{n}"
+        + " -- x" * 60,
+        table=f"tenant_table_{rev}_{n}",
+        fix="expand now, contract after the deploy: " + "y" * 120,
+        refused=refused,
+    )
 
 
 def refused_result() -> Result:
-    result = Result.failure("upgrade", HookError(ErrorKind.UNSAFE_MIGRATION, "Refused before any DDL: 120 finding(s)."
-                                                 , "r00"))
+    result = Result.failure(
+        "upgrade",
+        HookError(ErrorKind.UNSAFE_MIGRATION, "Refused before any DDL: 120 finding(s).", "r00"),
+    )
     result.pending = [f"r{i:02d}" for i in range(60)]
     result.findings = [finding(i, n) for i in range(60) for n in range(2)]
-    result.findings.insert(5, finding(99, 0, refused=False))  # an advisory one among them: it goes first
+    result.findings.insert(
+        5, finding(99, 0, refused=False)
+    )  # an advisory one among them: it goes first
     return result
 
 
 def lambda_error_object(exc: Exception) -> str:
     """What Lambda makes of a raised exception, and Step Functions hands a Catch as Cause."""
-    return json.dumps({"errorMessage": str(exc), "errorType": type(exc).__name__, "requestId": str(uuid.uuid4()),
-                       "stackTrace": ['  File "/var/task/lambda_fn/handler.py", line 60, in handler\n'
-                                      "    raise outcome.error\n"] * 4})
+    return json.dumps(
+        {
+            "errorMessage": str(exc),
+            "errorType": type(exc).__name__,
+            "requestId": str(uuid.uuid4()),
+            "stackTrace": [
+                '  File "/var/task/lambda_fn/handler.py", line 60, in handler\n'
+                "    raise outcome.error\n"
+            ]
+            * 4,
+        }
+    )
 
 
 def test_a_64_kb_failure_fits_a_step_functions_cause_and_keeps_what_matters() -> None:
@@ -50,14 +69,24 @@ def test_a_64_kb_failure_fits_a_step_functions_cause_and_keeps_what_matters() ->
     assert outcome.error is not None
     cause = lambda_error_object(outcome.error)
     assert len(cause) <= STEP_FUNCTIONS_CAUSE
-    data: dict[str, Any] = json.loads(json.loads(cause)["errorMessage"])  # what the definition's parse does
+    data: dict[str, Any] = json.loads(
+        json.loads(cause)["errorMessage"]
+    )  # what the definition's parse does
     assert data["error"]["kind"] == "unsafe_migration" and data["error"]["revision"] == "r00"
     assert data["status"] == "failed" and data["message"].startswith("Refused before any DDL")
     kept = data["findings"]
     assert kept and all(f["refused"] for f in kept)  # refusals first; the advisory one gave way
-    assert [f["revision"] for f in kept[:3]] == ["r00", "r00", "r01"]  # the first refusals, in order
-    assert data["truncated"]["findings"] == {"total": 121, "kept": len(kept), "refused": 120,
-                                             "omitted": 121 - len(kept)}
+    assert [f["revision"] for f in kept[:3]] == [
+        "r00",
+        "r00",
+        "r01",
+    ]  # the first refusals, in order
+    assert data["truncated"]["findings"] == {
+        "total": 121,
+        "kept": len(kept),
+        "refused": 120,
+        "omitted": 121 - len(kept),
+    }
     assert data["pending"][:1] == ["r00"]
 
 
@@ -79,10 +108,18 @@ def test_codepipeline_and_cloudformation_carry_the_count_within_their_limits() -
     result = refused_result()
     message = codepipeline.failure_details(result, LambdaInfo())["message"]
     assert len(message) <= codepipeline.MESSAGE_LIMIT
-    assert "[unsafe_migration]" in message and "121 finding(s): 120 refused, 0 acknowledged." in message
+    assert (
+        "[unsafe_migration]" in message
+        and "121 finding(s): 120 refused, 0 acknowledged." in message
+    )
     assert "Findings: (1) r00 ban-drop-column" in message
-    event = {"RequestType": "Create", "ResponseURL": "https://x", "StackId": "s", "RequestId": "q",
-             "LogicalResourceId": "RunMigrations"}
+    event = {
+        "RequestType": "Create",
+        "ResponseURL": "https://x",
+        "StackId": "s",
+        "RequestId": "q",
+        "LogicalResourceId": "RunMigrations",
+    }
     body = cloudformation.response_body(event, result, LambdaInfo())
     assert len(body) <= cloudformation.MAX_BODY
     reason = json.loads(body)["Reason"]

@@ -20,19 +20,26 @@ CLI = str(Path(sys.executable).parent / "alembic-hook")
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {"PATH": "/usr/bin:/bin", "HOME": str(cwd)}
-    return subprocess.run([CLI, *args], env=env, cwd=cwd, capture_output=True, text=True, check=False, timeout=120)
+    return subprocess.run(
+        [CLI, *args], env=env, cwd=cwd, capture_output=True, text=True, check=False, timeout=120
+    )
 
 
-@pytest.mark.parametrize(("args", "foreign"), [
-    (["upgrade", "--limit", "3"], "--limit"),
-    (["status", "--no-lint", "because"], "--no-lint"),
-    (["status", "--yes"], "--yes"),
-    (["upgrade", "--yes"], "--yes"),
-    (["log", "--format", "github"], "--format"),
-    (["stamp", "head", "--progress"], "--progress"),
-    (["lint", "--function", "fn"], "--function"),
-])
-def test_a_verb_refuses_another_verbs_option_with_usage(tmp_path: Path, args: list[str], foreign: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "foreign"),
+    [
+        (["upgrade", "--limit", "3"], "--limit"),
+        (["status", "--no-lint", "because"], "--no-lint"),
+        (["status", "--yes"], "--yes"),
+        (["upgrade", "--yes"], "--yes"),
+        (["log", "--format", "github"], "--format"),
+        (["stamp", "head", "--progress"], "--progress"),
+        (["lint", "--function", "fn"], "--function"),
+    ],
+)
+def test_a_verb_refuses_another_verbs_option_with_usage(
+    tmp_path: Path, args: list[str], foreign: str
+) -> None:
     done = run(*args, cwd=tmp_path)
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stderr.startswith(f"usage: alembic-hook {args[0]}"), done.stderr
@@ -49,8 +56,11 @@ def test_shared_options_before_the_verb_and_output_options_on_either_side(tmp_pa
     """`--config` before the verb reaches the engine (a missing ini is its error, as JSON on stdout), and
     `--json` is honoured before and after the verb; `--config` after the verb is not the verb's option."""
     missing = tmp_path / "nowhere.ini"
-    for args in (["--config", str(missing), "--json", "heads"], ["--config", str(missing), "heads", "--json"],
-                 ["--config", str(missing), "-v", "heads", "--json", "-v"]):
+    for args in (
+        ["--config", str(missing), "--json", "heads"],
+        ["--config", str(missing), "heads", "--json"],
+        ["--config", str(missing), "-v", "heads", "--json", "-v"],
+    ):
         done = run(*args, cwd=tmp_path)
         assert done.returncode == 1, done.stderr
         result = json.loads(done.stdout)
@@ -63,9 +73,13 @@ def test_shared_options_before_the_verb_and_output_options_on_either_side(tmp_pa
 
 def test_skipping_the_gate_needs_its_own_confirmation_not_yes(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere.ini"
-    with_yes = run("--config", str(missing), "upgrade", "--no-lint", "reviewed", "--yes", cwd=tmp_path)
+    with_yes = run(
+        "--config", str(missing), "upgrade", "--no-lint", "reviewed", "--yes", cwd=tmp_path
+    )
     assert with_yes.returncode == 2 and "unrecognized arguments: --yes" in with_yes.stderr
-    unconfirmed = run("--config", str(missing), "--json", "upgrade", "--no-lint", "reviewed", cwd=tmp_path)
+    unconfirmed = run(
+        "--config", str(missing), "--json", "upgrade", "--no-lint", "reviewed", cwd=tmp_path
+    )
     assert unconfirmed.returncode == 1
     error = json.loads(unconfirmed.stdout)["error"]
     assert error["kind"] == "confirmation_required" and "--confirm-no-lint" in error["message"]

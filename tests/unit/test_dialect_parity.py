@@ -17,9 +17,13 @@ from lambda_fn.postgres.dialect import HookPg8000Dialect, inline_parameters, sql
 T = sa.table("t", sa.column("n", sa.Integer), sa.column("s", sa.String), sa.column("d", sa.Date))
 STATEMENTS = {
     "literal string into an integer": sa.update(T).values(n=sa.literal("0")),
-    "untyped parameter in json_build_object": sa.select(sa.func.json_build_object("prefix", sa.bindparam("p", "x"))),
+    "untyped parameter in json_build_object": sa.select(
+        sa.func.json_build_object("prefix", sa.bindparam("p", "x"))
+    ),
     "insert": sa.insert(T).values(n=1, s="it's", d=date(2024, 1, 2)),
-    "where with a percent": sa.select(T.c.n).where(T.c.s.like("100%")).where(T.c.n > Decimal("1.5")),
+    "where with a percent": sa.select(T.c.n)
+    .where(T.c.s.like("100%"))
+    .where(T.c.n > Decimal("1.5")),
 }
 
 
@@ -55,7 +59,9 @@ def test_placeholders_inside_quotes_and_comments_are_not_parameters() -> None:
 def test_values_without_psycopg2s_literal_form_go_as_parameters() -> None:
     assert sql_literal(object()) is None and sql_literal("nul\x00") is None
     assert inline_parameters("SELECT %s", [object()]) is None
-    assert inline_parameters("SELECT %s, %s", [1]) is None  # a count that does not match: pg8000 judges it
+    assert (
+        inline_parameters("SELECT %s, %s", [1]) is None
+    )  # a count that does not match: pg8000 judges it
 
 
 def test_backslashes_mean_the_same_whatever_standard_conforming_strings_says() -> None:

@@ -32,7 +32,9 @@ def mentioned_paths(text: str) -> set[str]:
 
 
 def linked_pages(text: str) -> set[str]:
-    return {t.split("#", 1)[0] for t in LINK.findall(text) if "://" not in t and not t.startswith("#")}
+    return {
+        t.split("#", 1)[0] for t in LINK.findall(text) if "://" not in t and not t.startswith("#")
+    }
 
 
 def test_a_pytest_node_id_is_checked_as_its_file() -> None:
@@ -52,13 +54,18 @@ def test_every_mentioned_path_exists(page: Path) -> None:
 
 
 def test_the_check_finds_a_stale_path() -> None:
-    assert mentioned_paths("see `lambda_fn/database.py`, `infra/bundling.py` and `ARCHITECTURE.md`") == {
-        "lambda_fn/database.py", "infra/bundling.py", "ARCHITECTURE.md"}
+    assert mentioned_paths(
+        "see `lambda_fn/database.py`, `infra/bundling.py` and `ARCHITECTURE.md`"
+    ) == {"lambda_fn/database.py", "infra/bundling.py", "ARCHITECTURE.md"}
     assert not (REPO / "lambda_fn/database.py").exists()
 
 
 def test_every_docs_page_is_linked() -> None:
     """From the README or from another page: a page nothing links to is a page nobody finds."""
-    linked = {(page.parent / target).resolve() for page in PAGES for target in linked_pages(page.read_text())}
+    linked = {
+        (page.parent / target).resolve()
+        for page in PAGES
+        for target in linked_pages(page.read_text())
+    }
     orphans = sorted(p.name for p in PAGES if p.parent.name == "docs" and p.resolve() not in linked)
     assert not orphans, f"docs pages nothing links to: {orphans}"

@@ -42,8 +42,11 @@ class Plan:
     version_table_schema: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"connection": self.connection, "version_table": self.version_table,
-                "version_table_schema": self.version_table_schema}
+        return {
+            "connection": self.connection,
+            "version_table": self.version_table,
+            "version_table_schema": self.version_table_schema,
+        }
 
     @property
     def versions(self) -> VersionTable:
@@ -70,7 +73,7 @@ class Project:
 
     def iterate_revisions(self, upper: tuple[str, ...], lower: str) -> list[Script]:
         top = max(CHAIN.index(r) for r in upper)
-        return [self.get(r) for r in reversed(CHAIN[:top + 1])]
+        return [self.get(r) for r in reversed(CHAIN[: top + 1])]
 
     def get(self, rev: str) -> Script:
         if rev not in CHAIN:
@@ -138,7 +141,9 @@ class Ledger:
         created, self.exists = not self.exists, True
         return created
 
-    def start(self, command: str, origin: Origin, code: str, frm: str | None, status: str = "running") -> int:
+    def start(
+        self, command: str, origin: Origin, code: str, frm: str | None, status: str = "running"
+    ) -> int:
         self.runs.append(("start", command, status, frm or ""))
         return len(self.runs)
 
@@ -195,14 +200,29 @@ class Database:
     on_version_apply: object = None
 
 
-def context(tmp_path: Path, command: Command, revision: str | None = None, *, at: tuple[str, ...] = (),
-            ledger: Ledger | None = None, **project: Any) -> Context:
+def context(
+    tmp_path: Path,
+    command: Command,
+    revision: str | None = None,
+    *,
+    at: tuple[str, ...] = (),
+    ledger: Ledger | None = None,
+    **project: Any,
+) -> Context:
     request = Request(command, revision, confirmed=True)
-    result = Result(command=command.value, status=Status.FAILED, target=revision, database="db:5432/app")
+    result = Result(
+        command=command.value, status=Status.FAILED, target=revision, database="db:5432/app"
+    )
     proj = Project(tmp_path, at, **project)
     ctx = Context(request, result, proj, Target(), Database(), ledger or Ledger())
     known = all(proj.knows(r) for r in at)
-    situation(result, command, at, proj.heads(), lambda: [s.revision for s in proj.pending(at)] if known else [])
+    situation(
+        result,
+        command,
+        at,
+        proj.heads(),
+        lambda: [s.revision for s in proj.pending(at)] if known else [],
+    )
     return ctx
 
 
@@ -219,6 +239,7 @@ def answered(ctx: Context) -> tuple[Status, str]:
 
 # -- read-only commands: what they found -----------------------------------------------------------------------
 
+
 def test_status_at_head_is_up_to_date(tmp_path: Path) -> None:
     ctx = context(tmp_path, Command.STATUS, at=("b3",))
     assert run(ctx) == Found("b3", ("b3",), ())
@@ -229,20 +250,31 @@ def test_current_on_an_empty_database_lists_what_waits_without_judging_it(tmp_pa
     """`current` is status without the safety gate: the findings are not judged (None, not empty)."""
     ctx = context(tmp_path, Command.CURRENT)
     assert run(ctx) == Found(None, ("b3",), CHAIN, None)
-    assert answered(ctx) == (Status.PENDING, "at an empty database (no revision); 3 pending: b1, b2, b3")
+    assert answered(ctx) == (
+        Status.PENDING,
+        "at an empty database (no revision); 3 pending: b1, b2, b3",
+    )
     assert ctx.result.findings is None
 
 
 def test_log_before_the_ledger_exists(tmp_path: Path) -> None:
     ctx = context(tmp_path, Command.LOG, ledger=Ledger(exists=False))
     run(ctx)
-    assert (ctx.result.log, *answered(ctx)) == ([], Status.OK, "no ledger yet: the hook has not changed this database")
+    assert (ctx.result.log, *answered(ctx)) == (
+        [],
+        Status.OK,
+        "no ledger yet: the hook has not changed this database",
+    )
 
 
 def test_log_of_one_revision(tmp_path: Path) -> None:
     ctx = context(tmp_path, Command.LOG, "b1", at=("b3",))
     run(ctx)
-    assert (len(ctx.result.log or []), *answered(ctx)) == (2, Status.OK, "2 run(s), newest first, touching b1")
+    assert (len(ctx.result.log or []), *answered(ctx)) == (
+        2,
+        Status.OK,
+        "2 run(s), newest first, touching b1",
+    )
 
 
 def test_history_carries_the_ledgers_runs(tmp_path: Path) -> None:
@@ -250,7 +282,10 @@ def test_history_carries_the_ledgers_runs(tmp_path: Path) -> None:
     run(ctx)
     assert answered(ctx) == (Status.OK, "3 revisions")
     assert [(h["revision"], h["ledger"]) for h in ctx.result.history or []] == [
-        ("b3", None), ("b2", None), ("b1", {"run_id": 1})]
+        ("b3", None),
+        ("b2", None),
+        ("b1", {"run_id": 1}),
+    ]
 
 
 def test_sql_with_nothing_to_apply_is_empty(tmp_path: Path) -> None:
@@ -260,16 +295,31 @@ def test_sql_with_nothing_to_apply_is_empty(tmp_path: Path) -> None:
     assert answered(ctx) == (Status.UP_TO_DATE, "nothing to apply: the database is at or past b2")
 
 
-def test_check_says_how_env_py_reaches_the_database_and_where_its_version_table_is(tmp_path: Path) -> None:
-    ctx = context(tmp_path, Command.CHECK, at=("b3",), ledger=Ledger(exists=False),
-                  plan=Plan("url", "versions", "meta"))
+def test_check_says_how_env_py_reaches_the_database_and_where_its_version_table_is(
+    tmp_path: Path,
+) -> None:
+    ctx = context(
+        tmp_path,
+        Command.CHECK,
+        at=("b3",),
+        ledger=Ledger(exists=False),
+        plan=Plan("url", "versions", "meta"),
+    )
     run(ctx)
-    assert answered(ctx) == (Status.UP_TO_DATE, "ready: env.py migrates db:5432/app through url; version table "
-                             "meta.versions; 3 revision(s) import cleanly; head b3; 0 pending")
-    assert ctx.result.env == {"connection": "url", "version_table": "versions", "version_table_schema": "meta"}
+    assert answered(ctx) == (
+        Status.UP_TO_DATE,
+        "ready: env.py migrates db:5432/app through url; version table "
+        "meta.versions; 3 revision(s) import cleanly; head b3; 0 pending",
+    )
+    assert ctx.result.env == {
+        "connection": "url",
+        "version_table": "versions",
+        "version_table_schema": "meta",
+    }
 
 
 # -- changing commands: what they decide to do ---------------------------------------------------------------
+
 
 def test_an_upgrade_at_head_is_on_record_without_the_lock(tmp_path: Path) -> None:
     ledger = Ledger()
@@ -288,8 +338,11 @@ def test_the_first_upgrade_at_head_creates_the_ledger_under_the_lock(tmp_path: P
     ctx = context(tmp_path, Command.UPGRADE, at=("b3",), ledger=ledger)
     run(ctx)
     assert ctx.target.locks == 1
-    assert ledger.runs == [("start", "upgrade", "running", "b3"), ("adopt", "b1", "b2", "b3"),
-                           ("finish", "up_to_date", "b3", "")]
+    assert ledger.runs == [
+        ("start", "upgrade", "running", "b3"),
+        ("adopt", "b1", "b2", "b3"),
+        ("finish", "up_to_date", "b3", ""),
+    ]
     assert answered(ctx) == (Status.UP_TO_DATE, "already at b3; nothing to apply for head")
 
 
@@ -299,7 +352,10 @@ def test_an_edited_applied_revision_is_refused_at_head_too(tmp_path: Path) -> No
     with pytest.raises(HookError) as raised:
         run(ctx)
     assert raised.value.kind is ErrorKind.REVISION_CHANGED and raised.value.revision == "b1"
-    assert ledger.runs == [("start", "upgrade", "running", "b3"), ("finish", "failed", "b3", "revision_changed")]
+    assert ledger.runs == [
+        ("start", "upgrade", "running", "b3"),
+        ("finish", "failed", "b3", "revision_changed"),
+    ]
 
 
 def test_a_bad_target_is_refused_before_the_lock(tmp_path: Path) -> None:
@@ -311,7 +367,9 @@ def test_a_bad_target_is_refused_before_the_lock(tmp_path: Path) -> None:
     assert ctx.result.target == "nope"
 
 
-def test_a_downgrade_with_no_step_answers_under_the_lock_from_the_revision_read_there(tmp_path: Path) -> None:
+def test_a_downgrade_with_no_step_answers_under_the_lock_from_the_revision_read_there(
+    tmp_path: Path,
+) -> None:
     """Another run may have moved the database while this one waited: the plan and the answer use the
     revision read under the lock, and the run row closes as up to date."""
     ledger = Ledger()
@@ -321,7 +379,12 @@ def test_a_downgrade_with_no_step_answers_under_the_lock_from_the_revision_read_
     assert ctx.target.locks == 1
     assert answered(ctx) == (Status.UP_TO_DATE, "already at b1; nothing to apply for b1")
     assert ctx.result.pending == []
-    assert ledger.runs[0] == ("start", "downgrade", "running", "b1")  # the run row starts from what is read there
+    assert ledger.runs[0] == (
+        "start",
+        "downgrade",
+        "running",
+        "b1",
+    )  # the run row starts from what is read there
     assert ledger.runs[-1][:2] == ("finish", "up_to_date")
 
 
@@ -331,7 +394,9 @@ def test_accept_records_the_file_and_closes_the_run_where_the_database_is(tmp_pa
     run(ctx)
     status, message = answered(ctx)
     assert status is Status.APPLIED
-    assert message.startswith("accepted the deployed file of b2 (sha256 ") and message.endswith("); no DDL ran")
+    assert message.startswith("accepted the deployed file of b2 (sha256 ") and message.endswith(
+        "); no DDL ran"
+    )
     assert ledger.runs[-2:] == [("step", "b2", "accepted"), ("finish", "applied", "b3", "")]
     assert ctx.result.to_revision == "b3"
 
@@ -347,24 +412,42 @@ def test_accept_refuses_a_revision_that_is_not_applied(tmp_path: Path) -> None:
 
 # -- the fast path and the full path: one answer for one situation ---------------------------------------------
 
+
 def log_lines(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str, Any]]:
-    return [(r.levelname, r.getMessage(), {k: getattr(r, k, None) for k in ("current", "heads", "pending", "command")})
-            for r in caplog.records if r.name == "alembic-hook"]
+    return [
+        (
+            r.levelname,
+            r.getMessage(),
+            {k: getattr(r, k, None) for k in ("current", "heads", "pending", "command")},
+        )
+        for r in caplog.records
+        if r.name == "alembic-hook"
+    ]
 
 
 def fast_answer(command: Command, revision: str | None, at: tuple[str, ...]) -> Result:
     """What at_head.answer writes once it has read the database at `at` (the heads being CHAIN's)."""
     request = Request(command, revision)
-    result = Result(command=command.value, status=Status.FAILED, target=revision, database="db:5432/app")
+    result = Result(
+        command=command.value, status=Status.FAILED, target=revision, database="db:5432/app"
+    )
     situation(result, command, at, (CHAIN[-1],), list)
     give(result, at_head.decide(request, at, (CHAIN[-1],)))
     return result
 
 
-@pytest.mark.parametrize(("command", "revision"), [(Command.UPGRADE, None), (Command.UPGRADE, "head"),
-                                                   (Command.UPGRADE, "heads"), (Command.STATUS, None)])
-def test_both_paths_answer_a_database_at_head_alike(command: Command, revision: str | None, tmp_path: Path,
-                                                    caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize(
+    ("command", "revision"),
+    [
+        (Command.UPGRADE, None),
+        (Command.UPGRADE, "head"),
+        (Command.UPGRADE, "heads"),
+        (Command.STATUS, None),
+    ],
+)
+def test_both_paths_answer_a_database_at_head_alike(
+    command: Command, revision: str | None, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.INFO, logger="alembic-hook"):
         ctx = context(tmp_path, command, revision, at=("b3",))
         run(ctx)

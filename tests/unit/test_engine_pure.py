@@ -42,6 +42,7 @@ def ledger(rows: list[Any] | None = None, names: Names | None = None) -> tuple[L
 
 # -- the ledger ------------------------------------------------------------------------------------------------
 
+
 def test_an_applied_revision_whose_file_changed_is_refused_with_what_to_do() -> None:
     book, _ = ledger([("b1", "upgrade", "a" * 64), ("b2", "upgrade", "b" * 64)])
     with pytest.raises(HookError) as raised:
@@ -53,28 +54,48 @@ def test_an_applied_revision_whose_file_changed_is_refused_with_what_to_do() -> 
 
 
 def test_several_edited_revisions_are_all_named() -> None:
-    book, _ = ledger([("b1", "upgrade", "a" * 64), ("b2", "upgrade", "b" * 64), ("b3", "upgrade", "d" * 64)])
+    book, _ = ledger(
+        [("b1", "upgrade", "a" * 64), ("b2", "upgrade", "b" * 64), ("b3", "upgrade", "d" * 64)]
+    )
     with pytest.raises(HookError) as raised:
         book.check_integrity({"b1", "b2", "b3"}, {"b1": "x" * 64, "b2": "b" * 64, "b3": "y" * 64})
     assert raised.value.message.startswith("Revision b1 (and b3) was edited after it ran")
 
 
-@pytest.mark.parametrize(("rows", "applied"), [
-    ([("b1", "downgrade", "a" * 64)], {"b1"}),   # downgraded last: its file may change before it runs again
-    ([("b1", "upgrade", "a" * 64)], set()),       # not applied to this database any more
-    ([("b1", "baseline", None)], {"b1"}),         # adopted without a checksum: nothing to compare
-], ids=["downgraded", "not-applied", "no-checksum"])
-def test_what_cannot_have_been_edited_after_it_ran_is_not_refused(rows: list[Any], applied: set[str]) -> None:
+@pytest.mark.parametrize(
+    ("rows", "applied"),
+    [
+        (
+            [("b1", "downgrade", "a" * 64)],
+            {"b1"},
+        ),  # downgraded last: its file may change before it runs again
+        ([("b1", "upgrade", "a" * 64)], set()),  # not applied to this database any more
+        ([("b1", "baseline", None)], {"b1"}),  # adopted without a checksum: nothing to compare
+    ],
+    ids=["downgraded", "not-applied", "no-checksum"],
+)
+def test_what_cannot_have_been_edited_after_it_ran_is_not_refused(
+    rows: list[Any], applied: set[str]
+) -> None:
     book, _ = ledger(rows)
     book.check_integrity(applied, {"b1": "z" * 64})
 
 
 def test_a_run_that_is_over_when_it_starts_is_closed_at_once() -> None:
     book, rec = ledger([(41,)])
-    assert book.start("upgrade", Origin("codepipeline", {"job": "j"}), "code", "b3", status="up_to_date") == 41
+    assert (
+        book.start(
+            "upgrade", Origin("codepipeline", {"job": "j"}), "code", "b3", status="up_to_date"
+        )
+        == 41
+    )
     sql, params = rec.statements[-1]
-    assert "now()) RETURNING id" in sql and params["status"] == "up_to_date" and params["frm"] == "b3"
-    assert json.loads(params["reference"]) == {"job": "j"} and book.run_id == 41 and rec.commits == 1
+    assert (
+        "now()) RETURNING id" in sql and params["status"] == "up_to_date" and params["frm"] == "b3"
+    )
+    assert (
+        json.loads(params["reference"]) == {"job": "j"} and book.run_id == 41 and rec.commits == 1
+    )
 
     book.start("upgrade", Origin(), "code", None)
     assert "NULL) RETURNING id" in rec.statements[-1][0]  # running: finished_at stays empty
@@ -86,7 +107,12 @@ def test_the_run_is_closed_with_the_error_cut_to_the_column() -> None:
     book.finish("failed", "b1", HookError(ErrorKind.MIGRATION_FAILED, "x" * 5000, "b2"))
     params = rec.statements[-1][1]
     assert (params["status"], params["to"], params["kind"], params["rev"], params["id"]) == (
-        "failed", "b1", "migration_failed", "b2", 7)
+        "failed",
+        "b1",
+        "migration_failed",
+        "b2",
+        7,
+    )
     assert len(params["msg"]) == 2000
 
 
@@ -96,6 +122,7 @@ def test_the_ledger_tables_are_quoted_and_may_live_in_a_schema() -> None:
 
 
 # -- the manifest ----------------------------------------------------------------------------------------------
+
 
 def versions(tmp_path: Path, files: dict[str, str]) -> Path:
     root = tmp_path / "versions"
@@ -123,9 +150,13 @@ def test_the_fingerprint_follows_the_revision_files_bytes_and_names(tmp_path: Pa
 def test_the_shipped_manifest_answers_only_for_the_files_it_was_built_from(tmp_path: Path) -> None:
     script_dir = tmp_path / "migrations"
     script_dir.mkdir()
-    (script_dir / heads_manifest.HEADS_MANIFEST).write_text(json.dumps({"fingerprint": "f1", "heads": ["b3"]}))
+    (script_dir / heads_manifest.HEADS_MANIFEST).write_text(
+        json.dumps({"fingerprint": "f1", "heads": ["b3"]})
+    )
     assert heads_manifest.lookup(script_dir, "f1") == ("b3",)
-    assert heads_manifest.lookup(script_dir, "f2") is None  # the files changed since the build: ask Alembic
+    assert (
+        heads_manifest.lookup(script_dir, "f2") is None
+    )  # the files changed since the build: ask Alembic
     assert heads_manifest.shipped_fingerprint(script_dir) == "f1"
 
 
@@ -150,6 +181,7 @@ def test_a_version_table_in_a_schema_is_qualified() -> None:
 
 # -- locate: the project from its ini, without Alembic ---------------------------------------------------------
 
+
 def project(tmp_path: Path, alembic_section: str, *, env_py: bool = True) -> Path:
     (tmp_path / "migrations").mkdir(exist_ok=True)
     if env_py:
@@ -172,13 +204,22 @@ def test_an_explicit_script_location_wins_over_the_ini(tmp_path: Path) -> None:
     assert found is not None and found.script_dir == tmp_path / "migrations"
 
 
-@pytest.mark.parametrize(("section", "env_py"), [
-    ("script_location = %(here)s/migrations\nversion_locations = %(here)s/a %(here)s/b", True),  # several dirs
-    ("script_location = mypackage:migrations", True),  # a package resource
-    ("script_location = %(here)s/migrations", False),  # no env.py there
-    ("", True),                                        # no script_location
-], ids=["version-locations", "package-resource", "no-env-py", "no-location"])
-def test_what_only_alembic_can_resolve_goes_the_full_way(tmp_path: Path, section: str, env_py: bool) -> None:
+@pytest.mark.parametrize(
+    ("section", "env_py"),
+    [
+        (
+            "script_location = %(here)s/migrations\nversion_locations = %(here)s/a %(here)s/b",
+            True,
+        ),  # several dirs
+        ("script_location = mypackage:migrations", True),  # a package resource
+        ("script_location = %(here)s/migrations", False),  # no env.py there
+        ("", True),  # no script_location
+    ],
+    ids=["version-locations", "package-resource", "no-env-py", "no-location"],
+)
+def test_what_only_alembic_can_resolve_goes_the_full_way(
+    tmp_path: Path, section: str, env_py: bool
+) -> None:
     assert locate.locate(str(project(tmp_path, section, env_py=env_py)), None) is None
 
 
@@ -199,9 +240,12 @@ def test_a_project_without_a_version_table_on_record_is_not_known(tmp_path: Path
 
 # -- a time-budgeted run: why it stops before a revision --------------------------------------------------------
 
+
 def stop_context(table_lock_timeout: float = 5.0) -> Any:
-    return SimpleNamespace(target=SimpleNamespace(settings=SimpleNamespace(table_lock_timeout=table_lock_timeout)),
-                           result=SimpleNamespace(long_revision=None))
+    return SimpleNamespace(
+        target=SimpleNamespace(settings=SimpleNamespace(table_lock_timeout=table_lock_timeout)),
+        result=SimpleNamespace(long_revision=None),
+    )
 
 
 def script(rev: str, *, long: bool = False) -> Any:
@@ -213,14 +257,16 @@ def test_a_revision_declared_long_stops_the_iteration_before_it() -> None:
     ctx = stop_context()
     assert apply._stop_before(ctx, script("b3", long=True), left=600, done=2) == (
         "stopped before b3, declared long (alembic_hook_long = True): it runs in the long lane. "
-        "2 revision(s) applied before it.")
+        "2 revision(s) applied before it."
+    )
     assert ctx.result.long_revision == "b3"
 
 
 def test_a_spent_budget_stops_before_the_next_revision_and_only_then() -> None:
     ctx = stop_context(table_lock_timeout=5.0)
     assert apply._stop_before(ctx, script("b3"), left=4.9, done=1) == (
-        "stopped before b3: the invocation's time budget is spent (1 revision(s) applied); call again")
+        "stopped before b3: the invocation's time budget is spent (1 revision(s) applied); call again"
+    )
     assert apply._stop_before(ctx, script("b3"), left=60, done=1) is None
     assert ctx.result.long_revision is None
 
@@ -228,8 +274,11 @@ def test_a_spent_budget_stops_before_the_next_revision_and_only_then() -> None:
 def test_a_failed_revision_says_what_happened_to_its_transaction() -> None:
     error = apply._explain(HookError(ErrorKind.MIGRATION_FAILED, "division by zero", "b2"), "b2")
     assert (error.kind, error.revision) == (ErrorKind.MIGRATION_FAILED, "b2")
-    assert error.message == ("Revision b2 failed: division by zero Its transaction was rolled back; the database "
-                             "stays at the revision before it. Fix the migration and run again: it continues from "
-                             "there.")
+    assert error.message == (
+        "Revision b2 failed: division by zero Its transaction was rolled back; the database "
+        "stays at the revision before it. Fix the migration and run again: it continues from "
+        "there."
+    )
     assert apply._explain(HookError(ErrorKind.TLS, "bad certificate"), "b2").message == (
-        "Revision b2 failed: bad certificate")
+        "Revision b2 failed: bad certificate"
+    )

@@ -25,8 +25,15 @@ def fake() -> Iterator[FakeLambda]:
     server.close()
 
 
-RESULT = {"command": "status", "status": "up_to_date", "message": "at 0005", "to_revision": "0005", "applied": [],
-          "heads": ["0005"], "duration_ms": 12.0}
+RESULT = {
+    "command": "status",
+    "status": "up_to_date",
+    "message": "at 0005",
+    "to_revision": "0005",
+    "applied": [],
+    "heads": ["0005"],
+    "duration_ms": 12.0,
+}
 
 
 def test_success_returns_the_result_object(fake: FakeLambda) -> None:
@@ -38,15 +45,24 @@ def test_success_returns_the_result_object(fake: FakeLambda) -> None:
 
 
 def test_a_migration_failure_comes_back_as_its_result_object(fake: FakeLambda) -> None:
-    failed = {**RESULT, "status": "failed", "error": {"kind": "migration_failed", "message": "boom"}}
-    fake.function_error, fake.body = "Unhandled", {"errorType": "MigrationFailed", "errorMessage": json.dumps(failed),
-                                                   "stackTrace": []}
+    failed = {
+        **RESULT,
+        "status": "failed",
+        "error": {"kind": "migration_failed", "message": "boom"},
+    }
+    fake.function_error, fake.body = (
+        "Unhandled",
+        {"errorType": "MigrationFailed", "errorMessage": json.dumps(failed), "stackTrace": []},
+    )
     assert remote.invoke_function("fn", {}) == failed
 
 
 def test_any_other_function_error_is_a_failed_result(fake: FakeLambda) -> None:
     fake.function_error = "Unhandled"
-    fake.body = {"errorType": "Sandbox.Timedout", "errorMessage": "Task timed out after 900.00 seconds"}
+    fake.body = {
+        "errorType": "Sandbox.Timedout",
+        "errorMessage": "Task timed out after 900.00 seconds",
+    }
     result = remote.invoke_function("fn", {"command": "upgrade"})
     assert result["status"] == Status.FAILED and result["command"] == "upgrade"
     assert "Sandbox.Timedout" in result["message"] and "check `status`" in result["message"]
@@ -70,7 +86,8 @@ def test_service_errors_are_not_retried(fake: FakeLambda, status: int) -> None:
 
 
 def test_without_permission_to_read_the_configuration_the_maximum_timeout_is_used(
-        fake: FakeLambda, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake: FakeLambda, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake.configuration_status, fake.body = 403, RESULT
     seen: list[float] = []
     real = remote._function_timeout
@@ -92,17 +109,31 @@ def test_unreachable_lambda_is_a_failed_result() -> None:
     assert result["error"]["kind"] == "unreachable"
 
 
-def test_the_cli_prints_the_result_and_exits_by_its_status(fake: FakeLambda,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_cli_prints_the_result_and_exits_by_its_status(
+    fake: FakeLambda, capsys: pytest.CaptureFixture[str]
+) -> None:
     fake.body = RESULT
     assert cli.main(["--json", "invoke", "--function", "fn", "status"]) == 0
     assert json.loads(capsys.readouterr().out) == RESULT
     fake.function_error = "Unhandled"
-    fake.body = {"errorType": "MigrationFailed", "errorMessage": json.dumps(
-        {**RESULT, "command": "downgrade", "status": "failed", "message": "refused",
-         "error": {"kind": "confirmation_required", "message": "refused"}})}
+    fake.body = {
+        "errorType": "MigrationFailed",
+        "errorMessage": json.dumps(
+            {
+                **RESULT,
+                "command": "downgrade",
+                "status": "failed",
+                "message": "refused",
+                "error": {"kind": "confirmation_required", "message": "refused"},
+            }
+        ),
+    }
     assert cli.main(["invoke", "--function", "fn", "downgrade", "0003", "--yes"]) == 1
-    assert fake.invocations[-1]["payload"] == {"command": "downgrade", "revision": "0003", "confirm": "downgrade"}
+    assert fake.invocations[-1]["payload"] == {
+        "command": "downgrade",
+        "revision": "0003",
+        "confirm": "downgrade",
+    }
     assert "downgrade: failed - refused" in capsys.readouterr().out
 
 

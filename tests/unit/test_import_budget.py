@@ -15,14 +15,29 @@ from tests.support.paths import REPO
 
 # Powertools imports the `botocore` package itself (a few ms, to add its user agent to any session);
 # what costs is a session and a client, which only boto3 and the SDK secret reader bring.
-HEAVY = ("sqlalchemy", "alembic", "mako", "boto3", "botocore.session", "botocore.client", "lambda_fn.engine.migrate")
+HEAVY = (
+    "sqlalchemy",
+    "alembic",
+    "mako",
+    "boto3",
+    "botocore.session",
+    "botocore.client",
+    "lambda_fn.engine.migrate",
+)
 
 
 def loaded_after(code: str) -> list[str]:
     probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))"
     env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
-    done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=60, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     return list(json.loads(done.stdout.strip().splitlines()[-1]))
 
 

@@ -8,8 +8,18 @@ from lambda_fn.engine.heads_manifest import VersionTable
 from lambda_fn.request import is_heads
 
 
-@pytest.mark.parametrize("target,expected", [("head", True), ("heads", True), ("base", False), ("r0001", False),
-                                             ("head-1", False), (None, False), ("", False)])
+@pytest.mark.parametrize(
+    "target,expected",
+    [
+        ("head", True),
+        ("heads", True),
+        ("base", False),
+        ("r0001", False),
+        ("head-1", False),
+        (None, False),
+        ("", False),
+    ],
+)
 def test_head_and_heads_both_name_every_head(target: str | None, expected: bool) -> None:
     assert is_heads(target) is expected
 

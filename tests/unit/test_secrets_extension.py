@@ -36,7 +36,11 @@ def extension(served: SecretsExtension) -> SecretsExtension:
 
 
 def env_of(extension: SecretsExtension, **extra: str) -> dict[str, str]:
-    return {"AWS_SESSION_TOKEN": SESSION_TOKEN, "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": extension.port, **extra}
+    return {
+        "AWS_SESSION_TOKEN": SESSION_TOKEN,
+        "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": extension.port,
+        **extra,
+    }
 
 
 class FakeSdk:
@@ -71,7 +75,9 @@ def test_reads_the_secret_string_with_the_session_token(extension: SecretsExtens
     (request,) = extension.requests
     assert request.headers.get(TOKEN_HEADER) == SESSION_TOKEN
     # the ARN's ':' and '/' are escaped in the query
-    assert request.path == "/secretsmanager/get?secretId=" + ARN.replace(":", "%3A").replace("/", "%2F")
+    assert request.path == "/secretsmanager/get?secretId=" + ARN.replace(":", "%3A").replace(
+        "/", "%2F"
+    )
     assert sdk.created == 0  # boto3 is never touched unless a forced re-read needs it
 
 
@@ -79,7 +85,9 @@ def test_cached_in_process_like_powertools(extension: SecretsExtension) -> None:
     read = extension_secret_reader(env_of(extension), sdk=FakeSdk())
     assert read(ARN, False) == read(ARN, False) == VALUE
     assert len(extension.requests) == 1  # within Powertools' default max age (5 s)
-    uncached = extension_secret_reader(env_of(extension, POWERTOOLS_PARAMETERS_MAX_AGE="0"), sdk=FakeSdk())
+    uncached = extension_secret_reader(
+        env_of(extension, POWERTOOLS_PARAMETERS_MAX_AGE="0"), sdk=FakeSdk()
+    )
     uncached(ARN, False)
     uncached(ARN, False)
     assert len(extension.requests) == 3
@@ -97,7 +105,9 @@ def test_a_forced_re_read_bypasses_the_extension_cache(extension: SecretsExtensi
     assert (sdk.created, sdk.reads) == (1, [(ARN, True), (ARN, False)])
 
 
-def test_the_sdk_reader_that_cannot_be_created_is_a_secret_error(extension: SecretsExtension) -> None:
+def test_the_sdk_reader_that_cannot_be_created_is_a_secret_error(
+    extension: SecretsExtension,
+) -> None:
     def broken() -> SecretReader:
         raise ValueError("You must specify a region.")
 
@@ -106,7 +116,9 @@ def test_the_sdk_reader_that_cannot_be_created_is_a_secret_error(extension: Secr
 
 
 def test_a_wrong_token_is_a_clear_secret_error(extension: SecretsExtension) -> None:
-    error = secret_error(extension_secret_reader({**env_of(extension), "AWS_SESSION_TOKEN": "other"}))
+    error = secret_error(
+        extension_secret_reader({**env_of(extension), "AWS_SESSION_TOKEN": "other"})
+    )
     assert "HTTP 401" in error.message and "DB_SECRET_SOURCE=sdk" in error.message
 
 
@@ -118,16 +130,26 @@ def test_no_session_token_is_a_clear_secret_error(extension: SecretsExtension) -
     assert extension.requests == []
 
 
-def test_an_unknown_secret_says_to_check_the_secret_and_the_role(extension: SecretsExtension) -> None:
+def test_an_unknown_secret_says_to_check_the_secret_and_the_role(
+    extension: SecretsExtension,
+) -> None:
     with pytest.raises(HookError) as caught:
-        extension_secret_reader(env_of(extension))("arn:aws:secretsmanager:us-east-1:1:secret:missing", False)
+        extension_secret_reader(env_of(extension))(
+            "arn:aws:secretsmanager:us-east-1:1:secret:missing", False
+        )
     assert caught.value.kind is ErrorKind.SECRET
-    assert "HTTP 400" in caught.value.message and "ResourceNotFoundException" in caught.value.message
+    assert (
+        "HTTP 400" in caught.value.message and "ResourceNotFoundException" in caught.value.message
+    )
     assert "role may read it" in caught.value.message
 
 
-def test_a_server_error_says_to_check_the_route_to_secrets_manager(extension: SecretsExtension) -> None:
-    extension.fault = lambda request: Response(502, b"Error: connect ETIMEDOUT secretsmanager.us-east-1")
+def test_a_server_error_says_to_check_the_route_to_secrets_manager(
+    extension: SecretsExtension,
+) -> None:
+    extension.fault = lambda request: Response(
+        502, b"Error: connect ETIMEDOUT secretsmanager.us-east-1"
+    )
     error = secret_error(extension_secret_reader(env_of(extension)))
     assert "HTTP 502" in error.message and "VPC reaches Secrets Manager" in error.message
 
@@ -142,13 +164,20 @@ def test_no_extension_listening_says_to_add_the_layer() -> None:
     with socket.socket() as free:
         free.bind(("127.0.0.1", 0))
         port = str(free.getsockname()[1])
-    error = secret_error(extension_secret_reader({"AWS_SESSION_TOKEN": "t",
-                                                  "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": port}))
+    error = secret_error(
+        extension_secret_reader(
+            {"AWS_SESSION_TOKEN": "t", "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": port}
+        )
+    )
     assert "Extension layer" in error.message and "secrets_extension=True" in error.message
 
 
-@pytest.mark.parametrize("body", [b"hunter2-not-json", json.dumps({"Name": "x", "Password": "hunter2"}).encode()])
-def test_a_malformed_answer_is_a_secret_error_without_its_body(extension: SecretsExtension, body: bytes) -> None:
+@pytest.mark.parametrize(
+    "body", [b"hunter2-not-json", json.dumps({"Name": "x", "Password": "hunter2"}).encode()]
+)
+def test_a_malformed_answer_is_a_secret_error_without_its_body(
+    extension: SecretsExtension, body: bytes
+) -> None:
     extension.fault = lambda request: Response(200, body)
     error = secret_error(extension_secret_reader(env_of(extension)))
     assert "hunter2" not in error.message
@@ -162,7 +191,9 @@ def test_a_binary_secret_is_refused(extension: SecretsExtension) -> None:
 
 def test_an_invalid_port_is_a_configuration_error() -> None:
     with pytest.raises(HookError) as caught:
-        extension_secret_reader({"AWS_SESSION_TOKEN": "t", "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": "x"})(ARN, False)
+        extension_secret_reader(
+            {"AWS_SESSION_TOKEN": "t", "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": "x"}
+        )(ARN, False)
     assert caught.value.kind is ErrorKind.CONFIGURATION
 
 
@@ -176,7 +207,9 @@ def test_the_setting_chooses_the_reader(monkeypatch: pytest.MonkeyPatch) -> None
     assert Settings.to_env(secret_source="extension") == {"DB_SECRET_SOURCE": "extension"}
     invocation.secret_reader.cache_clear()
     try:
-        assert invocation.secret_reader("extension").__qualname__.startswith("extension_secret_reader.")
+        assert invocation.secret_reader("extension").__qualname__.startswith(
+            "extension_secret_reader."
+        )
         assert invocation.secret_reader("sdk").__qualname__.startswith("powertools_secret_reader.")
     finally:
         invocation.secret_reader.cache_clear()

@@ -38,15 +38,27 @@ def event(user_parameters: str | None = None) -> tuple[str, dict[str, Any]]:
 
 def applied(count: int = 2, **kwargs: Any) -> Result:
     runs = [RevisionRun(f"{i:04d}_rev", "d", "upgrade", 12.0) for i in range(1, count + 1)]
-    values: dict[str, Any] = {"command": "upgrade", "status": Status.APPLIED, "from_revision": None,
-                              "to_revision": runs[-1].revision, "applied": runs, "duration_ms": 1530.0,
-                              "database": "app@db:5432/app", "message": "upgraded"}
+    values: dict[str, Any] = {
+        "command": "upgrade",
+        "status": Status.APPLIED,
+        "from_revision": None,
+        "to_revision": runs[-1].revision,
+        "applied": runs,
+        "duration_ms": 1530.0,
+        "database": "app@db:5432/app",
+        "message": "upgraded",
+    }
     return Result(**{**values, **kwargs})
 
 
 def failed(kind: ErrorKind, message: str = "it broke", **kwargs: Any) -> Result:
-    return Result(command="upgrade", status=Status.FAILED, message=message,
-                  error=ErrorInfo(kind, message, kwargs.pop("revision", None)), **kwargs)
+    return Result(
+        command="upgrade",
+        status=Status.FAILED,
+        message=message,
+        error=ErrorInfo(kind, message, kwargs.pop("revision", None)),
+        **kwargs,
+    )
 
 
 @pytest.mark.parametrize("raw", [None, "", "   ", "{}"])
@@ -55,19 +67,24 @@ def test_no_parameters_upgrade_to_head(raw: str | None) -> None:
 
 
 def test_parameters() -> None:
-    assert codepipeline.parse(event('{"revision": " 0003_intents "}')[1]) == Request(Command.UPGRADE, "0003_intents")
+    assert codepipeline.parse(event('{"revision": " 0003_intents "}')[1]) == Request(
+        Command.UPGRADE, "0003_intents"
+    )
     assert codepipeline.parse(event('{"command": "STATUS"}')[1]) == Request(Command.STATUS)
 
 
-@pytest.mark.parametrize("raw,expected", [
-    ("head", "not valid JSON (at character 0)"),
-    ('"head"', "must be a JSON object"),
-    ('{"revision": "head", "dry_run": true}', "unknown key(s) dry_run"),
-    ('{"command": "stamp", "revision": "base"}', "only upgrade or status, not stamp"),
-    ('{"command": "sql"}', "only upgrade or status"),
-    ('{"command": "nope"}', "Unknown command 'nope'"),
-    ('{"revision": ["a"]}', '"revision" must be a string'),
-])
+@pytest.mark.parametrize(
+    "raw,expected",
+    [
+        ("head", "not valid JSON (at character 0)"),
+        ('"head"', "must be a JSON object"),
+        ('{"revision": "head", "dry_run": true}', "unknown key(s) dry_run"),
+        ('{"command": "stamp", "revision": "base"}', "only upgrade or status, not stamp"),
+        ('{"command": "sql"}', "only upgrade or status"),
+        ('{"command": "nope"}', "Unknown command 'nope'"),
+        ('{"revision": ["a"]}', '"revision" must be a string'),
+    ],
+)
 def test_bad_parameters(raw: str, expected: str) -> None:
     with pytest.raises(HookError) as caught:
         codepipeline.parse(event(raw)[1])
@@ -84,11 +101,19 @@ def test_parameters_are_never_echoed() -> None:
     assert "hunter2" not in caught.value.message
 
 
-@pytest.mark.parametrize("mangled", [
-    {"CodePipeline.job": {"id": "x"}},
-    {"CodePipeline.job": {"id": "x", "data": []}},
-    {"CodePipeline.job": {"id": "x", "data": {"actionConfiguration": {"configuration": {"UserParameters": 7}}}}},
-])
+@pytest.mark.parametrize(
+    "mangled",
+    [
+        {"CodePipeline.job": {"id": "x"}},
+        {"CodePipeline.job": {"id": "x", "data": []}},
+        {
+            "CodePipeline.job": {
+                "id": "x",
+                "data": {"actionConfiguration": {"configuration": {"UserParameters": 7}}},
+            }
+        },
+    ],
+)
 def test_a_mangled_event_is_a_bad_request(mangled: dict[str, Any]) -> None:
     with pytest.raises(HookError) as caught:
         codepipeline.parse(mangled)
@@ -97,15 +122,25 @@ def test_a_mangled_event_is_a_bad_request(mangled: dict[str, Any]) -> None:
 
 def test_summary_and_output_variables() -> None:
     result = applied(3, lock_wait_ms=2500.0)
-    assert codepipeline.summary(result) == ("Applied 3 revision(s), base -> 0003_rev, in 1.5 s: 0001_rev (12 ms), "
-                                            "0002_rev (12 ms), 0003_rev (12 ms). Waited 2.5 s for the migration lock.")
-    assert codepipeline.output_variables(result) == {"status": "applied", "from_revision": "base",
-                                                     "to_revision": "0003_rev", "applied_count": "3",
-                                                     "run_id": "none"}
+    assert codepipeline.summary(result) == (
+        "Applied 3 revision(s), base -> 0003_rev, in 1.5 s: 0001_rev (12 ms), "
+        "0002_rev (12 ms), 0003_rev (12 ms). Waited 2.5 s for the migration lock."
+    )
+    assert codepipeline.output_variables(result) == {
+        "status": "applied",
+        "from_revision": "base",
+        "to_revision": "0003_rev",
+        "applied_count": "3",
+        "run_id": "none",
+    }
     assert codepipeline.output_variables(replace(result, run_id=7))["run_id"] == "7"
-    assert codepipeline.summary(replace(result, run_id=7)).endswith("Ledger run 7 (`alembic-hook log`).")
+    assert codepipeline.summary(replace(result, run_id=7)).endswith(
+        "Ledger run 7 (`alembic-hook log`)."
+    )
     skipped = Result(command="upgrade", status=Status.SKIPPED, message="SKIP_MIGRATIONS is set")
-    assert codepipeline.output_variables(skipped)["from_revision"] == "unknown"  # never an empty value
+    assert (
+        codepipeline.output_variables(skipped)["from_revision"] == "unknown"
+    )  # never an empty value
     assert codepipeline.summary(skipped) == "upgrade skipped: SKIP_MIGRATIONS is set (0 ms)."
 
 
@@ -121,12 +156,19 @@ def test_failure_type_follows_the_error_kind(kind: ErrorKind) -> None:
 
 
 def test_failure_message_says_what_where_and_fits() -> None:
-    result = failed(ErrorKind.MIGRATION_FAILED, "Revision 0003 failed: boom. Fix it and run again.",
-                    revision="0003", database="app@db/app", to_revision="0002")
+    result = failed(
+        ErrorKind.MIGRATION_FAILED,
+        "Revision 0003 failed: boom. Fix it and run again.",
+        revision="0003",
+        database="app@db/app",
+        to_revision="0002",
+    )
     message = codepipeline.failure_details(result, INFO)["message"]
-    assert message == ("Migration upgrade failed [migration_failed] at revision 0003: Revision 0003 failed: boom. "
-                       "Fix it and run again. The database is at 0002. Logs: log group /aws/lambda/fn, stream "
-                       "2026/11/22/[$LATEST]abc, request req-1.")
+    assert message == (
+        "Migration upgrade failed [migration_failed] at revision 0003: Revision 0003 failed: boom. "
+        "Fix it and run again. The database is at 0002. Logs: log group /aws/lambda/fn, stream "
+        "2026/11/22/[$LATEST]abc, request req-1."
+    )
     huge = codepipeline.failure_details(failed(ErrorKind.INTERNAL, "é" * 9000), INFO)["message"]
     assert len(huge) == codepipeline.MESSAGE_LIMIT
 
@@ -147,13 +189,18 @@ def test_a_bug_in_the_runner_still_fails_the_job(recorder: CodePipelineRecorder)
     job_id, ev = event()
     outcome = codepipeline.handle(ev, broken, INFO)
     [sent] = recorder.for_job(job_id)
-    assert sent.operation == "PutJobFailureResult" and sent.params["failureDetails"]["type"] == "JobFailed"
+    assert (
+        sent.operation == "PutJobFailureResult"
+        and sent.params["failureDetails"]["type"] == "JobFailed"
+    )
     assert "RuntimeError" in sent.params["failureDetails"]["message"]
     assert "secret-looking" not in json.dumps(sent.params)
     assert outcome.result.error is not None and outcome.result.error.kind is ErrorKind.INTERNAL
 
 
-def test_without_a_job_id_nothing_runs_and_nothing_is_reported(recorder: CodePipelineRecorder) -> None:
+def test_without_a_job_id_nothing_runs_and_nothing_is_reported(
+    recorder: CodePipelineRecorder,
+) -> None:
     calls: list[Request] = []
 
     def runner(request: Request) -> Result:
@@ -165,12 +212,21 @@ def test_without_a_job_id_nothing_runs_and_nothing_is_reported(recorder: CodePip
     assert "" not in recorder.results and "None" not in recorder.results
 
 
-@pytest.mark.parametrize("code,delivered", [("InvalidJobStateException", True), ("JobNotFoundException", True),
-                                            ("ValidationException", False), ("ThrottlingException", False)])
+@pytest.mark.parametrize(
+    "code,delivered",
+    [
+        ("InvalidJobStateException", True),
+        ("JobNotFoundException", True),
+        ("ValidationException", False),
+        ("ThrottlingException", False),
+    ],
+)
 def test_reporting_errors(recorder: CodePipelineRecorder, code: str, delivered: bool) -> None:
     client = codepipeline._client()
     with Stubber(client) as stub:
-        stub.add_client_error("put_job_success_result", service_error_code=code, http_status_code=400)
+        stub.add_client_error(
+            "put_job_success_result", service_error_code=code, http_status_code=400
+        )
         assert codepipeline.report(str(uuid.uuid4()), applied(), INFO) is delivered
         stub.assert_no_pending_responses()
 

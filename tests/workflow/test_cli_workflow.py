@@ -16,15 +16,31 @@ from tests.support.workflow_rig import WORKFLOW, asset_project, workflow_rig
 
 
 @pytest.mark.parametrize("fail", [False, True], ids=["migrated", "failed"])
-def test_invoke_workflow_follows_the_execution_to_its_end(fail: bool, *, db: Database, tmp_path: Path,
-                                                          one_template: dict[str, Any], moto_endpoint: str,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
-    second = "op.execute('CREATE TABLE c1 (id int)')" if fail else "op.execute('CREATE TABLE c2 (id int)')"
-    asset = asset_project(tmp_path, [Rev("c1", None, "op.execute('CREATE TABLE c1 (id int)')"),
-                                     Rev("c2", "c1", second)])
-    with workflow_rig(one_template, asset, moto_endpoint=moto_endpoint, port=db.cluster.port) as rig:
+def test_invoke_workflow_follows_the_execution_to_its_end(
+    fail: bool,
+    *,
+    db: Database,
+    tmp_path: Path,
+    one_template: dict[str, Any],
+    moto_endpoint: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    second = (
+        "op.execute('CREATE TABLE c1 (id int)')"
+        if fail
+        else "op.execute('CREATE TABLE c2 (id int)')"
+    )
+    asset = asset_project(
+        tmp_path,
+        [Rev("c1", None, "op.execute('CREATE TABLE c1 (id int)')"), Rev("c2", "c1", second)],
+    )
+    with workflow_rig(
+        one_template, asset, moto_endpoint=moto_endpoint, port=db.cluster.port
+    ) as rig:
         rig.use_hook_secret(db)
-        code = main(["invoke", "--workflow", rig.machines[WORKFLOW], "upgrade", "head", "--no-snapshot"])
+        code = main(
+            ["invoke", "--workflow", rig.machines[WORKFLOW], "upgrade", "head", "--no-snapshot"]
+        )
         (execution,) = rig.sfn.list_executions(stateMachineArn=rig.machines[WORKFLOW])["executions"]
     captured = capsys.readouterr()
     assert execution["name"].startswith("cli-")
@@ -32,12 +48,17 @@ def test_invoke_workflow_follows_the_execution_to_its_end(fail: bool, *, db: Dat
     assert "invocation 1: " in captured.err and "summary: 1 database" in captured.err
     if fail:
         assert code == 1
-        assert "1 failed (migration_failed: 1)" in captured.out and "  database: migration_failed: " in captured.out
+        assert (
+            "1 failed (migration_failed: 1)" in captured.out
+            and "  database: migration_failed: " in captured.out
+        )
         assert "failed: database: migration_failed" in captured.err
     else:
         assert code == 0
-        assert "1 applied" in captured.out and "database: applied, at c2 (2 applied in 1 invocation(s))" in \
-            captured.out
+        assert (
+            "1 applied" in captured.out
+            and "database: applied, at c2 (2 applied in 1 invocation(s))" in captured.out
+        )
 
 
 def test_invoke_workflow_takes_only_upgrade(capsys: pytest.CaptureFixture[str]) -> None:
@@ -48,12 +69,30 @@ def test_invoke_workflow_takes_only_upgrade(capsys: pytest.CaptureFixture[str]) 
 
 
 def test_progress_lines_and_names() -> None:
-    assert describe_event({"type": "TaskStateExited", "stateExitedEventDetails": {
-        "name": "Migrate", "output": '{"loop": {"iteration": 2}, "result": {"status": "partial", "applied_count": 7, '
-                                     '"to_revision": "r9", "pending_count": 3, "long_revision": "r10"}}'}}) == (
-        "invocation 3: partial, 7 applied, at r9, 3 pending; r10 is declared long")
-    assert describe_event({"type": "TaskStateExited", "stateExitedEventDetails": {"name": "Migrate",
-                                                                                  "output": "not json"}}) is not None
-    assert describe_event({"type": "PassStateEntered", "stateEnteredEventDetails": {"name": "Prepare"}}) is None
+    assert describe_event(
+        {
+            "type": "TaskStateExited",
+            "stateExitedEventDetails": {
+                "name": "Migrate",
+                "output": '{"loop": {"iteration": 2}, "result": {"status": "partial", "applied_count": 7, '
+                '"to_revision": "r9", "pending_count": 3, "long_revision": "r10"}}',
+            },
+        }
+    ) == ("invocation 3: partial, 7 applied, at r9, 3 pending; r10 is declared long")
+    assert (
+        describe_event(
+            {
+                "type": "TaskStateExited",
+                "stateExitedEventDetails": {"name": "Migrate", "output": "not json"},
+            }
+        )
+        is not None
+    )
+    assert (
+        describe_event(
+            {"type": "PassStateEntered", "stateEnteredEventDetails": {"name": "Prepare"}}
+        )
+        is None
+    )
     name = execution_name("a user/with:odd chars" * 3)
     assert len(name) <= 80 and name.startswith("cli-a-user-with-odd-")

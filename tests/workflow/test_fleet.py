@@ -18,21 +18,31 @@ FLEET = 12
 CONCURRENCY = 4
 
 
-def test_twelve_databases_four_at_a_time_two_broken(pg: LocalPostgres, tmp_path: Path,
-                                                     fleet_template: dict[str, Any], moto_endpoint: str) -> None:
+def test_twelve_databases_four_at_a_time_two_broken(
+    pg: LocalPostgres, tmp_path: Path, fleet_template: dict[str, Any], moto_endpoint: str
+) -> None:
     # f2 creates a table that the "trapped" database already has: a revision that fails there and nowhere else
-    asset = asset_project(tmp_path, [Rev("f1", None, "op.execute('CREATE TABLE f1 (id int)')"),
-                                     Rev("f2", "f1", "op.execute('CREATE TABLE trap (id int)')")])
+    asset = asset_project(
+        tmp_path,
+        [
+            Rev("f1", None, "op.execute('CREATE TABLE f1 (id int)')"),
+            Rev("f2", "f1", "op.execute('CREATE TABLE trap (id int)')"),
+        ],
+    )
     databases = [create_database(pg) for _ in range(FLEET)]
     trapped, unreadable, later = databases[3], databases[7], databases[10]
     trapped.query("CREATE TABLE trap (id int)")
-    with workflow_rig(fleet_template, asset, moto_endpoint=moto_endpoint, port=pg.port, pool=CONCURRENCY) as rig:
+    with workflow_rig(
+        fleet_template, asset, moto_endpoint=moto_endpoint, port=pg.port, pool=CONCURRENCY
+    ) as rig:
         arns = {}
         for index, db in enumerate(databases):
             # a secret without a password: the database is never reached
             broken = {"password": None} if db is unreadable else {}
             arns[db.name] = rig.secret_for(db, f"{SECRET_PREFIX}t{index:02d}", **broken)
-        targets = [{"secret_arn": arns[db.name], "id": f"t{i:02d}"} for i, db in enumerate(databases)]
+        targets = [
+            {"secret_arn": arns[db.name], "id": f"t{i:02d}"} for i, db in enumerate(databases)
+        ]
         rig.s3.create_bucket(Bucket=TARGETS_BUCKET)
         rig.s3.put_object(Bucket=TARGETS_BUCKET, Key=TARGETS_KEY, Body=json.dumps(targets).encode())
 
@@ -45,7 +55,12 @@ def test_twelve_databases_four_at_a_time_two_broken(pg: LocalPostgres, tmp_path:
 
     assert first.status == "SUCCEEDED", json.loads(first.cause or "{}").get("failures")
     summary = first.output
-    assert (summary["databases"], summary["applied"], summary["up_to_date"], summary["failed"]) == (12, 10, 0, 2)
+    assert (summary["databases"], summary["applied"], summary["up_to_date"], summary["failed"]) == (
+        12,
+        10,
+        0,
+        2,
+    )
     kinds = {f["id"]: f["kind"] for f in summary["failures"]}
     assert kinds == {"t03": "migration_failed", "t07": "secret"}
     assert all(f["message"] for f in summary["failures"])
@@ -63,8 +78,11 @@ def test_twelve_databases_four_at_a_time_two_broken(pg: LocalPostgres, tmp_path:
 
 def _applied_once(databases: list[Database]) -> bool:
     for db in databases:
-        rows = [r[0] for r in db.query("SELECT revision FROM alembic_hook_revisions ORDER BY id")] if db.query(
-            "SELECT to_regclass('alembic_hook_revisions') IS NOT NULL")[0][0] else []
+        rows = (
+            [r[0] for r in db.query("SELECT revision FROM alembic_hook_revisions ORDER BY id")]
+            if db.query("SELECT to_regclass('alembic_hook_revisions') IS NOT NULL")[0][0]
+            else []
+        )
         if len(rows) != len(set(rows)):
             return False
     return True

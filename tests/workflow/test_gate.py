@@ -31,12 +31,23 @@ def recorder() -> Iterator[ResponseRecorder]:
     recorder.close()
 
 
-def _event(rig: Rig, url: str, request_type: str = "Create", revision: str = "g2") -> dict[str, Any]:
-    return {"RequestType": request_type, "ResponseURL": url, "StackId": "arn:aws:cloudformation:us-east-1:"
-            "123456789012:stack/app/1", "RequestId": str(uuid.uuid4()), "LogicalResourceId": "Migrations",
-            "ResourceType": "Custom::DbMigrationWorkflow", "ServiceToken": moto_sfn.function_arn("helper"),
-            "ResourceProperties": {"GateStateMachineArn": rig.machines[GATE], "TargetRevision": revision,
-                                   "Snapshot": "false"}}
+def _event(
+    rig: Rig, url: str, request_type: str = "Create", revision: str = "g2"
+) -> dict[str, Any]:
+    return {
+        "RequestType": request_type,
+        "ResponseURL": url,
+        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/app/1",
+        "RequestId": str(uuid.uuid4()),
+        "LogicalResourceId": "Migrations",
+        "ResourceType": "Custom::DbMigrationWorkflow",
+        "ServiceToken": moto_sfn.function_arn("helper"),
+        "ResourceProperties": {
+            "GateStateMachineArn": rig.machines[GATE],
+            "TargetRevision": revision,
+            "Snapshot": "false",
+        },
+    }
 
 
 def _gate_execution(event: dict[str, Any]) -> str:
@@ -44,33 +55,59 @@ def _gate_execution(event: dict[str, Any]) -> str:
 
 
 def _project(tmp_path: Path, fail: bool = False) -> Path:
-    return asset_project(tmp_path, [Rev("g1", None, "op.execute('CREATE TABLE g1 (id int)')"),
-                                    Rev("g2", "g1", "op.execute('CREATE TABLE g1 (id int)')" if fail else "pass")])
+    return asset_project(
+        tmp_path,
+        [
+            Rev("g1", None, "op.execute('CREATE TABLE g1 (id int)')"),
+            Rev("g2", "g1", "op.execute('CREATE TABLE g1 (id int)')" if fail else "pass"),
+        ],
+    )
 
 
 @pytest.mark.parametrize("fail", [False, True], ids=["migrated", "failed"])
-def test_the_gate_answers_cloudformation_exactly_once(fail: bool, *, db: Database, tmp_path: Path,
-                                                      recorder: ResponseRecorder, one_template: dict[str, Any],
-                                                      moto_endpoint: str) -> None:
-    with workflow_rig(one_template, _project(tmp_path, fail), moto_endpoint=moto_endpoint,
-                      port=db.cluster.port) as rig:
+def test_the_gate_answers_cloudformation_exactly_once(
+    fail: bool,
+    *,
+    db: Database,
+    tmp_path: Path,
+    recorder: ResponseRecorder,
+    one_template: dict[str, Any],
+    moto_endpoint: str,
+) -> None:
+    with workflow_rig(
+        one_template, _project(tmp_path, fail), moto_endpoint=moto_endpoint, port=db.cluster.port
+    ) as rig:
         rig.use_hook_secret(db)
         url = recorder.new_url()
         event = _event(rig, url)
         started = helper.handler(event, FakeContext())
-        again = helper.handler(event, FakeContext())  # CloudFormation (or Lambda's async retry) re-delivers it
+        again = helper.handler(
+            event, FakeContext()
+        )  # CloudFormation (or Lambda's async retry) re-delivers it
         gate = moto_sfn.wait(rig.sfn, _gate_execution(event))
         executions = rig.sfn.list_executions(stateMachineArn=rig.machines[GATE])["executions"]
         # its status-change event arrives too (FAILED for a failed migration): the gate answered already
-        ended = helper.handler({"source": "aws.states", "detail-type": "Step Functions Execution Status Change",
-                                "detail": {"executionArn": gate.arn, "status": gate.status}}, FakeContext())
+        ended = helper.handler(
+            {
+                "source": "aws.states",
+                "detail-type": "Step Functions Execution Status Change",
+                "detail": {"executionArn": gate.arn, "status": gate.status},
+            },
+            FakeContext(),
+        )
     # StartExecution is idempotent for a running execution of the same name and input (AWS, and moto): the
     # re-delivery finds it; after it ended, ExecutionAlreadyExists says the same
-    assert started["started"] and again.get("executionArn", started["executionArn"]) == started["executionArn"]
+    assert (
+        started["started"]
+        and again.get("executionArn", started["executionArn"]) == started["executionArn"]
+    )
     assert [e["executionArn"] for e in executions] == [gate.arn]
     assert not ended["answered"]
     (response,) = recorder.responses(url)  # exactly one
-    assert response["RequestId"] == event["RequestId"] and response["PhysicalResourceId"] == helper.PHYSICAL_ID
+    assert (
+        response["RequestId"] == event["RequestId"]
+        and response["PhysicalResourceId"] == helper.PHYSICAL_ID
+    )
     if fail:
         assert gate.status == "FAILED" and response["Status"] == "FAILED"
         assert "migration_failed" in response["Reason"], response["Reason"]
@@ -84,19 +121,32 @@ def test_the_gate_answers_cloudformation_exactly_once(fail: bool, *, db: Databas
 
 
 def test_delete_is_answered_at_once_without_touching_the_schema(
-        db: Database, tmp_path: Path, recorder: ResponseRecorder, one_template: dict[str, Any],
-        moto_endpoint: str) -> None:
-    with workflow_rig(one_template, _project(tmp_path), moto_endpoint=moto_endpoint, port=db.cluster.port) as rig:
+    db: Database,
+    tmp_path: Path,
+    recorder: ResponseRecorder,
+    one_template: dict[str, Any],
+    moto_endpoint: str,
+) -> None:
+    with workflow_rig(
+        one_template, _project(tmp_path), moto_endpoint=moto_endpoint, port=db.cluster.port
+    ) as rig:
         url = recorder.new_url()
-        helper.handler({**_event(rig, url, "Delete"), "PhysicalResourceId": "alembic-hook-workflow"}, FakeContext())
+        helper.handler(
+            {**_event(rig, url, "Delete"), "PhysicalResourceId": "alembic-hook-workflow"},
+            FakeContext(),
+        )
         executions = rig.sfn.list_executions(stateMachineArn=rig.machines[GATE])["executions"]
     (response,) = recorder.responses(url)
     assert response["Status"] == "SUCCESS" and executions == [] and db.version() == []
 
 
 def test_an_execution_that_ends_without_answering_is_answered_from_its_end(
-        db: Database, tmp_path: Path, recorder: ResponseRecorder, one_template: dict[str, Any],
-        moto_endpoint: str) -> None:
+    db: Database,
+    tmp_path: Path,
+    recorder: ResponseRecorder,
+    one_template: dict[str, Any],
+    moto_endpoint: str,
+) -> None:
     """The gate is aborted while the workflow runs (as a timeout or an operator would end it): no Respond state
     ran, so its status-change event gets the one FAILED answer."""
     running, release = threading.Event(), threading.Event()
@@ -106,7 +156,9 @@ def test_an_execution_that_ends_without_answering_is_answered_from_its_end(
         release.wait(timeout=30)
         return handler.handler(event, context)
 
-    with workflow_rig(one_template, _project(tmp_path), moto_endpoint=moto_endpoint, port=db.cluster.port) as rig:
+    with workflow_rig(
+        one_template, _project(tmp_path), moto_endpoint=moto_endpoint, port=db.cluster.port
+    ) as rig:
         rig.use_hook_secret(db)
         rig.lambdas.add(HOOK, InProcess(held))
         url = recorder.new_url()
@@ -116,8 +168,10 @@ def test_an_execution_that_ends_without_answering_is_answered_from_its_end(
         rig.sfn.stop_execution(executionArn=_gate_execution(event))
         release.set()
         gate = moto_sfn.wait(rig.sfn, _gate_execution(event))
-        answered = helper.handler({"source": "aws.states", "detail": {"executionArn": gate.arn,
-                                                                      "status": gate.status}}, FakeContext())
+        answered = helper.handler(
+            {"source": "aws.states", "detail": {"executionArn": gate.arn, "status": gate.status}},
+            FakeContext(),
+        )
     assert gate.status == "ABORTED" and answered["answered"]
     (response,) = recorder.responses(url)
     assert response["Status"] == "FAILED" and "ABORTED" in response["Reason"]

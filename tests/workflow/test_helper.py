@@ -36,9 +36,13 @@ def _result(status: str, kind: str | None = None, name: str = "t") -> dict[str, 
     return result
 
 
-@pytest.mark.parametrize(("failed", "tolerated", "ok"),
-                         [(0, 0, True), (1, 0, False), (2, 20, True), (3, 20, False), (12, 100, True)])
-def test_the_tolerated_percentage_is_the_share_of_failed_databases(failed: int, tolerated: float, ok: bool) -> None:
+@pytest.mark.parametrize(
+    ("failed", "tolerated", "ok"),
+    [(0, 0, True), (1, 0, False), (2, 20, True), (3, 20, False), (12, 100, True)],
+)
+def test_the_tolerated_percentage_is_the_share_of_failed_databases(
+    failed: int, tolerated: float, ok: bool
+) -> None:
     results = [_result("failed", "secret", f"t{i}") for i in range(failed)]
     results += [_result("applied", name=f"ok{i}") for i in range(12 - failed)]
     summary = helper.summary_of(results, tolerated)
@@ -56,33 +60,87 @@ def test_a_database_without_a_result_counts_as_failed() -> None:
 def test_the_summary_reads_a_map_runs_result_files(aws: None) -> None:
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="results")
-    succeeded = [{"ExecutionArn": f"arn:x:{i}", "Status": "SUCCEEDED",
-                  "Output": json.dumps(_result("applied", name=f"t{i}"))} for i in range(3)]
-    failed = [{"ExecutionArn": "arn:x:9", "Status": "FAILED", "Error": "States.Runtime", "Cause": "broke"}]
-    s3.put_object(Bucket="results", Key="p/run/SUCCEEDED_0.json", Body=json.dumps(succeeded).encode())
+    succeeded = [
+        {
+            "ExecutionArn": f"arn:x:{i}",
+            "Status": "SUCCEEDED",
+            "Output": json.dumps(_result("applied", name=f"t{i}")),
+        }
+        for i in range(3)
+    ]
+    failed = [
+        {"ExecutionArn": "arn:x:9", "Status": "FAILED", "Error": "States.Runtime", "Cause": "broke"}
+    ]
+    s3.put_object(
+        Bucket="results", Key="p/run/SUCCEEDED_0.json", Body=json.dumps(succeeded).encode()
+    )
     s3.put_object(Bucket="results", Key="p/run/FAILED_0.json", Body=json.dumps(failed).encode())
-    manifest = {"DestinationBucket": "results", "MapRunArn": "arn:maprun", "ResultFiles": {
-        "SUCCEEDED": [{"Key": "p/run/SUCCEEDED_0.json", "Size": 1}],
-        "FAILED": [{"Key": "p/run/FAILED_0.json", "Size": 1}], "PENDING": []}}
+    manifest = {
+        "DestinationBucket": "results",
+        "MapRunArn": "arn:maprun",
+        "ResultFiles": {
+            "SUCCEEDED": [{"Key": "p/run/SUCCEEDED_0.json", "Size": 1}],
+            "FAILED": [{"Key": "p/run/FAILED_0.json", "Size": 1}],
+            "PENDING": [],
+        },
+    }
     s3.put_object(Bucket="results", Key="p/run/manifest.json", Body=json.dumps(manifest).encode())
-    summary = helper.handler({"action": "summarize", "tolerated_failure_percentage": 25,
-                              "result_writer": {"Bucket": "results", "Key": "p/run/manifest.json"}}, None)
-    assert (summary["databases"], summary["applied"], summary["failed"], summary["ok"]) == (4, 3, 1, True)
+    summary = helper.handler(
+        {
+            "action": "summarize",
+            "tolerated_failure_percentage": 25,
+            "result_writer": {"Bucket": "results", "Key": "p/run/manifest.json"},
+        },
+        None,
+    )
+    assert (summary["databases"], summary["applied"], summary["failed"], summary["ok"]) == (
+        4,
+        3,
+        1,
+        True,
+    )
     assert "results" not in summary  # written results stay in S3
 
 
 def test_pruning_keeps_the_newest_of_the_hooks_own_and_the_current_one(aws: None) -> None:
     rds = boto3.client("rds", region_name="us-east-1")
-    rds.create_db_instance(DBInstanceIdentifier="db1", DBInstanceClass="db.t3.micro", Engine="postgres",
-                           AllocatedStorage=20, MasterUsername="admin_user", MasterUserPassword="not-used-1")
+    rds.create_db_instance(
+        DBInstanceIdentifier="db1",
+        DBInstanceClass="db.t3.micro",
+        Engine="postgres",
+        AllocatedStorage=20,
+        MasterUsername="admin_user",
+        MasterUserPassword="not-used-1",
+    )
     for name in ("hook-a", "hook-b", "hook-c", "hook-d", "hookish-x", "team-y"):
         rds.create_db_snapshot(DBSnapshotIdentifier=name, DBInstanceIdentifier="db1")
-    pruned = helper.handler({"action": "prune", "kind": "instance", "source": "db1", "prefix": "hook", "keep": 2,
-                             "current": "hook-a"}, None)
-    left = {s["DBSnapshotIdentifier"] for s in
-            rds.describe_db_snapshots(DBInstanceIdentifier="db1", SnapshotType="manual")["DBSnapshots"]}
-    assert set(pruned["deleted"]) == {"hook-b"} and "hook-a" in pruned["kept"]  # current is never deleted
-    assert left == {"hook-a", "hook-c", "hook-d", "hookish-x", "team-y"}  # "hookish-" is not "hook-"
+    pruned = helper.handler(
+        {
+            "action": "prune",
+            "kind": "instance",
+            "source": "db1",
+            "prefix": "hook",
+            "keep": 2,
+            "current": "hook-a",
+        },
+        None,
+    )
+    left = {
+        s["DBSnapshotIdentifier"]
+        for s in rds.describe_db_snapshots(DBInstanceIdentifier="db1", SnapshotType="manual")[
+            "DBSnapshots"
+        ]
+    }
+    assert (
+        set(pruned["deleted"]) == {"hook-b"} and "hook-a" in pruned["kept"]
+    )  # current is never deleted
+    assert left == {
+        "hook-a",
+        "hook-c",
+        "hook-d",
+        "hookish-x",
+        "team-y",
+    }  # "hookish-" is not "hook-"
 
 
 def test_the_cloudformation_answer_fits_4096_bytes_whatever_it_carries() -> None:
@@ -90,7 +148,9 @@ def test_the_cloudformation_answer_fits_4096_bytes_whatever_it_carries() -> None
     try:
         url = recorder.new_url()
         cfn = {"ResponseURL": url, "StackId": "s", "RequestId": "r", "LogicalResourceId": "l"}
-        helper.respond(cfn, "FAILED", reason="x" * 10_000, data={f"K{i}": "v" * 500 for i in range(20)})
+        helper.respond(
+            cfn, "FAILED", reason="x" * 10_000, data={f"K{i}": "v" * 500 for i in range(20)}
+        )
         ((headers, body),) = recorder.raw(url)
     finally:
         recorder.close()
@@ -100,12 +160,18 @@ def test_the_cloudformation_answer_fits_4096_bytes_whatever_it_carries() -> None
 
 def test_the_reason_names_the_workflows_summary() -> None:
     summary = json.dumps({"message": "1 database: 0 applied, 0 up to date, 1 failed (secret: 1)"})
-    nested = {"Error": "States.TaskFailed", "Cause": json.dumps({"Status": "FAILED", "Cause": summary})}
+    nested = {
+        "Error": "States.TaskFailed",
+        "Cause": json.dumps({"Status": "FAILED", "Cause": summary}),
+    }
     assert helper.reason_from_error(nested) == (
-        "Migration failed: 1 database: 0 applied, 0 up to date, 1 failed (secret: 1)")
+        "Migration failed: 1 database: 0 applied, 0 up to date, 1 failed (secret: 1)"
+    )
     assert "budget" in (helper.reason_from_error({"Error": "States.Timeout"}) or "")
-    assert helper.reason_from_error({"Error": "Lambda.Unknown", "Cause": "not json"}) == \
-        "Migration failed: Lambda.Unknown: not json"
+    assert (
+        helper.reason_from_error({"Error": "Lambda.Unknown", "Cause": "not json"})
+        == "Migration failed: Lambda.Unknown: not json"
+    )
 
 
 def test_the_helper_asset_runs_on_its_own_files() -> None:
@@ -117,12 +183,24 @@ def test_the_helper_asset_runs_on_its_own_files() -> None:
     from alembic_hook_cdk.workflow.helper import helper_asset
 
     root = helper_asset()
-    probe = ("import sys; sys.path.insert(0, '.'); import helper, lambda_fn.contract, lambda_fn.aws.cfn_response as r; "
-             "print(helper.__file__, lambda_fn.contract.__file__, r.__file__)")
-    done = subprocess.run([sys.executable, "-I", "-S", "-B", "-c", probe], cwd=root, capture_output=True, text=True,
-                          check=False)
+    probe = (
+        "import sys; sys.path.insert(0, '.'); import helper, lambda_fn.contract, lambda_fn.aws.cfn_response as r; "
+        "print(helper.__file__, lambda_fn.contract.__file__, r.__file__)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-B", "-c", probe],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert all(path.startswith(str(root)) for path in done.stdout.split()), done.stdout
     shipped = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.py"))
-    assert shipped == ["helper.py", "lambda_fn/__init__.py", "lambda_fn/aws/__init__.py",
-                       "lambda_fn/aws/cfn_response.py", "lambda_fn/contract.py"]
+    assert shipped == [
+        "helper.py",
+        "lambda_fn/__init__.py",
+        "lambda_fn/aws/__init__.py",
+        "lambda_fn/aws/cfn_response.py",
+        "lambda_fn/contract.py",
+    ]

@@ -19,7 +19,11 @@ from alembic_hook_cdk.bundling.dependencies import (
     installed_packages,
     remove_unused,
 )
-from alembic_hook_cdk.bundling.revision_records import INSTALL_SQUAWK, write_heads_manifest, write_lint_manifest
+from alembic_hook_cdk.bundling.revision_records import (
+    INSTALL_SQUAWK,
+    write_heads_manifest,
+    write_lint_manifest,
+)
 from alembic_hook_cdk.bundling.spec import HookBundleSpec
 from alembic_hook_cdk.bundling.target import (
     ALEMBIC_INI,
@@ -46,26 +50,41 @@ class BundleReport:
             "format": BUNDLE_FORMAT,
             "python": self.python,
             "platform": self.platform,
-            "bytecode": f"cpython-{self.python.replace('.', '')} unchecked-hash" if self.bytecode_python else None,
+            "bytecode": f"cpython-{self.python.replace('.', '')} unchecked-hash"
+            if self.bytecode_python
+            else None,
             "boto3": self.boto3,
             "packages": self.packages,
             "ca_bundle": self.ca_certificates,
         }
 
 
-def build_bundle(spec: HookBundleSpec, output_dir: Path, *, log: Log = log_to_stderr) -> BundleReport:
+def build_bundle(
+    spec: HookBundleSpec, output_dir: Path, *, log: Log = log_to_stderr
+) -> BundleReport:
     """Build the asset into ``output_dir`` (which CDK hands over empty)."""
     output_dir.mkdir(parents=True, exist_ok=True)
     uv = find_uv()
-    if spec.linter is None:  # before anything is installed: an asset that cannot judge its revisions is not built
+    if (
+        spec.linter is None
+    ):  # before anything is installed: an asset that cannot judge its revisions is not built
         raise BundlingError(f"no squawk binary to lint the revisions with: {INSTALL_SQUAWK}")
-    interpreter = _bytecode_interpreter(spec, log)  # first: a required-but-missing one fails before installing
+    interpreter = _bytecode_interpreter(
+        spec, log
+    )  # first: a required-but-missing one fails before installing
     packages = _install_dependencies(spec, output_dir, uv=uv, log=log)
     _copy_sources(spec, output_dir)
-    write_heads_manifest(output_dir, spec.extra_source_dirs, handler_source=spec.handler_source, log=log)
+    write_heads_manifest(
+        output_dir, spec.extra_source_dirs, handler_source=spec.handler_source, log=log
+    )
     # the safety gate's verdicts: no squawk in the asset
-    write_lint_manifest(output_dir, spec.extra_source_dirs, linter=spec.linter, handler_source=spec.handler_source,
-                        log=log)
+    write_lint_manifest(
+        output_dir,
+        spec.extra_source_dirs,
+        linter=spec.linter,
+        handler_source=spec.handler_source,
+        log=log,
+    )
     ca_path = _write_ca_bundle(spec, output_dir)
     if interpreter is not None:
         compile_bytecode(interpreter, output_dir)
@@ -77,7 +96,9 @@ def build_bundle(spec: HookBundleSpec, output_dir: Path, *, log: Log = log_to_st
         packages=packages,
         ca_certificates=ca_path,
     )
-    (output_dir / MANIFEST).write_text(json.dumps(report.as_manifest(), indent=2, sort_keys=True) + "\n")
+    (output_dir / MANIFEST).write_text(
+        json.dumps(report.as_manifest(), indent=2, sort_keys=True) + "\n"
+    )
     log(
         f"built for python{spec.target.version} {spec.target.platform_tag}: {len(packages)} packages, "
         f"boto3 from the {report.boto3 if report.boto3 == 'runtime' else 'asset'}, "
@@ -102,7 +123,9 @@ def _bytecode_interpreter(spec: HookBundleSpec, log: Log) -> str | None:
     return interpreter
 
 
-def _install_dependencies(spec: HookBundleSpec, output_dir: Path, *, uv: str, log: Log) -> dict[str, str]:
+def _install_dependencies(
+    spec: HookBundleSpec, output_dir: Path, *, uv: str, log: Log
+) -> dict[str, str]:
     """The wheels installed, trimmed and checked against the runtime's botocore; what was installed."""
     with tempfile.TemporaryDirectory(prefix="hook-bundle-") as work_dir:
         work = Path(work_dir)
@@ -124,7 +147,9 @@ def _copy_sources(spec: HookBundleSpec, output_dir: Path) -> None:
     shutil.copyfile(spec.alembic_ini, output_dir / ALEMBIC_INI)
     for source in spec.extra_source_dirs:
         if (output_dir / source.name).exists():
-            raise BundlingError(f"extra source folder {source.name!r} clashes with an installed package")
+            raise BundlingError(
+                f"extra source folder {source.name!r} clashes with an installed package"
+            )
         copy_tree(source, output_dir / source.name)
 
 

@@ -45,12 +45,19 @@ def find_python(version: str) -> str | None:
     # Look inside pyenv and uv installs directly: their shims are unreliable from inside a project.
     pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
     uv_root = Path(os.environ.get("UV_PYTHON_INSTALL_DIR", Path.home() / ".local/share/uv/python"))
-    for pattern_root, pattern in ((pyenv_root / "versions", f"{version}.*"), (uv_root, f"cpython-{version}.*")):
+    for pattern_root, pattern in (
+        (pyenv_root / "versions", f"{version}.*"),
+        (uv_root, f"cpython-{version}.*"),
+    ):
         for install in sorted(pattern_root.glob(pattern), key=_version_key, reverse=True):
             candidates.append(str(install / "bin" / f"python{version}"))
     probe = "import sys; print('%d.%d' % sys.version_info[:2])"
     for candidate in candidates:
-        if candidate and Path(candidate).exists() and works([candidate, "-I", "-c", probe], expect=version):
+        if (
+            candidate
+            and Path(candidate).exists()
+            and works([candidate, "-I", "-c", probe], expect=version)
+        ):
             return candidate
     return None
 
@@ -67,7 +74,9 @@ def strip_debug_info(root: Path, target: LambdaPython, *, log: Log = log_to_stde
         return
     tool = find_strip(objects[0])
     if tool is None:
-        log(f"debug info NOT stripped: no strip tool for {target.architecture} ELF (asset ~2 MB larger zipped)")
+        log(
+            f"debug info NOT stripped: no strip tool for {target.architecture} ELF (asset ~2 MB larger zipped)"
+        )
         return
     run([tool, "--strip-debug", *map(str, objects)], cwd=root, what="strip")
 

@@ -40,8 +40,10 @@ UNUSED_AT_RUNTIME = ("bin", "sqlalchemy/testing", "alembic/testing", ".lock")
 
 # -- which --------------------------------------------------------------------------------------------------------
 
-def runtime_requirements(target: LambdaPython, *, boto3_from_runtime: bool,
-                         distribution: str = DISTRIBUTION) -> list[str]:
+
+def runtime_requirements(
+    target: LambdaPython, *, boto3_from_runtime: bool, distribution: str = DISTRIBUTION
+) -> list[str]:
     """``name==version`` for every package of the closure installed here (sorted); a package the target
     needs but this machine lacks (a marker true only on Linux, say) keeps its requirement as written."""
     skip = BUILD_ONLY | (RUNTIME_PROVIDED if boto3_from_runtime else frozenset())
@@ -68,7 +70,9 @@ def runtime_requirements(target: LambdaPython, *, boto3_from_runtime: bool,
     return [pins[name] for name in sorted(pins)]
 
 
-def _requires(name: str, extras: frozenset[str], environment: dict[str, str], *, top: bool) -> list[Requirement]:
+def _requires(
+    name: str, extras: frozenset[str], environment: dict[str, str], *, top: bool
+) -> list[Requirement]:
     """The requirements of an installed distribution whose markers hold on the target (with its extras)."""
     from packaging.requirements import Requirement
 
@@ -76,14 +80,18 @@ def _requires(name: str, extras: frozenset[str], environment: dict[str, str], *,
         requires = metadata.distribution(name).requires or []
     except metadata.PackageNotFoundError:
         if top:
-            raise BundlingError(f"{name} is not installed in {sys.executable}: pip install "
-                                f"'{name}[cdk]' into the environment that runs the CDK app") from None
+            raise BundlingError(
+                f"{name} is not installed in {sys.executable}: pip install "
+                f"'{name}[cdk]' into the environment that runs the CDK app"
+            ) from None
         return []
     wanted = []
     for line in requires:
         requirement = Requirement(line)
         marker = requirement.marker
-        if marker is None or any(marker.evaluate({**environment, "extra": e}) for e in (sorted(extras) or [""])):
+        if marker is None or any(
+            marker.evaluate({**environment, "extra": e}) for e in (sorted(extras) or [""])
+        ):
             wanted.append(requirement)
     return wanted
 
@@ -104,7 +112,10 @@ def normalise(name: str) -> str:
 
 # -- installed --------------------------------------------------------------------------------------------------
 
-def install(spec: HookBundleSpec, *, uv: str, requirements: Path, output_dir: Path, cwd: Path) -> None:
+
+def install(
+    spec: HookBundleSpec, *, uv: str, requirements: Path, output_dir: Path, cwd: Path
+) -> None:
     """Wheels only, no bytecode, for the target's platform: the uv spelling of ``pip install --platform
     manylinux2014_<arch> --python-version X.Y --implementation cp --only-binary=:all: --no-compile``."""
     command = [
@@ -143,6 +154,7 @@ def installed_packages(root: Path) -> dict[str, str]:
 
 
 # -- beside the runtime's boto3 ---------------------------------------------------------------------------------
+
 
 def check_runtime_compatibility(spec: HookBundleSpec, packages: dict[str, str]) -> None:
     """Refuse a bundle whose packages the runtime's botocore (used when boto3 comes from the runtime) cannot

@@ -26,12 +26,21 @@ from alembic_hook_cdk.bundling.target import ALEMBIC_INI, MIGRATIONS_DIR
 from alembic_hook_cdk.bundling.tools import BundlingError, Log, log_to_stderr
 
 LINT_MANIFEST = f"{MIGRATIONS_DIR}/alembic_hook_lint.json"
-INSTALL_SQUAWK = ("pip install squawk-cli==2.70.0 into the environment that runs the CDK app (it comes with "
-                  "`pip install alembic-deploy-hook`), or set $ALEMBIC_HOOK_SQUAWK to a squawk binary")
+INSTALL_SQUAWK = (
+    "pip install squawk-cli==2.70.0 into the environment that runs the CDK app (it comes with "
+    "`pip install alembic-deploy-hook`), or set $ALEMBIC_HOOK_SQUAWK to a squawk binary"
+)
 
 
-def run_project_module(module: str, alembic_ini: Path, script_location: Path, extra_source_dirs: Iterable[Path] = (),
-                       *, handler_source: Path | None = None, write: bool = False) -> dict[str, Any]:
+def run_project_module(
+    module: str,
+    alembic_ini: Path,
+    script_location: Path,
+    extra_source_dirs: Iterable[Path] = (),
+    *,
+    handler_source: Path | None = None,
+    write: bool = False,
+) -> dict[str, Any]:
     """`python -m <module> INI SCRIPT_LOCATION [--write]` (a build-time entry of lambda_fn/cli) in a subprocess
     with the service's folders on PYTHONPATH (the revisions may import them), so nothing edits this process's
     `sys.path`; its JSON answer.
@@ -46,9 +55,20 @@ def run_project_module(module: str, alembic_ini: Path, script_location: Path, ex
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths), "PYTHONDONTWRITEBYTECODE": "1"}
     with tempfile.TemporaryDirectory(prefix="hook-build-") as neutral:
         done = subprocess.run(
-            [sys.executable, "-P", "-m", module, str(Path(alembic_ini).resolve()), str(Path(script_location).resolve()),
-             *(["--write"] if write else [])],
-            env=env, cwd=neutral, capture_output=True, text=True, check=False,
+            [
+                sys.executable,
+                "-P",
+                "-m",
+                module,
+                str(Path(alembic_ini).resolve()),
+                str(Path(script_location).resolve()),
+                *(["--write"] if write else []),
+            ],
+            env=env,
+            cwd=neutral,
+            capture_output=True,
+            text=True,
+            check=False,
         )
     if done.returncode != 0:
         raise BundlingError(done.stderr.strip()[-500:] or f"exit {done.returncode}")
@@ -58,29 +78,53 @@ def run_project_module(module: str, alembic_ini: Path, script_location: Path, ex
 
 # -- the heads ----------------------------------------------------------------------------------------------------
 
-def read_heads(alembic_ini: Path, script_location: Path, extra_source_dirs: Iterable[Path] = (),
-               *, handler_source: Path | None = None, write: bool = False) -> tuple[str, ...]:
+
+def read_heads(
+    alembic_ini: Path,
+    script_location: Path,
+    extra_source_dirs: Iterable[Path] = (),
+    *,
+    handler_source: Path | None = None,
+    write: bool = False,
+) -> tuple[str, ...]:
     """The project's heads, the one way every build step learns them (`lambda_fn.cli.build_heads`). With `write`,
     the manifest is also written next to env.py."""
-    answer = run_project_module("lambda_fn.cli.build_heads", alembic_ini, script_location, extra_source_dirs,
-                                handler_source=handler_source, write=write)
+    answer = run_project_module(
+        "lambda_fn.cli.build_heads",
+        alembic_ini,
+        script_location,
+        extra_source_dirs,
+        handler_source=handler_source,
+        write=write,
+    )
     return tuple(answer["heads"])
 
 
-def write_heads_manifest(output_dir: Path, extra_source_dirs: Iterable[Path], *, handler_source: Path,
-                         log: Log = log_to_stderr) -> None:
+def write_heads_manifest(
+    output_dir: Path,
+    extra_source_dirs: Iterable[Path],
+    *,
+    handler_source: Path,
+    log: Log = log_to_stderr,
+) -> None:
     """Record the migration heads with the revision files' fingerprint (lambda_fn/engine/heads_manifest.py), so
     a cold start answers "already at head" without importing every revision. Only an optimisation: when the
     revisions cannot be imported here (say they need the service's own packages), the function finds the
     heads itself at run time."""
     try:
-        read_heads(output_dir / ALEMBIC_INI, output_dir / MIGRATIONS_DIR, extra_source_dirs,
-                   handler_source=handler_source, write=True)
+        read_heads(
+            output_dir / ALEMBIC_INI,
+            output_dir / MIGRATIONS_DIR,
+            extra_source_dirs,
+            handler_source=handler_source,
+            write=True,
+        )
     except BundlingError as exc:
         log(f"heads manifest skipped (the function will find the heads at run time): {exc}")
 
 
 # -- the safety gate's verdicts -------------------------------------------------------------------------------------
+
 
 def linter_version() -> str | None:
     """The version of the squawk the build would lint with, or None when there is none."""
@@ -90,26 +134,53 @@ def linter_version() -> str | None:
     return None if binary is None else squawk.version(binary)
 
 
-def lint_revisions(alembic_ini: Path, script_location: Path, extra_source_dirs: tuple[Path, ...] = (),
-                   *, handler_source: Path | None = None, write: bool = False) -> dict[str, object]:
+def lint_revisions(
+    alembic_ini: Path,
+    script_location: Path,
+    extra_source_dirs: tuple[Path, ...] = (),
+    *,
+    handler_source: Path | None = None,
+    write: bool = False,
+) -> dict[str, object]:
     """Lint every revision (`lambda_fn.cli.build_lint`, run like the heads manifest)."""
-    return run_project_module("lambda_fn.cli.build_lint", alembic_ini, script_location, extra_source_dirs,
-                              handler_source=handler_source, write=write)
+    return run_project_module(
+        "lambda_fn.cli.build_lint",
+        alembic_ini,
+        script_location,
+        extra_source_dirs,
+        handler_source=handler_source,
+        write=write,
+    )
 
 
-def write_lint_manifest(output_dir: Path, extra_source_dirs: tuple[Path, ...], *, linter: str | None,
-                        handler_source: Path, log: Log = log_to_stderr) -> None:
+def write_lint_manifest(
+    output_dir: Path,
+    extra_source_dirs: tuple[Path, ...],
+    *,
+    linter: str | None,
+    handler_source: Path,
+    log: Log = log_to_stderr,
+) -> None:
     if linter is None:
         raise BundlingError(f"no squawk binary to lint the revisions with: {INSTALL_SQUAWK}")
     try:
-        summary = lint_revisions(output_dir / ALEMBIC_INI, output_dir / MIGRATIONS_DIR, extra_source_dirs,
-                                 handler_source=handler_source, write=True)
+        summary = lint_revisions(
+            output_dir / ALEMBIC_INI,
+            output_dir / MIGRATIONS_DIR,
+            extra_source_dirs,
+            handler_source=handler_source,
+            write=True,
+        )
     except BundlingError as exc:
         # The revisions could not be read here (say they import a package the build lacks): the function then
         # refuses them (hook:lint-unavailable) and the fix is to make them importable at synth, not to ack.
-        log(f"LINT MANIFEST SKIPPED: {exc}. The revisions could not be imported at build time, so the deploy "
+        log(
+            f"LINT MANIFEST SKIPPED: {exc}. The revisions could not be imported at build time, so the deploy "
             "will refuse them (hook:lint-unavailable): pass the folders they import as extra_source_dirs and "
-            "what those need as requirements_file, then synth again.")
+            "what those need as requirements_file, then synth again."
+        )
         return
-    log(f"lint manifest: {summary['revisions']} revisions, {summary['findings']} raw findings, "
-        f"squawk {summary['squawk']}")
+    log(
+        f"lint manifest: {summary['revisions']} revisions, {summary['findings']} raw findings, "
+        f"squawk {summary['squawk']}"
+    )

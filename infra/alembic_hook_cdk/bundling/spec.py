@@ -28,7 +28,9 @@ def installed_handler() -> Path:
     install): what goes into the asset, never a path guessed from this file's location."""
     found = importlib.util.find_spec(HANDLER_PACKAGE)
     if found is None or not found.submodule_search_locations:
-        raise BundlingError(f"the {HANDLER_PACKAGE} package is not importable: pip install alembic-deploy-hook")
+        raise BundlingError(
+            f"the {HANDLER_PACKAGE} package is not importable: pip install alembic-deploy-hook"
+        )
     return Path(next(iter(found.submodule_search_locations))).resolve()
 
 
@@ -61,7 +63,13 @@ class HookBundleSpec:
             ok = path.is_dir() if kind == "dir" else path.is_file()
             if not ok:
                 raise BundlingError(f"{what} is missing: {path}")
-        reserved = {HANDLER_PACKAGE, MIGRATIONS_DIR, Path(CA_BUNDLE_PATH).parts[0], MANIFEST, "alembic"}
+        reserved = {
+            HANDLER_PACKAGE,
+            MIGRATIONS_DIR,
+            Path(CA_BUNDLE_PATH).parts[0],
+            MANIFEST,
+            "alembic",
+        }
         names = [d.name for d in self.extra_source_dirs]
         for name in names:
             if name in reserved or names.count(name) > 1:

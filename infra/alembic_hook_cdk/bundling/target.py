@@ -42,7 +42,9 @@ class LambdaPython:
             # 3.11 and older run on Amazon Linux 2 and are at end of support; the bundle targets AL2023.
             raise ValueError(f"Python {self.version} is not supported: use 3.12 or newer")
         if self.architecture not in ARCHITECTURES:
-            raise ValueError(f"architecture {self.architecture!r} is not one of {sorted(ARCHITECTURES)}")
+            raise ValueError(
+                f"architecture {self.architecture!r} is not one of {sorted(ARCHITECTURES)}"
+            )
 
     @classmethod
     def from_cdk(cls, runtime: lambda_.Runtime, architecture: lambda_.Architecture) -> LambdaPython:
@@ -66,10 +68,17 @@ class LambdaPython:
         markers are judged for the function, not for the build machine."""
         machine = ARCHITECTURES[self.architecture]
         return {
-            "implementation_name": "cpython", "implementation_version": f"{self.version}.0",
-            "os_name": "posix", "platform_machine": machine, "platform_python_implementation": "CPython",
-            "platform_release": "", "platform_system": "Linux", "platform_version": "",
-            "python_full_version": f"{self.version}.0", "python_version": self.version, "sys_platform": "linux",
+            "implementation_name": "cpython",
+            "implementation_version": f"{self.version}.0",
+            "os_name": "posix",
+            "platform_machine": machine,
+            "platform_python_implementation": "CPython",
+            "platform_release": "",
+            "platform_system": "Linux",
+            "platform_version": "",
+            "python_full_version": f"{self.version}.0",
+            "python_version": self.version,
+            "sys_platform": "linux",
         }
 
     @property

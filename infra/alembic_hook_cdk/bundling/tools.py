@@ -28,9 +28,13 @@ def log_to_stderr(message: str) -> None:
 def run(command: list[str], *, cwd: Path, what: str) -> str:
     """Run a build tool (never downloading a Python, never writing bytecode of its own); its stdout."""
     env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never", "PYTHONDONTWRITEBYTECODE": "1"}
-    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=900, check=False)
+    done = subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=900, check=False
+    )
     if done.returncode != 0:
-        raise BundlingError(f"{what} failed ({done.returncode}): {(done.stderr or done.stdout).strip()[-2000:]}")
+        raise BundlingError(
+            f"{what} failed ({done.returncode}): {(done.stderr or done.stdout).strip()[-2000:]}"
+        )
     return done.stdout
 
 
@@ -38,7 +42,12 @@ def works(command: list[str], *, expect: str | None = None) -> bool:
     """Whether a candidate tool runs (from a neutral directory) and, with ``expect``, prints exactly that."""
     try:
         done = subprocess.run(
-            command, cwd=tempfile.gettempdir(), capture_output=True, text=True, timeout=30, check=False
+            command,
+            cwd=tempfile.gettempdir(),
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
         )
     except OSError:
         return False
@@ -49,12 +58,19 @@ def works(command: list[str], *, expect: str | None = None) -> bool:
 def find_uv() -> str:
     """A working uv. pyenv shims resolve the tool per directory and may fail inside a project whose
     .python-version names another interpreter, so each candidate is tried from a neutral directory."""
-    candidates = [os.environ.get("UV"), _declared_uv(), str(Path(sys.executable).with_name("uv")), shutil.which("uv")]
+    candidates = [
+        os.environ.get("UV"),
+        _declared_uv(),
+        str(Path(sys.executable).with_name("uv")),
+        shutil.which("uv"),
+    ]
     for candidate in candidates:
         if candidate and works([candidate, "--version"]):
             return candidate
-    raise BundlingError("uv is required to bundle the migration function: pip install 'alembic-deploy-hook[cdk]' "
-                        "(the extra brings it), or set $UV to a uv binary")
+    raise BundlingError(
+        "uv is required to bundle the migration function: pip install 'alembic-deploy-hook[cdk]' "
+        "(the extra brings it), or set $UV to a uv binary"
+    )
 
 
 def _declared_uv() -> str | None:
@@ -72,7 +88,16 @@ def _declared_uv() -> str | None:
 # -- what is bundled --
 
 # Never copied into the asset nor hashed.
-IGNORED = ("__pycache__", "*.pyc", "*.pyo", ".pytest_cache", ".mypy_cache", ".ruff_cache", "tests", ".DS_Store")
+IGNORED = (
+    "__pycache__",
+    "*.pyc",
+    "*.pyo",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    "tests",
+    ".DS_Store",
+)
 
 
 def ignored(name: str) -> bool:

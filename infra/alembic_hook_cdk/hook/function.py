@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from typing import cast
 
-from aws_cdk import Acknowledgment, AssetHashType, BundlingOptions, Duration, ILocalBundling, Validations
+from aws_cdk import (
+    Acknowledgment,
+    AssetHashType,
+    BundlingOptions,
+    Duration,
+    ILocalBundling,
+    Validations,
+)
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_

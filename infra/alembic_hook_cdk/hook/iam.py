@@ -11,7 +11,9 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 
-def function_role(scope: Construct, *, log_group: logs.ILogGroup, secret: secretsmanager.ISecret) -> iam.Role:
+def function_role(
+    scope: Construct, *, log_group: logs.ILogGroup, secret: secretsmanager.ISecret
+) -> iam.Role:
     role = iam.Role(
         scope,
         "Role",

@@ -40,7 +40,9 @@ def function_network(
         ec2.Port.tcp(443),
         "HTTPS to AWS APIs (Secrets Manager, CodePipeline, S3 for CloudFormation responses)",
     )
-    group.add_egress_rule(database_security_group, ec2.Port.tcp(database_port), "Migration function to PostgreSQL")
+    group.add_egress_rule(
+        database_security_group, ec2.Port.tcp(database_port), "Migration function to PostgreSQL"
+    )
     # The matching ingress on the database's group, as a resource of the hook (not a child of the database's
     # group, as Connections.allow_to would place it): the custom resource can then wait for exactly this rule
     # without depending on the database group's other rules, whose sources (the ECS service's group) may
@@ -66,7 +68,11 @@ def default_subnets(vpc: ec2.IVpc) -> ec2.SubnetSelection:
 
 
 def vpc_endpoints(
-    scope: Construct, *, vpc: ec2.IVpc, subnets: ec2.SubnetSelection, function_group: ec2.ISecurityGroup
+    scope: Construct,
+    *,
+    vpc: ec2.IVpc,
+    subnets: ec2.SubnetSelection,
+    function_group: ec2.ISecurityGroup,
 ) -> list[ec2.IVpcEndpoint]:
     """What a VPC without NAT needs for this function: the two APIs it calls, and S3, through which
     CloudFormation custom-resource responses travel (a presigned PUT).
@@ -93,15 +99,24 @@ def vpc_endpoints(
         )
         # Only the ingress side: the function's HTTPS egress already covers the endpoint.
         for group in endpoint.connections.security_groups:
-            group.add_ingress_rule(function_group, ec2.Port.tcp(443), f"Migration function to {name}")
-            group.add_ingress_rule(clients, ec2.Port.tcp(443),
-                                   f"Every client in the VPC: private DNS sends their {name} calls here")
+            group.add_ingress_rule(
+                function_group, ec2.Port.tcp(443), f"Migration function to {name}"
+            )
+            group.add_ingress_rule(
+                clients,
+                ec2.Port.tcp(443),
+                f"Every client in the VPC: private DNS sends their {name} calls here",
+            )
         endpoints.append(endpoint)
     # A gateway endpoint changes the subnets' route tables for all of S3, so it keeps the default
     # (full-access) policy: narrowing it to the response bucket would break every other S3 client there.
     endpoints.append(
         ec2.GatewayVpcEndpoint(
-            scope, "S3Endpoint", vpc=vpc, service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[subnets]
+            scope,
+            "S3Endpoint",
+            vpc=vpc,
+            service=ec2.GatewayVpcEndpointAwsService.S3,
+            subnets=[subnets],
         )
     )
     return endpoints
@@ -114,17 +129,28 @@ def vpc_clients(vpc: ec2.IVpc) -> ec2.IPeer:
     except Exception as exc:  # an imported VPC without vpcCidrBlock: jsii raises its own error type
         raise ValueError(
             "create_vpc_endpoints needs the VPC's CIDR (import the VPC with vpc_cidr_block, or use Vpc.from_lookup): "
-            "its endpoints turn on private DNS for the whole VPC and must admit every client in it.") from exc
+            "its endpoints turn on private DNS for the whole VPC and must admit every client in it."
+        ) from exc
 
 
-def logs_endpoint(scope: Construct, construct_id: str, *, vpc: ec2.IVpc,
-                  subnets: ec2.SubnetSelection) -> ec2.InterfaceVpcEndpoint:
+def logs_endpoint(
+    scope: Construct, construct_id: str, *, vpc: ec2.IVpc, subnets: ec2.SubnetSelection
+) -> ec2.InterfaceVpcEndpoint:
     """CloudWatch Logs, for a client in a VPC without NAT that ships its own logs (CodeBuild does; Lambda's
     service ships a function's logs itself). Private DNS on, so it admits the VPC's clients."""
-    endpoint = ec2.InterfaceVpcEndpoint(scope, construct_id, vpc=vpc,
-                                        service=ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS, subnets=subnets,
-                                        private_dns_enabled=True, open=False)
+    endpoint = ec2.InterfaceVpcEndpoint(
+        scope,
+        construct_id,
+        vpc=vpc,
+        service=ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
+        subnets=subnets,
+        private_dns_enabled=True,
+        open=False,
+    )
     for group in endpoint.connections.security_groups:
-        group.add_ingress_rule(vpc_clients(vpc), ec2.Port.tcp(443),
-                               "Every client in the VPC: private DNS sends their CloudWatch Logs calls here")
+        group.add_ingress_rule(
+            vpc_clients(vpc),
+            ec2.Port.tcp(443),
+            "Every client in the VPC: private DNS sends their CloudWatch Logs calls here",
+        )
     return endpoint

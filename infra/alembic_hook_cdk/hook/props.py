@@ -97,7 +97,9 @@ def resolve_paths(props: MigrationHookProps) -> MigrationHookProps:
         alembic_ini=absolute(props.alembic_ini),
         script_location=absolute(props.script_location),
         extra_source_dirs=tuple(absolute(d) for d in props.extra_source_dirs),
-        requirements_file=None if props.requirements_file is None else absolute(props.requirements_file),
+        requirements_file=None
+        if props.requirements_file is None
+        else absolute(props.requirements_file),
         ca_bundle=None if props.ca_bundle is None else props.ca_bundle.resolved(base),
     )
 
@@ -108,7 +110,9 @@ def validate(props: MigrationHookProps) -> None:
     if props.timeout.to_seconds() > LAMBDA_MAX_TIMEOUT.to_seconds():
         raise ValueError(f"timeout {props.timeout.to_human_string()} exceeds Lambda's 15 minutes")
     if props.statement_timeout.to_seconds() >= props.timeout.to_seconds():
-        raise ValueError("statement_timeout must be shorter than the function timeout, or a statement outlives it")
+        raise ValueError(
+            "statement_timeout must be shorter than the function timeout, or a statement outlives it"
+        )
     if props.ssl_mode not in SSL_MODES:
         raise ValueError(f"ssl_mode {props.ssl_mode!r} is not one of {', '.join(SSL_MODES)}")
     if props.ssl_mode.startswith("verify") and props.ca_bundle is None:

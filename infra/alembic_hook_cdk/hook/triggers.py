@@ -52,13 +52,20 @@ def single_head(alembic_ini: Path, script_location: Path, extra_source_dirs: Seq
     except BundlingError as exc:
         raise ValueError(f"MigrationHook: {exc}") from None
     if len(heads) != 1:
-        raise ValueError(f"MigrationHook: the migrations have {len(heads)} heads ({', '.join(heads) or 'none'}); "
-                         "join them with `alembic merge heads -m merge` before deploying.")
+        raise ValueError(
+            f"MigrationHook: the migrations have {len(heads)} heads ({', '.join(heads) or 'none'}); "
+            "join them with `alembic merge heads -m merge` before deploying."
+        )
     return heads[0]
 
 
 def migrations_resource(
-    scope: Construct, *, function: lambda_.IFunction, fingerprint: str, target_revision: str, timeout: Duration
+    scope: Construct,
+    *,
+    function: lambda_.IFunction,
+    fingerprint: str,
+    target_revision: str,
+    timeout: Duration,
 ) -> CustomResource:
     """The custom resource (id ``Migrations``), answered by the function itself (it PUTs to ResponseURL): no
     provider framework. CloudFormation waits just past the function's own timeout."""

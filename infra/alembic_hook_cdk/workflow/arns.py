@@ -13,8 +13,12 @@ from constructs import IConstruct
 
 def arn(scope: IConstruct, service: str, resource: str, name: str) -> str:
     """One resource of this stack's account and region."""
-    return Stack.of(scope).format_arn(service=service, resource=resource, resource_name=name,
-                                      arn_format=ArnFormat.COLON_RESOURCE_NAME)
+    return Stack.of(scope).format_arn(
+        service=service,
+        resource=resource,
+        resource_name=name,
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
 
 
 def s3_arn(scope: IConstruct, bucket_name: str, key: str | None = None) -> str:

@@ -18,8 +18,10 @@ def polls(timeout: Duration, poll_interval: Duration) -> int:
 
 def check_prefix(owner: str, prefix: str, max_length: int) -> None:
     if len(prefix) > max_length or not RDS_PREFIX.match(prefix):
-        raise ValueError(f"{owner}.prefix {prefix!r}: 1..{max_length} lowercase letters, digits and single hyphens, "
-                         "starting with a letter (RDS identifier rules)")
+        raise ValueError(
+            f"{owner}.prefix {prefix!r}: 1..{max_length} lowercase letters, digits and single hyphens, "
+            "starting with a letter (RDS identifier rules)"
+        )
 
 
 def check_polling(owner: str, poll_interval: Duration, timeout: Duration) -> None:
@@ -29,4 +31,6 @@ def check_polling(owner: str, poll_interval: Duration, timeout: Duration) -> Non
     if timeout.to_seconds() < poll:
         raise ValueError(f"{owner}.timeout must be at least one poll_interval")
     if polls(timeout, poll_interval) > MAX_POLLS:
-        raise ValueError(f"{owner}: timeout / poll_interval allows over 1,000 polls; poll less often")
+        raise ValueError(
+            f"{owner}: timeout / poll_interval allows over 1,000 polls; poll less often"
+        )

@@ -70,8 +70,15 @@ class Parts:
 class Definition:
     """Builds the chain in ``scope`` (the construct); ``start`` is what the state machine runs."""
 
-    def __init__(self, scope: Construct, props: MigrationWorkflowProps, parts: Parts, *, budget: int,
-                 target: dict[str, Any] | None) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        props: MigrationWorkflowProps,
+        parts: Parts,
+        *,
+        budget: int,
+        target: dict[str, Any] | None,
+    ) -> None:
         self.scope = scope
         self.props = props
         self.parts = parts
@@ -80,7 +87,9 @@ class Definition:
         prologue = self._options()
         if props.fleet is None:
             assert target is not None
-            one = sfn.Pass(scope, "OneDatabase", result=sfn.Result.from_object(target), result_path="$.target")
+            one = sfn.Pass(
+                scope, "OneDatabase", result=sfn.Result.from_object(target), result_path="$.target"
+            )
             # the flow's last state's output is the database's report
             end = summarize(self, results=sfn.JsonPath.array(sfn.JsonPath.entire_payload))
             for flow_end in flow_ends:
@@ -89,24 +98,48 @@ class Definition:
         else:
             entry, each = fan_out(self, flow_start)
             writer = props.fleet.results_bucket is not None
-            each.next(summarize(
-                self, results=None if writer else sfn.JsonPath.list_at("$.results"),
-                written=sfn.JsonPath.object_at("$.results.ResultWriterDetails") if writer else None))
+            each.next(
+                summarize(
+                    self,
+                    results=None if writer else sfn.JsonPath.list_at("$.results"),
+                    written=sfn.JsonPath.object_at("$.results.ResultWriterDetails")
+                    if writer
+                    else None,
+                )
+            )
             self.start = prologue.next(entry)
 
     # -- what every stage uses --------------------------------------------------------------------------------------
 
-    def invoke(self, construct_id: str, function: lambda_.IFunction, payload: dict[str, Any], *,
-               result_selector: dict[str, Any] | None, result_path: str | None,
-               timeout: Duration) -> tasks.LambdaInvoke:
+    def invoke(
+        self,
+        construct_id: str,
+        function: lambda_.IFunction,
+        payload: dict[str, Any],
+        *,
+        result_selector: dict[str, Any] | None,
+        result_path: str | None,
+        timeout: Duration,
+    ) -> tasks.LambdaInvoke:
         """A synchronous invoke, retried only on Lambda's own failures (``invoke_retries``)."""
         task = tasks.LambdaInvoke(
-            self.scope, construct_id, lambda_function=function, payload=sfn.TaskInput.from_object(payload),
-            payload_response_only=True, retry_on_service_exceptions=False, result_selector=result_selector,
-            result_path=result_path, task_timeout=sfn.Timeout.duration(timeout))
+            self.scope,
+            construct_id,
+            lambda_function=function,
+            payload=sfn.TaskInput.from_object(payload),
+            payload_response_only=True,
+            retry_on_service_exceptions=False,
+            result_selector=result_selector,
+            result_path=result_path,
+            task_timeout=sfn.Timeout.duration(timeout),
+        )
         if self.props.invoke_retries:
-            task.add_retry(errors=LAMBDA_SERVICE_ERRORS, interval=Duration.seconds(1), backoff_rate=2,
-                           max_attempts=self.props.invoke_retries)
+            task.add_retry(
+                errors=LAMBDA_SERVICE_ERRORS,
+                interval=Duration.seconds(1),
+                backoff_rate=2,
+                max_attempts=self.props.invoke_retries,
+            )
         return task
 
     def function_timeout(self) -> Duration:
@@ -115,22 +148,40 @@ class Definition:
 
     def database(self) -> dict[str, Any]:
         """The target's database as the function's ``database`` override."""
-        return {"secret_arn": sfn.JsonPath.string_at("$.target.secret_arn"),
-                "host": sfn.JsonPath.string_at("$.target.host"),
-                "name": sfn.JsonPath.string_at("$.target.name")}
+        return {
+            "secret_arn": sfn.JsonPath.string_at("$.target.secret_arn"),
+            "host": sfn.JsonPath.string_at("$.target.host"),
+            "name": sfn.JsonPath.string_at("$.target.name"),
+        }
 
     # -- the execution's options and the construct's bounds ------------------------------------------------------
 
     def _options(self) -> sfn.Chain:
-        defaults = sfn.Pass(self.scope, "Defaults", result_path="$.defaults", result=sfn.Result.from_object(
-            {"revision": "head", "snapshot": True, **({"rehearsal": True} if self.props.rehearsal else {})}))
-        options = sfn.Pass(self.scope, "Options", parameters={
-            # the execution's input ({"revision": ..., "snapshot": false}, all optional) over the defaults
-            "options": sfn.JsonPath.json_merge(sfn.JsonPath.object_at("$.defaults"),
-                                               sfn.JsonPath.object_at("$$.Execution.Input")),
-            "execution": {"id": sfn.JsonPath.execution_id, "name": sfn.JsonPath.execution_name},
-            "settings": self._settings(),
-        })
+        defaults = sfn.Pass(
+            self.scope,
+            "Defaults",
+            result_path="$.defaults",
+            result=sfn.Result.from_object(
+                {
+                    "revision": "head",
+                    "snapshot": True,
+                    **({"rehearsal": True} if self.props.rehearsal else {}),
+                }
+            ),
+        )
+        options = sfn.Pass(
+            self.scope,
+            "Options",
+            parameters={
+                # the execution's input ({"revision": ..., "snapshot": false}, all optional) over the defaults
+                "options": sfn.JsonPath.json_merge(
+                    sfn.JsonPath.object_at("$.defaults"),
+                    sfn.JsonPath.object_at("$$.Execution.Input"),
+                ),
+                "execution": {"id": sfn.JsonPath.execution_id, "name": sfn.JsonPath.execution_name},
+                "settings": self._settings(),
+            },
+        )
         return defaults.next(options)
 
     def _settings(self) -> dict[str, Any]:
@@ -150,12 +201,18 @@ class Definition:
 
     def _database_flow(self) -> tuple[sfn.IChainable, list[sfn.INextable]]:
         reports = Reports(self.scope)
-        self.failed, self.done, self.function_failure = reports.failed, reports.done, reports.function_failure
+        self.failed, self.done, self.function_failure = (
+            reports.failed,
+            reports.done,
+            reports.function_failure,
+        )
         self.fail_with, self.other_failure = reports.fail_with, reports.other_failure
         migrate = migrate_loop(self)
         start, prepare = self._prepare()
         after: sfn.IChainable = migrate
-        if self.props.rehearsal is not None:  # opt-in: measured on a copy first (workflow/rehearsal.py)
+        if (
+            self.props.rehearsal is not None
+        ):  # opt-in: measured on a copy first (workflow/rehearsal.py)
             after = RehearsalStage(self, self.props.rehearsal, migrate).start
         prepare.next(snapshot_stage(self, after) if self.props.snapshot is not None else after)
         return start, [reports.failed, reports.done]
@@ -164,16 +221,25 @@ class Definition:
         """The target's optional fields as "" (a Choice cannot test a missing field without IsPresent on each),
         the loop's counters, no snapshot yet."""
         scope = self.scope
-        defaults = sfn.Pass(scope, "TargetDefaults", result=sfn.Result.from_object(TARGET_DEFAULTS),
-                            result_path="$.target_defaults")
-        prepare = sfn.Pass(scope, "Prepare", parameters={
-            "options": sfn.JsonPath.object_at("$.options"),
-            "execution": sfn.JsonPath.object_at("$.execution"),
-            "settings": sfn.JsonPath.object_at("$.settings"),
-            "target": sfn.JsonPath.json_merge(sfn.JsonPath.object_at("$.target_defaults"),
-                                              sfn.JsonPath.object_at("$.target")),
-            "loop": {"iteration": 0, "applied_count": 0, "from_revision": ""},
-            "snapshot_id": "",
-        })
+        defaults = sfn.Pass(
+            scope,
+            "TargetDefaults",
+            result=sfn.Result.from_object(TARGET_DEFAULTS),
+            result_path="$.target_defaults",
+        )
+        prepare = sfn.Pass(
+            scope,
+            "Prepare",
+            parameters={
+                "options": sfn.JsonPath.object_at("$.options"),
+                "execution": sfn.JsonPath.object_at("$.execution"),
+                "settings": sfn.JsonPath.object_at("$.settings"),
+                "target": sfn.JsonPath.json_merge(
+                    sfn.JsonPath.object_at("$.target_defaults"), sfn.JsonPath.object_at("$.target")
+                ),
+                "loop": {"iteration": 0, "applied_count": 0, "from_revision": ""},
+                "snapshot_id": "",
+            },
+        )
         defaults.next(prepare)
         return defaults, prepare

@@ -25,23 +25,36 @@ from constructs import Construct
 
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 # where each goes in the asset -> the module whose source it is
-SHIPPED_MODULES = {"lambda_fn/contract.py": "lambda_fn.contract", "lambda_fn/aws/cfn_response.py":
-                   "lambda_fn.aws.cfn_response"}
+SHIPPED_MODULES = {
+    "lambda_fn/contract.py": "lambda_fn.contract",
+    "lambda_fn/aws/cfn_response.py": "lambda_fn.aws.cfn_response",
+}
 PACKAGES = ("lambda_fn/__init__.py", "lambda_fn/aws/__init__.py")
 HELPER_HANDLER = "helper.handler"
 # the newest Python runtime: the helper ships only its own file, so it never waits for a bundle's Python
 HELPER_RUNTIME = lambda_.Runtime.PYTHON_3_14
 
 
-def helper_function(scope: Construct, *, log_retention: logs.RetentionDays) -> tuple[lambda_.Function, iam.Role]:
+def helper_function(
+    scope: Construct, *, log_retention: logs.RetentionDays
+) -> tuple[lambda_.Function, iam.Role]:
     log_group = logs.LogGroup(scope, "HelperLogs", retention=log_retention)
-    role = iam.Role(scope, "HelperRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-                    description="Migration workflow helper: prunes the hook's snapshots, summarises results, "
-                                "answers CloudFormation")
-    role.add_to_policy(iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                                           resources=[log_group.log_group_arn]))
+    role = iam.Role(
+        scope,
+        "HelperRole",
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        description="Migration workflow helper: prunes the hook's snapshots, summarises results, "
+        "answers CloudFormation",
+    )
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[log_group.log_group_arn],
+        )
+    )
     function = lambda_.Function(
-        scope, "Helper",
+        scope,
+        "Helper",
         description="Migration workflow helper (no database access)",
         runtime=HELPER_RUNTIME,
         handler=HELPER_HANDLER,
@@ -62,9 +75,11 @@ def helper_asset() -> Path:
     """The helper's asset directory (see the module's docstring), made once per content, in this user's cache
     (never a shared temporary directory, where another user could have made it first); one whose files differ
     (a build interrupted while writing) is made again."""
-    files = {"helper.py": (RUNTIME_DIR / "helper.py").read_bytes(),
-             **{target: _module_source(module) for target, module in SHIPPED_MODULES.items()},
-             **dict.fromkeys(PACKAGES, b"")}  # the packages' own __init__ would import what the helper lacks
+    files = {
+        "helper.py": (RUNTIME_DIR / "helper.py").read_bytes(),
+        **{target: _module_source(module) for target, module in SHIPPED_MODULES.items()},
+        **dict.fromkeys(PACKAGES, b""),
+    }  # the packages' own __init__ would import what the helper lacks
     digest = hashlib.sha256()
     for name in sorted(files):
         digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
@@ -79,7 +94,9 @@ def helper_asset() -> Path:
         (staging / name).write_bytes(content)
     shutil.rmtree(target, ignore_errors=True)
     try:
-        os.replace(staging, target)  # atomic; a concurrent synth may have made the same directory first
+        os.replace(
+            staging, target
+        )  # atomic; a concurrent synth may have made the same directory first
     except OSError:
         shutil.rmtree(staging, ignore_errors=True)
     if not _holds(target, files):
@@ -91,8 +108,14 @@ def _holds(directory: Path, files: dict[str, bytes]) -> bool:
     """Whether ``directory`` holds exactly these files."""
     if not directory.is_dir():
         return False
-    present = {p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file() and p.suffix != ".pyc"}
-    return present == set(files) and all((directory / name).read_bytes() == files[name] for name in files)
+    present = {
+        p.relative_to(directory).as_posix()
+        for p in directory.rglob("*")
+        if p.is_file() and p.suffix != ".pyc"
+    }
+    return present == set(files) and all(
+        (directory / name).read_bytes() == files[name] for name in files
+    )
 
 
 def _module_source(module: str) -> bytes:

@@ -149,15 +149,21 @@ MAX_INLINE_RESULTS = 200
 
 def validate(props: MigrationWorkflowProps, *, function_timeout: Duration) -> None:
     if not 1 <= props.max_iterations <= 2000:
-        raise ValueError("max_iterations must be 1..2000 (each iteration costs about ten history events of the "
-                         "25,000 a Standard execution may have)")
+        raise ValueError(
+            "max_iterations must be 1..2000 (each iteration costs about ten history events of the "
+            "25,000 a Standard execution may have)"
+        )
     if props.timeout.to_seconds() > MAX_EXECUTION.to_seconds():
-        raise ValueError(f"timeout {props.timeout.to_human_string()} exceeds {MAX_EXECUTION.to_human_string()}")
+        raise ValueError(
+            f"timeout {props.timeout.to_human_string()} exceeds {MAX_EXECUTION.to_human_string()}"
+        )
     budget = budget_seconds(props, function_timeout)
     if budget < 1:
         raise ValueError("budget must be at least one second")
     if budget > function_timeout.to_seconds():
-        raise ValueError("budget exceeds the function's timeout: the invocation would end before the budget")
+        raise ValueError(
+            "budget exceeds the function's timeout: the invocation would end before the budget"
+        )
     if not 0 <= props.invoke_retries <= 10:
         raise ValueError("invoke_retries must be 0..10")
     if props.snapshot is not None:
@@ -165,7 +171,9 @@ def validate(props: MigrationWorkflowProps, *, function_timeout: Duration) -> No
     if props.fleet is not None:
         _validate_fleet(props.fleet)
     if props.rehearsal is not None:
-        validate_rehearsal(props.rehearsal, fleet=props.fleet is not None, snapshot=props.snapshot is not None)
+        validate_rehearsal(
+            props.rehearsal, fleet=props.fleet is not None, snapshot=props.snapshot is not None
+        )
     lane = props.long_lane
     if lane.enabled:
         if not 5 * 60 <= lane.timeout.to_seconds() <= MAX_BUILD.to_seconds():
@@ -182,36 +190,52 @@ def budget_seconds(props: MigrationWorkflowProps, function_timeout: Duration) ->
 
 def _validate_snapshot(options: SnapshotOptions, *, fleet: bool) -> None:
     if not fleet and (options.instance is None) == (options.cluster is None):
-        raise ValueError("SnapshotOptions for one database: give exactly one of instance or cluster")
+        raise ValueError(
+            "SnapshotOptions for one database: give exactly one of instance or cluster"
+        )
     if fleet and (options.instance or options.cluster):
-        raise ValueError("SnapshotOptions with a fleet: each target names its instance/cluster; list the ones "
-                         "the workflow may snapshot in allowed_instances/allowed_clusters")
+        raise ValueError(
+            "SnapshotOptions with a fleet: each target names its instance/cluster; list the ones "
+            "the workflow may snapshot in allowed_instances/allowed_clusters"
+        )
     if not 1 <= options.keep <= 100:
-        raise ValueError("SnapshotOptions.keep must be 1..100 (RDS allows 100 manual snapshots per region by "
-                         "default)")
+        raise ValueError(
+            "SnapshotOptions.keep must be 1..100 (RDS allows 100 manual snapshots per region by "
+            "default)"
+        )
     check_prefix("SnapshotOptions", options.prefix, MAX_SNAPSHOT_PREFIX)
     check_polling("SnapshotOptions", options.poll_interval, options.timeout)
 
 
 def _validate_fleet(fleet: FleetOptions) -> None:
     if bool(fleet.targets) == (fleet.targets_object is not None):
-        raise ValueError("FleetOptions: give the targets inline (targets) or in S3 (targets_object), not both")
+        raise ValueError(
+            "FleetOptions: give the targets inline (targets) or in S3 (targets_object), not both"
+        )
     if fleet.targets_object is not None and not (fleet.secret_prefix or fleet.secret_tag):
-        raise ValueError("FleetOptions with targets_object: the secrets are unknown when the stack is built; give "
-                         "secret_prefix or secret_tag so the function may read those and no others")
+        raise ValueError(
+            "FleetOptions with targets_object: the secrets are unknown when the stack is built; give "
+            "secret_prefix or secret_tag so the function may read those and no others"
+        )
     if fleet.secret_prefix is not None and (not fleet.secret_prefix or "*" in fleet.secret_prefix):
-        raise ValueError("FleetOptions.secret_prefix must be a non-empty name prefix without wildcards")
+        raise ValueError(
+            "FleetOptions.secret_prefix must be a non-empty name prefix without wildcards"
+        )
     if not 1 <= fleet.max_concurrency <= 1000:
         raise ValueError("FleetOptions.max_concurrency must be 1..1000")
     if not 0 <= fleet.tolerated_failure_percentage <= 100:
         raise ValueError("FleetOptions.tolerated_failure_percentage must be 0..100")
     if len(fleet.targets) > MAX_INLINE_RESULTS and fleet.results_bucket is None:
-        raise ValueError(f"FleetOptions: more than {MAX_INLINE_RESULTS} targets need results_bucket (their results "
-                         "would exceed the 256 KiB an execution's state may hold)")
+        raise ValueError(
+            f"FleetOptions: more than {MAX_INLINE_RESULTS} targets need results_bucket (their results "
+            "would exceed the 256 KiB an execution's state may hold)"
+        )
     ids = [t.id for t in fleet.targets if t.id]
     if len(ids) != len(set(ids)):
         raise ValueError("FleetOptions: target ids must be unique")
     for target in fleet.targets:
         arn = target.secret_arn
         if not Token.is_unresolved(arn) and not arn.startswith("arn:"):
-            raise ValueError(f"Target secret {arn!r}: give the secret's complete ARN (IAM grants exactly it)")
+            raise ValueError(
+                f"Target secret {arn!r}: give the secret's complete ARN (IAM grants exactly it)"
+            )

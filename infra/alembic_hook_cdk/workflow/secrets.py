@@ -36,29 +36,49 @@ def grant_fleet_secrets(fleet: FleetOptions, roles: Sequence[iam.IRole]) -> list
     if fleet.secret_tag:
         key, value = fleet.secret_tag
         pattern = arn(stack, "secretsmanager", "secret", "*")
-        statements.append(iam.PolicyStatement(
-            actions=READ, resources=[pattern],
-            conditions={"StringEquals": {f"secretsmanager:ResourceTag/{key}": value}}))
+        statements.append(
+            iam.PolicyStatement(
+                actions=READ,
+                resources=[pattern],
+                conditions={"StringEquals": {f"secretsmanager:ResourceTag/{key}": value}},
+            )
+        )
         wildcards.append(pattern)
     if fleet.secret_keys:
-        statements.append(iam.PolicyStatement(
-            actions=["kms:Decrypt"], resources=[k.key_arn for k in fleet.secret_keys],
-            conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{stack.region}.amazonaws.com"}}))
+        statements.append(
+            iam.PolicyStatement(
+                actions=["kms:Decrypt"],
+                resources=[k.key_arn for k in fleet.secret_keys],
+                conditions={
+                    "StringEquals": {
+                        "kms:ViaService": f"secretsmanager.{stack.region}.amazonaws.com"
+                    }
+                },
+            )
+        )
     for role in roles:
         for statement in statements:
             role.add_to_principal_policy(statement)
     return wildcards
 
 
-def acknowledge_secret_wildcards(role: iam.IRole, fleet: FleetOptions, wildcards: Sequence[str]) -> None:
+def acknowledge_secret_wildcards(
+    role: iam.IRole, fleet: FleetOptions, wildcards: Sequence[str]
+) -> None:
     """cdk-nag's IAM5 for the prefix or tag grant, whose wildcard is the point of it."""
     reasons = []
     if fleet.secret_prefix:
-        reasons.append(f"secrets whose name starts with {fleet.secret_prefix!r} (the fleet's, listed in S3 and unknown "
-                       "when the stack is built)")
+        reasons.append(
+            f"secrets whose name starts with {fleet.secret_prefix!r} (the fleet's, listed in S3 and unknown "
+            "when the stack is built)"
+        )
     if fleet.secret_tag:
         key, value = fleet.secret_tag
         reasons.append(f"secrets tagged {key}={value} (the condition limits the wildcard)")
-    reason = ("The migration workflow's fleet: read of " + " and ".join(reasons) + ", never every secret in the "
-              "account; one invocation reads only the secret its item names.")
+    reason = (
+        "The migration workflow's fleet: read of "
+        + " and ".join(reasons)
+        + ", never every secret in the "
+        "account; one invocation reads only the secret its item names."
+    )
     Validations.of(role).acknowledge(*wildcard_acknowledgments(role, wildcards, reason))

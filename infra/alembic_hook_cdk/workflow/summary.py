@@ -20,20 +20,41 @@ def summarize(d: Definition, *, results: Any = None, written: Any = None) -> sfn
     fleet = d.props.fleet
     payload: dict[str, Any] = {
         "action": "summarize",
-        "tolerated_failure_percentage": fleet.tolerated_failure_percentage if fleet is not None else 0,
+        "tolerated_failure_percentage": fleet.tolerated_failure_percentage
+        if fleet is not None
+        else 0,
     }
     if written is not None:
         payload["result_writer"] = written
     else:
         payload["results"] = results
-    task = d.invoke("Summarize", d.parts.helper, payload, result_selector=None, result_path="$.summary",
-                    timeout=Duration.minutes(5))
-    task.add_catch(sfn.Fail(d.scope, "SummaryFailed", error="SummaryFailed",
-                            cause="The results could not be summarised; each database's result is in the "
-                                  "execution's history (or its Map Run)."),
-                   errors=["States.ALL"], result_path="$.error")
-    succeeded = sfn.Choice(d.scope, "Succeeded?").when(
-        sfn.Condition.boolean_equals("$.summary.ok", True),
-        sfn.Succeed(d.scope, "Migrated", output_path="$.summary"),
-    ).otherwise(sfn.Fail(d.scope, "MigrationFailed", error=FUNCTION_ERROR, cause_path="$.summary.cause"))
+    task = d.invoke(
+        "Summarize",
+        d.parts.helper,
+        payload,
+        result_selector=None,
+        result_path="$.summary",
+        timeout=Duration.minutes(5),
+    )
+    task.add_catch(
+        sfn.Fail(
+            d.scope,
+            "SummaryFailed",
+            error="SummaryFailed",
+            cause="The results could not be summarised; each database's result is in the "
+            "execution's history (or its Map Run).",
+        ),
+        errors=["States.ALL"],
+        result_path="$.error",
+    )
+    succeeded = (
+        sfn.Choice(d.scope, "Succeeded?")
+        .when(
+            sfn.Condition.boolean_equals("$.summary.ok", True),
+            sfn.Succeed(d.scope, "Migrated", output_path="$.summary"),
+        )
+        .otherwise(
+            sfn.Fail(d.scope, "MigrationFailed", error=FUNCTION_ERROR, cause_path="$.summary.cause")
+        )
+    )
     return task.next(succeeded)

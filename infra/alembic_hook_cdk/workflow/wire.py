@@ -9,7 +9,9 @@ from lambda_fn.contract import FIELDS
 def from_answer(name: str) -> str:
     """``$.<name>`` of the function's result (a ResultSelector's input)."""
     if name not in FIELDS:
-        raise ValueError(f"{name!r} is not a field of the function's result (lambda_fn/contract.py)")
+        raise ValueError(
+            f"{name!r} is not a field of the function's result (lambda_fn/contract.py)"
+        )
     return f"$.{name}"
 
 

@@ -35,27 +35,54 @@ def policy_of(project: AlembicProject) -> Policy:
     return Policy.from_section(section, project.config.config_file_name or "alembic.ini")
 
 
-def assess(project: AlembicProject, scripts: Sequence[Script], *, conn: Any = None,
-           deadline: Deadline | None = None) -> list[Finding]:
+def assess(
+    project: AlembicProject,
+    scripts: Sequence[Script],
+    *,
+    conn: Any = None,
+    deadline: Deadline | None = None,
+) -> list[Finding]:
     """The findings on `scripts` (the pending range, in the order they apply); judged live when `conn` (the
     hook's connection) is given."""
     began = time.monotonic()
     policy = policy_of(project)
     left = (deadline or Deadline()).remaining() - MIN_STEP_SECONDS
     if left <= 0:
-        raise HookError(ErrorKind.DEADLINE, "No time left to check the pending revisions; raise the timeout.")
-    records, sources = lint_records.records(project.config, project.script, scripts, pg_version=policy.pg_version,
-                                            timeout=min(SQUAWK_TIMEOUT, left))
+        raise HookError(
+            ErrorKind.DEADLINE, "No time left to check the pending revisions; raise the timeout."
+        )
+    records, sources = lint_records.records(
+        project.config,
+        project.script,
+        scripts,
+        pg_version=policy.pg_version,
+        timeout=min(SQUAWK_TIMEOUT, left),
+    )
     live = live_catalogue(conn, scripts, records, policy) if conn is not None else None
     findings = judge(scripts, records, policy, live)
-    logger.info("Safety gate checked the pending revisions", extra={
-        "revisions": len(scripts), "from_manifest": sources.manifest, "from_cache": sources.cache,
-        "linted_here": len(sources.linted), "findings": counts(findings) or "none", "live": conn is not None,
-        "duration_ms": round((time.monotonic() - began) * 1000, 1)})
+    logger.info(
+        "Safety gate checked the pending revisions",
+        extra={
+            "revisions": len(scripts),
+            "from_manifest": sources.manifest,
+            "from_cache": sources.cache,
+            "linted_here": len(sources.linted),
+            "findings": counts(findings) or "none",
+            "live": conn is not None,
+            "duration_ms": round((time.monotonic() - began) * 1000, 1),
+        },
+    )
     for f in findings:
         if f.acknowledged is not None:
-            logger.warning("Acknowledged finding passes", extra={"revision": f.revision, "rule": f.rule,
-                                                                  "table": f.table, "reason": f.acknowledged})
+            logger.warning(
+                "Acknowledged finding passes",
+                extra={
+                    "revision": f.revision,
+                    "rule": f.rule,
+                    "table": f.table,
+                    "reason": f.acknowledged,
+                },
+            )
     return findings
 
 
@@ -64,11 +91,17 @@ def enforce(ctx: Context, scripts: Sequence[Script]) -> None:
     request, result = ctx.request, ctx.result
     if request.skip_lint is not None:
         result.lint_skipped = request.skip_lint
-        logger.warning("Safety gate SKIPPED by confirmed request", extra={
-            "reason": request.skip_lint, "pending": [s.revision for s in scripts]})
+        logger.warning(
+            "Safety gate SKIPPED by confirmed request",
+            extra={"reason": request.skip_lint, "pending": [s.revision for s in scripts]},
+        )
         return
-    result.findings = assess(ctx.project, scripts, conn=ctx.database.conn, deadline=ctx.target.deadline)
-    from lambda_fn.engine.rehearsal.gate import consider  # a fresh rehearsal's measurement over the static guess
+    result.findings = assess(
+        ctx.project, scripts, conn=ctx.database.conn, deadline=ctx.target.deadline
+    )
+    from lambda_fn.engine.rehearsal.gate import (
+        consider,
+    )  # a fresh rehearsal's measurement over the static guess
 
     result.findings = consider(ctx, scripts, result.findings)
     raise_if_refused(result.findings, f"the database stays at {result.from_revision or 'base'}")
@@ -79,18 +112,28 @@ def raise_if_refused(findings: Sequence[Finding], where: str) -> None:
     if not bad:
         return
     for f in bad:
-        logger.error("Safety gate refuses a finding", extra={"revision": f.revision, "rule": f.rule,
-                                                             "class": f.category.value, "table": f.table})
+        logger.error(
+            "Safety gate refuses a finding",
+            extra={
+                "revision": f.revision,
+                "rule": f.rule,
+                "class": f.category.value,
+                "table": f.table,
+            },
+        )
     revisions = list(dict.fromkeys(f.revision for f in bad))
     first = bad[0]
     on = f" on {first.table}" if first.table else ""
-    raise HookError(ErrorKind.UNSAFE_MIGRATION,
-                    f"Refused before any DDL ({where}): {len(bad)} finding(s) in {', '.join(revisions)} would break "
-                    f"the running code or lock its tables, first {first.revision} {first.rule} "
-                    f"[{first.category}]{on}. Write the safe form (each finding's fix), or acknowledge it in the "
-                    "revision: alembic_hook_acknowledge = {\"<rule>\": \"<why it is safe>\"} (or, for a revision you "
-                    "cannot edit, `acknowledge = <revision> <rule>: <why>` under [alembic_hook] in alembic.ini). "
-                    "See docs/safety-gate.md.", first.revision)
+    raise HookError(
+        ErrorKind.UNSAFE_MIGRATION,
+        f"Refused before any DDL ({where}): {len(bad)} finding(s) in {', '.join(revisions)} would break "
+        f"the running code or lock its tables, first {first.revision} {first.rule} "
+        f"[{first.category}]{on}. Write the safe form (each finding's fix), or acknowledge it in the "
+        'revision: alembic_hook_acknowledge = {"<rule>": "<why it is safe>"} (or, for a revision you '
+        "cannot edit, `acknowledge = <revision> <rule>: <why>` under [alembic_hook] in alembic.ini). "
+        "See docs/safety-gate.md.",
+        first.revision,
+    )
 
 
 def annotate(ctx: Context, scripts: Sequence[Script]) -> tuple[Finding, ...] | None:
@@ -98,7 +141,9 @@ def annotate(ctx: Context, scripts: Sequence[Script]) -> tuple[Finding, ...] | N
     here."""
     if not scripts:
         return None
-    ctx.result.findings = assess(ctx.project, scripts, conn=ctx.database.conn, deadline=ctx.target.deadline)
+    ctx.result.findings = assess(
+        ctx.project, scripts, conn=ctx.database.conn, deadline=ctx.target.deadline
+    )
     return tuple(ctx.result.findings)
 
 
@@ -140,6 +185,8 @@ def select(project: AlembicProject, spec: str | None) -> list[Script]:
     start, end = start.strip() or "base", end.strip() or "heads"
     current: tuple[str, ...] = () if start == "base" else (project.get(start).revision,)
     try:
-        return project.between(current, project.heads() if is_heads(end) else (project.get(end).revision,))
+        return project.between(
+            current, project.heads() if is_heads(end) else (project.get(end).revision,)
+        )
     except (CommandError, RevisionError) as exc:
         raise HookError(ErrorKind.BAD_REVISION, f"Cannot lint {spec!r}: {exc}") from None

@@ -81,8 +81,10 @@ SELECT q.tbl, q.col, q.newtype, a.attnum IS NOT NULL, format_type(a.atttypid, a.
 
 _IDENT = r'(?:"(?:[^"]|"")+"|[A-Za-z_][\w$]*)'
 _TYPE = r"[A-Za-z_][\w ]*?(?:\s*\(\s*\d+(?:\s*,\s*\d+)?\s*\))?(?:\[\])?"
-_ALTER_TYPE = re.compile(rf"(?is)\bALTER\s+(?:COLUMN\s+)?({_IDENT})\s+(?:SET\s+DATA\s+)?TYPE\s+({_TYPE})"
-                         r"\s*(USING\b|COLLATE\b|,|$)")
+_ALTER_TYPE = re.compile(
+    rf"(?is)\bALTER\s+(?:COLUMN\s+)?({_IDENT})\s+(?:SET\s+DATA\s+)?TYPE\s+({_TYPE})"
+    r"\s*(USING\b|COLLATE\b|,|$)"
+)
 _SET_NOT_NULL = re.compile(rf"(?is)\bALTER\s+(?:COLUMN\s+)?({_IDENT})\s+SET\s+NOT\s+NULL\b")
 _SAFE_TYPE = re.compile(rf"^{_TYPE}$")
 
@@ -92,7 +94,7 @@ class TableFacts:
     """The live catalogue's view of a relation a finding names (an index resolves to its table)."""
 
     exists: bool
-    reltuples: float | None = None   # None or < 0: never analyzed
+    reltuples: float | None = None  # None or < 0: never analyzed
     heap_bytes: int = 0
     table: str | None = None
 
@@ -100,8 +102,9 @@ class TableFacts:
         """The estimated row count and how it was estimated."""
         if self.reltuples is not None and self.reltuples >= 0:
             return self.reltuples, "pg_class.reltuples estimate"
-        return self.heap_bytes / BYTES_PER_ROW_GUESS, (f"never analyzed: {self.heap_bytes} bytes on disk at "
-                                                       f"{BYTES_PER_ROW_GUESS} bytes a row")
+        return self.heap_bytes / BYTES_PER_ROW_GUESS, (
+            f"never analyzed: {self.heap_bytes} bytes on disk at {BYTES_PER_ROW_GUESS} bytes a row"
+        )
 
 
 @dataclass(frozen=True)
@@ -109,22 +112,24 @@ class ColumnFacts:
     """A column a type change or SET NOT NULL names, and what the catalogue says of the change."""
 
     exists: bool
-    type_name: str | None = None    # format_type: character varying(500)
-    base: str | None = None         # pg_type.typname: varchar
+    type_name: str | None = None  # format_type: character varying(500)
+    base: str | None = None  # pg_type.typname: varchar
     typmod: int = -1
     not_null: bool = False
-    new_base: str | None = None     # the new type's typname (None: unknown to this database)
-    castmethod: str | None = None   # pg_cast.castmethod from the old type to the new one
-    not_null_check: bool = False    # a validated CHECK (col IS NOT NULL)
+    new_base: str | None = None  # the new type's typname (None: unknown to this database)
+    castmethod: str | None = None  # pg_cast.castmethod from the old type to the new one
+    not_null_check: bool = False  # a validated CHECK (col IS NOT NULL)
 
 
 @dataclass
 class Live:
     """Everything the live judgement reads from the target database, in three round trips at most."""
 
-    relations: dict[str, TableFacts] = field(default_factory=dict)   # judge key -> facts
-    objects: set[str] = field(default_factory=set)                   # function:/type: keys that exist
-    columns: dict[tuple[str, str, str], ColumnFacts] = field(default_factory=dict)  # (table key, col, new type)
+    relations: dict[str, TableFacts] = field(default_factory=dict)  # judge key -> facts
+    objects: set[str] = field(default_factory=set)  # function:/type: keys that exist
+    columns: dict[tuple[str, str, str], ColumnFacts] = field(
+        default_factory=dict
+    )  # (table key, col, new type)
     empty: bool = False
     server_version: int = 0
 
@@ -142,8 +147,12 @@ class Verdict:
 class Scope:
     """The range catalogue as the judgement walks it: objects created earlier in the range, renames."""
 
-    created: dict[str, str] = field(default_factory=dict)  # key -> the pending revision that creates it
-    origin: dict[str, str] = field(default_factory=dict)   # renamed key -> the key it had before the range
+    created: dict[str, str] = field(
+        default_factory=dict
+    )  # key -> the pending revision that creates it
+    origin: dict[str, str] = field(
+        default_factory=dict
+    )  # renamed key -> the key it had before the range
 
     def resolve(self, key: str) -> str:
         return self.origin.get(key, key)
@@ -151,8 +160,10 @@ class Scope:
     def apply(self, record: LintRecord, revision: str, upto: int | None = None) -> Scope:
         """This scope after `record`'s statements (those before index `upto`, when given)."""
         out = Scope(dict(self.created), dict(self.origin))
-        events = sorted([(i, 0, key, "") for key, i in record.created] +
-                        [(i, 1, old, new) for old, new, i in record.renamed])
+        events = sorted(
+            [(i, 0, key, "") for key, i in record.created]
+            + [(i, 1, old, new) for old, new, i in record.renamed]
+        )
         for index, kind, a, b in events:
             if upto is not None and index > upto:
                 break
@@ -166,7 +177,9 @@ class Scope:
 
 
 def _keys(raw: RawFinding) -> list[str]:
-    return list(dict.fromkeys([normalise_name(t) for t in raw.tables] + touched_objects(raw.statement)))
+    return list(
+        dict.fromkeys([normalise_name(t) for t in raw.tables] + touched_objects(raw.statement))
+    )
 
 
 def _column_changes(raw: RawFinding) -> list[tuple[str, str]]:
@@ -183,8 +196,9 @@ def _quoted(key: str) -> str:
     return ".".join('"' + p.replace('"', '""') + '"' for p in key.split("."))
 
 
-def live_catalogue(conn: Any, scripts: Sequence[Script], records: Mapping[str, LintRecord],
-                   policy: Policy) -> Live:
+def live_catalogue(
+    conn: Any, scripts: Sequence[Script], records: Mapping[str, LintRecord], policy: Policy
+) -> Live:
     """The live facts the judgement needs. `conn` is a SQLAlchemy Connection; no transaction is left."""
     from sqlalchemy import text
 
@@ -206,8 +220,14 @@ def live_catalogue(conn: Any, scripts: Sequence[Script], records: Mapping[str, L
                     relations.add(key)
             if raw.tables and raw.rule in ("changing-column-type", "adding-not-nullable-field"):
                 table = here.resolve(normalise_name(raw.tables[0]))
-                changes = (_column_changes(raw) if raw.rule == "changing-column-type" else
-                           [(normalise_name(m.group(1)), "") for m in _SET_NOT_NULL.finditer(raw.statement)])
+                changes = (
+                    _column_changes(raw)
+                    if raw.rule == "changing-column-type"
+                    else [
+                        (normalise_name(m.group(1)), "")
+                        for m in _SET_NOT_NULL.finditer(raw.statement)
+                    ]
+                )
                 columns.update((table, col, new) for col, new in changes)
         scope = scope.apply(record, script.revision)
     live = Live()
@@ -216,15 +236,22 @@ def live_catalogue(conn: Any, scripts: Sequence[Script], records: Mapping[str, L
     if relations:
         quoted = {_quoted(k): k for k in relations}
         for r in conn.execute(text(CATALOGUE_SQL), {"names": list(quoted)}).all():
-            live.relations[quoted[str(r[0])]] = TableFacts(bool(r[1]), None if r[2] is None else float(r[2]),
-                                                           int(r[3] or 0), r[4])
+            live.relations[quoted[str(r[0])]] = TableFacts(
+                bool(r[1]), None if r[2] is None else float(r[2]), int(r[3] or 0), r[4]
+            )
     if columns:
         ordered = sorted(columns)
-        params = {"tbls": [_quoted(t) for t, _c, _n in ordered], "cols": [c for _t, c, _n in ordered],
-                  "types": [n for _t, _c, n in ordered]}
-        for (table, col, new), r in zip(ordered, conn.execute(text(COLUMNS_SQL), params).all(), strict=True):
-            live.columns[(table, col, new)] = ColumnFacts(bool(r[3]), r[4], r[5], int(r[6] or -1), bool(r[7]),
-                                                          r[8], r[9], bool(r[10]))
+        params = {
+            "tbls": [_quoted(t) for t, _c, _n in ordered],
+            "cols": [c for _t, c, _n in ordered],
+            "types": [n for _t, _c, n in ordered],
+        }
+        for (table, col, new), r in zip(
+            ordered, conn.execute(text(COLUMNS_SQL), params).all(), strict=True
+        ):
+            live.columns[(table, col, new)] = ColumnFacts(
+                bool(r[3]), r[4], r[5], int(r[6] or -1), bool(r[7]), r[8], r[9], bool(r[10])
+            )
     conn.commit()
     return live
 
@@ -234,14 +261,17 @@ def acknowledgments(script: Script) -> tuple[dict[str, str], str | None]:
     value = getattr(getattr(script, "module", None), ACKNOWLEDGE, None)
     if value is None:
         return {}, None
-    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) and k.strip() and v.strip()
-                                              for k, v in value.items()):
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and k.strip() and v.strip()
+        for k, v in value.items()
+    ):
         return {}, f"{ACKNOWLEDGE} must map rule names to non-empty reasons (str -> str)."
     return {k.strip(): " ".join(v.split()) for k, v in value.items()}, None
 
 
-def judge(scripts: Sequence[Script], records: Mapping[str, LintRecord], policy: Policy,
-          live: Live | None) -> list[Finding]:
+def judge(
+    scripts: Sequence[Script], records: Mapping[str, LintRecord], policy: Policy, live: Live | None
+) -> list[Finding]:
     """Findings for `scripts` in the order they apply. `live` None: offline (no database known)."""
     out: list[Finding] = []
     scope = Scope()
@@ -252,13 +282,31 @@ def judge(scripts: Sequence[Script], records: Mapping[str, LintRecord], policy: 
             acks.setdefault(rule_name, f"{reason} (acknowledged in alembic.ini)")
         raws = list(record.findings)
         if not record.rendered:
-            raws.insert(0, RawFinding(rules.NOT_REVIEWABLE, -1, "", [], "The revision cannot be rendered offline: "
-                                      f"it runs code that needs the database ({record.error}), so its SQL cannot "
-                                      "be reviewed before it runs. Measure it on a copy with `alembic-hook "
-                                      "rehearse`."))
+            raws.insert(
+                0,
+                RawFinding(
+                    rules.NOT_REVIEWABLE,
+                    -1,
+                    "",
+                    [],
+                    "The revision cannot be rendered offline: "
+                    f"it runs code that needs the database ({record.error}), so its SQL cannot "
+                    "be reviewed before it runs. Measure it on a copy with `alembic-hook "
+                    "rehearse`.",
+                ),
+            )
         elif not record.linted:
-            raws.insert(0, RawFinding(rules.LINT_UNAVAILABLE, -1, "", [], "The revision is not in the asset's lint "
-                                      "manifest and no squawk binary is here to lint it."))
+            raws.insert(
+                0,
+                RawFinding(
+                    rules.LINT_UNAVAILABLE,
+                    -1,
+                    "",
+                    [],
+                    "The revision is not in the asset's lint "
+                    "manifest and no squawk binary is here to lint it.",
+                ),
+            )
         if ack_error:
             raws.insert(0, RawFinding(rules.BAD_ACKNOWLEDGMENT, -1, "", [], ack_error))
         seen_rules = set()
@@ -270,29 +318,59 @@ def judge(scripts: Sequence[Script], records: Mapping[str, LintRecord], policy: 
             out.append(_finding(script, raw, verdict, policy, acks))
         for rule_name in sorted(set(acks) - seen_rules):
             if rules.UNUSED_ACKNOWLEDGMENT not in policy.disabled:
-                out.append(Finding(script.revision, rules.UNUSED_ACKNOWLEDGMENT, FindingClass.ADVISORY, "", None,
-                                   rules.rule(rules.UNUSED_ACKNOWLEDGMENT).fix,
-                                   f"The acknowledgment names {rule_name!r}, which this revision does not have.",
-                                   path=script.path))
+                out.append(
+                    Finding(
+                        script.revision,
+                        rules.UNUSED_ACKNOWLEDGMENT,
+                        FindingClass.ADVISORY,
+                        "",
+                        None,
+                        rules.rule(rules.UNUSED_ACKNOWLEDGMENT).fix,
+                        f"The acknowledgment names {rule_name!r}, which this revision does not have.",
+                        path=script.path,
+                    )
+                )
         scope = scope.apply(record, script.revision)
     return out
 
 
-def _finding(script: Script, raw: RawFinding, verdict: Verdict, policy: Policy, acks: Mapping[str, str]) -> Finding:
+def _finding(
+    script: Script, raw: RawFinding, verdict: Verdict, policy: Policy, acks: Mapping[str, str]
+) -> Finding:
     rule = rules.rule(raw.rule)
     # a malformed acknowledgment, or a linter that is not there, is never waved through from the revision
-    acknowledged = acks.get(raw.rule) if raw.rule not in (rules.BAD_ACKNOWLEDGMENT, rules.LINT_UNAVAILABLE) else None
+    acknowledged = (
+        acks.get(raw.rule)
+        if raw.rule not in (rules.BAD_ACKNOWLEDGMENT, rules.LINT_UNAVAILABLE)
+        else None
+    )
     return Finding(
-        revision=script.revision, rule=raw.rule, category=verdict.category, statement=raw.statement,
-        table=raw.tables[0] if raw.tables else None, fix=rule.fix, message=raw.message,
+        revision=script.revision,
+        rule=raw.rule,
+        category=verdict.category,
+        statement=raw.statement,
+        table=raw.tables[0] if raw.tables else None,
+        fix=rule.fix,
+        message=raw.message,
         refused=verdict.category in policy.refuse and acknowledged is None,
-        judged=verdict.reason if verdict.lowered else None, acknowledged=acknowledged,
-        rule_class=rule.category if verdict.category is not rule.category else None, path=script.path,
-        line=raw.line, reason=verdict.reason)
+        judged=verdict.reason if verdict.lowered else None,
+        acknowledged=acknowledged,
+        rule_class=rule.category if verdict.category is not rule.category else None,
+        path=script.path,
+        line=raw.line,
+        reason=verdict.reason,
+    )
 
 
-def decide(raw: RawFinding, record: LintRecord, policy: Policy, *, scope: Scope,  # noqa: PLR0911, PLR0912
-           live: Live | None, revision: str) -> Verdict:
+def decide(  # noqa: PLR0911, PLR0912
+    raw: RawFinding,
+    record: LintRecord,
+    policy: Policy,
+    *,
+    scope: Scope,
+    live: Live | None,
+    revision: str,
+) -> Verdict:
     """THE decision point: the finding's class after the judgement, and why. Pure (no I/O): everything it
     knows is in `record` (the revision's statements' bookkeeping), `scope` (the range before this revision)
     and `live` (the target's catalogue; None offline). A rehearsal's measurement plugs in here."""
@@ -301,26 +379,45 @@ def decide(raw: RawFinding, record: LintRecord, policy: Policy, *, scope: Scope,
     if category is FindingClass.ADVISORY:
         return Verdict(category)
     if live is not None and live.empty:
-        return _lowered("the database holds no table yet (a fresh install): nothing running can be blocked or "
-                        "broken")
+        return _lowered(
+            "the database holds no table yet (a fresh install): nothing running can be blocked or "
+            "broken"
+        )
     if not rule.judgeable:
         return Verdict(category, "kept: no table size or creation in this deploy makes it safe")
     here = scope.apply(record, revision, raw.index)
-    full = scope.apply(record, revision)  # what the whole revision creates (a constraint re-added later in it)
+    full = scope.apply(
+        record, revision
+    )  # what the whole revision creates (a constraint re-added later in it)
     keys = _keys(raw)
     if raw.rule == "ban-drop-constraint":
-        again = [k for k in keys if k.startswith("constraint:") and record_creates_after(record, k, raw.index)]
+        again = [
+            k
+            for k in keys
+            if k.startswith("constraint:") and record_creates_after(record, k, raw.index)
+        ]
         if again:
-            return _lowered(f"{again[0].split(':', 1)[1]} is dropped and re-added in this revision's transaction: "
-                            "the old code never sees it missing")
-    new_only = [k for k in keys if k.startswith(("constraint:", "function:", "type:")) and k in here.created
-                and not (live is not None and k in live.objects)]
+            return _lowered(
+                f"{again[0].split(':', 1)[1]} is dropped and re-added in this revision's transaction: "
+                "the old code never sees it missing"
+            )
+    new_only = [
+        k
+        for k in keys
+        if k.startswith(("constraint:", "function:", "type:"))
+        and k in here.created
+        and not (live is not None and k in live.objects)
+    ]
     if new_only:
-        return _lowered(f"{new_only[0].split(':', 1)[1]} is created in this deploy ({here.created[new_only[0]]}): "
-                        "no running code uses it yet")
+        return _lowered(
+            f"{new_only[0].split(':', 1)[1]} is created in this deploy ({here.created[new_only[0]]}): "
+            "no running code uses it yet"
+        )
     if raw.rule == "require-concurrent-index-deletion":
-        return _lowered("DROP INDEX without CONCURRENTLY is constant time: a brief ACCESS EXCLUSIVE lock on the "
-                        "table, whose wait the hook's lock_timeout bounds (queries queue at most that long)")
+        return _lowered(
+            "DROP INDEX without CONCURRENTLY is constant time: a brief ACCESS EXCLUSIVE lock on the "
+            "table, whose wait the hook's lock_timeout bounds (queries queue at most that long)"
+        )
     if raw.rule == "changing-column-type" and live is not None and raw.tables:
         verdict = _type_change(raw, here, live, policy)
         if verdict is not None:
@@ -329,13 +426,22 @@ def decide(raw: RawFinding, record: LintRecord, policy: Policy, *, scope: Scope,
         verdict = _set_not_null(raw, here, live)
         if verdict is not None:
             return verdict
-    if raw.rule in FOREIGN_KEY_RULES and len(raw.tables) > 1 and "REFERENCES" in raw.statement.upper():
+    if (
+        raw.rule in FOREIGN_KEY_RULES
+        and len(raw.tables) > 1
+        and "REFERENCES" in raw.statement.upper()
+    ):
         reason = _table_harmless(raw.tables[0], here, live, policy, category, full=full)
         if reason:
-            return _lowered(f"{reason}; validating the foreign key scans only that table, and "
-                            f"{raw.tables[1]} is locked SHARE ROW EXCLUSIVE for that moment")
-        return Verdict(category, f"kept: validating the foreign key scans {raw.tables[0]} with writes to both "
-                                 "tables blocked")
+            return _lowered(
+                f"{reason}; validating the foreign key scans only that table, and "
+                f"{raw.tables[1]} is locked SHARE ROW EXCLUSIVE for that moment"
+            )
+        return Verdict(
+            category,
+            f"kept: validating the foreign key scans {raw.tables[0]} with writes to both "
+            "tables blocked",
+        )
     relation_keys = [k for k in keys if not k.startswith("constraint:")]
     if not relation_keys:
         return Verdict(category, "kept: the objects it touches cannot be looked up")
@@ -366,8 +472,16 @@ def _kept(raw: RawFinding, key: str, scope: Scope, live: Live | None) -> str:
     return f"kept: {facts.table or key} holds about {rows:.0f} rows ({how})"
 
 
-def _table_harmless(name: str, scope: Scope, live: Live | None, policy: Policy, category: FindingClass, *,
-                    full: Scope, sized: bool = True) -> str | None:
+def _table_harmless(
+    name: str,
+    scope: Scope,
+    live: Live | None,
+    policy: Policy,
+    category: FindingClass,
+    *,
+    full: Scope,
+    sized: bool = True,
+) -> str | None:
     """Why the object `name` makes the finding harmless, or None."""
     key = normalise_name(name) if not name.startswith(("function:", "type:")) else name
     origin = scope.resolve(key)
@@ -390,8 +504,10 @@ def _table_harmless(name: str, scope: Scope, live: Live | None, policy: Policy, 
     rows, how = facts.rows()
     if rows >= policy.small_table_rows:
         return None
-    return (f"{facts.table or label} holds about {rows:.0f} rows ({how}), below small_table_rows = "
-            f"{policy.small_table_rows}")
+    return (
+        f"{facts.table or label} holds about {rows:.0f} rows ({how}), below small_table_rows = "
+        f"{policy.small_table_rows}"
+    )
 
 
 def _type_change(raw: RawFinding, scope: Scope, live: Live, policy: Policy) -> Verdict | None:  # noqa: PLR0911
@@ -407,25 +523,40 @@ def _type_change(raw: RawFinding, scope: Scope, live: Live, policy: Policy) -> V
     for col, new in changes:
         column = live.columns.get((table, col, new))
         if column is None or not column.exists:
-            return _lowered(f"{col} is not a column of {facts.table or table} yet (added in this deploy)") \
-                if column is not None else None
+            return (
+                _lowered(
+                    f"{col} is not a column of {facts.table or table} yet (added in this deploy)"
+                )
+                if column is not None
+                else None
+            )
         if not new or column.new_base is None:
-            return Verdict(FindingClass.INCOMPATIBLE, f"kept: {column.type_name} -> {new or 'USING ...'} cannot be "
-                                                      "judged from the catalogue: assume a rewrite")
+            return Verdict(
+                FindingClass.INCOMPATIBLE,
+                f"kept: {column.type_name} -> {new or 'USING ...'} cannot be "
+                "judged from the catalogue: assume a rewrite",
+            )
         narrowing = _narrowing(column, new)
         if not _no_rewrite(column, new):
             rows, how = facts.rows()
-            what = (f"{column.type_name} -> {new} rewrites {facts.table or table} and its indexes under ACCESS "
-                    f"EXCLUSIVE: reads and writes wait for the whole rewrite (about {rows:.0f} rows, {how})")
+            what = (
+                f"{column.type_name} -> {new} rewrites {facts.table or table} and its indexes under ACCESS "
+                f"EXCLUSIVE: reads and writes wait for the whole rewrite (about {rows:.0f} rows, {how})"
+            )
             if narrowing:
-                return Verdict(FindingClass.BLOCKING, what + "; and it narrows the type: old code writing values "
-                                                             "the new type cannot hold fails")
+                return Verdict(
+                    FindingClass.BLOCKING,
+                    what + "; and it narrows the type: old code writing values "
+                    "the new type cannot hold fails",
+                )
             if rows < policy.small_table_rows:
                 return _lowered(what + f", below small_table_rows = {policy.small_table_rows}")
             return Verdict(FindingClass.BLOCKING, what)
         free.append(f"{column.type_name} -> {new}")
-    return _lowered(f"{', '.join(free)} is binary-coercible: no rewrite, old code unaffected (a brief ACCESS "
-                    "EXCLUSIVE lock, bounded by lock_timeout)")
+    return _lowered(
+        f"{', '.join(free)} is binary-coercible: no rewrite, old code unaffected (a brief ACCESS "
+        "EXCLUSIVE lock, bounded by lock_timeout)"
+    )
 
 
 def _args(new: str) -> list[int]:
@@ -456,7 +587,9 @@ def _narrowing(column: ColumnFacts, new: str) -> bool:
     args = _args(new)
     if column.base != column.new_base or not args:
         return False
-    return column.typmod < 0 or (column.base in ("varchar", "bpchar", "varbit") and args[0] < column.typmod - 4)
+    return column.typmod < 0 or (
+        column.base in ("varchar", "bpchar", "varbit") and args[0] < column.typmod - 4
+    )
 
 
 def _set_not_null(raw: RawFinding, scope: Scope, live: Live) -> Verdict | None:
@@ -470,7 +603,11 @@ def _set_not_null(raw: RawFinding, scope: Scope, live: Live) -> Verdict | None:
         return None
     if all(c is not None and c.not_null for c in found):
         return _lowered(f"{', '.join(cols)} is already NOT NULL in the database: nothing to do")
-    if live.server_version >= 120000 and all(c is not None and (c.not_null or c.not_null_check) for c in found):
-        return _lowered(f"a validated CHECK ({cols[0]} IS NOT NULL) exists on {facts.table or table}: PostgreSQL "
-                        "12+ skips the scan, SET NOT NULL takes only a brief ACCESS EXCLUSIVE lock")
+    if live.server_version >= 120000 and all(
+        c is not None and (c.not_null or c.not_null_check) for c in found
+    ):
+        return _lowered(
+            f"a validated CHECK ({cols[0]} IS NOT NULL) exists on {facts.table or table}: PostgreSQL "
+            "12+ skips the scan, SET NOT NULL takes only a brief ACCESS EXCLUSIVE lock"
+        )
     return None

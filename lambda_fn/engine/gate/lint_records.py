@@ -13,7 +13,14 @@ from alembic.script import Script, ScriptDirectory
 from lambda_fn.engine.cache import file_sha256
 from lambda_fn.engine.gate import checks, squawk, store
 from lambda_fn.engine.gate.render import render, runs_in_autocommit
-from lambda_fn.engine.gate.sql import Chunk, Statement, collapse, created_objects, renamed_objects, tables
+from lambda_fn.engine.gate.sql import (
+    Chunk,
+    Statement,
+    collapse,
+    created_objects,
+    renamed_objects,
+    tables,
+)
 from lambda_fn.engine.gate.store import LintRecord, RawFinding
 from lambda_fn.findings import STATEMENT_LIMIT
 
@@ -28,8 +35,15 @@ class Sources:
     squawk: str | None = None  # the binary used, when one was
 
 
-def records(config: Config, script: ScriptDirectory, scripts: Sequence[Script], *, pg_version: str,
-            timeout: float = 60.0, use_cache: bool = True) -> tuple[dict[str, LintRecord], Sources]:
+def records(
+    config: Config,
+    script: ScriptDirectory,
+    scripts: Sequence[Script],
+    *,
+    pg_version: str,
+    timeout: float = 60.0,
+    use_cache: bool = True,
+) -> tuple[dict[str, LintRecord], Sources]:
     """{revision: record} for `scripts` (a contiguous range, in the order they apply)."""
     prof = store.profile(pg_version, autocommit=runs_in_autocommit(config, script))
     keys = {s.revision: file_sha256(s.path) for s in scripts}
@@ -54,8 +68,15 @@ def records(config: Config, script: ScriptDirectory, scripts: Sequence[Script], 
         missing = [s for s in missing if s.revision not in found]
     if not missing:
         return found, sources
-    fresh = lint_now(config, script, scripts, {s.revision for s in missing}, binary=binary, pg_version=pg_version,
-                     timeout=timeout)
+    fresh = lint_now(
+        config,
+        script,
+        scripts,
+        {s.revision for s in missing},
+        binary=binary,
+        pg_version=pg_version,
+        timeout=timeout,
+    )
     sources.linted = [s.revision for s in missing]
     sources.squawk = binary
     found.update(fresh)
@@ -64,20 +85,35 @@ def records(config: Config, script: ScriptDirectory, scripts: Sequence[Script], 
     return found, sources
 
 
-def lint_now(config: Config, script: ScriptDirectory, scripts: Sequence[Script], wanted: set[str], *,
-             binary: str | None, pg_version: str, timeout: float) -> dict[str, LintRecord]:
+def lint_now(
+    config: Config,
+    script: ScriptDirectory,
+    scripts: Sequence[Script],
+    wanted: set[str],
+    *,
+    binary: str | None,
+    pg_version: str,
+    timeout: float,
+) -> dict[str, LintRecord]:
     """Render `scripts` (the range), then lint the revisions in `wanted`."""
     rendered = render(config, script, scripts, only=wanted)
     texts: dict[str, tuple[str, Chunk, list[int]]] = {}
     for rev, chunk in rendered.chunks.items():
         text, _statements, lines = chunk.text()
         texts[rev] = (text, chunk, lines)
-    violations = (squawk.lint(binary, {rev: t[0] for rev, t in texts.items()}, pg_version=pg_version,
-                              timeout=timeout) if binary else {})
+    violations = (
+        squawk.lint(
+            binary, {rev: t[0] for rev, t in texts.items()}, pg_version=pg_version, timeout=timeout
+        )
+        if binary
+        else {}
+    )
     out: dict[str, LintRecord] = {}
     for rev in wanted:
         if rev in rendered.errors:
-            out[rev] = LintRecord(rev, rendered=False, linted=binary is not None, error=rendered.errors[rev])
+            out[rev] = LintRecord(
+                rev, rendered=False, linted=binary is not None, error=rendered.errors[rev]
+            )
             continue
         _text, chunk, lines = texts[rev]
         statements = chunk.normalised()
@@ -92,15 +128,32 @@ def lint_now(config: Config, script: ScriptDirectory, scripts: Sequence[Script],
             findings.append(_raw(statements, lines, v.rule, index, message))
         findings += [_raw(statements, lines, h.rule, h.index, h.message) for h in hits]
         findings.sort(key=lambda f: (f.index, f.rule))
-        created = [(key, i) for i, s in enumerate(statements) if not s.control for key in created_objects(s.sql)]
-        renamed = [(old, new, i) for i, s in enumerate(statements) if not s.control
-                   for old, new in renamed_objects(s.sql)]
-        out[rev] = LintRecord(rev, rendered=True, linted=binary is not None, findings=findings, created=created,
-                              renamed=renamed)
+        created = [
+            (key, i)
+            for i, s in enumerate(statements)
+            if not s.control
+            for key in created_objects(s.sql)
+        ]
+        renamed = [
+            (old, new, i)
+            for i, s in enumerate(statements)
+            if not s.control
+            for old, new in renamed_objects(s.sql)
+        ]
+        out[rev] = LintRecord(
+            rev,
+            rendered=True,
+            linted=binary is not None,
+            findings=findings,
+            created=created,
+            renamed=renamed,
+        )
     return out
 
 
-def _raw(statements: list[Statement], lines: list[int], rule: str, index: int, message: str) -> RawFinding:
+def _raw(
+    statements: list[Statement], lines: list[int], rule: str, index: int, message: str
+) -> RawFinding:
     sql = statements[index].sql if 0 <= index < len(statements) else ""
     line = lines[index] + 1 if 0 <= index < len(lines) else None
     return RawFinding(rule, index, collapse(sql, STATEMENT_LIMIT), tables(sql), message, line)
@@ -110,5 +163,12 @@ def _as(record: LintRecord, revision: str) -> LintRecord:
     """A record found by content: the same bytes may carry another id only if copied; report the asked id."""
     if record.revision == revision:
         return record
-    return LintRecord(revision, record.rendered, record.linted, record.findings, record.created, record.error,
-                      record.renamed)
+    return LintRecord(
+        revision,
+        record.rendered,
+        record.linted,
+        record.findings,
+        record.created,
+        record.error,
+        record.renamed,
+    )

@@ -31,7 +31,16 @@ from lambda_fn.findings import FindingClass
 
 SECTION = "alembic_hook"
 # autocommit is the engine's (engine/env_py.py autocommit_of); the rehearsal keys are rehearsal/policy.py's
-KEYS = ("refuse", "small_table_rows", "disable", "enable", "pg_version", "acknowledge", "autocommit", *REHEARSAL_KEYS)
+KEYS = (
+    "refuse",
+    "small_table_rows",
+    "disable",
+    "enable",
+    "pg_version",
+    "acknowledge",
+    "autocommit",
+    *REHEARSAL_KEYS,
+)
 _ACK_LINE = re.compile(r"^(\S+)\s+(\S+?)\s*:\s*(\S.*)$")
 
 
@@ -48,8 +57,11 @@ class Policy:
         return {rule: reason for rev, rule, reason in self.acknowledged if rev == revision}
 
     @classmethod
-    def from_section(cls, section: Mapping[str, str] | None,  # noqa: PLR0912 - one branch a key
-                     where: str = "alembic.ini") -> Policy:
+    def from_section(  # noqa: PLR0912 - one branch a key
+        cls,
+        section: Mapping[str, str] | None,
+        where: str = "alembic.ini",
+    ) -> Policy:
         values = {k.strip().lower(): v for k, v in (section or {}).items() if k not in ("here",)}
         unknown = sorted(set(values) - set(KEYS))
         if unknown:  # a typo must not silently weaken the gate
@@ -64,8 +76,11 @@ class Policy:
                 try:
                     refuse = frozenset(FindingClass(w) for w in words)
                 except ValueError:
-                    raise _bad(where, f"refuse = {values['refuse']!r}: use classes among "
-                               f"{', '.join(c.value for c in FindingClass)}, or none") from None
+                    raise _bad(
+                        where,
+                        f"refuse = {values['refuse']!r}: use classes among "
+                        f"{', '.join(c.value for c in FindingClass)}, or none",
+                    ) from None
         rows = policy.small_table_rows
         if "small_table_rows" in values:
             try:
@@ -73,8 +88,12 @@ class Policy:
             except ValueError:
                 rows = -1
             if rows < 0:
-                raise _bad(where, f"small_table_rows = {values['small_table_rows']!r} is not a row count")
-        disabled = (DEFAULT_DISABLED - set(_words(values.get("enable", "")))) | set(_words(values.get("disable", "")))
+                raise _bad(
+                    where, f"small_table_rows = {values['small_table_rows']!r} is not a row count"
+                )
+        disabled = (DEFAULT_DISABLED - set(_words(values.get("enable", "")))) | set(
+            _words(values.get("disable", ""))
+        )
         pg = values.get("pg_version", policy.pg_version).strip()
         if not re.fullmatch(r"\d+(\.\d+)?", pg):
             raise _bad(where, f"pg_version = {pg!r}: write a version such as 14.0")
@@ -86,10 +105,18 @@ class Policy:
                 continue
             m = _ACK_LINE.match(line.strip())
             if not m:
-                raise _bad(where, f"acknowledge line {line.strip()!r}: write '<revision id> <rule>: <why it is safe>'")
+                raise _bad(
+                    where,
+                    f"acknowledge line {line.strip()!r}: write '<revision id> <rule>: <why it is safe>'",
+                )
             acks.append((m.group(1), m.group(2), " ".join(m.group(3).split())))
-        return cls(refuse=refuse, small_table_rows=rows, disabled=frozenset(disabled), pg_version=pg,
-                   acknowledged=tuple(acks))
+        return cls(
+            refuse=refuse,
+            small_table_rows=rows,
+            disabled=frozenset(disabled),
+            pg_version=pg,
+            acknowledged=tuple(acks),
+        )
 
 
 def _words(raw: str) -> list[str]:
@@ -97,4 +124,6 @@ def _words(raw: str) -> list[str]:
 
 
 def _bad(where: str, what: str) -> HookError:
-    return HookError(ErrorKind.CONFIGURATION, f"[{SECTION}] in {where}: {what}. See docs/safety-gate.md.")
+    return HookError(
+        ErrorKind.CONFIGURATION, f"[{SECTION}] in {where}: {what}. See docs/safety-gate.md."
+    )

@@ -27,17 +27,22 @@ from alembic.script import Script, ScriptDirectory
 from lambda_fn.engine.gate.sql import Chunk, split
 
 OFFLINE_URL = "postgresql://"  # offline needs a dialect, never a DBAPI or a connection
-VERSION_TABLE = "alembic_version"  # the rendered version-table statements are dropped whatever the name
+VERSION_TABLE = (
+    "alembic_version"  # the rendered version-table statements are dropped whatever the name
+)
 
 
 @dataclass
 class Rendered:
-    chunks: dict[str, Chunk] = field(default_factory=dict)   # revision -> its statements
-    errors: dict[str, str] = field(default_factory=dict)     # revision -> why it cannot be rendered offline
+    chunks: dict[str, Chunk] = field(default_factory=dict)  # revision -> its statements
+    errors: dict[str, str] = field(
+        default_factory=dict
+    )  # revision -> why it cannot be rendered offline
 
 
-def render(config: Config, script: ScriptDirectory, scripts: Sequence[Script],
-           only: set[str] | None = None) -> Rendered:
+def render(
+    config: Config, script: ScriptDirectory, scripts: Sequence[Script], only: set[str] | None = None
+) -> Rendered:
     """The upgrade SQL of `scripts` (a contiguous range, in the order they apply), kept for `only` (default:
     all of them)."""
     out = Rendered()
@@ -52,16 +57,22 @@ def render(config: Config, script: ScriptDirectory, scripts: Sequence[Script],
         # a revision that renders nothing (a merge, `pass`) has no marker: an empty chunk
         out.chunks.update({rev: Chunk(rev) for rev in wanted - set(out.chunks)})
         return out
-    for s in (s for s in scripts if s.revision in wanted):  # one cannot render: find which, one at a time
+    for s in (
+        s for s in scripts if s.revision in wanted
+    ):  # one cannot render: find which, one at a time
         one = _try(config, script, independent(script, _downs(s)), [s.revision])
         if isinstance(one, str):
             out.errors[s.revision] = one
         else:
-            out.chunks[s.revision] = next((c for c in one if c.revision == s.revision), Chunk(s.revision))
+            out.chunks[s.revision] = next(
+                (c for c in one if c.revision == s.revision), Chunk(s.revision)
+            )
     return out
 
 
-def _try(config: Config, script: ScriptDirectory, start: tuple[str, ...], tops: list[str]) -> list[Chunk] | str:
+def _try(
+    config: Config, script: ScriptDirectory, start: tuple[str, ...], tops: list[str]
+) -> list[Chunk] | str:
     """The chunks, or why the revisions' own code raised offline."""
     try:
         return _render(config, script, start, tops)
@@ -73,8 +84,11 @@ def _where(exc: BaseException, script_dir: str) -> str:
     """` at versions/0007.py:12 (n = op.get_bind().execute(...).scalar())`: the revision's line that raised,
     usually the call that reads the database (offline `op.get_bind()` returns a mock whose execute() is None)."""
     root = os.path.realpath(script_dir)
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if os.path.realpath(f.filename).startswith(root)
-              and not f.filename.endswith("env.py")]
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if os.path.realpath(f.filename).startswith(root) and not f.filename.endswith("env.py")
+    ]
     if not frames:
         return ""
     frame = frames[-1]
@@ -106,7 +120,9 @@ def independent(script: ScriptDirectory, revisions: tuple[str, ...]) -> tuple[st
         return revisions
     ancestors: set[str] = set()
     for rev in revisions:
-        ancestors |= {s.revision for s in script.iterate_revisions(rev, "base") if s.revision != rev}
+        ancestors |= {
+            s.revision for s in script.iterate_revisions(rev, "base") if s.revision != rev
+        }
     return tuple(rev for rev in revisions if rev not in ancestors)
 
 
@@ -121,8 +137,14 @@ def runs_in_autocommit(config: Config, script: ScriptDirectory) -> bool:
     return autocommit_of(Path(script.env_py_location), declared)[0]
 
 
-def render_sql(config: Config, script: ScriptDirectory, start: tuple[str, ...], destinations: list[str], *,
-               version_table: str = VERSION_TABLE) -> str:
+def render_sql(
+    config: Config,
+    script: ScriptDirectory,
+    start: tuple[str, ...],
+    destinations: list[str],
+    *,
+    version_table: str = VERSION_TABLE,
+) -> str:
     """The whole upgrade script from `start` to `destinations`, in the hook's own offline context (env.py
     is not run): what `sql` shows and what the gate reviews."""
     buffer = io.StringIO()
@@ -133,16 +155,30 @@ def render_sql(config: Config, script: ScriptDirectory, start: tuple[str, ...], 
         return script._upgrade_revs(destination, rev)  # type: ignore[arg-type]
 
     # `alembic.context` is installed for revisions that ask it (context.is_offline_mode() and the like)
-    environment = EnvironmentContext(config, script, fn=steps, as_sql=True, starting_rev=list(start) or None,
-                                     destination_rev=destination)
+    environment = EnvironmentContext(
+        config,
+        script,
+        fn=steps,
+        as_sql=True,
+        starting_rev=list(start) or None,
+        destination_rev=destination,
+    )
     transactions = not runs_in_autocommit(config, script)
     with environment:
-        environment.configure(url=OFFLINE_URL, literal_binds=True, transaction_per_migration=transactions,
-                              transactional_ddl=transactions, output_buffer=buffer, version_table=version_table)
+        environment.configure(
+            url=OFFLINE_URL,
+            literal_binds=True,
+            transaction_per_migration=transactions,
+            transactional_ddl=transactions,
+            output_buffer=buffer,
+            version_table=version_table,
+        )
         with environment.begin_transaction():
             environment.run_migrations()
     return buffer.getvalue()
 
 
-def _render(config: Config, script: ScriptDirectory, start: tuple[str, ...], destinations: list[str]) -> list[Chunk]:
+def _render(
+    config: Config, script: ScriptDirectory, start: tuple[str, ...], destinations: list[str]
+) -> list[Chunk]:
     return split(render_sql(config, script, start, destinations), VERSION_TABLE)

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 
 MARKER = re.compile(r"^-- Running upgrade (.*) -> (\S+)[ \t]*$", re.MULTILINE)
 TERMINATOR = re.compile(r";[ \t]*(?:\n[ \t]*\n|\n?\Z)")
-CONTROL = re.compile(r"(?is)^\s*(BEGIN|START\s+TRANSACTION|COMMIT|END|ROLLBACK)(\s+(WORK|TRANSACTION))?\s*$")
+CONTROL = re.compile(
+    r"(?is)^\s*(BEGIN|START\s+TRANSACTION|COMMIT|END|ROLLBACK)(\s+(WORK|TRANSACTION))?\s*$"
+)
 
 _IDENT = r'(?:"(?:[^"]|"")+"|[A-Za-z_][\w$]*)'
 NAME = rf"{_IDENT}(?:\s*\.\s*{_IDENT})?"
@@ -30,7 +32,9 @@ _TARGETS = [
     re.compile(rf"(?is)^\s*COMMENT\s+ON\s+(?:TABLE|COLUMN)\s+({NAME})"),
 ]
 _REFERENCES = re.compile(rf"(?is)\bREFERENCES\s+({NAME})")
-_CREATE_TABLE = re.compile(rf"(?is)^\s*CREATE\s+(?:UNLOGGED\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?({NAME})")
+_CREATE_TABLE = re.compile(
+    rf"(?is)^\s*CREATE\s+(?:UNLOGGED\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?({NAME})"
+)
 
 
 @dataclass
@@ -52,13 +56,15 @@ class Chunk:
         """Its statements with the transaction around them explicit: BEGIN first when it starts inside one,
         COMMIT last when it ends inside one, and empty BEGIN/COMMIT pairs gone (what the version-table
         statements leave behind)."""
-        out = ([Statement("BEGIN", False, control=True)] if self.entered_in_transaction else []) + self.statements
+        out = (
+            [Statement("BEGIN", False, control=True)] if self.entered_in_transaction else []
+        ) + self.statements
         changed = True
         while changed:
             changed = False
             for i in range(len(out) - 1):
                 if _is(out[i], "BEGIN") and _is(out[i + 1], "COMMIT"):
-                    del out[i:i + 2]
+                    del out[i : i + 2]
                     changed = True
                     break
             while out and _is(out[-1], "BEGIN"):
@@ -85,13 +91,19 @@ def _is(stmt: Statement, word: str) -> bool:
     if not stmt.control:
         return False
     head = stmt.sql.split()[0].upper()
-    return head == word or (word == "BEGIN" and head == "START") or (word == "COMMIT" and head in ("END", "ROLLBACK"))
+    return (
+        head == word
+        or (word == "BEGIN" and head == "START")
+        or (word == "COMMIT" and head in ("END", "ROLLBACK"))
+    )
 
 
 def split(output: str, version_table: str = "alembic_version") -> list[Chunk]:
     """The rendered range as one chunk per revision, version-table statements dropped."""
-    version = re.compile(rf'(?is)^\s*(?:CREATE\s+TABLE|INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+(?:{_IDENT}\s*\.\s*)?'
-                         rf'"?{re.escape(version_table)}"?(?![\w$])')
+    version = re.compile(
+        rf"(?is)^\s*(?:CREATE\s+TABLE|INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+(?:{_IDENT}\s*\.\s*)?"
+        rf'"?{re.escape(version_table)}"?(?![\w$])'
+    )
     chunks: list[Chunk] = []
     in_tx = False
     position = 0
@@ -114,7 +126,11 @@ def split(output: str, version_table: str = "alembic_version") -> list[Chunk]:
 def _statements(text: str) -> list[str]:
     out = []
     for piece in TERMINATOR.split(text):
-        lines = [line for line in piece.strip().splitlines() if not line.strip().startswith("--") or "*/" in line]
+        lines = [
+            line
+            for line in piece.strip().splitlines()
+            if not line.strip().startswith("--") or "*/" in line
+        ]
         sql = "\n".join(lines).strip()
         if sql:
             out.append(sql)
@@ -146,27 +162,75 @@ def tables(sql: str) -> list[str]:
 
 _NEW = r"(?:IF\s+NOT\s+EXISTS\s+)?"
 _CREATES = [
-    (re.compile(rf"(?is)^\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:CONCURRENTLY\s+)?{_NEW}({NAME})\s+ON\b"), ""),
-    (re.compile(rf"(?is)^\s*CREATE\s+(?:TEMP\w*\s+|UNLOGGED\s+)?SEQUENCE\s+(?:IF\s+NOT\s+EXISTS\s+)?({NAME})"), ""),
-    (re.compile(rf"(?is)^\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:MATERIALIZED\s+)?VIEW\s+{_NEW}({NAME})"), ""),
-    (re.compile(rf"(?is)^\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:FUNCTION|PROCEDURE)\s+({NAME})"), "function:"),
+    (
+        re.compile(
+            rf"(?is)^\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:CONCURRENTLY\s+)?{_NEW}({NAME})\s+ON\b"
+        ),
+        "",
+    ),
+    (
+        re.compile(
+            rf"(?is)^\s*CREATE\s+(?:TEMP\w*\s+|UNLOGGED\s+)?SEQUENCE\s+(?:IF\s+NOT\s+EXISTS\s+)?({NAME})"
+        ),
+        "",
+    ),
+    (
+        re.compile(
+            rf"(?is)^\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:MATERIALIZED\s+)?VIEW\s+{_NEW}({NAME})"
+        ),
+        "",
+    ),
+    (
+        re.compile(rf"(?is)^\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:FUNCTION|PROCEDURE)\s+({NAME})"),
+        "function:",
+    ),
     (re.compile(rf"(?is)^\s*CREATE\s+(?:TYPE|DOMAIN)\s+({NAME})"), "type:"),
 ]
 _ADD_CONSTRAINT = re.compile(rf"(?is)\bADD\s+CONSTRAINT\s+({_IDENT})")
 _RENAMES = [
-    (re.compile(rf"(?is)^\s*ALTER\s+(?:TABLE|INDEX|SEQUENCE|VIEW|MATERIALIZED\s+VIEW)\s+(?:IF\s+EXISTS\s+)?"
-                rf"({NAME})\s+RENAME\s+TO\s+({_IDENT})"), ""),
-    (re.compile(rf"(?is)^\s*ALTER\s+(?:TYPE|DOMAIN)\s+({NAME})\s+RENAME\s+TO\s+({_IDENT})"), "type:"),
-    (re.compile(rf"(?is)^\s*ALTER\s+(?:FUNCTION|PROCEDURE)\s+({NAME})\s*(?:\([^)]*\))?\s+RENAME\s+TO\s+({_IDENT})"),
-     "function:"),
-    (re.compile(rf"(?is)^\s*ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?{NAME}\s+RENAME\s+CONSTRAINT\s+({_IDENT})"
-                rf"\s+TO\s+({_IDENT})"), "constraint:"),
+    (
+        re.compile(
+            rf"(?is)^\s*ALTER\s+(?:TABLE|INDEX|SEQUENCE|VIEW|MATERIALIZED\s+VIEW)\s+(?:IF\s+EXISTS\s+)?"
+            rf"({NAME})\s+RENAME\s+TO\s+({_IDENT})"
+        ),
+        "",
+    ),
+    (
+        re.compile(rf"(?is)^\s*ALTER\s+(?:TYPE|DOMAIN)\s+({NAME})\s+RENAME\s+TO\s+({_IDENT})"),
+        "type:",
+    ),
+    (
+        re.compile(
+            rf"(?is)^\s*ALTER\s+(?:FUNCTION|PROCEDURE)\s+({NAME})\s*(?:\([^)]*\))?\s+RENAME\s+TO\s+({_IDENT})"
+        ),
+        "function:",
+    ),
+    (
+        re.compile(
+            rf"(?is)^\s*ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?{NAME}\s+RENAME\s+CONSTRAINT\s+({_IDENT})"
+            rf"\s+TO\s+({_IDENT})"
+        ),
+        "constraint:",
+    ),
 ]
 # what a statement drops or changes other than its table: a function, a type, a constraint
 _OBJECTS = [
-    (re.compile(rf"(?is)^\s*(?:DROP|ALTER)\s+(?:FUNCTION|PROCEDURE)\s+(?:IF\s+EXISTS\s+)?({NAME})"), "function:"),
-    (re.compile(rf"(?is)^\s*(?:DROP|ALTER)\s+(?:TYPE|DOMAIN)\s+(?:IF\s+EXISTS\s+)?({NAME})"), "type:"),
-    (re.compile(rf"(?is)^\s*(?:DROP|ALTER)\s+(?:SEQUENCE|VIEW|MATERIALIZED\s+VIEW)\s+(?:IF\s+EXISTS\s+)?({NAME})"), ""),
+    (
+        re.compile(
+            rf"(?is)^\s*(?:DROP|ALTER)\s+(?:FUNCTION|PROCEDURE)\s+(?:IF\s+EXISTS\s+)?({NAME})"
+        ),
+        "function:",
+    ),
+    (
+        re.compile(rf"(?is)^\s*(?:DROP|ALTER)\s+(?:TYPE|DOMAIN)\s+(?:IF\s+EXISTS\s+)?({NAME})"),
+        "type:",
+    ),
+    (
+        re.compile(
+            rf"(?is)^\s*(?:DROP|ALTER)\s+(?:SEQUENCE|VIEW|MATERIALIZED\s+VIEW)\s+(?:IF\s+EXISTS\s+)?({NAME})"
+        ),
+        "",
+    ),
     (re.compile(rf"(?is)\bDROP\s+CONSTRAINT\s+(?:IF\s+EXISTS\s+)?({_IDENT})"), "constraint:"),
 ]
 

@@ -26,7 +26,7 @@ ENV_VAR = "ALEMBIC_HOOK_SQUAWK"
 @dataclass(frozen=True)
 class Violation:
     rule: str
-    line: int          # 0-based, as squawk's JSON gives it
+    line: int  # 0-based, as squawk's JSON gives it
     message: str
     help: str | None
 
@@ -48,11 +48,15 @@ def identity(binary: str) -> str:
 
 
 def version(binary: str) -> str:
-    done = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=30, check=False)
+    done = subprocess.run(
+        [binary, "--version"], capture_output=True, text=True, timeout=30, check=False
+    )
     return done.stdout.strip().removeprefix("squawk ").strip() or "unknown"
 
 
-def lint(binary: str, files: Mapping[str, str], *, pg_version: str, timeout: float) -> dict[str, list[Violation]]:
+def lint(
+    binary: str, files: Mapping[str, str], *, pg_version: str, timeout: float
+) -> dict[str, list[Violation]]:
     """{name: SQL} -> {name: violations}. Raises HookError (internal) when squawk itself fails."""
     out: dict[str, list[Violation]] = {name: [] for name in files}
     if not files:
@@ -65,28 +69,49 @@ def lint(binary: str, files: Mapping[str, str], *, pg_version: str, timeout: flo
             (root / file).write_text(sql)
             names[file] = name
         # our own config file: no .squawk.toml found by walking up from somewhere decides the verdict
-        (root / "squawk.toml").write_text(f'pg_version = "{pg_version}"\nassume_in_transaction = false\n')
+        (root / "squawk.toml").write_text(
+            f'pg_version = "{pg_version}"\nassume_in_transaction = false\n'
+        )
         try:
-            done = subprocess.run([binary, "--config", "squawk.toml", "--reporter", "json", *names],
-                                  cwd=root, capture_output=True, text=True, timeout=timeout, check=False)
+            done = subprocess.run(
+                [binary, "--config", "squawk.toml", "--reporter", "json", *names],
+                cwd=root,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+            )
         except subprocess.TimeoutExpired:
-            raise HookError(ErrorKind.DEADLINE, f"squawk did not finish within {timeout:.0f} s.") from None
+            raise HookError(
+                ErrorKind.DEADLINE, f"squawk did not finish within {timeout:.0f} s."
+            ) from None
         except OSError as exc:
             raise HookError(ErrorKind.INTERNAL, f"squawk could not run ({binary}): {exc}") from None
     if done.returncode not in (0, 1):
-        raise HookError(ErrorKind.INTERNAL, f"squawk failed (exit {done.returncode}): {done.stderr.strip()[:300]}")
+        raise HookError(
+            ErrorKind.INTERNAL,
+            f"squawk failed (exit {done.returncode}): {done.stderr.strip()[:300]}",
+        )
     try:
         reported = json.loads(done.stdout)
     except ValueError:
         reported = None
     # exit 1 means findings; exit 1 with none (a config error) must never read as "clean"
     if not isinstance(reported, list) or (done.returncode == 1 and not reported):
-        raise HookError(ErrorKind.INTERNAL, f"squawk gave no findings list (exit {done.returncode}): "
-                        f"{done.stderr.strip()[:300]}")
+        raise HookError(
+            ErrorKind.INTERNAL,
+            f"squawk gave no findings list (exit {done.returncode}): {done.stderr.strip()[:300]}",
+        )
     for item in reported:
         owner = names.get(Path(str(item.get("file", ""))).name)
         if owner is None:
             continue
-        out[owner].append(Violation(str(item.get("rule_name")), int(item.get("line") or 0),
-                                   str(item.get("message") or ""), item.get("help")))
+        out[owner].append(
+            Violation(
+                str(item.get("rule_name")),
+                int(item.get("line") or 0),
+                str(item.get("message") or ""),
+                item.get("help"),
+            )
+        )
     return out

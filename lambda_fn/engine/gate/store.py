@@ -24,15 +24,17 @@ from typing import Any
 from lambda_fn.engine import cache
 
 LINT_MANIFEST = "alembic_hook_lint.json"
-FORMAT = 3  # 2: rendered without the team's env.py; 3: every object created or renamed, not only tables
+FORMAT = (
+    3  # 2: rendered without the team's env.py; 3: every object created or renamed, not only tables
+)
 
 
 @dataclass(frozen=True)
 class RawFinding:
     rule: str
-    index: int              # the statement's index in the revision's chunk (-1: the revision as a whole)
-    statement: str          # collapsed and cut
-    tables: list[str]       # the relations it names, as written (the one it changes first)
+    index: int  # the statement's index in the revision's chunk (-1: the revision as a whole)
+    statement: str  # collapsed and cut
+    tables: list[str]  # the relations it names, as written (the one it changes first)
     message: str
     line: int | None = None  # 1-based, in the revision's rendered SQL
 
@@ -40,24 +42,31 @@ class RawFinding:
 @dataclass(frozen=True)
 class LintRecord:
     revision: str
-    rendered: bool                      # False: the revision cannot be rendered offline (error says why)
-    linted: bool                        # False: no squawk binary here; only the hook's own checks ran
+    rendered: bool  # False: the revision cannot be rendered offline (error says why)
+    linted: bool  # False: no squawk binary here; only the hook's own checks ran
     findings: list[RawFinding] = field(default_factory=list)
     # (judge key, statement index): tables, indexes, sequences, views by normalised name; function:, type:,
     # constraint: for the others (sql.created_objects)
     created: list[tuple[str, int]] = field(default_factory=list)
     error: str | None = None
-    renamed: list[tuple[str, str, int]] = field(default_factory=list)  # (old key, new key, statement index)
+    renamed: list[tuple[str, str, int]] = field(
+        default_factory=list
+    )  # (old key, new key, statement index)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LintRecord:
-        return cls(revision=str(data["revision"]), rendered=bool(data["rendered"]), linted=bool(data["linted"]),
-                   findings=[RawFinding(**f) for f in data.get("findings", [])],
-                   created=[(str(t), int(i)) for t, i in data.get("created", [])], error=data.get("error"),
-                   renamed=[(str(a), str(b), int(i)) for a, b, i in data.get("renamed", [])])
+        return cls(
+            revision=str(data["revision"]),
+            rendered=bool(data["rendered"]),
+            linted=bool(data["linted"]),
+            findings=[RawFinding(**f) for f in data.get("findings", [])],
+            created=[(str(t), int(i)) for t, i in data.get("created", [])],
+            error=data.get("error"),
+            renamed=[(str(a), str(b), int(i)) for a, b, i in data.get("renamed", [])],
+        )
 
 
 def profile(pg_version: str, *, autocommit: bool = False) -> str:
@@ -69,7 +78,9 @@ def read_manifest(script_dir: str | Path, prof: str) -> dict[str, LintRecord]:
     return _read(Path(script_dir) / LINT_MANIFEST, prof)
 
 
-def write_manifest(script_dir: str | Path, prof: str, records: dict[str, LintRecord], squawk_version: str) -> Path:
+def write_manifest(
+    script_dir: str | Path, prof: str, records: dict[str, LintRecord], squawk_version: str
+) -> Path:
     path = Path(script_dir) / LINT_MANIFEST
     _write(path, prof, records, {"squawk": squawk_version})
     return path
@@ -112,6 +123,10 @@ def _records(data: dict[str, Any], prof: str) -> dict[str, LintRecord]:
 
 def _write(path: Path, prof: str, records: dict[str, LintRecord], extra: dict[str, str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    body = {"format": FORMAT, "profile": prof, **extra,
-            "revisions": {key: records[key].to_json() for key in sorted(records)}}
+    body = {
+        "format": FORMAT,
+        "profile": prof,
+        **extra,
+        "revisions": {key: records[key].to_json() for key in sorted(records)},
+    }
     cache.write_json(path, json.dumps(body, sort_keys=True, separators=(",", ":")) + "\n")

@@ -35,8 +35,9 @@ _MEASURABLE = frozenset({FindingClass.BLOCKING, FindingClass.DATA})
 
 
 def policy_of(project: AlembicProject) -> RehearsalPolicy:
-    return RehearsalPolicy.from_section(project.config.get_section(SECTION), project.config.config_file_name or
-                                        "alembic.ini")
+    return RehearsalPolicy.from_section(
+        project.config.get_section(SECTION), project.config.config_file_name or "alembic.ini"
+    )
 
 
 def consider(ctx: Context, scripts: Sequence[Script], findings: list[Finding]) -> list[Finding]:
@@ -63,16 +64,35 @@ def consider(ctx: Context, scripts: Sequence[Script], findings: list[Finding]) -
         violations = policy.violations(rehearsal.measure, where)
         acks = _acknowledged(script)
         if violations:
-            out += [_over(script, v.table, v.statement, v.text, acks.get(OVER_POLICY)) for v in violations]
+            out += [
+                _over(script, v.table, v.statement, v.text, acks.get(OVER_POLICY))
+                for v in violations
+            ]
             out += own
         else:
             summary = _summary(rehearsal.measure, where, policy)
-            out += [dataclasses.replace(f, refused=False, judged=summary)
-                    if f.refused and (f.category in _MEASURABLE or f.rule.startswith("hook:not-reviewable")
-                                      or f.rule == "hook:lint-unavailable") else f for f in own]
-        logger.info("Safety gate used a rehearsal", extra={"revision": rev, "age_s": round(rehearsal.age_s),
-                                                           "violations": [v.text for v in violations]})
-    for rest in by_revision.values():  # findings on anything else (none expected) pass through unchanged
+            out += [
+                dataclasses.replace(f, refused=False, judged=summary)
+                if f.refused
+                and (
+                    f.category in _MEASURABLE
+                    or f.rule.startswith("hook:not-reviewable")
+                    or f.rule == "hook:lint-unavailable"
+                )
+                else f
+                for f in own
+            ]
+        logger.info(
+            "Safety gate used a rehearsal",
+            extra={
+                "revision": rev,
+                "age_s": round(rehearsal.age_s),
+                "violations": [v.text for v in violations],
+            },
+        )
+    for (
+        rest
+    ) in by_revision.values():  # findings on anything else (none expected) pass through unchanged
         out += rest
     _raise_if_measured_over(ctx, out)
     return out
@@ -85,44 +105,72 @@ def _raise_if_measured_over(ctx: Context, findings: list[Finding]) -> None:
         return
     ctx.result.findings = findings
     others = sum(f.refused for f in findings) - len(measured)
-    raise HookError(ErrorKind.UNSAFE_MIGRATION,
-                    f"Refused before any DDL (the database stays at {ctx.result.from_revision or 'base'}), by the "
-                    f"rehearsal's measurement: " + "; ".join(f"{f.revision} {f.message}" for f in measured)
-                    + (f". {others} other finding(s) refused too." if others else ".")
-                    + " Shorten the lock (each finding's fix), raise the policy in [alembic_hook], or acknowledge "
-                    f"it in the revision: {ACKNOWLEDGE} = {{\"{OVER_POLICY}\": \"<why it is safe>\"}}.",
-                    measured[0].revision)
+    raise HookError(
+        ErrorKind.UNSAFE_MIGRATION,
+        f"Refused before any DDL (the database stays at {ctx.result.from_revision or 'base'}), by the "
+        f"rehearsal's measurement: "
+        + "; ".join(f"{f.revision} {f.message}" for f in measured)
+        + (f". {others} other finding(s) refused too." if others else ".")
+        + " Shorten the lock (each finding's fix), raise the policy in [alembic_hook], or acknowledge "
+        f'it in the revision: {ACKNOWLEDGE} = {{"{OVER_POLICY}": "<why it is safe>"}}.',
+        measured[0].revision,
+    )
 
 
 def _summary(m: RevisionMeasure, where: str, policy: RehearsalPolicy) -> str:
     worst = m.blocking()
-    lock = f"longest blocking lock {worst[0].held_s:.2f} s on {worst[0].table}" if worst else "no blocking lock"
+    lock = (
+        f"longest blocking lock {worst[0].held_s:.2f} s on {worst[0].table}"
+        if worst
+        else "no blocking lock"
+    )
     rewrote = f", rewrote {', '.join(m.rewritten)}" if m.rewritten else ""
-    return (f"rehearsed {where}: {m.duration_s:.2f} s, {lock}{rewrote}; within policy "
-            f"({policy.max_lock_seconds:g} s locks, {policy.max_revision_seconds:g} s a revision)")
+    return (
+        f"rehearsed {where}: {m.duration_s:.2f} s, {lock}{rewrote}; within policy "
+        f"({policy.max_lock_seconds:g} s locks, {policy.max_revision_seconds:g} s a revision)"
+    )
 
 
 def _over(script: Script, table: str | None, statement: str, text: str, ack: str | None) -> Finding:
-    return Finding(script.revision, OVER_POLICY, FindingClass.BLOCKING, statement, table,
-                   "Shorten the lock: CREATE INDEX CONCURRENTLY, ADD CONSTRAINT ... NOT VALID then VALIDATE, "
-                   "backfill in batches, or a lock_timeout; or acknowledge it in the revision "
-                   f"({ACKNOWLEDGE} = {{\"{OVER_POLICY}\": \"<why>\"}}).", text, refused=ack is None,
-                   acknowledged=ack, path=script.path)
+    return Finding(
+        script.revision,
+        OVER_POLICY,
+        FindingClass.BLOCKING,
+        statement,
+        table,
+        "Shorten the lock: CREATE INDEX CONCURRENTLY, ADD CONSTRAINT ... NOT VALID then VALIDATE, "
+        "backfill in batches, or a lock_timeout; or acknowledge it in the revision "
+        f'({ACKNOWLEDGE} = {{"{OVER_POLICY}": "<why>"}}).',
+        text,
+        refused=ack is None,
+        acknowledged=ack,
+        path=script.path,
+    )
 
 
 def _required(script: Script, policy: RehearsalPolicy) -> Finding:
-    return Finding(script.revision, REQUIRED, FindingClass.BLOCKING, "", None,
-                   "Rehearse first: alembic-hook --database-url TARGET rehearse --on COPY_URL (or the workflow's "
-                   "rehearsal stage), then deploy the same files.",
-                   f"rehearsal = required, and no rehearsal of this file from the target's current revision "
-                   f"younger than {policy.max_age_hours:g} h is on record.", refused=True, path=script.path)
+    return Finding(
+        script.revision,
+        REQUIRED,
+        FindingClass.BLOCKING,
+        "",
+        None,
+        "Rehearse first: alembic-hook --database-url TARGET rehearse --on COPY_URL (or the workflow's "
+        "rehearsal stage), then deploy the same files.",
+        f"rehearsal = required, and no rehearsal of this file from the target's current revision "
+        f"younger than {policy.max_age_hours:g} h is on record.",
+        refused=True,
+        path=script.path,
+    )
 
 
 def _acknowledged(script: Script) -> dict[str, str]:
     value = getattr(getattr(script, "module", None), ACKNOWLEDGE, None)
     if not isinstance(value, dict):
         return {}
-    return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str) and v.strip()}
+    return {
+        k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str) and v.strip()
+    }
 
 
 def _age(seconds: float) -> str:

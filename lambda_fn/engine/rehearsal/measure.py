@@ -21,15 +21,19 @@ def short(sql: str, limit: int = STATEMENT_LIMIT) -> str:
 class LockSpan:
     """One table lock of one transaction: first seen after `statement`, held until that transaction ended."""
 
-    table: str                 # schema.name (an index or TOAST table counts as its table)
-    mode: str                  # pg_locks.mode, e.g. AccessExclusiveLock
-    statement: int             # index of the statement that took it
-    acquired_s: float          # when, in seconds from the revision's start (that statement's start)
-    held_s: float              # until its transaction committed (or, for the last, ended)
-    created: bool = False      # the relation is new in this revision: nobody else can see it, it blocks nobody
-    rows: bool = False         # the table held rows when the rehearsal started (what the target holds)
-    sampled: bool = False      # in an autocommit block: seen by sampling while its statement ran, held_s = that
-                               # statement's duration (engine/rehearsal/sample.py)
+    table: str  # schema.name (an index or TOAST table counts as its table)
+    mode: str  # pg_locks.mode, e.g. AccessExclusiveLock
+    statement: int  # index of the statement that took it
+    acquired_s: float  # when, in seconds from the revision's start (that statement's start)
+    held_s: float  # until its transaction committed (or, for the last, ended)
+    created: bool = (
+        False  # the relation is new in this revision: nobody else can see it, it blocks nobody
+    )
+    rows: bool = False  # the table held rows when the rehearsal started (what the target holds)
+    sampled: bool = (
+        False  # in an autocommit block: seen by sampling while its statement ran, held_s = that
+    )
+    # statement's duration (engine/rehearsal/sample.py)
 
     @property
     def blocks(self) -> str | None:
@@ -56,9 +60,13 @@ class StatementMeasure:
     sql: str
     duration_s: float
     rowcount: int | None = None
-    locks: list[str] = field(default_factory=list)      # modes first taken here, "MODE on table"
-    rewrote: list[str] = field(default_factory=list)    # tables whose relfilenode this statement changed
-    autocommit: bool = False  # outside a transaction: its locks ended with it and cannot be read afterwards
+    locks: list[str] = field(default_factory=list)  # modes first taken here, "MODE on table"
+    rewrote: list[str] = field(
+        default_factory=list
+    )  # tables whose relfilenode this statement changed
+    autocommit: bool = (
+        False  # outside a transaction: its locks ended with it and cannot be read afterwards
+    )
 
 
 @dataclass(frozen=True)
@@ -85,9 +93,14 @@ class RevisionMeasure:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RevisionMeasure:
-        return cls(revision=str(data["revision"]), description=str(data.get("description", "")),
-                   sha256=str(data["sha256"]), duration_s=float(data["duration_s"]),
-                   statements=[StatementMeasure(**s) for s in data.get("statements", [])],
-                   locks=[LockSpan(**lk) for lk in data.get("locks", [])],
-                   row_locks=[RowLocks(**r) for r in data.get("row_locks", [])],
-                   rewritten=list(data.get("rewritten", [])), growth_bytes=int(data.get("growth_bytes", 0)))
+        return cls(
+            revision=str(data["revision"]),
+            description=str(data.get("description", "")),
+            sha256=str(data["sha256"]),
+            duration_s=float(data["duration_s"]),
+            statements=[StatementMeasure(**s) for s in data.get("statements", [])],
+            locks=[LockSpan(**lk) for lk in data.get("locks", [])],
+            row_locks=[RowLocks(**r) for r in data.get("row_locks", [])],
+            rewritten=list(data.get("rewritten", [])),
+            growth_bytes=int(data.get("growth_bytes", 0)),
+        )

@@ -21,7 +21,7 @@ def sql_name(mode: str) -> str:
 
 
 def blocks(mode: str) -> str | None:
-    """"reads and writes", "writes", or None when the mode blocks neither."""
+    """ "reads and writes", "writes", or None when the mode blocks neither."""
     _, writes, reads = MODES.get(mode, (mode, True, True))  # an unknown mode: assume the worst
     if reads:
         return "reads and writes"

@@ -28,7 +28,13 @@ from typing import Any
 from sqlalchemy import Connection, Delete, Insert, Update, event
 from sqlalchemy import Table as SATable
 
-from lambda_fn.engine.rehearsal.measure import LockSpan, RevisionMeasure, RowLocks, StatementMeasure, short
+from lambda_fn.engine.rehearsal.measure import (
+    LockSpan,
+    RevisionMeasure,
+    RowLocks,
+    StatementMeasure,
+    short,
+)
 from lambda_fn.engine.rehearsal.modes import sql_name
 from lambda_fn.engine.rehearsal.sample import Sampler
 from lambda_fn.log import logger
@@ -72,10 +78,15 @@ SELECT c.oid::int8, c.relkind IN ('r', 'p', 'm'), format('%I.%I', n.nspname, c.r
 # statement only: a `;` inside (several statements) means read.
 _NO_RELATION_LOCK = re.compile(
     r"^\s*(?:(?:SET(?!\s+CONSTRAINTS)|RESET|SHOW|BEGIN|START\s+TRANSACTION|SAVEPOINT|RELEASE)\b[^;]*"
-    r"|SELECT\b(?![^;]*\b(?:FROM|INTO|TABLE)\b)[\w\s,.'\"]*);?\s*$", re.IGNORECASE)
+    r"|SELECT\b(?![^;]*\b(?:FROM|INTO|TABLE)\b)[\w\s,.'\"]*);?\s*$",
+    re.IGNORECASE,
+)
 # the recorder's two queries are prepared once on the copy's session (planning the catalogue joins is most of
 # their cost); a statement that may drop prepared statements (DEALLOCATE, DISCARD) turns back to plain SQL
-_PREPARED = {LOCKS_SQL: "alembic_hook_rehearsal_locks", SNAPSHOT_SQL: "alembic_hook_rehearsal_snapshot"}
+_PREPARED = {
+    LOCKS_SQL: "alembic_hook_rehearsal_locks",
+    SNAPSHOT_SQL: "alembic_hook_rehearsal_snapshot",
+}
 _DROPS_PREPARED = re.compile(r"\b(?:DEALLOCATE|DISCARD)\b", re.IGNORECASE)
 _ROW_WRITE = re.compile(r"^\s*(?:UPDATE|DELETE\s+FROM)\s+(?:ONLY\s+)?([^\s(]+)", re.IGNORECASE)
 
@@ -84,7 +95,13 @@ def _named(rev: _Revision, row: Any) -> tuple[int, str, int, str, int]:
     """A lock row (table oid, mode, filenode, name, relation) with its table: a relation dropped in this
     transaction has no pg_class row any more (the query gives its oid as its name), so it is named by the
     table it belonged to at the revision's start."""
-    oid, mode, filenode, name, relation = int(row[0]), str(row[1]), int(row[2]), str(row[3]), int(row[4])
+    oid, mode, filenode, name, relation = (
+        int(row[0]),
+        str(row[1]),
+        int(row[2]),
+        str(row[3]),
+        int(row[4]),
+    )
     if name == str(relation) and relation in rev.relations:
         oid = rev.relations[relation]
         name = rev.before[oid].name if oid in rev.before else name
@@ -98,8 +115,11 @@ def _version_write(context: Any) -> bool:
     per revision."""
     statement = getattr(getattr(context, "compiled", None), "statement", None)
     table = getattr(statement, "table", None)
-    return (isinstance(statement, Insert | Update | Delete) and isinstance(table, SATable)
-            and [c.name for c in table.columns] == ["version_num"])
+    return (
+        isinstance(statement, Insert | Update | Delete)
+        and isinstance(table, SATable)
+        and [c.name for c in table.columns] == ["version_num"]
+    )
 
 
 @dataclass(frozen=True)
@@ -162,8 +182,11 @@ class Recorder:
         self._sampler: Sampler | None = None  # an autocommit statement's locks (sample.py)
         self._pid = 0  # the migration's backend, for the sampler
         self._events: list[tuple[str, Callable[..., None]]] = [
-            ("before_cursor_execute", self._before), ("after_cursor_execute", self._after),
-            ("commit", self._commit), ("rollback", self._rollback)]
+            ("before_cursor_execute", self._before),
+            ("after_cursor_execute", self._after),
+            ("commit", self._commit),
+            ("rollback", self._rollback),
+        ]
 
     def __enter__(self) -> Recorder:
         self._prepare()
@@ -172,7 +195,9 @@ class Recorder:
             event.listen(self.conn, name, fn)
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         for name, fn in self._events:
             event.remove(self.conn, name, fn)
         if self._sampler is not None:
@@ -183,8 +208,9 @@ class Recorder:
     def observe(self, step: StepEvent) -> None:
         if step.duration_ms is None:
             before, self._last = self._last or self.snapshot(), None
-            self._rev = _Revision(step.revision, step.description, time.monotonic(), before.tables,
-                                  before.relations)
+            self._rev = _Revision(
+                step.revision, step.description, time.monotonic(), before.tables, before.relations
+            )
         elif self._rev is not None:
             self.measures.append(self._finish(self._rev, step.duration_ms / 1000))
             self._rev = None
@@ -197,23 +223,38 @@ class Recorder:
 
     def _before(self, conn: Connection, cursor: Any, statement: str, *args: Any) -> None:
         if self._prepared and _DROPS_PREPARED.search(statement):
-            self._prepared = False  # before it runs: nothing after it may EXECUTE what it may have dropped
+            self._prepared = (
+                False  # before it runs: nothing after it may EXECUTE what it may have dropped
+            )
         if self._rev is None:
-            self._last = None  # something ran between two revisions (env.py again, say): snapshot afresh
+            self._last = (
+                None  # something ran between two revisions (env.py again, say): snapshot afresh
+            )
         elif not self._rev.done:
-            if getattr(self._dbapi(), "autocommit", False) and not _NO_RELATION_LOCK.match(statement):
+            if getattr(self._dbapi(), "autocommit", False) and not _NO_RELATION_LOCK.match(
+                statement
+            ):
                 self._sampling().start()  # its locks end with it: seen only while it runs
             self._rev.started = time.monotonic()
 
-    def _after(self, conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any,
-               *args: Any) -> None:
+    def _after(
+        self,
+        conn: Connection,
+        cursor: Any,
+        statement: str,
+        parameters: Any,
+        context: Any,
+        *args: Any,
+    ) -> None:
         rev = self._rev
         if rev is None or rev.done:
             return
         now = time.monotonic()
         index = len(rev.statements)
         autocommit = bool(getattr(self._dbapi(), "autocommit", False))
-        rowcount = cursor.rowcount if isinstance(cursor.rowcount, int) and cursor.rowcount >= 0 else None
+        rowcount = (
+            cursor.rowcount if isinstance(cursor.rowcount, int) and cursor.rowcount >= 0 else None
+        )
         new_locks, rewrote = [], []
         start_s = rev.started - rev.began
         # a statement that cannot lock a relation cannot change what pg_locks shows: no read, nothing lost
@@ -223,23 +264,40 @@ class Recorder:
         held = [] if quiet or autocommit else self._query(LOCKS_SQL)
         for row in held:
             oid, mode, filenode, name, relation = _named(rev, row)
-            created = relation not in rev.relations  # e.g. the index a CREATE INDEX builds: nobody sees it yet
+            created = (
+                relation not in rev.relations
+            )  # e.g. the index a CREATE INDEX builds: nobody sees it yet
             if (oid, mode, created) not in rev.held:
                 rev.held[(oid, mode, created)] = _Held(index, start_s, name, created)
                 if not created:
                     new_locks.append(f"{sql_name(mode)} on {name}")
-            last = rev.filenodes.get(oid, rev.before[oid].filenode if oid in rev.before else filenode)
+            last = rev.filenodes.get(
+                oid, rev.before[oid].filenode if oid in rev.before else filenode
+            )
             if filenode and last and filenode != last:
                 rewrote.append(name)
             if filenode:  # a dropped relation has none: it says nothing about its table's
                 rev.filenodes[oid] = filenode
-        if rowcount and (m := _ROW_WRITE.match(statement)) and (table := self._existing(rev, m.group(1))):
+        if (
+            rowcount
+            and (m := _ROW_WRITE.match(statement))
+            and (table := self._existing(rev, m.group(1)))
+        ):
             if autocommit:
                 rev.row_locks.append(RowLocks(index, table, rowcount, now - rev.started))
             else:
                 rev.rows_held.append((index, table, rowcount, start_s))
-        rev.statements.append(StatementMeasure(index, short(statement), round(now - rev.started, 4), rowcount,
-                                               new_locks, rewrote, autocommit))
+        rev.statements.append(
+            StatementMeasure(
+                index,
+                short(statement),
+                round(now - rev.started, 4),
+                rowcount,
+                new_locks,
+                rewrote,
+                autocommit,
+            )
+        )
 
     def _commit(self, conn: Connection) -> None:
         rev = self._rev
@@ -255,7 +313,9 @@ class Recorder:
         # the attempt is undone (apply retries the whole revision, or reports its failure)
         if self._rev is not None:
             old = self._rev
-            self._rev = _Revision(old.revision, old.description, time.monotonic(), old.before, old.relations)
+            self._rev = _Revision(
+                old.revision, old.description, time.monotonic(), old.before, old.relations
+            )
 
     # --- internals ---------------------------------------------------------------------------------
 
@@ -263,8 +323,17 @@ class Recorder:
         """The transaction ended: every lock and row lock it held is released now."""
         for (oid, mode, _), h in rev.held.items():
             start = self.at_start.get(oid)
-            rev.spans.append(LockSpan(h.name, mode, h.statement, round(h.acquired_s, 4), round(at - h.acquired_s, 4),
-                                      h.created, bool(start and start.rows)))
+            rev.spans.append(
+                LockSpan(
+                    h.name,
+                    mode,
+                    h.statement,
+                    round(h.acquired_s, 4),
+                    round(at - h.acquired_s, 4),
+                    h.created,
+                    bool(start and start.rows),
+                )
+            )
         for index, table, rows, began in rev.rows_held:
             rev.row_locks.append(RowLocks(index, table, rows, round(at - began, 4)))
         rev.held, rev.rows_held = {}, []
@@ -273,10 +342,23 @@ class Recorder:
         self._close(rev, time.monotonic() - rev.began)
         self._last = snapshot = rev.after or self.snapshot()
         after = snapshot.tables
-        rewritten = {t.name for oid, t in rev.before.items() if oid in after and after[oid].filenode != t.filenode}
+        rewritten = {
+            t.name
+            for oid, t in rev.before.items()
+            if oid in after and after[oid].filenode != t.filenode
+        }
         growth = sum(t.size for t in after.values()) - sum(t.size for t in rev.before.values())
-        return RevisionMeasure(rev.revision, rev.description, self.sha_of(rev.revision), round(duration_s, 4),
-                               rev.statements, rev.spans, rev.row_locks, sorted(rewritten), growth)
+        return RevisionMeasure(
+            rev.revision,
+            rev.description,
+            self.sha_of(rev.revision),
+            round(duration_s, 4),
+            rev.statements,
+            rev.spans,
+            rev.row_locks,
+            sorted(rewritten),
+            growth,
+        )
 
     def _existing(self, rev: _Revision, written: str) -> str | None:
         """The table an UPDATE/DELETE names, if it existed before the revision (rows in a new table lock nobody)."""
@@ -289,8 +371,10 @@ class Recorder:
 
     def snapshot(self) -> Snapshot:
         rows = self._query(SNAPSHOT_SQL)
-        return Snapshot({int(r[0]): Table(str(r[2]), int(r[3]), int(r[4]), bool(r[5])) for r in rows if r[1]},
-                        {int(r[0]): int(r[6]) for r in rows})
+        return Snapshot(
+            {int(r[0]): Table(str(r[2]), int(r[3]), int(r[4]), bool(r[5])) for r in rows if r[1]},
+            {int(r[0]): int(r[6]) for r in rows},
+        )
 
     def _dbapi(self) -> Any:
         return self.conn.connection.dbapi_connection
@@ -306,17 +390,30 @@ class Recorder:
             return []
         seen = self._sampler.stop()
         if self._sampler.error:
-            logger.warning("Rehearsal: an autocommit statement's locks could not be sampled",
-                           extra={"revision": rev.revision, "statement": index, "error": self._sampler.error})
+            logger.warning(
+                "Rehearsal: an autocommit statement's locks could not be sampled",
+                extra={"revision": rev.revision, "statement": index, "error": self._sampler.error},
+            )
         new, named = [], set()
         for oid, mode, relation in sorted(seen):
-            table = rev.relations.get(relation) if oid == relation else oid  # dropped meanwhile: its table
+            table = (
+                rev.relations.get(relation) if oid == relation else oid
+            )  # dropped meanwhile: its table
             if relation not in rev.relations or table not in rev.before or (table, mode) in named:
                 continue  # new in this revision (blocks nobody), or seen already
             named.add((table, mode))
             start = self.at_start.get(table)
-            rev.spans.append(LockSpan(rev.before[table].name, mode, index, round(start_s, 4), round(took, 4),
-                                      rows=bool(start and start.rows), sampled=True))
+            rev.spans.append(
+                LockSpan(
+                    rev.before[table].name,
+                    mode,
+                    index,
+                    round(start_s, 4),
+                    round(took, 4),
+                    rows=bool(start and start.rows),
+                    sampled=True,
+                )
+            )
             new.append(f"{sql_name(mode)} on {rev.before[table].name}")
         return new
 

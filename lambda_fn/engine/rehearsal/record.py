@@ -35,22 +35,36 @@ def create(ledger: Ledger) -> None:
     """The table, if it is not there yet (the caller holds the target's migration lock)."""
     if ledger.names.schema:
         ledger.execute(f'CREATE SCHEMA IF NOT EXISTS "{ledger.names.schema}"', {})
-    ledger.execute(f"""CREATE TABLE IF NOT EXISTS {_table(ledger)} (
+    ledger.execute(
+        f"""CREATE TABLE IF NOT EXISTS {_table(ledger)} (
         id bigserial PRIMARY KEY, recorded_at timestamptz NOT NULL DEFAULT now(), revision text NOT NULL,
-        sha256 text NOT NULL, target_revision text, copy text, copy_kind text, measurement jsonb NOT NULL)""", {})
+        sha256 text NOT NULL, target_revision text, copy text, copy_kind text, measurement jsonb NOT NULL)""",
+        {},
+    )
     ledger.commit()
 
 
-def save(ledger: Ledger, measures: Sequence[RevisionMeasure], target_at: str | None, copy: str, kind: str) -> None:
+def save(
+    ledger: Ledger, measures: Sequence[RevisionMeasure], target_at: str | None, copy: str, kind: str
+) -> None:
     """Write the measurements, in one statement (the table exists: `create`)."""
-    ledger.execute(f"INSERT INTO {_table(ledger)} (revision, sha256, target_revision, copy, copy_kind, measurement) "
-                   "SELECT m->>'revision', m->>'sha256', :at, :copy, :kind, m "
-                   "FROM jsonb_array_elements(CAST(:ms AS jsonb)) WITH ORDINALITY AS e(m, i) ORDER BY i",
-                   {"at": target_at, "copy": copy, "kind": kind, "ms": json.dumps([m.to_dict() for m in measures])})
+    ledger.execute(
+        f"INSERT INTO {_table(ledger)} (revision, sha256, target_revision, copy, copy_kind, measurement) "
+        "SELECT m->>'revision', m->>'sha256', :at, :copy, :kind, m "
+        "FROM jsonb_array_elements(CAST(:ms AS jsonb)) WITH ORDINALITY AS e(m, i) ORDER BY i",
+        {
+            "at": target_at,
+            "copy": copy,
+            "kind": kind,
+            "ms": json.dumps([m.to_dict() for m in measures]),
+        },
+    )
     ledger.commit()
 
 
-def fresh(ledger: Ledger, target_at: str | None, files: dict[str, str], max_age_hours: float) -> dict[str, OnRecord]:
+def fresh(
+    ledger: Ledger, target_at: str | None, files: dict[str, str], max_age_hours: float
+) -> dict[str, OnRecord]:
     """revision -> its newest rehearsal that matches its file (sha256) and the target's revision now, and is
     fresh. An edited revision, another starting revision, or an old rehearsal does not match."""
     table = _table(ledger)
@@ -62,7 +76,16 @@ def fresh(ledger: Ledger, target_at: str | None, files: dict[str, str], max_age_
         f"extract(epoch FROM now() - recorded_at)::float8, coalesce(copy, ''), coalesce(copy_kind, '') "
         f"FROM {table} WHERE revision || ':' || sha256 = ANY(:keys) AND target_revision IS NOT DISTINCT FROM :at "
         f"AND recorded_at > now() - make_interval(secs => :age) ORDER BY revision, id DESC",
-        {"keys": [f"{r}:{sha}" for r, sha in files.items()], "at": target_at, "age": max_age_hours * 3600})
+        {
+            "keys": [f"{r}:{sha}" for r, sha in files.items()],
+            "at": target_at,
+            "age": max_age_hours * 3600,
+        },
+    )
     ledger.commit()
-    return {str(rev): OnRecord(RevisionMeasure.from_dict(json.loads(measurement)), float(age), copy, kind)
-            for rev, _sha, measurement, age, copy, kind in rows}
+    return {
+        str(rev): OnRecord(
+            RevisionMeasure.from_dict(json.loads(measurement)), float(age), copy, kind
+        )
+        for rev, _sha, measurement, age, copy, kind in rows
+    }

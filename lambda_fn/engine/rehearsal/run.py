@@ -42,47 +42,86 @@ def rehearse(ctx: Context, current: Heads) -> NothingToRehearse | Rehearsed:
     if not pending:
         r.rehearsal = _report(policy, kind, where="", current=current, measures=[], violations=[])
         return NothingToRehearse(join(current))
-    copy_db = TargetDatabase(copy_settings(ctx.target.settings, copy), ctx.target.deadline, ctx.target.read_secret,
-                             f"{ctx.target.application_name} rehearsal"[:63])
+    copy_db = TargetDatabase(
+        copy_settings(ctx.target.settings, copy),
+        ctx.target.deadline,
+        ctx.target.read_secret,
+        f"{ctx.target.application_name} rehearsal"[:63],
+    )
     creds = copy_db.ready_credentials()
     where = creds.describe()
     with copy_db.connect(creds) as conn:
         refuse_if_target(ctx.database.conn, conn, where)
         refuse_other_revision(current, project.current(conn), where)
         database = HookDatabase(conn, copy_db.engine, creds, lambda: copy_db.url(creds))
-        copy_result = Result(command="upgrade", status=Status.FAILED, target=target, from_revision=join(current),
-                             to_revision=join(current))
+        copy_result = Result(
+            command="upgrade",
+            status=Status.FAILED,
+            target=target,
+            from_revision=join(current),
+            to_revision=join(current),
+        )
         steps = project.upgrade_steps(target, current)
         with Recorder(conn, lambda rev: file_sha256(project.get(rev).path)) as recorder:
-            copy_ctx = Context(ctx.request, copy_result, project, copy_db, database,
-                               sqlalchemy_ledger(conn, copy_db.settings), recorder.observe)
+            copy_ctx = Context(
+                ctx.request,
+                copy_result,
+                project,
+                copy_db,
+                database,
+                sqlalchemy_ledger(conn, copy_db.settings),
+                recorder.observe,
+            )
             database.on_version_apply = recorder.version_applied
             try:
                 apply_steps(copy_ctx, steps, "upgrade")
             except HookError as exc:
                 # what ran is measured and kept; the failure is the rehearsal's answer
                 _keep(ctx, recorder.measures, current, where, kind)
-                r.rehearsal = _report(policy, kind, where=where, current=current, measures=recorder.measures,
-                                      violations=[])
-                raise HookError(exc.kind, f"On the copy {where}: {exc.message}", exc.revision) from None
+                r.rehearsal = _report(
+                    policy,
+                    kind,
+                    where=where,
+                    current=current,
+                    measures=recorder.measures,
+                    violations=[],
+                )
+                raise HookError(
+                    exc.kind, f"On the copy {where}: {exc.message}", exc.revision
+                ) from None
     measures = recorder.measures
-    violations = [v for m in measures for v in policy.violations(m, f"on a {kind} of this database")]
+    violations = [
+        v for m in measures for v in policy.violations(m, f"on a {kind} of this database")
+    ]
     _keep(ctx, measures, current, where, kind)
-    r.rehearsal = _report(policy, kind, where=where, current=current, measures=measures,
-                                violations=violations)
+    r.rehearsal = _report(
+        policy, kind, where=where, current=current, measures=measures, violations=violations
+    )
     r.applied, r.to_revision = copy_result.applied, join(current)  # the target itself did not move
-    logger.info("Rehearsal finished", extra={"copy": where, "revisions": len(measures),
-                                             "violations": [v.text for v in violations]})
+    logger.info(
+        "Rehearsal finished",
+        extra={
+            "copy": where,
+            "revisions": len(measures),
+            "violations": [v.text for v in violations],
+        },
+    )
     total = sum(m.duration_s for m in measures)
     if violations:
         revs = list(dict.fromkeys(v.revision for v in violations))
-        raise HookError(ErrorKind.UNSAFE_MIGRATION, f"Rehearsed {len(measures)} revision(s) on {where}: "
-                        f"{len(violations)} beyond policy in {', '.join(revs)}: "
-                        + "; ".join(f"{v.revision} {v.text}" for v in violations), revs[0])
+        raise HookError(
+            ErrorKind.UNSAFE_MIGRATION,
+            f"Rehearsed {len(measures)} revision(s) on {where}: "
+            f"{len(violations)} beyond policy in {', '.join(revs)}: "
+            + "; ".join(f"{v.revision} {v.text}" for v in violations),
+            revs[0],
+        )
     return Rehearsed(len(measures), where, kind, total, policy.max_lock_seconds)
 
 
-def _keep(ctx: Context, measures: list[RevisionMeasure], current: Heads, where: str, kind: str) -> None:
+def _keep(
+    ctx: Context, measures: list[RevisionMeasure], current: Heads, where: str, kind: str
+) -> None:
     if not measures:
         return
     if not record.exists(ctx.ledger):
@@ -91,8 +130,21 @@ def _keep(ctx: Context, measures: list[RevisionMeasure], current: Heads, where: 
     record.save(ctx.ledger, measures, join(current), where, kind)
 
 
-def _report(policy: RehearsalPolicy, kind: str, *, where: str, current: Heads, measures: list[RevisionMeasure],
-            violations: list[Violation]) -> dict[str, Any]:
-    return {"copy": where, "kind": kind, "target_revision": join(current), "policy": policy.to_dict(),
-            "within_policy": not violations, "violations": [v.text for v in violations],
-            "revisions": [m.to_dict() for m in measures]}
+def _report(
+    policy: RehearsalPolicy,
+    kind: str,
+    *,
+    where: str,
+    current: Heads,
+    measures: list[RevisionMeasure],
+    violations: list[Violation],
+) -> dict[str, Any]:
+    return {
+        "copy": where,
+        "kind": kind,
+        "target_revision": join(current),
+        "policy": policy.to_dict(),
+        "within_policy": not violations,
+        "violations": [v.text for v in violations],
+        "revisions": [m.to_dict() for m in measures],
+    }

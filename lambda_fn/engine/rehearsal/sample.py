@@ -35,7 +35,9 @@ class Sampler:
     def __init__(self, connect: Callable[[], Any], pid: int) -> None:
         self._connect = connect
         self._pid = pid
-        self._raw: Any = None    # SQLAlchemy's connection record (closing it closes the session: NullPool)
+        self._raw: Any = (
+            None  # SQLAlchemy's connection record (closing it closes the session: NullPool)
+        )
         self._dbapi: Any = None  # the pg8000 connection inside it
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -66,7 +68,9 @@ class Sampler:
     def close(self) -> None:
         self.stop()
         if self._raw is not None:
-            with contextlib.suppress(Exception):  # the copy's session may be gone already: nothing to keep
+            with contextlib.suppress(
+                Exception
+            ):  # the copy's session may be gone already: nothing to keep
                 self._raw.close()
             self._raw = self._dbapi = None
 

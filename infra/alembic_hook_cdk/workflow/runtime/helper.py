@@ -55,12 +55,17 @@ def _client(service: str) -> Any:
     import boto3
     from botocore.config import Config
 
-    config = Config(connect_timeout=5, read_timeout=30, retries={"mode": "standard", "max_attempts": 4})
-    factory: Any = boto3.client  # one factory for several services (its overloads want literal names)
+    config = Config(
+        connect_timeout=5, read_timeout=30, retries={"mode": "standard", "max_attempts": 4}
+    )
+    factory: Any = (
+        boto3.client
+    )  # one factory for several services (its overloads want literal names)
     return factory(service, config=config)
 
 
 # -- snapshots -------------------------------------------------------------------------------------------------
+
 
 def prune(event: dict[str, Any]) -> dict[str, Any]:
     """Keep the newest ``keep`` of the hook's available snapshots of one source (and always ``current``)."""
@@ -69,15 +74,29 @@ def prune(event: dict[str, Any]) -> dict[str, Any]:
     rds = _client("rds")
     if kind == "cluster":
         pages = rds.get_paginator("describe_db_cluster_snapshots").paginate(
-            DBClusterIdentifier=source, SnapshotType="manual", PaginationConfig={"MaxItems": 1000})
-        snapshots = [(s["DBClusterSnapshotIdentifier"], s) for p in pages for s in p["DBClusterSnapshots"]]
+            DBClusterIdentifier=source, SnapshotType="manual", PaginationConfig={"MaxItems": 1000}
+        )
+        snapshots = [
+            (s["DBClusterSnapshotIdentifier"], s) for p in pages for s in p["DBClusterSnapshots"]
+        ]
     else:
         pages = rds.get_paginator("describe_db_snapshots").paginate(
-            DBInstanceIdentifier=source, SnapshotType="manual", PaginationConfig={"MaxItems": 1000})
+            DBInstanceIdentifier=source, SnapshotType="manual", PaginationConfig={"MaxItems": 1000}
+        )
         snapshots = [(s["DBSnapshotIdentifier"], s) for p in pages for s in p["DBSnapshots"]]
-    ours = [(name, s) for name, s in snapshots if name.startswith(prefix) and s.get("Status") == "available"]
-    ours.sort(key=lambda item: (item[1].get("SnapshotCreateTime") is not None, item[1].get("SnapshotCreateTime"),
-                                item[0]), reverse=True)
+    ours = [
+        (name, s)
+        for name, s in snapshots
+        if name.startswith(prefix) and s.get("Status") == "available"
+    ]
+    ours.sort(
+        key=lambda item: (
+            item[1].get("SnapshotCreateTime") is not None,
+            item[1].get("SnapshotCreateTime"),
+            item[0],
+        ),
+        reverse=True,
+    )
     kept = [name for name, _ in ours[:keep]]
     if current and current not in kept:
         kept.append(current)
@@ -95,6 +114,7 @@ def prune(event: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- the summary of a run --------------------------------------------------------------------------------------
+
 
 def summarize(event: dict[str, Any]) -> dict[str, Any]:
     tolerated = float(event.get("tolerated_failure_percentage") or 0)
@@ -118,22 +138,37 @@ def summary_of(results: list[Any], tolerated: float) -> dict[str, Any]:
         counts[Status.FAILED] += 1
         error = result.get("error") if isinstance(result, dict) else None
         kind = str(error.get("kind")) if isinstance(error, dict) else "execution_failed"
-        message = str(error.get("message")) if isinstance(error, dict) else (
-            "the database's execution failed without a result (see the Map Run's failed executions)")
+        message = (
+            str(error.get("message"))
+            if isinstance(error, dict)
+            else (
+                "the database's execution failed without a result (see the Map Run's failed executions)"
+            )
+        )
         kinds[kind] = kinds.get(kind, 0) + 1
         if len(failures) < MAX_FAILURES_LISTED:
-            failures.append({"id": _id(result, index), "kind": kind, "message": message[:MAX_MESSAGE]})
+            failures.append(
+                {"id": _id(result, index), "kind": kind, "message": message[:MAX_MESSAGE]}
+            )
     total = len(results)
     # as a Distributed Map's ToleratedFailurePercentage: fail when the failed share exceeds it
     ok = counts[Status.FAILED] * 100 <= tolerated * total
-    text = (f"{total} database{'s' if total != 1 else ''}: {counts[Status.APPLIED]} applied, "
-            f"{counts[Status.UP_TO_DATE]} up to date, {counts[Status.FAILED]} failed")
+    text = (
+        f"{total} database{'s' if total != 1 else ''}: {counts[Status.APPLIED]} applied, "
+        f"{counts[Status.UP_TO_DATE]} up to date, {counts[Status.FAILED]} failed"
+    )
     if kinds:
         text += " (" + ", ".join(f"{k}: {n}" for k, n in sorted(kinds.items())) + ")"
     if failures:
         text += "; " + "; ".join(f"{f['id']}: {f['kind']}: {f['message']}" for f in failures[:5])
-    summary: dict[str, Any] = {"databases": total, **counts, "failures": failures,
-                               "tolerated_failure_percentage": tolerated, "ok": ok, "message": text}
+    summary: dict[str, Any] = {
+        "databases": total,
+        **counts,
+        "failures": failures,
+        "tolerated_failure_percentage": tolerated,
+        "ok": ok,
+        "message": text,
+    }
     summary["cause"] = json.dumps({k: v for k, v in summary.items() if k != "cause"})[:MAX_CAUSE]
     return summary
 
@@ -149,8 +184,19 @@ def _compact(result: Any) -> Any:
     if not isinstance(result, dict):
         return result
     target = result.get("target") or {}
-    keep = {k: result[k] for k in ("status", "from_revision", "to_revision", "applied_count", "iterations", "snapshot",
-                                   "error") if k in result}
+    keep = {
+        k: result[k]
+        for k in (
+            "status",
+            "from_revision",
+            "to_revision",
+            "applied_count",
+            "iterations",
+            "snapshot",
+            "error",
+        )
+        if k in result
+    }
     return {"id": target.get("id") or target.get("secret_arn"), **keep}
 
 
@@ -165,7 +211,9 @@ def _written_results(details: dict[str, Any]) -> list[Any]:
     files = manifest.get("ResultFiles") or {}
     for status in ("SUCCEEDED", "FAILED", "PENDING"):
         for entry in files.get(status) or []:
-            body = s3.get_object(Bucket=manifest.get("DestinationBucket") or bucket, Key=entry["Key"])["Body"].read()
+            body = s3.get_object(
+                Bucket=manifest.get("DestinationBucket") or bucket, Key=entry["Key"]
+            )["Body"].read()
             read += len(body)
             if read > MAX_RESULT_BYTES:
                 raise ValueError(f"the Map Run's results exceed {MAX_RESULT_BYTES} bytes")
@@ -180,25 +228,37 @@ def _written_results(details: dict[str, Any]) -> list[Any]:
 
 # -- CloudFormation: the deploy gate ---------------------------------------------------------------------------
 
+
 def start_gate(event: dict[str, Any]) -> dict[str, Any]:
     """Create/Update: start the gate's execution (named after the request: a re-delivered event finds it)
     and return; the gate answers. Delete: answer at once (the schema is never touched)."""
-    cfn = {key: event.get(key) for key in ("ResponseURL", "StackId", "RequestId", "LogicalResourceId")}
+    cfn = {
+        key: event.get(key) for key in ("ResponseURL", "StackId", "RequestId", "LogicalResourceId")
+    }
     cfn["PhysicalResourceId"] = event.get("PhysicalResourceId") or PHYSICAL_ID
     if event["RequestType"] == "Delete":
         return respond(cfn, "SUCCESS", data={"Status": "skipped"})
     properties = event.get("ResourceProperties") or {}
-    payload = {"cfn": cfn, "revision": properties.get("TargetRevision") or "head",
-               "snapshot": str(properties.get("Snapshot", "true")).lower() == "true"}
+    payload = {
+        "cfn": cfn,
+        "revision": properties.get("TargetRevision") or "head",
+        "snapshot": str(properties.get("Snapshot", "true")).lower() == "true",
+    }
     try:
         execution = _client("stepfunctions").start_execution(
-            stateMachineArn=properties["GateStateMachineArn"], name=f"cfn-{event['RequestId']}"[:80],
-            input=json.dumps(payload))
+            stateMachineArn=properties["GateStateMachineArn"],
+            name=f"cfn-{event['RequestId']}"[:80],
+            input=json.dumps(payload),
+        )
     except Exception as exc:  # every failure is answered, or CloudFormation waits an hour
         if type(exc).__name__ == "ExecutionAlreadyExists":
             return {"started": False, "reason": "already started for this request"}
         logger.exception("could not start the deploy gate")
-        return respond(cfn, "FAILED", reason=f"Could not start the migration workflow: {type(exc).__name__}: {exc}")
+        return respond(
+            cfn,
+            "FAILED",
+            reason=f"Could not start the migration workflow: {type(exc).__name__}: {exc}",
+        )
     return {"started": True, "executionArn": execution["executionArn"]}
 
 
@@ -217,8 +277,11 @@ def execution_ended(detail: dict[str, Any]) -> dict[str, Any]:
     cfn = json.loads(raw or "{}").get("cfn")
     if not isinstance(cfn, dict) or not cfn.get("ResponseURL"):
         return {"answered": False, "reason": "not a deploy-gate execution"}
-    reason = (f"The migration workflow's deploy gate ended {status} before it answered "
-              f"({detail.get('error') or ''} {detail.get('cause') or ''}".rstrip() + f"); execution {arn}.")
+    reason = (
+        f"The migration workflow's deploy gate ended {status} before it answered "
+        f"({detail.get('error') or ''} {detail.get('cause') or ''}".rstrip()
+        + f"); execution {arn}."
+    )
     respond(cfn, "FAILED", reason=reason)
     return {"answered": True}
 
@@ -228,8 +291,12 @@ def responded(execution_arn: str) -> bool:
     sfn = _client("stepfunctions")
     token: str | None = None
     for _ in range(20):
-        page = sfn.get_execution_history(executionArn=execution_arn, reverseOrder=True, maxResults=500,
-                                         **({"nextToken": token} if token else {}))
+        page = sfn.get_execution_history(
+            executionArn=execution_arn,
+            reverseOrder=True,
+            maxResults=500,
+            **({"nextToken": token} if token else {}),
+        )
         for item in page.get("events", []):
             exited = item.get("stateExitedEventDetails") or {}
             if exited.get("name") in RESPOND_STATES:
@@ -247,12 +314,16 @@ def reason_from_error(error: Any) -> str | None:
         return None
     name, cause = str(error.get("Error") or "Error"), error.get("Cause")
     if name == "States.Timeout":
-        return ("The migration workflow did not finish within the deploy gate's budget and was stopped (no further "
-                "revision starts; the one running completes or rolls back). The database is at the last revision "
-                "applied; the next deploy continues from there.")
+        return (
+            "The migration workflow did not finish within the deploy gate's budget and was stopped (no further "
+            "revision starts; the one running completes or rolls back). The database is at the last revision "
+            "applied; the next deploy continues from there."
+        )
     try:
         outer = json.loads(cause) if isinstance(cause, str) else None
-        inner_cause = (outer.get("Cause") or outer.get("cause")) if isinstance(outer, dict) else None
+        inner_cause = (
+            (outer.get("Cause") or outer.get("cause")) if isinstance(outer, dict) else None
+        )
         inner = json.loads(inner_cause) if isinstance(inner_cause, str) else None
     except ValueError:
         outer, inner_cause, inner = None, None, None
@@ -267,19 +338,39 @@ def _data(summary: Any) -> dict[str, Any] | None:
     """The summary's counts and message as the custom resource's attributes (Fn::GetAtt)."""
     if not isinstance(summary, dict):
         return None
-    keys = {"databases": "Databases", Status.APPLIED.value: "Applied", Status.UP_TO_DATE.value: "UpToDate",
-            Status.FAILED.value: "Failed", "message": "Summary"}
+    keys = {
+        "databases": "Databases",
+        Status.APPLIED.value: "Applied",
+        Status.UP_TO_DATE.value: "UpToDate",
+        Status.FAILED.value: "Failed",
+        "message": "Summary",
+    }
     return {name: summary[key] for key, name in keys.items() if key in summary}
 
 
-def respond(cfn: dict[str, Any], status: str, *, reason: str | None = None,
-            data: dict[str, Any] | None = None) -> dict[str, Any]:
+def respond(
+    cfn: dict[str, Any],
+    status: str,
+    *,
+    reason: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """PUT the one response to CloudFormation's presigned URL (``cfn_response``: within 4096 bytes, a few
     short attempts); raises when it could not be delivered, so Step Functions (or Lambda) tries again."""
-    body = {"Status": status, "PhysicalResourceId": cfn.get("PhysicalResourceId") or PHYSICAL_ID,
-            "StackId": cfn["StackId"], "RequestId": cfn["RequestId"], "LogicalResourceId": cfn["LogicalResourceId"],
-            "NoEcho": False, "Data": {str(k): str(v) for k, v in (data or {}).items()}}
-    if not cfn_response.put(cfn["ResponseURL"], cfn_response.fit(body, reason or status), log=logger):
-        raise RuntimeError(f"could not answer CloudFormation for request {cfn['RequestId']} (see the log above)")
+    body = {
+        "Status": status,
+        "PhysicalResourceId": cfn.get("PhysicalResourceId") or PHYSICAL_ID,
+        "StackId": cfn["StackId"],
+        "RequestId": cfn["RequestId"],
+        "LogicalResourceId": cfn["LogicalResourceId"],
+        "NoEcho": False,
+        "Data": {str(k): str(v) for k, v in (data or {}).items()},
+    }
+    if not cfn_response.put(
+        cfn["ResponseURL"], cfn_response.fit(body, reason or status), log=logger
+    ):
+        raise RuntimeError(
+            f"could not answer CloudFormation for request {cfn['RequestId']} (see the log above)"
+        )
     logger.info("answered CloudFormation %s: %s", cfn["RequestId"], status)
     return {"answered": True, "status": status}
