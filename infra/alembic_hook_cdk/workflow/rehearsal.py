@@ -27,6 +27,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 
 from alembic_hook_cdk.workflow.arns import rds_arns
 from alembic_hook_cdk.workflow.bounds import check_polling, check_prefix, polls
+from alembic_hook_cdk.workflow.reports import read_function_failure
 from alembic_hook_cdk.workflow.wire import from_answer
 from lambda_fn.contract import FUNCTION_ERROR
 
@@ -386,36 +387,12 @@ class RehearsalStage:
         """A refusal or failure of the rehearsal (MigrationFailed: the engine's kind and message), or any other
         error (a timeout: its name), as ``$.failure``; then the copy is deleted."""
         scope = self.scope
-        payload = sfn.Pass(
+        payload, kind = read_function_failure(
             scope,
-            "ReadRehearsalPayload",
-            parameters={
-                "payload": sfn.JsonPath.string_to_json(sfn.JsonPath.string_at("$.error.Cause"))
-            },
-            result_path="$.error",
+            ("ReadRehearsalPayload", "ReadRehearsalResult", "RehearsalFailureKind"),
+            label="rehearsal",
         )
-        result = sfn.Pass(
-            scope,
-            "ReadRehearsalResult",
-            parameters={
-                "result": sfn.JsonPath.string_to_json(
-                    sfn.JsonPath.string_at("$.error.payload.errorMessage")
-                )
-            },
-            result_path="$.error",
-        )
-        kind = sfn.Pass(
-            scope,
-            "RehearsalFailureKind",
-            parameters={
-                "kind": sfn.JsonPath.string_at("$.error.result.error.kind"),
-                "message": sfn.JsonPath.format(
-                    "rehearsal: {}", sfn.JsonPath.string_at("$.error.result.error.message")
-                ),
-            },
-            result_path="$.failure",
-        )
-        payload.next(result).next(kind).next(self.failure_end)
+        kind.next(self.failure_end)
         return (
             sfn.Choice(scope, "RehearsalFunctionFailure?")
             .when(sfn.Condition.string_equals("$.error.Error", FUNCTION_ERROR), payload)

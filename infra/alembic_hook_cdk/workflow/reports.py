@@ -14,6 +14,45 @@ from alembic_hook_cdk.workflow.wire import from_result
 from lambda_fn.contract import FUNCTION_ERROR, Status
 
 
+def read_function_failure(
+    scope: Construct, ids: tuple[str, str, str], *, label: str | None = None
+) -> tuple[sfn.Pass, sfn.Pass]:
+    """The chain (first, last) that turns a Catch of the function's failure ({Error, Cause}: the Cause is the
+    direct payload, whose errorMessage is the result object) into ``$.failure`` = the engine's {kind,
+    message}; with `label`, the message is prefixed "<label>: "."""
+    payload_id, result_id, kind_id = ids
+    payload = sfn.Pass(
+        scope,
+        payload_id,
+        parameters={
+            "payload": sfn.JsonPath.string_to_json(sfn.JsonPath.string_at("$.error.Cause"))
+        },
+        result_path="$.error",
+    )
+    result = sfn.Pass(
+        scope,
+        result_id,
+        parameters={
+            "result": sfn.JsonPath.string_to_json(
+                sfn.JsonPath.string_at("$.error.payload.errorMessage")
+            )
+        },
+        result_path="$.error",
+    )
+    message = sfn.JsonPath.string_at("$.error.result.error.message")
+    kind = sfn.Pass(
+        scope,
+        kind_id,
+        parameters={
+            "kind": sfn.JsonPath.string_at("$.error.result.error.kind"),
+            "message": sfn.JsonPath.format(f"{label}: {{}}", message) if label else message,
+        },
+        result_path="$.failure",
+    )
+    payload.next(result).next(kind)
+    return payload, kind
+
+
 class Reports:
     """The two ends (``failed``, ``done``) and the Catch target for a function's failure (``function_failure``)."""
 
@@ -113,34 +152,9 @@ class Reports:
         A Pass state takes no Catch: the parse runs in a one-branch Parallel, whose Catch keeps the failure (its
         error name and raw cause) should a cause ever not parse (the function bounds it to fit)."""
         scope = self.scope
-        payload = sfn.Pass(
-            scope,
-            "ReadFailurePayload",
-            parameters={
-                "payload": sfn.JsonPath.string_to_json(sfn.JsonPath.string_at("$.error.Cause"))
-            },
-            result_path="$.error",
+        payload, _ = read_function_failure(
+            scope, ("ReadFailurePayload", "ReadFailureResult", "FailureKind")
         )
-        result = sfn.Pass(
-            scope,
-            "ReadFailureResult",
-            parameters={
-                "result": sfn.JsonPath.string_to_json(
-                    sfn.JsonPath.string_at("$.error.payload.errorMessage")
-                )
-            },
-            result_path="$.error",
-        )
-        kind = sfn.Pass(
-            scope,
-            "FailureKind",
-            parameters={
-                "kind": sfn.JsonPath.string_at("$.error.result.error.kind"),
-                "message": sfn.JsonPath.string_at("$.error.result.error.message"),
-            },
-            result_path="$.failure",
-        )
-        payload.next(result).next(kind)
         parse = sfn.Parallel(
             scope,
             "ParseFailure",
