@@ -11,9 +11,9 @@ A function is served by one of two backends:
   demand and reused warm, as Lambda scales a function out to its concurrency.
 
 The answer is what Lambda's Invoke gives: the payload, or ``X-Amz-Function-Error: Unhandled`` with the runtime's
-``{"errorType", "errorMessage"}``. ``lose_answer(function, n)`` plays Lambda's own failure after the n-th
-invocation of a function has run (HTTP 500 ServiceException): the work is done, the answer lost, and the caller
-(Step Functions' Retry) tries again.
+``{"errorType", "errorMessage"}``. ``lose_answer(function, n)`` (or ``lose_first_answer(function, when)``) plays
+Lambda's own failure after the n-th (or the first matching) invocation of a function has run (HTTP 500
+ServiceException): the work is done, the answer lost, and the caller (Step Functions' Retry) tries again.
 """
 
 from __future__ import annotations
@@ -134,6 +134,7 @@ class LambdaService:
         self.functions: dict[str, Backend] = {}
         self.invocations: list[Invocation] = []
         self._lost: dict[str, set[int]] = {}
+        self._lose_when: dict[str, Callable[[int, Any], bool]] = {}
         self._counts: dict[str, int] = {}
         self._lock = threading.Lock()
         self.active = 0
@@ -150,6 +151,11 @@ class LambdaService:
 
     def lose_answer(self, function: str, number: int) -> None:
         self._lost.setdefault(function, set()).add(number)
+
+    def lose_first_answer(self, function: str, when: Callable[[int, Any], bool]) -> None:
+        """Lose the answer of the first invocation for which `when(number, answer)` holds (a test that needs
+        the lost invocation to have done something waits for it, whatever the machine's load)."""
+        self._lose_when[function] = when
 
     def calls(self, function: str) -> list[Invocation]:
         with self._lock:
@@ -177,8 +183,13 @@ class LambdaService:
         finally:
             with self._lock:
                 self._active[name] -= 1
-        lost = number in self._lost.get(name, set())
         with self._lock:
+            when = self._lose_when.get(name)
+            lost = number in self._lost.get(name, set()) or (
+                when is not None and when(number, answer)
+            )
+            if lost and when is not None:
+                del self._lose_when[name]  # the first one only
             self.invocations.append(
                 Invocation(name, number, payload, ok, answer, lost, started, time.monotonic())
             )

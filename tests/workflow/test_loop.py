@@ -47,7 +47,7 @@ def test_thirty_revisions_finish_in_several_iterations_each_applied_once(
 def test_a_step_functions_retry_of_a_completed_invocation_changes_nothing(
     db: Database, tmp_path: Path, one_template: dict[str, Any], moto_endpoint: str
 ) -> None:
-    """Lambda loses the answer of the second invocation after it committed its revisions (HTTP 500
+    """Lambda loses the answer of an invocation after it committed its revisions (HTTP 500
     ServiceException): the workflow's Retry invokes again, and the engine (lock, version table, ledger) applies
     nothing twice."""
     ids = [f"p{i:02d}" for i in range(30)]
@@ -58,23 +58,28 @@ def test_a_step_functions_retry_of_a_completed_invocation_changes_nothing(
         one_template, asset, moto_endpoint=moto_endpoint, port=db.cluster.port
     ) as rig:
         rig.use_hook_secret(db)
-        rig.lambdas.lose_answer(HOOK, 2)
+        # the first invocation after the loop's start that committed revisions (under load the second may
+        # spend its budget before the lock; then a later one is lost)
+        rig.lambdas.lose_first_answer(HOOK, lambda n, answer: n >= 2 and bool(answer["applied"]))
         execution = rig.run({"snapshot": False})
         calls = rig.lambdas.calls(HOOK)
     assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
     (retried,) = [f for f in execution.failed_tasks() if f["error"] == "Lambda.ServiceException"]
-    assert calls[1].lost and calls[1].answer["status"] == "partial" and calls[1].answer["applied"]
-    # the retry met the revisions the lost invocation committed and went on from there
-    committed = [r["revision"] for r in calls[1].answer["applied"]]
-    assert calls[2].answer["from_revision"] == committed[-1]
-    assert not {r["revision"] for r in calls[2].answer["applied"]} & set(committed)
-    (result,) = execution.output["results"]
+    (at,) = [i for i, call in enumerate(calls) if call.lost]
     assert (
-        result["iterations"] == len(calls) - 1
-    )  # the lost answer is one invocation, not one iteration
-    assert result["applied_count"] == 30 - len(
-        committed
-    )  # counted from the answers the workflow received
+        at >= 1
+        and calls[at].answer["status"] in ("partial", "applied")
+        and calls[at].answer["applied"]
+    )
+    # the retry met the revisions the lost invocation committed and went on from there
+    committed = [r["revision"] for r in calls[at].answer["applied"]]
+    assert calls[at + 1].answer["from_revision"] == committed[-1]
+    assert not {r["revision"] for r in calls[at + 1].answer["applied"]} & set(committed)
+    (result,) = execution.output["results"]
+    # the lost answer is one invocation, not one iteration
+    assert result["iterations"] == len(calls) - 1
+    # counted from the answers the workflow received
+    assert result["applied_count"] == 30 - len(committed)
     rows = db.query("SELECT revision FROM alembic_hook_revisions ORDER BY id")
     assert [r[0] for r in rows] == ids  # each exactly once
     runs = db.query("SELECT status FROM alembic_hook_runs ORDER BY id")
