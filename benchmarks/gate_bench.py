@@ -83,9 +83,8 @@ def lint_thousand() -> str:
 
     runs = max(3, RUNS // 2)
     cold_ms = median_ms(cold, runs)
-    lint_records.records(
-        project.config, project.script, scripts, pg_version="14.0"
-    )  # fills the machine's cache
+    # fills the machine's cache
+    lint_records.records(project.config, project.script, scripts, pg_version="14.0")
     cache_ms = median_ms(cached, runs)
     done = subprocess.run(
         [sys.executable, "-m", "lambda_fn.cli.build_lint", str(ini), "--write"],
@@ -95,9 +94,8 @@ def lint_thousand() -> str:
     )
     assert f'"revisions": {N}' in done.stdout, done.stdout
     manifest_bytes = (root / "migrations" / store.LINT_MANIFEST).stat().st_size
-    os.environ["ALEMBIC_HOOK_SQUAWK"] = str(
-        root / "none"
-    )  # like the function: no binary, only the manifest
+    # like the function: no binary, only the manifest
+    os.environ["ALEMBIC_HOOK_SQUAWK"] = str(root / "none")
     try:
         manifest_ms = median_ms(lambda: assess(project, scripts), runs)
         findings = assess(project, scripts)
@@ -224,9 +222,8 @@ def from_empty(pg: LocalPostgres) -> str:
     root = Path(tempfile.mkdtemp(prefix="bench-gate-history-"))
     revs = history()
     ini = write_project(root, revs)
-    if os.environ.get(
-        "BENCH_HISTORY_REFUSE_NONE"
-    ):  # to time a gate that would refuse this history (the old one)
+    # to time a gate that would refuse this history (the old one)
+    if os.environ.get("BENCH_HISTORY_REFUSE_NONE"):
         ini.write_text(ini.read_text() + "\n[alembic_hook]\nrefuse = none\n")
     fresh: list[Database] = []
 
@@ -241,9 +238,8 @@ def from_empty(pg: LocalPostgres) -> str:
         assert result.ok and len(result.applied) == len(revs), result.message
 
     empty()
-    upgrade(
-        False
-    )  # warms the machine's lint cache, as a second deploy of the same history would find it
+    # warms the machine's lint cache, as a second deploy of the same history would find it
+    upgrade(False)
     runs = max(3, RUNS // 2)
     skipped = median_ms(lambda: upgrade(True), runs, setup=empty)
     gated = median_ms(lambda: upgrade(False), runs, setup=empty)

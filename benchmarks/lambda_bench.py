@@ -390,13 +390,11 @@ def run() -> str:
                     {**base, "DATABASE_URL": db.url},
                 )
                 with function(bundle, envs.url) as (api, process):
-                    invoke_ok(
-                        api, process, {}
-                    )  # migrate to head once: every measured run is "already at head"
+                    # migrate to head once: every measured run is "already at head"
+                    invoke_ok(api, process, {})
                 with function(bundle, envs.secret, NAIVE) as (api, process):
-                    invoke_ok(
-                        api, process, {}
-                    )  # the naive handler works here: at head, nothing to do
+                    # the naive handler works here: at head, nothing to do
+                    invoke_ok(api, process, {})
 
                 sections = [
                     cold_table(bundle, no_bytecode, envs),

@@ -112,9 +112,8 @@ class RehearsalWire(TypedDict, total=False):
     policy: dict[str, Any]
     within_policy: bool
     violations: list[str]
-    revisions: list[
-        dict[str, Any]
-    ]  # one measurement per revision (statements, locks, row_locks, growth)
+    # one measurement per revision (statements, locks, row_locks, growth)
+    revisions: list[dict[str, Any]]
 
 
 class ResultWire(TypedDict, total=False):

@@ -87,10 +87,11 @@ def resolve(
 def from_url(raw: str, settings: Settings) -> Credentials:
     """The RFC 3986 reading SQLAlchemy's make_url gives these URLs, with the standard library (the fast path
     imports no SQLAlchemy)."""
+    # never echo the URL: it holds the password
     invalid = HookError(
         ErrorKind.CONFIGURATION,
         "DATABASE_URL is not a valid URL; expected postgresql://user:password@host:5432/dbname.",
-    )  # never echo the URL: it holds the password
+    )
     try:
         url = urlsplit(raw.strip())
         port = url.port
@@ -136,9 +137,8 @@ def _from_secret(secret_id: str, raw: str, settings: Settings) -> Credentials:
         )
     overrides = {"host": settings.db_host, "port": settings.db_port, "dbname": settings.db_name}
     merged = {**data, **{k: v for k, v in overrides.items() if v}}
-    merged.setdefault(
-        "dbname", "postgres"
-    )  # the RDS rotation templates' default when dbname is absent
+    # the RDS rotation templates' default when dbname is absent
+    merged.setdefault("dbname", "postgres")
     return _from_fields(merged, settings, source=source, kind=ErrorKind.SECRET)
 
 

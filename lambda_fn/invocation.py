@@ -74,9 +74,10 @@ class Invocation:
             logger.error("Invalid function settings", extra={"error": exc.message})
             return Result.failure(command, exc, request.revision)
         try:
+            # preloaded at init; here it only fails loudly
             from lambda_fn.engine.execute import (
                 execute,
-            )  # preloaded at init; here it only fails loudly
+            )
         except Exception as exc:  # noqa: BLE001 - a broken bundle is reported like any failure
             logger.exception("The migration engine failed to import")
             return Result.failure(

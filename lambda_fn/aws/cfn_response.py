@@ -132,9 +132,8 @@ def put(
         if final:
             break
         if attempt < PUT_ATTEMPTS:
-            time.sleep(
-                min(PUT_BACKOFF * attempt, max(0.0, time_left()))
-            )  # backoff, not synchronisation
+            # backoff, not synchronisation
+            time.sleep(min(PUT_BACKOFF * attempt, max(0.0, time_left())))
     log.error(
         "Gave up sending the custom resource response; the stack waits for the resource's "
         "ServiceTimeout. Check the VPC reaches S3 (gateway endpoint or NAT).",

@@ -54,9 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         heads = tuple(project.script.get_heads())
     except Exception as exc:  # noqa: BLE001 - a revision that fails to import, a cycle: say which
         return cannot(exc, "read")
-    with (
-        env_reads.recorded() as reads
-    ):  # the build's environment: the runtime must match it to trust this
+    # the build's environment: the runtime must match it to trust this
+    with env_reads.recorded() as reads:
         versions = probe_offline(project.config, project.script)
     if write:
         heads_manifest.remember(

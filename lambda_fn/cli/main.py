@@ -101,9 +101,10 @@ def _rehearse_options(p: argparse.ArgumentParser) -> None:
 
 
 def _run_rehearse(ns: argparse.Namespace, env: dict[str, str]) -> int:
+    # the pending revisions measured on a copy (docs/rehearsal.md)
     from lambda_fn.cli.rehearse import (
         rehearse_cli,
-    )  # the pending revisions measured on a copy (docs/rehearsal.md)
+    )
 
     return rehearse_cli(ns, env)
 
@@ -154,9 +155,10 @@ class Verb:
 
 
 def _run_lint(ns: argparse.Namespace, env: dict[str, str]) -> int:
+    # offline: the migrations alone, no database (CI on a PR)
     from lambda_fn.cli.lint_offline import (
         lint_offline_cli,
-    )  # offline: the migrations alone, no database (CI on a PR)
+    )
 
     return _print(lint_offline_cli(env, ns.revision), ns)
 
@@ -305,9 +307,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run_engine(ns: argparse.Namespace, env: dict[str, str]) -> int:
+    # the engine loads after argument parsing: `--help` stays fast
     from lambda_fn.engine.execute import (
         execute,
-    )  # the engine loads after argument parsing: `--help` stays fast
+    )
     from lambda_fn.engine.ledger import cli_origin
     from lambda_fn.errors import HookError
     from lambda_fn.settings import Settings

@@ -43,6 +43,7 @@ def invoke_function(
     try:
         timeout = _function_timeout(boto3.client("lambda", config=bounded_config()), function_name)
         read_timeout = timeout + read_margin
+        # one attempt: never a second migration
         client = boto3.client(
             "lambda",
             config=bounded_config(
@@ -50,7 +51,7 @@ def invoke_function(
                 read_timeout=read_timeout,
                 retries={"mode": "standard", "total_max_attempts": 1},
             ),
-        )  # one attempt: never a second migration
+        )
         reply = client.invoke(
             FunctionName=function_name,
             InvocationType="RequestResponse",

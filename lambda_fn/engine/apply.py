@@ -34,9 +34,8 @@ def apply_steps(ctx: Context, steps: list[RevisionStep], direction: str) -> Appl
     run_migrations(), runs env.py again for what is left, with the same DDL memo. Answers every step applied,
     or (a time-budgeted run) where it stopped and what is left."""
     stepper = _Stepper(ctx, steps, direction)
-    autocommit, why = (
-        ctx.project.autocommit
-    )  # read (and a bad setting refused) before any revision runs
+    # read (and a bad setting refused) before any revision runs
+    autocommit, why = ctx.project.autocommit
     if autocommit:
         logger.warning(
             "The project runs its migrations in AUTOCOMMIT: a failing revision can leave part of "
@@ -90,9 +89,8 @@ class _Stepper:
     index: int = 0  # the next step to hand over
     stop: str | None = None  # why a partial run stopped before steps[index]
     running: _Running | None = None
-    memo: dict[str, Any] = field(
-        default_factory=dict
-    )  # Alembic's DDL memo, the same across env.py runs
+    # Alembic's DDL memo, the same across env.py runs
+    memo: dict[str, Any] = field(default_factory=dict)
 
     def __call__(self, heads: Any, migration: MigrationContext) -> Iterator[RevisionStep]:
         migration.impl.memo = self.memo
@@ -194,18 +192,16 @@ def _run_with_table_lock_retries(ctx: Context, stepper: _Stepper) -> None:
             )
             stepper.running = None
             if conn.in_transaction():
-                with contextlib.suppress(
-                    Exception
-                ):  # cleanup after a failure that is being reported
+                # cleanup after a failure that is being reported
+                with contextlib.suppress(Exception):
                     conn.rollback()
             error = classify(exc, None, revision=rev)
             if error.kind is ErrorKind.MIGRATION_FAILED and error.revision is None:
                 error.revision = rev
             if isinstance(exc, HookError) and exc.kind is not ErrorKind.MIGRATION_FAILED:
                 raise  # the hook's own verdict (a failed read-back, a lost lock): already explained
-        if (
-            stepper.index != index
-        ):  # revisions before the one that met the lock went through: a fresh budget
+        # revisions before the one that met the lock went through: a fresh budget
+        if stepper.index != index:
             backoff.reset()
             attempt, index = 0, stepper.index
         if error.kind is not ErrorKind.LOCK_TIMEOUT or rev is None:

@@ -41,9 +41,8 @@ def history(ctx: Context, current: Heads) -> Outcome:
     r.history = ctx.project.history(current)
     ran = ctx.ledger.applied_by() if record.exists(ctx.ledger) else {}
     for entry in r.history:
-        entry["ledger"] = ran.get(
-            entry["revision"]
-        )  # when and by which run it last ran, if on record
+        # when and by which run it last ran, if on record
+        entry["ledger"] = ran.get(entry["revision"])
     return History(len(r.history))
 
 
@@ -99,9 +98,10 @@ def upgrade(ctx: Context, current: Heads) -> Outcome:
             return nothing
         # the first run with the ledger: create it and adopt what is applied, under the lock
         return locked(ctx, lambda: nothing, check_integrity=False)
+    # the safety gate loads only when something is pending
     from lambda_fn.engine.gate.enforce import (
         enforce,
-    )  # the safety gate loads only when something is pending
+    )
 
     enforce(ctx, pending)  # refuses (unsafe_migration) before the lock and before any DDL
     return _move(ctx, target, "upgrade")

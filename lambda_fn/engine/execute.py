@@ -38,9 +38,8 @@ def execute(
     started = time.monotonic()
     result = Result(command=request.command.value, status=Status.FAILED, target=request.revision)
     deadline = deadline or Deadline()
-    if (
-        request.budget_seconds is not None
-    ):  # a workflow's iteration: its own budget inside the invocation's
+    # a workflow's iteration: its own budget inside the invocation's
+    if request.budget_seconds is not None:
         deadline = deadline.sub(request.budget_seconds)
     if request.database is not None:  # one database of a fleet
         settings = replace(

@@ -58,12 +58,10 @@ def _dispatch(
             sqlalchemy_ledger(conn, target.settings),
             observe,
         )
-        plan = project.probe(
-            database
-        )  # env.py must migrate this database, and says where its version table is
-        watchdog.note_version_table(
-            plan.version_table_schema, plan.version_table
-        )  # for a read back at the deadline
+        # env.py must migrate this database, and says where its version table is
+        plan = project.probe(database)
+        # for a read back at the deadline
+        watchdog.note_version_table(plan.version_table_schema, plan.version_table)
         current = ctx.current()
         heads = project.heads()
         known = all(project.knows(rev) for rev in current)

@@ -260,9 +260,8 @@ class AlembicProject:
             destination=destination,
             autocommit=self.autocommit[0],
         )
-        if (
-            database.conn.in_transaction()
-        ):  # env.py ran it in an outer transaction of its own: commit it
+        # env.py ran it in an outer transaction of its own: commit it
+        if database.conn.in_transaction():
             database.conn.commit()
 
     def stamp(self, database: HookDatabase, target: str, purge: bool) -> None:

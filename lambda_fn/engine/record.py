@@ -39,9 +39,8 @@ def exists(ledger: Ledger) -> bool:
 def applied_checksums(ctx: Context, current: Heads) -> dict[str, str]:
     """revision -> sha256 of its file now, for every revision the database has applied (files hashed as bytes;
     the full path has the revision map loaded already)."""
-    known = tuple(
-        rev for rev in current if ctx.project.knows(rev)
-    )  # stamp repairs unknown ones: skip them
+    # stamp repairs unknown ones: skip them
+    known = tuple(rev for rev in current if ctx.project.knows(rev))
     if not known:
         return {}
     scripts = ctx.project.script.iterate_revisions(known, "base")
@@ -159,7 +158,6 @@ def accept(ctx: Context, current: Heads) -> Accepted:
             rev, f"accepted sha256 {checksums[rev]} (was {before or 'unrecorded'})", "accept", 0
         )
     )
-    ctx.result.to_revision = join(
-        current
-    )  # before the run row closes: the ledger records where it ends
+    # before the run row closes: the ledger records where it ends
+    ctx.result.to_revision = join(current)
     return Accepted(rev, checksums[rev], join(current))

@@ -263,9 +263,8 @@ def _terminate(conn: pg8000.native.Connection, open_sessions: list[sessions.Sess
     while conn.run(alive, pids=pids, names=names):
         if time.monotonic() > end:
             return False
-        time.sleep(
-            0.05
-        )  # polling the server for the backends' exit (PostgreSQL 13 and older), bounded
+        # polling the server for the backends' exit (PostgreSQL 13 and older), bounded
+        time.sleep(0.05)
     return True
 
 

@@ -122,9 +122,8 @@ def sql_literal(value: Any) -> str | None:  # noqa: PLR0911 - one return per kin
         ):
             return str(pg8000.native.literal(value))
         case float():
-            return (
-                repr(value) if math.isfinite(value) else f"'{value!r}'::float"
-            )  # psycopg2: 'NaN'::float
+            # psycopg2: 'NaN'::float
+            return repr(value) if math.isfinite(value) else f"'{value!r}'::float"
         case str() if "\x00" not in value:
             quoted = value.replace("'", "''")
             # E'' with doubled backslashes means the same whatever standard_conforming_strings says
@@ -186,9 +185,8 @@ def _substitute(statement: str, literals: list[str]) -> str | None:
                 state = ""
         out.append(c)
         i += 1
-    return (
-        "".join(out) if used == len(literals) else None
-    )  # a count that does not match: pg8000 judges it
+    # a count that does not match: pg8000 judges it
+    return "".join(out) if used == len(literals) else None
 
 
 registry.register(f"postgresql.{NAME}", __name__, HookPg8000Dialect.__name__)

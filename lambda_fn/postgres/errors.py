@@ -14,12 +14,13 @@ from lambda_fn.errors import HookError
 
 AUTH_FAILED = {"28P01", "28000"}
 DATABASE_MISSING = "3D000"
+# starting up / too many connections / connection failure
 NOT_READY = {
     "57P03",
     "53300",
     "08006",
     "08001",
-}  # starting up / too many connections / connection failure
+}
 LOCK_NOT_AVAILABLE = "55P03"
 QUERY_CANCELED = "57014"
 TERMINATED = {"57P01", "57P02", "57P05"}

@@ -133,9 +133,8 @@ def migration_lock(
         while not conn.run("SELECT pg_try_advisory_lock(:key)", key=key)[0][0]:
             if bound.remaining() <= 0:
                 raise _busy(conn, key, name, time.monotonic() - started)
-            backoff.sleep(
-                min(bound.remaining(), heartbeat or 1.0)
-            )  # poll interval of a bounded wait
+            # poll interval of a bounded wait
+            backoff.sleep(min(bound.remaining(), heartbeat or 1.0))
         held = HeldLock(conn, time.monotonic() - started, heartbeat)
         logger.info(
             "Migration lock acquired",

@@ -254,9 +254,8 @@ def report(job_id: str, result: Result, info: LambdaInfo) -> bool:
             )
             return True
         if attempt < ATTEMPTS:
-            time.sleep(
-                min(BACKOFF * attempt, max(0.0, info.reply_time()))
-            )  # backoff, not synchronisation
+            # backoff, not synchronisation
+            time.sleep(min(BACKOFF * attempt, max(0.0, info.reply_time())))
     return False
 
 

@@ -77,9 +77,8 @@ def handle(event: object, run: Execute, info: LambdaInfo) -> Outcome:
     else:
         reference = {"lambda_request_id": info.request_id}
         if request.snapshot:
-            reference["snapshot"] = (
-                request.snapshot
-            )  # the workflow's snapshot, on the ledger's run row
+            # the workflow's snapshot, on the ledger's run row
+            reference["snapshot"] = request.snapshot
         result = run(replace(request, origin=Origin(CALLER, reference)))
     return render(result)
 

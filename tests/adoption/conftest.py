@@ -70,9 +70,8 @@ def clean_env(**extra: str) -> dict[str, str]:
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`uv build`: the sdist, and the wheel built from that sdist (so both are proven installable)."""
     out = tmp_path_factory.mktemp("dist")
-    base = getattr(
-        sys, "_base_executable", sys.executable
-    )  # pyenv shims refuse non-global versions: name it
+    # pyenv shims refuse non-global versions: name it
+    base = getattr(sys, "_base_executable", sys.executable)
     run(
         [find_uv(), "build", "--python", base, "--out-dir", str(out), str(REPO)],
         cwd=out,

@@ -162,11 +162,12 @@ def test_a_team_repo_synthesizes_and_its_function_migrates(
         assert not list(asset.glob("squawk*")) and not (asset / "infra").exists()
         report = json.loads((asset / "hook-bundle.json").read_text())
         assert report["ca_bundle"] == "certs/rds-ca-bundle.pem" and report["boto3"] == "runtime"
+        # the secret's ARN is a literal here; nothing else is a token
         variables = {
             k: v
             for k, v in function["Properties"]["Environment"]["Variables"].items()
             if isinstance(v, str)
-        }  # the secret's ARN is a literal here; nothing else is a token
+        }
         assert variables["DB_SECRET_SOURCE"] == "extension" and function["Properties"]["Layers"]
         extension = SecretsExtension(from_secrets_manager(client))
         api = RuntimeApi()

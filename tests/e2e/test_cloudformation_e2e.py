@@ -130,9 +130,8 @@ def test_failures_are_failed_responses_with_a_reason(
     assert failed["Reason"].startswith("[migration_failed] Revision 0003_intents failed:")
     assert "stream 2026/11/22/[$LATEST]e2e" in failed["Reason"]
     assert failed["Data"]["ToRevision"] == "0002_messages"
-    assert (
-        failed["PhysicalResourceId"] == "RunMigrations-migrations"
-    )  # so the rollback's Delete names it
+    # so the rollback's Delete names it
+    assert failed["PhysicalResourceId"] == "RunMigrations-migrations"
 
     unknown = respond(fn, cfn, "Create", properties={"TargetRevision": "0009_future"})
     assert unknown["Status"] == "FAILED" and unknown["Reason"].startswith("[bad_revision]")

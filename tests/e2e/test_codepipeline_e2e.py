@@ -64,9 +64,8 @@ def test_success_reports_summary_and_output_variables_and_a_redelivery_is_harmle
     assert again.kind == "response", again
     _first, second = pipeline.for_job(job_id)
     assert second.operation == "PutJobSuccessResult" and second.error == "InvalidJobStateException"
-    assert (
-        second.params["outputVariables"]["applied_count"] == "0"
-    )  # found the work done: no second migration
+    # found the work done: no second migration
+    assert second.params["outputVariables"]["applied_count"] == "0"
     assert fn.records("The job is already answered or gone; nothing more to report")
     finished = fn.records("Invocation finished")
     assert [r["correlation_id"] for r in finished] == [job_id, job_id]
@@ -172,9 +171,8 @@ def test_unreachable_database_is_job_failed(
     job_id, event = job()
     fn.invoke(event)
     [result] = pipeline.for_job(job_id)
-    assert (
-        result.params["failureDetails"]["type"] == "JobFailed"
-    )  # may pass on a re-run: not configuration
+    # may pass on a re-run: not configuration
+    assert result.params["failureDetails"]["type"] == "JobFailed"
     assert "[unreachable]" in result.params["failureDetails"]["message"]
 
 

@@ -70,9 +70,8 @@ def assert_nothing_moved(fn: Function, login: DbLogin) -> None:
         "SELECT count(*) FROM information_schema.columns WHERE table_name = "
         "'conversation_threads' AND column_name = 'title'"
     ) == [[1]]
-    assert not fn.records("Migration lock acquired")[
-        1:
-    ]  # only the first run (to 0005) took the lock
+    # only the first run (to 0005) took the lock
+    assert not fn.records("Migration lock acquired")[1:]
     assert not [
         r for r in fn.records("Revision upgrade started") if r.get("revision") == "0006_drop_title"
     ]
@@ -96,9 +95,8 @@ def test_direct_invoke_is_a_function_error_with_the_findings(
         finding["table"] == "conversation_threads"
         and "ALTER TABLE conversation_threads DROP COLUMN title" in finding["statement"]
     )
-    assert not [
-        f for f in result["findings"] if f["rule"] == "hook:lint-unavailable"
-    ]  # the manifest answered
+    # the manifest answered
+    assert not [f for f in result["findings"] if f["rule"] == "hook:lint-unavailable"]
     assert_nothing_moved(fn, login)
     assert fn.records("Safety gate refuses a finding")
 
@@ -114,9 +112,8 @@ def test_codepipeline_job_fails_listing_the_findings(
     [result] = pipeline.for_job(job_id)
     assert result.operation == "PutJobFailureResult"
     details = result.params["failureDetails"]
-    assert (
-        details["type"] == "ConfigurationError"
-    )  # re-running unchanged cannot help: the revision must change
+    # re-running unchanged cannot help: the revision must change
+    assert details["type"] == "ConfigurationError"
     message = details["message"]
     assert message.startswith(
         "Migration upgrade failed [unsafe_migration] at revision 0006_drop_title:"

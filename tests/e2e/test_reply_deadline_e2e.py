@@ -46,9 +46,8 @@ def test_a_cloudformation_response_that_hangs_once_is_retried_in_time(
         url = cfn.new_url()
         hung, arrived = cfn.hung, len(cfn.arrivals)
         cfn.hang_once()
-        ends = (
-            time.time() + TIMEOUT_MS / 1000
-        )  # no later than the Runtime API's deadline (set after this)
+        # no later than the Runtime API's deadline (set after this)
+        ends = time.time() + TIMEOUT_MS / 1000
         reply = fn.invoke(cloudformation_event("Create", url), timeout_ms=TIMEOUT_MS)
         assert reply.kind == "response", reply
         assert cfn.hung == hung + 1  # the first PUT hung

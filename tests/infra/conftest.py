@@ -107,11 +107,12 @@ def runtime_boto3(tmp_path_factory: pytest.TempPathFactory) -> Path:
          "--no-hashes", "--no-header", "--no-annotate"],
         cwd=work, capture_output=True, text=True, check=True, env=_cli_env(),
     )  # fmt: skip
+    # what the runtime's boto3 brings
     provided = RUNTIME_PROVIDED | {
         "jmespath",
         "python-dateutil",
         "six",
-    }  # what the runtime's boto3 brings
+    }
     pins = [line for line in exported.stdout.splitlines() if line.split("==")[0] in provided]
     target = work / "site-packages"
     subprocess.run(

@@ -105,9 +105,8 @@ def test_shared_objects_match_the_lambda_platform(asset_dir: Path) -> None:
     described = subprocess.run(
         [file_tool, *map(str, objects)], capture_output=True, text=True, check=True
     ).stdout
-    assert (
-        "with debug_info" not in described
-    )  # stripped: SQLAlchemy's Cython modules shrink 9.2 -> 1.3 MB
+    # stripped: SQLAlchemy's Cython modules shrink 9.2 -> 1.3 MB
+    assert "with debug_info" not in described
 
 
 def test_asset_size(asset_dir: Path) -> None:

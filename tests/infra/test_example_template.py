@@ -141,9 +141,8 @@ def test_no_iam_statement_grants_wildcard_actions(template: dict[str, Any]) -> N
 def test_hook_role_is_least_privilege(template: dict[str, Any], function: dict[str, Any]) -> None:
     role_id = function["Role"]["Fn::GetAtt"][0]
     role = template["Resources"][role_id]["Properties"]
-    assert (
-        "ManagedPolicyArns" not in role
-    )  # no AWSLambdaBasicExecutionRole / VPCAccessExecutionRole
+    # no AWSLambdaBasicExecutionRole / VPCAccessExecutionRole
+    assert "ManagedPolicyArns" not in role
     assert "Policies" not in role
     policies = [
         p

@@ -51,9 +51,8 @@ def test_the_pipeline_migrates_through_the_workflow_before_the_ecs_deploy(
     assert action["Configuration"]["StateMachineArn"] == {"Ref": machines[0]}
     assert json.loads(action["Configuration"]["Input"]) == {"revision": "head"}
     assert action["Configuration"]["InputType"] == "Literal"
-    assert action["OutputArtifacts"] == [
-        {"Name": "MigrateSummary"}
-    ]  # the execution's output: the summary
+    # the execution's output: the summary
+    assert action["OutputArtifacts"] == [{"Name": "MigrateSummary"}]
     assert stages[2]["Actions"][0]["ActionTypeId"]["Provider"] == "ECS"
 
 

@@ -80,9 +80,8 @@ def test_a_revision_looping_in_python_is_stopped_at_the_deadline_and_rolled_back
         ],
     )
     assert build_lint.main([str(ini), "--write"]) == 0  # the gate is not the subject here
-    env = db.env(
-        ALEMBIC_CONFIG=str(ini), DB_LOCK_TIMEOUT_SECONDS="1"
-    )  # a revision starts with > 2 s left
+    # a revision starts with > 2 s left
+    env = db.env(ALEMBIC_CONFIG=str(ini), DB_LOCK_TIMEOUT_SECONDS="1")
     result = run(env, deadline=DEADLINE)
     check_stopped(result, db, "w1")
     assert "revision w1's Python" in result.message
@@ -92,22 +91,19 @@ def test_a_revision_looping_in_python_is_stopped_at_the_deadline_and_rolled_back
     assert db.version() == ["w0"]
     assert db.query("SELECT to_regclass('looped') IS NULL") == [[True]]
     assert run_sessions(db) == []
-    assert (
-        run(env, deadline=DEADLINE).error is not None
-    )  # the process is free for the next run (which loops again)
+    # the process is free for the next run (which loops again)
+    assert run(env, deadline=DEADLINE).error is not None
     unwound()
 
 
 def test_a_revision_rendering_forever_in_the_gate_is_stopped_at_the_deadline(
     db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(
-        tempfile, "tempdir", str(tmp_path)
-    )  # no lint record of an earlier run on this machine
+    # no lint record of an earlier run on this machine
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     ini = write_project(tmp_path, [Rev("w0", None, "op.execute('CREATE TABLE base_t (id int)')")])
-    env = db.env(
-        ALEMBIC_CONFIG=str(ini), DB_LOCK_TIMEOUT_SECONDS="1"
-    )  # a revision starts with > 2 s left
+    # a revision starts with > 2 s left
+    env = db.env(ALEMBIC_CONFIG=str(ini), DB_LOCK_TIMEOUT_SECONDS="1")
     assert run(env).status is Status.APPLIED
     (tmp_path / "migrations" / "versions" / "w1.py").write_text(
         (tmp_path / "migrations" / "versions" / "w0.py")

@@ -51,9 +51,8 @@ def unknown_revision(db: Database, tmp: Path) -> dict[str, str]:
 def two_heads(db: Database, tmp: Path) -> dict[str, str]:
     ini = write_project(tmp, [Rev("b0", None), Rev("b1", "b0"), Rev("b2", "b0")])
     env = db.env(ALEMBIC_CONFIG=str(ini))
-    assert (
-        run(env, "stamp", "heads", confirmed=True).status is Status.APPLIED
-    )  # upgrade refuses two heads
+    # upgrade refuses two heads
+    assert run(env, "stamp", "heads", confirmed=True).status is Status.APPLIED
     return env
 
 
@@ -133,9 +132,8 @@ def test_both_paths_give_the_same_answer(
 ) -> None:
     prepare, fast_answers = SCENARIOS[scenario]
     log = hook_log
-    twin = create_database(
-        db.cluster
-    )  # the same state twice: an upgrade changes the one it runs on
+    # the same state twice: an upgrade changes the one it runs on
+    twin = create_database(db.cluster)
     env, twin_env = prepare(db, tmp_path), prepare(twin, tmp_path)
     full_calls: list[object] = []
     real_migrate = migrate.migrate
@@ -163,9 +161,8 @@ def test_both_paths_give_the_same_answer(
 
 def test_the_fast_path_imports_neither_sqlalchemy_nor_alembic(db: Database) -> None:
     env = db.env()
-    assert (
-        run(env).status is Status.APPLIED
-    )  # full path once: heads and version table now known here
+    # full path once: heads and version table now known here
+    assert run(env).status is Status.APPLIED
     code = (
         "import json, sys; from tests.support.engine import run; "
         f"r = run({env!r}); "

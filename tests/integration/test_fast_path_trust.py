@@ -61,25 +61,26 @@ def test_a_per_tenant_version_table_migrates_each_tenant_through_the_cli(
     db: Database, tmp_path: Path
 ) -> None:
     ini = tenant_project(tmp_path / "project")
-    shared_tmp = (
-        tmp_path / "tmp"
-    )  # one machine's temp directory: the cache the second process would trust
+    # one machine's temp directory: the cache the second process would trust
+    shared_tmp = tmp_path / "tmp"
     shared_tmp.mkdir()
     env = {**db.env(ALEMBIC_CONFIG=str(ini)), "TMPDIR": str(shared_tmp)}
     code, a = cli(["upgrade"], {**env, "TENANT": "a"})
     assert (code, a["status"]) == (0, "applied") and tenant_head(db, "a") == [["r0002"]]
     code, a_again = cli(["upgrade"], {**env, "TENANT": "a"})
+    # the fast path still answers for the same tenant
     assert (code, a_again["status"]) == (
         0,
         "up_to_date",
-    )  # the fast path still answers for the same tenant
+    )
 
     code, b = cli(["upgrade"], {**env, "TENANT": "b"})
+    # not "already at r0002"
     assert (code, b["status"], b["to_revision"]) == (
         0,
         "applied",
         "r0002",
-    )  # not "already at r0002"
+    )
     assert tenant_head(db, "b") == [["r0002"]]  # read back: tenant b really migrated
     code, b_again = cli(["upgrade"], {**env, "TENANT": "b"})
     assert (code, b_again["status"]) == (0, "up_to_date")
@@ -93,9 +94,8 @@ def test_a_per_tenant_version_table_migrates_each_tenant_through_the_handler(
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("TENANT", "a")
     assert handler_module.handler({}, FakeContext())["status"] == "applied"
-    assert (
-        handler_module.handler({}, FakeContext())["status"] == "up_to_date"
-    )  # warm: the fast path
+    # warm: the fast path
+    assert handler_module.handler({}, FakeContext())["status"] == "up_to_date"
     monkeypatch.setenv("TENANT", "b")  # the same warm process, another tenant
     reply = handler_module.handler({}, FakeContext())
     assert (reply["status"], reply["to_revision"]) == ("applied", "r0002")
@@ -156,9 +156,8 @@ def test_a_planted_cache_entry_is_ignored(
 ) -> None:
     ini = write_project(tmp_path / "project", chain(3))
     env = db.env(ALEMBIC_CONFIG=str(ini))
-    assert (
-        run(env, revision="r0000").status is Status.APPLIED
-    )  # the database at r0000; the head is r0002
+    # the database at r0000; the head is r0002
+    assert run(env, revision="r0000").status is Status.APPLIED
     shared = tmp_path / "shared-tmp"
     shared.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(shared))
@@ -176,9 +175,8 @@ def test_a_planted_cache_entry_is_ignored(
             planted.chmod(0o777)
         else:
             for entry in planted.iterdir():
-                os.chown(
-                    entry, 65534, 65534
-                )  # nobody's: the tests run as root, which may hand files away
+                # nobody's: the tests run as root, which may hand files away
+                os.chown(entry, 65534, 65534)
     assert any(planted.iterdir())
     # a new process, as the next CLI run on a shared host is: nothing remembered in memory
     monkeypatch.setattr(heads_manifest, "_heads_hits", {})

@@ -82,9 +82,8 @@ def test_applied_revisions_are_on_record_with_their_checksums(db: Database) -> N
     )
     assert '"user": "ana"' in reference and '"host": "laptop"' in reference
     rows = revisions(db)
-    assert [r[1] for r in rows] == EXAMPLE and {r[2] for r in rows} == {
-        "upgrade"
-    }  # the CONCURRENTLY one once
+    # the CONCURRENTLY one once
+    assert [r[1] for r in rows] == EXAMPLE and {r[2] for r in rows} == {"upgrade"}
     for _, rev, _, checksum, verified in rows:
         [path] = (REPO / "alembic" / "versions").glob(f"{rev}.py")
         assert checksum == sha(path) and verified is True
@@ -283,9 +282,8 @@ def test_an_edited_baseline_revision_is_refused_from_the_adoption_on(
     command.upgrade(plain, "head")  # plain `alembic upgrade head`, before the hook ever ran here
     monkeypatch.delenv("ALEMBIC_DATABASE_URL")
     env = db.env(ALEMBIC_CONFIG=str(ini))
-    adopted = run(
-        env
-    )  # nothing pending: the first run with the ledger adopts r0000, r0001 as baseline
+    # nothing pending: the first run with the ledger adopts r0000, r0001 as baseline
+    adopted = run(env)
     assert adopted.status is Status.UP_TO_DATE, adopted.message
     assert [(r[1], r[2]) for r in revisions(db)] == [("r0000", "baseline"), ("r0001", "baseline")]
     edited = tmp_path / "migrations" / "versions" / "r0000.py"

@@ -52,9 +52,8 @@ def test_concurrent_runners_on_fresh_databases_apply_every_revision_once(
             r.get("error") for r in results
         ]
         applied = sorted(a["revision"] for r in results for a in r["applied"])
-        assert applied == [
-            f"l{i}" for i in range(REVISIONS)
-        ]  # each exactly once, across all runners
+        # each exactly once, across all runners
+        assert applied == [f"l{i}" for i in range(REVISIONS)]
         assert fresh.version() == [f"l{REVISIONS - 1}"]
         for i in range(REVISIONS):  # read back: each revision's data exactly once
             assert fresh.query(f"SELECT count(*) FROM t{i}") == [[1]]

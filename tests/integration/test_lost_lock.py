@@ -103,10 +103,11 @@ def test_the_next_runner_says_another_runner_moved_the_database_and_where_it_is(
         and "Fix the migration" not in second.message
     )
     assert second.to_revision == "s2" and db.version() == ["s2"]  # where it is, read back
+    # applied exactly once
     assert db.query("SELECT id, n FROM app_items ORDER BY id") == [
         [1, 20],
         [2, 20],
-    ]  # applied exactly once
+    ]
     assert db.query(
         "SELECT status, to_revision, error_kind FROM alembic_hook_runs WHERE id = :id",
         id=second.run_id,

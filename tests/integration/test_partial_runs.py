@@ -30,12 +30,10 @@ def test_thirty_revisions_finish_in_several_budgeted_iterations_each_applied_onc
     ini = write_project(
         tmp_path, [Rev(rid, ids[i - 1] if i else None, SLOW) for i, rid in enumerate(ids)]
     )
-    env = db.env(
-        ALEMBIC_CONFIG=str(ini), DB_LOCK_TIMEOUT_SECONDS="1"
-    )  # a revision needs > max(2 s, this) left
-    assert (
-        build_lint.main([str(ini), "--write"]) == 0
-    )  # as the asset ships it: no squawk at run time
+    # a revision needs > max(2 s, this) left
+    env = db.env(ALEMBIC_CONFIG=str(ini), DB_LOCK_TIMEOUT_SECONDS="1")
+    # as the asset ships it: no squawk at run time
+    assert build_lint.main([str(ini), "--write"]) == 0
     applied: list[str] = []
     statuses = []
     for _ in range(30):  # bounded, like the workflow's loop
@@ -52,9 +50,8 @@ def test_thirty_revisions_finish_in_several_budgeted_iterations_each_applied_onc
     assert [r[0] for r in rows] == ids  # each exactly once
     run_statuses = [r[0] for r in db.query("SELECT status FROM alembic_hook_runs ORDER BY id")]
     assert run_statuses == [s.value for s in statuses]
-    assert (
-        iteration(env, budget=3.0).status is Status.UP_TO_DATE
-    )  # a retried iteration changes nothing
+    # a retried iteration changes nothing
+    assert iteration(env, budget=3.0).status is Status.UP_TO_DATE
 
 
 def test_a_revision_declared_long_stops_a_budgeted_run_but_not_a_plain_one(
@@ -67,9 +64,8 @@ def test_a_revision_declared_long_stops_a_budgeted_run_but_not_a_plain_one(
     stopped = iteration(env, budget=60)
     assert stopped.status is Status.PARTIAL and stopped.long_revision == "l2"
     assert [r.revision for r in stopped.applied] == ["l1"] and stopped.pending == ["l2", "l3"]
-    plain = execute(
-        Request(Command.UPGRADE), Settings.from_env(env)
-    )  # the long lane: the same CLI/engine
+    # the long lane: the same CLI/engine
+    plain = execute(Request(Command.UPGRADE), Settings.from_env(env))
     assert plain.status is Status.APPLIED and [r.revision for r in plain.applied] == ["l2", "l3"]
 
 

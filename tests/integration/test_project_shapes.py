@@ -248,9 +248,8 @@ def test_autocommit_declared_in_the_ini(db: Database, tmp_path: Path) -> None:
 def test_an_async_env_py_gets_the_same_reason_from_check_and_upgrade(
     db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.chdir(
-        tmp_path
-    )  # older templates write `script_location = migrations`: from where a team runs it
+    # older templates write `script_location = migrations`: from where a team runs it
+    monkeypatch.chdir(tmp_path)
     alembic = str(Path(sys.executable).parent / "alembic")
     subprocess.run(
         [alembic, "init", "-t", "async", "migrations"],

@@ -80,9 +80,8 @@ def test_the_unmodified_generic_template_migrates_the_hooks_database(
     db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ini = alembic_init(tmp_path, "generic")
-    assert (
-        "driver://user:pass@localhost/dbname" in ini.read_text()
-    )  # the template's placeholder URL
+    # the template's placeholder URL
+    assert "driver://user:pass@localhost/dbname" in ini.read_text()
     monkeypatch.chdir(tmp_path)
     result = run(db.env(ALEMBIC_CONFIG=str(ini)))
     assert_migrated(db, result)
@@ -106,9 +105,8 @@ def test_the_templates_logging_config_does_not_silence_the_hooks_log(
     assert_migrated(db, run(db.env(ALEMBIC_CONFIG=str(ini))))
     assert not logging.getLogger(logger.name).disabled
     applied = [json.loads(line)["message"] for line in stream.getvalue().splitlines()]
-    assert applied.count("Revision upgrade finished") == 2, (
-        applied
-    )  # logged while env.py ran, after fileConfig
+    # logged while env.py ran, after fileConfig
+    assert applied.count("Revision upgrade finished") == 2, applied
 
 
 def test_an_ini_naming_sqlite_still_migrates_the_hooks_database(

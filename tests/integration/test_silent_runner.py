@@ -152,10 +152,11 @@ def test_a_runner_frozen_mid_transaction_frees_its_table_and_migration_locks(
     proc.wait(timeout=30)
     result = run(db.env(ALEMBIC_CONFIG=str(tmp_path / "alembic.ini")))
     assert result.status is Status.APPLIED and [r.revision for r in result.applied] == ["s2"]
+    # applied exactly once
     assert db.query("SELECT id, n FROM app_items ORDER BY id") == [
         [1, 20],
         [2, 20],
-    ]  # applied exactly once
+    ]
     assert db.version() == ["s2"]
 
 

@@ -43,9 +43,8 @@ def test_upgrade_downgrade_upgrade_gives_the_same_schema(db: Database) -> None:
     assert (first.from_revision, first.to_revision) == (None, HEAD)
     assert db.version() == [HEAD]
     after_first = schema(db)
-    assert any(
-        "ix_conversation_messages_thread_created" in str(row) for row in after_first
-    )  # CONCURRENTLY ran
+    # CONCURRENTLY ran
+    assert any("ix_conversation_messages_thread_created" in str(row) for row in after_first)
 
     down = run(db.env(), "downgrade", "base", confirmed=True)
     assert down.status is Status.APPLIED, down.message
@@ -185,9 +184,8 @@ def test_failing_revision_leaves_the_previous_one_and_a_rerun_continues(
     assert "r2" in failed.message and "no_such_table" in failed.message
     assert [r.revision for r in failed.applied] == ["r1"] and failed.to_revision == "r1"
     assert db.version() == ["r1"]
-    assert db.query("SELECT to_regclass('b') IS NULL") == [
-        [True]
-    ]  # r2's first statement rolled back too
+    # r2's first statement rolled back too
+    assert db.query("SELECT to_regclass('b') IS NULL") == [[True]]
 
     write_revision(
         tmp_path,
@@ -251,8 +249,7 @@ def test_a_migrations_reset_cannot_lift_the_statement_timeout_past_the_deadline(
     result = run(db.env(ALEMBIC_CONFIG=str(ini), DB_STATEMENT_TIMEOUT_SECONDS="600"), deadline=30)
     assert result.status is Status.APPLIED, result.message
     [[timeout, lock]] = db.query("SELECT v, l FROM seen")
-    assert str(timeout).endswith("ms"), (
-        timeout
-    )  # the startup value, not the configured 600 s ("10min")
+    # the startup value, not the configured 600 s ("10min")
+    assert str(timeout).endswith("ms"), timeout
     assert 20_000 <= int(str(timeout).removesuffix("ms")) <= 30_000, timeout
     assert lock == "5s"

@@ -107,9 +107,8 @@ class FakeCodeBuild:
         project = self.projects[build.project]
         phases = project.buildspec.get("phases", {})
         commands = [c for phase in PHASES for c in (phases.get(phase) or {}).get("commands", [])]
-        script = "set -e\n" + "\n".join(
-            commands
-        )  # buildspec 0.2: one shell; a failing command fails the build
+        # buildspec 0.2: one shell; a failing command fails the build
+        script = "set -e\n" + "\n".join(commands)
         env = {
             "PATH": self.path,
             "LANG": "C.UTF-8",

@@ -49,9 +49,8 @@ class FakeLambda:
         headers = {"X-Amz-Function-Error": self.function_error} if self.function_error else {}
         if self.invoke_status != 200:
             headers = {"x-amzn-ErrorType": "ServiceException"}
-        return Response.json(
-            self.invoke_status, self.body, headers
-        )  # a client that gave up gets nothing
+        # a client that gave up gets nothing
+        return Response.json(self.invoke_status, self.body, headers)
 
     @property
     def url(self) -> str:

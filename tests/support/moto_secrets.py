@@ -66,9 +66,8 @@ class DbLogin:
 def create_login(db: Database, secretsmanager: Any) -> DbLogin:
     """A fresh login role with a fresh password, made owner of `db`, and its secret."""
     username = f"app_{secrets.token_hex(4)}"
-    token = secrets.token_hex(
-        8
-    )  # distinctive, so a leak is unmistakable even inside an escaped repr
+    # distinctive, so a leak is unmistakable even inside an escaped repr
+    token = secrets.token_hex(8)
     password = f"E2e-{token};p%ss'w"
     conn = db.admin()
     try:

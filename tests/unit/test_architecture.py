@@ -27,11 +27,12 @@ ALLOWED = {
     "postgres": {"vocabulary", "postgres"},
     "aws": {"vocabulary", "aws"},
     "engine": {"vocabulary", "postgres", "engine"},
+    # a caller answers through its own AWS API (CodePipeline)
     "sources": {
         "vocabulary",
         "aws",
         "sources",
-    },  # a caller answers through its own AWS API (CodePipeline)
+    },
     "edge": {"vocabulary", "postgres", "aws", "engine", "sources", "edge"},
     "cli": {"vocabulary", "postgres", "aws", "engine", "cli"},
 }

@@ -40,9 +40,8 @@ def refused_result() -> Result:
     )
     result.pending = [f"r{i:02d}" for i in range(60)]
     result.findings = [finding(i, n) for i in range(60) for n in range(2)]
-    result.findings.insert(
-        5, finding(99, 0, refused=False)
-    )  # an advisory one among them: it goes first
+    # an advisory one among them: it goes first
+    result.findings.insert(5, finding(99, 0, refused=False))
     return result
 
 
@@ -69,18 +68,18 @@ def test_a_64_kb_failure_fits_a_step_functions_cause_and_keeps_what_matters() ->
     assert outcome.error is not None
     cause = lambda_error_object(outcome.error)
     assert len(cause) <= STEP_FUNCTIONS_CAUSE
-    data: dict[str, Any] = json.loads(
-        json.loads(cause)["errorMessage"]
-    )  # what the definition's parse does
+    # what the definition's parse does
+    data: dict[str, Any] = json.loads(json.loads(cause)["errorMessage"])
     assert data["error"]["kind"] == "unsafe_migration" and data["error"]["revision"] == "r00"
     assert data["status"] == "failed" and data["message"].startswith("Refused before any DDL")
     kept = data["findings"]
     assert kept and all(f["refused"] for f in kept)  # refusals first; the advisory one gave way
+    # the first refusals, in order
     assert [f["revision"] for f in kept[:3]] == [
         "r00",
         "r00",
         "r01",
-    ]  # the first refusals, in order
+    ]
     assert data["truncated"]["findings"] == {
         "total": 121,
         "kept": len(kept),

@@ -31,9 +31,8 @@ def test_the_hooks_own_refusal_is_said_as_it_is(
     assert build_heads.main([str(missing)]) == 1
     err = capsys.readouterr().err
     assert str(missing) in err and not err.startswith("Cannot read")
-    assert (
-        build_lint.main([str(missing)]) == 1
-    )  # squawk is a dev dependency: this is the project's refusal
+    # squawk is a dev dependency: this is the project's refusal
+    assert build_lint.main([str(missing)]) == 1
     err = capsys.readouterr().err
     assert str(missing) in err and not err.startswith("Cannot lint")
 

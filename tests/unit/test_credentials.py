@@ -44,9 +44,8 @@ def test_every_common_url_form_becomes_the_same_credentials(scheme: str) -> None
         6432,
         "finops",
     )
-    url = hook_url(
-        c, application_name="t", startup={}, timeout=5
-    )  # what env.py gets: the hook's own dialect
+    # what env.py gets: the hook's own dialect
+    url = hook_url(c, application_name="t", startup={}, timeout=5)
     assert (url.drivername, url.username, url.password, url.host, url.port, url.database) == (
         DRIVER,
         "app",

@@ -59,9 +59,8 @@ def test_placeholders_inside_quotes_and_comments_are_not_parameters() -> None:
 def test_values_without_psycopg2s_literal_form_go_as_parameters() -> None:
     assert sql_literal(object()) is None and sql_literal("nul\x00") is None
     assert inline_parameters("SELECT %s", [object()]) is None
-    assert (
-        inline_parameters("SELECT %s, %s", [1]) is None
-    )  # a count that does not match: pg8000 judges it
+    # a count that does not match: pg8000 judges it
+    assert inline_parameters("SELECT %s, %s", [1]) is None
 
 
 def test_backslashes_mean_the_same_whatever_standard_conforming_strings_says() -> None:

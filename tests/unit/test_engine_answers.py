@@ -69,11 +69,12 @@ CASES: list[tuple[Outcome, Status, str]] = [
         Status.PENDING,
         "at b1; 1 pending: b2; safety gate: 1 refused, 1 acknowledged, 1 not refused",
     ),
+    # judged: nothing found
     (
         Found("b1", ("b2",), ("b2",), ()),
         Status.PENDING,
         "at b1; 1 pending: b2",
-    ),  # judged: nothing found
+    ),
     (NoOp("b2", "head"), Status.UP_TO_DATE, "already at b2; nothing to apply for head"),
     (NoOp(None, "base"), Status.UP_TO_DATE, "already at base; nothing to apply for base"),
     (Applied("upgrade", None, "b2", 2, ()), Status.APPLIED, "upgraded 2 revision(s): base -> b2"),

@@ -379,12 +379,13 @@ def test_a_downgrade_with_no_step_answers_under_the_lock_from_the_revision_read_
     assert ctx.target.locks == 1
     assert answered(ctx) == (Status.UP_TO_DATE, "already at b1; nothing to apply for b1")
     assert ctx.result.pending == []
+    # the run row starts from what is read there
     assert ledger.runs[0] == (
         "start",
         "downgrade",
         "running",
         "b1",
-    )  # the run row starts from what is read there
+    )
     assert ledger.runs[-1][:2] == ("finish", "up_to_date")
 
 

@@ -65,10 +65,11 @@ def test_several_edited_revisions_are_all_named() -> None:
 @pytest.mark.parametrize(
     ("rows", "applied"),
     [
+        # downgraded last: its file may change before it runs again
         (
             [("b1", "downgrade", "a" * 64)],
             {"b1"},
-        ),  # downgraded last: its file may change before it runs again
+        ),
         ([("b1", "upgrade", "a" * 64)], set()),  # not applied to this database any more
         ([("b1", "baseline", None)], {"b1"}),  # adopted without a checksum: nothing to compare
     ],
@@ -154,9 +155,8 @@ def test_the_shipped_manifest_answers_only_for_the_files_it_was_built_from(tmp_p
         json.dumps({"fingerprint": "f1", "heads": ["b3"]})
     )
     assert heads_manifest.lookup(script_dir, "f1") == ("b3",)
-    assert (
-        heads_manifest.lookup(script_dir, "f2") is None
-    )  # the files changed since the build: ask Alembic
+    # the files changed since the build: ask Alembic
+    assert heads_manifest.lookup(script_dir, "f2") is None
     assert heads_manifest.shipped_fingerprint(script_dir) == "f1"
 
 
@@ -207,10 +207,11 @@ def test_an_explicit_script_location_wins_over_the_ini(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("section", "env_py"),
     [
+        # several dirs
         (
             "script_location = %(here)s/migrations\nversion_locations = %(here)s/a %(here)s/b",
             True,
-        ),  # several dirs
+        ),
         ("script_location = mypackage:migrations", True),  # a package resource
         ("script_location = %(here)s/migrations", False),  # no env.py there
         ("", True),  # no script_location

@@ -458,9 +458,8 @@ def test_safe_rewrite_passes(case: Case, linted: dict[str, list[Finding]]) -> No
                 acknowledged[0].acknowledged
                 == "the running code stopped using it in the previous deploy"
             )
-            assert (
-                acknowledged[0].category is case.category
-            )  # acknowledged, not lowered: reported as it is
+            # acknowledged, not lowered: reported as it is
+            assert acknowledged[0].category is case.category
 
 
 @pytest.mark.parametrize(
@@ -481,9 +480,8 @@ def test_a_revision_that_reads_the_database_names_the_call_and_points_to_rehears
     [finding] = [
         f for f in linted["reads_database_unsafe"] if f.rule == "hook:not-reviewable-offline"
     ]
-    assert (
-        "reads_database_unsafe.py:" in finding.message
-    )  # the revision's line that read the database
+    # the revision's line that read the database
+    assert "reads_database_unsafe.py:" in finding.message
     assert "op.get_bind().execute(" in finding.message
     assert "alembic-hook rehearse" in finding.message and "alembic-hook rehearse" in finding.fix
 

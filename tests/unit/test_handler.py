@@ -28,10 +28,11 @@ from tests.support.paths import REPO
             codepipeline,
         ),
         (cloudformation_event("Delete", "http://x"), cloudformation),
+        # no ResponseURL: nothing to answer through but the invoke
         (
             {"RequestType": "Create"},
             direct,
-        ),  # no ResponseURL: nothing to answer through but the invoke
+        ),
         ({}, direct),
         (None, direct),
         ([1], direct),

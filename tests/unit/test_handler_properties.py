@@ -241,9 +241,8 @@ def world() -> Iterator[World]:
 
     def put(url: str, body: bytes, info: LambdaInfo | None = None) -> bool:
         puts.append((url, body))
-        return (
-            real_put(url, body, info) if url.startswith(local) else False
-        )  # only the local recorder is contacted
+        # only the local recorder is contacted
+        return real_put(url, body, info) if url.startswith(local) else False
 
     with aws_env(AWS_ENDPOINT_URL_CODEPIPELINE=pipeline.url), pytest.MonkeyPatch.context() as patch:
         patch.setattr(invocation, "Invocation", engine.runner)
@@ -375,9 +374,8 @@ def test_direct_callers_get_the_result_or_a_function_error_carrying_it(
     if world.engine.calls and result.ok:
         assert raised is None and returned is not None
         assert returned["status"] == result.status.value
-        if (
-            "truncated" in returned
-        ):  # too large for Step Functions' state: cut from the end, and says so
+        # too large for Step Functions' state: cut from the end, and says so
+        if "truncated" in returned:
             assert result.message.startswith(returned["message"].removesuffix("..."))
             assert encoded_length(returned) <= direct.RESULT_LIMIT
         else:

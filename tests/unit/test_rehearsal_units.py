@@ -60,12 +60,10 @@ def test_the_verdict_speaks_in_time() -> None:
         "database, 2 s allowed"
     )
     assert policy.violations(_measure(1.5)) == []
-    assert (
-        policy.violations(_measure(13.9, rows=False, duration=14)) == []
-    )  # an empty table in the target
-    assert (
-        policy.violations(_measure(13.9, created=True, duration=14)) == []
-    )  # created here: nobody sees it
+    # an empty table in the target
+    assert policy.violations(_measure(13.9, rows=False, duration=14)) == []
+    # created here: nobody sees it
+    assert policy.violations(_measure(13.9, created=True, duration=14)) == []
     [slow] = RehearsalPolicy(max_revision_seconds=10).violations(_measure(0.1, duration=11))
     assert "ran 11.0 s" in slow.text and "10 s allowed" in slow.text
 

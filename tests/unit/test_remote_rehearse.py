@@ -107,9 +107,8 @@ def test_the_copy_endpoint_and_secret_are_sent_as_the_copy_object(
         and request.copy.url is None
     )
     out = capsys.readouterr().out
-    assert (
-        "ACCESS EXCLUSIVE public.t 0.02 s (blocks reads and writes)" in out
-    )  # the rehearsal's own table
+    # the rehearsal's own table
+    assert "ACCESS EXCLUSIVE public.t 0.02 s (blocks reads and writes)" in out
 
 
 def test_a_url_without_password_gives_the_endpoint(

@@ -105,9 +105,8 @@ def test_create_runs_an_upgrade_and_reports_success(responses: ResponseRecorder)
             "lambda_request_id": "req-1",
         },
     )
-    assert runner.requests == [
-        Request(Command.UPGRADE, "0003", origin=origin)
-    ]  # the ledger's references
+    # the ledger's references
+    assert runner.requests == [Request(Command.UPGRADE, "0003", origin=origin)]
     assert outcome.delivered
     [(headers, body)] = responses.raw(url)
     assert headers["Content-Type"] == "" and int(headers["Content-Length"]) == len(body)
@@ -189,9 +188,8 @@ def test_put_retries_server_errors_only(status: int, attempts: int) -> None:
     url = endpoint.new_url()
     try:
         assert cloudformation.put_response(url, b"{}") is False
-        assert (
-            len(endpoint.raw(url)) == attempts
-        )  # an expired presigned URL stays expired: no retry
+        # an expired presigned URL stays expired: no retry
+        assert len(endpoint.raw(url)) == attempts
     finally:
         endpoint.close()
 

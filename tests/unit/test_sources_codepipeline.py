@@ -138,9 +138,8 @@ def test_summary_and_output_variables() -> None:
         "Ledger run 7 (`alembic-hook log`)."
     )
     skipped = Result(command="upgrade", status=Status.SKIPPED, message="SKIP_MIGRATIONS is set")
-    assert (
-        codepipeline.output_variables(skipped)["from_revision"] == "unknown"
-    )  # never an empty value
+    # never an empty value
+    assert codepipeline.output_variables(skipped)["from_revision"] == "unknown"
     assert codepipeline.summary(skipped) == "upgrade skipped: SKIP_MIGRATIONS is set (0 ms)."
 
 

@@ -61,9 +61,8 @@ def test_the_long_lane_gets_a_logs_endpoint_that_admits_the_vpc() -> None:
     (ingress,) = resources[group]["Properties"]["SecurityGroupIngress"]
     assert ingress["CidrIp"] == {"Fn::GetAtt": [vpc_id, "CidrBlock"]} and ingress["FromPort"] == 443
     (project,) = [r for r in resources.values() if r["Type"] == "AWS::CodeBuild::Project"]
-    assert logical in project.get(
-        "DependsOn", []
-    )  # the first build finds its log endpoint in place
+    # the first build finds its log endpoint in place
+    assert logical in project.get("DependsOn", [])
     for key, other in endpoints.items():  # every interface endpoint with private DNS admits the VPC
         if other.get("VpcEndpointType") == "Interface":
             sg = resources[other["SecurityGroupIds"][0]["Fn::GetAtt"][0]]["Properties"]

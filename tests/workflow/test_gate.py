@@ -81,9 +81,8 @@ def test_the_gate_answers_cloudformation_exactly_once(
         url = recorder.new_url()
         event = _event(rig, url)
         started = helper.handler(event, FakeContext())
-        again = helper.handler(
-            event, FakeContext()
-        )  # CloudFormation (or Lambda's async retry) re-delivers it
+        # CloudFormation (or Lambda's async retry) re-delivers it
+        again = helper.handler(event, FakeContext())
         gate = moto_sfn.wait(rig.sfn, _gate_execution(event))
         executions = rig.sfn.list_executions(stateMachineArn=rig.machines[GATE])["executions"]
         # its status-change event arrives too (FAILED for a failed migration): the gate answered already

@@ -131,16 +131,16 @@ def test_pruning_keeps_the_newest_of_the_hooks_own_and_the_current_one(aws: None
             "DBSnapshots"
         ]
     }
-    assert (
-        set(pruned["deleted"]) == {"hook-b"} and "hook-a" in pruned["kept"]
-    )  # current is never deleted
+    # current is never deleted
+    assert set(pruned["deleted"]) == {"hook-b"} and "hook-a" in pruned["kept"]
+    # "hookish-" is not "hook-"
     assert left == {
         "hook-a",
         "hook-c",
         "hook-d",
         "hookish-x",
         "team-y",
-    }  # "hookish-" is not "hook-"
+    }
 
 
 def test_the_cloudformation_answer_fits_4096_bytes_whatever_it_carries() -> None:

@@ -214,9 +214,8 @@ def test_a_clone_that_cannot_be_made_applies_nothing(
     db: Database, tmp_path: Path, rehearsal_template: dict[str, Any], moto_endpoint: str
 ) -> None:
     with _staged(db, tmp_path, rehearsal_template, moto_endpoint) as rig:
-        rig.rds.delete_db_cluster(
-            DBClusterIdentifier="hook-cluster", SkipFinalSnapshot=True
-        )  # no source
+        # no source
+        rig.rds.delete_db_cluster(DBClusterIdentifier="hook-cluster", SkipFinalSnapshot=True)
         execution = rig.run()
         left = _copies(rig)
     assert execution.status == "FAILED"

@@ -147,9 +147,8 @@ def test_an_aurora_member_is_detected_and_its_cluster_snapshotted(
     assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
     snapshot = _expected_id(execution.arn, "cluster", "hook-cluster")
     assert [s["DBClusterSnapshotIdentifier"] for s in clusters] == [snapshot]
-    assert (
-        instances == []
-    )  # never an instance snapshot of an Aurora member (moto would accept one; AWS refuses)
+    # never an instance snapshot of an Aurora member (moto would accept one; AWS refuses)
+    assert instances == []
     assert execution.output["results"][0]["snapshot"] == snapshot
 
 
@@ -173,7 +172,6 @@ def test_a_snapshot_that_fails_or_times_out_stops_the_database_before_any_ddl(
     (failure,) = json.loads(execution.cause or "{}")["failures"]
     expected = "snapshot_timeout" if fault == "never available" else "snapshot_failed"
     assert failure["kind"] == expected, failure
-    assert [c.payload["command"] for c in calls] == [
-        "status"
-    ]  # the plan only: no upgrade was invoked
+    # the plan only: no upgrade was invoked
+    assert [c.payload["command"] for c in calls] == ["status"]
     assert db.version() == []  # no DDL at all

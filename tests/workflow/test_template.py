@@ -241,10 +241,11 @@ def test_the_definition_is_bounded(workflow_templates: dict[str, Any]) -> None:
         "States.ALL" not in retry["ErrorEquals"] and "MigrationFailed" not in retry["ErrorEquals"]
     )
     assert retry["MaxAttempts"] <= 10
+    # max_iterations
     assert any(
         c.get("And") and any(x.get("NumericGreaterThanEquals") == 40 for x in c["And"])
         for c in states["More?"]["Choices"]
-    )  # max_iterations
+    )
     assert states["RunLongLane"]["TimeoutSeconds"] > 0 and states["RunLongLane"][
         "Resource"
     ].endswith(".sync")

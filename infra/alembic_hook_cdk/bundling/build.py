@@ -65,13 +65,11 @@ def build_bundle(
     """Build the asset into ``output_dir`` (which CDK hands over empty)."""
     output_dir.mkdir(parents=True, exist_ok=True)
     uv = find_uv()
-    if (
-        spec.linter is None
-    ):  # before anything is installed: an asset that cannot judge its revisions is not built
+    # before anything is installed: an asset that cannot judge its revisions is not built
+    if spec.linter is None:
         raise BundlingError(f"no squawk binary to lint the revisions with: {INSTALL_SQUAWK}")
-    interpreter = _bytecode_interpreter(
-        spec, log
-    )  # first: a required-but-missing one fails before installing
+    # first: a required-but-missing one fails before installing
+    interpreter = _bytecode_interpreter(spec, log)
     packages = _install_dependencies(spec, output_dir, uv=uv, log=log)
     _copy_sources(spec, output_dir)
     write_heads_manifest(

@@ -210,9 +210,8 @@ class Definition:
         migrate = migrate_loop(self)
         start, prepare = self._prepare()
         after: sfn.IChainable = migrate
-        if (
-            self.props.rehearsal is not None
-        ):  # opt-in: measured on a copy first (workflow/rehearsal.py)
+        # opt-in: measured on a copy first (workflow/rehearsal.py)
+        if self.props.rehearsal is not None:
             after = RehearsalStage(self, self.props.rehearsal, migrate).start
         prepare.next(snapshot_stage(self, after) if self.props.snapshot is not None else after)
         return start, [reports.failed, reports.done]

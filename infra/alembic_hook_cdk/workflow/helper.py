@@ -75,11 +75,12 @@ def helper_asset() -> Path:
     """The helper's asset directory (see the module's docstring), made once per content, in this user's cache
     (never a shared temporary directory, where another user could have made it first); one whose files differ
     (a build interrupted while writing) is made again."""
+    # the packages' own __init__ would import what the helper lacks
     files = {
         "helper.py": (RUNTIME_DIR / "helper.py").read_bytes(),
         **{target: _module_source(module) for target, module in SHIPPED_MODULES.items()},
         **dict.fromkeys(PACKAGES, b""),
-    }  # the packages' own __init__ would import what the helper lacks
+    }
     digest = hashlib.sha256()
     for name in sorted(files):
         digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
@@ -94,9 +95,8 @@ def helper_asset() -> Path:
         (staging / name).write_bytes(content)
     shutil.rmtree(target, ignore_errors=True)
     try:
-        os.replace(
-            staging, target
-        )  # atomic; a concurrent synth may have made the same directory first
+        # atomic; a concurrent synth may have made the same directory first
+        os.replace(staging, target)
     except OSError:
         shutil.rmtree(staging, ignore_errors=True)
     if not _holds(target, files):

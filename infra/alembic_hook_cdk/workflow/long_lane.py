@@ -132,9 +132,8 @@ def long_lane(
         subnets=selected.subnet_ids,
         security_group_ids=[security_group.security_group_id],
     )
-    project.node.add_dependency(
-        role
-    )  # its policy too: the first build needs the ENI and S3 permissions
+    # its policy too: the first build needs the ENI and S3 permissions
+    project.node.add_dependency(role)
     if hook_props.create_vpc_endpoints:
         # a VPC without NAT: the build ships its own log to CloudWatch Logs (the function's logs need no endpoint)
         project.node.add_dependency(

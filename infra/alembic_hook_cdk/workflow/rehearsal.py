@@ -161,9 +161,8 @@ class RehearsalStage:
         )
         wanted = sfn.Condition.and_(
             sfn.Condition.number_greater_than("$.rehearsal_plan.pending_count", 0),
-            sfn.Condition.boolean_equals(
-                "$.options.rehearsal", True
-            ),  # the input may say false: no rehearsal
+            # the input may say false: no rehearsal
+            sfn.Condition.boolean_equals("$.options.rehearsal", True),
             *(
                 []
                 if clone

@@ -138,9 +138,8 @@ def _describe_instance(
         result_selector={"instance": sfn.JsonPath.object_at("$.DbInstances[0]")},
         result_path="$.snapshot_source",
     )
-    describe.add_retry(
-        errors=NOT_FOUND, max_attempts=0
-    )  # an instance that is not there stays not there
+    # an instance that is not there stays not there
+    describe.add_retry(errors=NOT_FOUND, max_attempts=0)
     describe.add_retry(
         errors=["States.ALL"], interval=Duration.seconds(2), max_attempts=3, backoff_rate=2
     )

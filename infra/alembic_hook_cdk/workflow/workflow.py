@@ -179,10 +179,11 @@ class MigrationWorkflow(Construct):
         from alembic_hook_cdk.hook.triggers import single_head
 
         hook_props = self.hook.props
+        # a concrete id: see MigrationHook.run_on_deploy (rollbacks)
         if target_revision in (
             "head",
             "heads",
-        ):  # a concrete id: see MigrationHook.run_on_deploy (rollbacks)
+        ):
             target_revision = single_head(
                 hook_props.alembic_ini, hook_props.script_location, hook_props.extra_source_dirs
             )

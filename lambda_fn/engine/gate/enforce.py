@@ -99,9 +99,10 @@ def enforce(ctx: Context, scripts: Sequence[Script]) -> None:
     result.findings = assess(
         ctx.project, scripts, conn=ctx.database.conn, deadline=ctx.target.deadline
     )
+    # a fresh rehearsal's measurement over the static guess
     from lambda_fn.engine.rehearsal.gate import (
         consider,
-    )  # a fresh rehearsal's measurement over the static guess
+    )
 
     result.findings = consider(ctx, scripts, result.findings)
     raise_if_refused(result.findings, f"the database stays at {result.from_revision or 'base'}")

@@ -127,9 +127,8 @@ class Live:
 
     relations: dict[str, TableFacts] = field(default_factory=dict)  # judge key -> facts
     objects: set[str] = field(default_factory=set)  # function:/type: keys that exist
-    columns: dict[tuple[str, str, str], ColumnFacts] = field(
-        default_factory=dict
-    )  # (table key, col, new type)
+    # (table key, col, new type)
+    columns: dict[tuple[str, str, str], ColumnFacts] = field(default_factory=dict)
     empty: bool = False
     server_version: int = 0
 
@@ -147,12 +146,10 @@ class Verdict:
 class Scope:
     """The range catalogue as the judgement walks it: objects created earlier in the range, renames."""
 
-    created: dict[str, str] = field(
-        default_factory=dict
-    )  # key -> the pending revision that creates it
-    origin: dict[str, str] = field(
-        default_factory=dict
-    )  # renamed key -> the key it had before the range
+    # key -> the pending revision that creates it
+    created: dict[str, str] = field(default_factory=dict)
+    # renamed key -> the key it had before the range
+    origin: dict[str, str] = field(default_factory=dict)
 
     def resolve(self, key: str) -> str:
         return self.origin.get(key, key)
@@ -386,9 +383,8 @@ def decide(  # noqa: PLR0911, PLR0912
     if not rule.judgeable:
         return Verdict(category, "kept: no table size or creation in this deploy makes it safe")
     here = scope.apply(record, revision, raw.index)
-    full = scope.apply(
-        record, revision
-    )  # what the whole revision creates (a constraint re-added later in it)
+    # what the whole revision creates (a constraint re-added later in it)
+    full = scope.apply(record, revision)
     keys = _keys(raw)
     if raw.rule == "ban-drop-constraint":
         again = [

@@ -35,9 +35,8 @@ VERSION_TABLE = (
 @dataclass
 class Rendered:
     chunks: dict[str, Chunk] = field(default_factory=dict)  # revision -> its statements
-    errors: dict[str, str] = field(
-        default_factory=dict
-    )  # revision -> why it cannot be rendered offline
+    # revision -> why it cannot be rendered offline
+    errors: dict[str, str] = field(default_factory=dict)
 
 
 def render(
@@ -57,9 +56,8 @@ def render(
         # a revision that renders nothing (a merge, `pass`) has no marker: an empty chunk
         out.chunks.update({rev: Chunk(rev) for rev in wanted - set(out.chunks)})
         return out
-    for s in (
-        s for s in scripts if s.revision in wanted
-    ):  # one cannot render: find which, one at a time
+    # one cannot render: find which, one at a time
+    for s in (s for s in scripts if s.revision in wanted):
         one = _try(config, script, independent(script, _downs(s)), [s.revision])
         if isinstance(one, str):
             out.errors[s.revision] = one

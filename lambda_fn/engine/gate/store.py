@@ -49,9 +49,8 @@ class LintRecord:
     # constraint: for the others (sql.created_objects)
     created: list[tuple[str, int]] = field(default_factory=list)
     error: str | None = None
-    renamed: list[tuple[str, str, int]] = field(
-        default_factory=list
-    )  # (old key, new key, statement index)
+    # (old key, new key, statement index)
+    renamed: list[tuple[str, str, int]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

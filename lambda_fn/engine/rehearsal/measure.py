@@ -61,9 +61,8 @@ class StatementMeasure:
     duration_s: float
     rowcount: int | None = None
     locks: list[str] = field(default_factory=list)  # modes first taken here, "MODE on table"
-    rewrote: list[str] = field(
-        default_factory=list
-    )  # tables whose relfilenode this statement changed
+    # tables whose relfilenode this statement changed
+    rewrote: list[str] = field(default_factory=list)
     autocommit: bool = (
         False  # outside a transaction: its locks ended with it and cannot be read afterwards
     )

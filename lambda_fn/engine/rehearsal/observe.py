@@ -264,9 +264,8 @@ class Recorder:
         held = [] if quiet or autocommit else self._query(LOCKS_SQL)
         for row in held:
             oid, mode, filenode, name, relation = _named(rev, row)
-            created = (
-                relation not in rev.relations
-            )  # e.g. the index a CREATE INDEX builds: nobody sees it yet
+            # e.g. the index a CREATE INDEX builds: nobody sees it yet
+            created = relation not in rev.relations
             if (oid, mode, created) not in rev.held:
                 rev.held[(oid, mode, created)] = _Held(index, start_s, name, created)
                 if not created:
@@ -396,9 +395,8 @@ class Recorder:
             )
         new, named = [], set()
         for oid, mode, relation in sorted(seen):
-            table = (
-                rev.relations.get(relation) if oid == relation else oid
-            )  # dropped meanwhile: its table
+            # dropped meanwhile: its table
+            table = rev.relations.get(relation) if oid == relation else oid
             if relation not in rev.relations or table not in rev.before or (table, mode) in named:
                 continue  # new in this revision (blocks nobody), or seen already
             named.add((table, mode))

@@ -68,9 +68,8 @@ class Sampler:
     def close(self) -> None:
         self.stop()
         if self._raw is not None:
-            with contextlib.suppress(
-                Exception
-            ):  # the copy's session may be gone already: nothing to keep
+            # the copy's session may be gone already: nothing to keep
+            with contextlib.suppress(Exception):
                 self._raw.close()
             self._raw = self._dbapi = None
 

@@ -58,9 +58,8 @@ def _client(service: str) -> Any:
     config = Config(
         connect_timeout=5, read_timeout=30, retries={"mode": "standard", "max_attempts": 4}
     )
-    factory: Any = (
-        boto3.client
-    )  # one factory for several services (its overloads want literal names)
+    # one factory for several services (its overloads want literal names)
+    factory: Any = boto3.client
     return factory(service, config=config)
 
 
