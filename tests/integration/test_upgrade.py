@@ -227,15 +227,17 @@ def test_unknown_database_revision_is_refused_before_any_ddl(db: Database) -> No
 
 
 def test_deadline_stops_before_a_revision_that_cannot_finish(db: Database, tmp_path: Path) -> None:
-    # three revisions of 3 s in a 9 s deadline: s1 fits unless the work before it (project, env.py probe,
-    # gate, lock) takes over 6 s, which a loaded CI machine can make take a few seconds
-    slow = "op.execute('SELECT pg_sleep(3)')"
+    # revisions of 1.5 s (under MIN_STEP_SECONDS, so a started one always finishes) in an 8 s deadline: the
+    # first starts unless the work before it (project, env.py probe, gate, lock) takes over 6 s on a loaded
+    # machine, and the fifth can never start with the 2 s a revision needs
+    slow = "op.execute('SELECT pg_sleep(1.5)')"
+    names = [f"s{i}" for i in range(1, 6)]
     ini = write_project(
-        tmp_path, [Rev("s1", None, slow), Rev("s2", "s1", slow), Rev("s3", "s2", slow)]
+        tmp_path, [Rev(name, names[i - 1] if i else None, slow) for i, name in enumerate(names)]
     )
-    result = run(db.env(ALEMBIC_CONFIG=str(ini), DB_LOCK_TIMEOUT_SECONDS="0.5"), deadline=9)
+    result = run(db.env(ALEMBIC_CONFIG=str(ini), DB_LOCK_TIMEOUT_SECONDS="0.5"), deadline=8)
     assert result.error is not None and result.error.kind is ErrorKind.DEADLINE, result.message
-    assert result.error.revision in ("s2", "s3")
+    assert result.error.revision in names[1:]
     assert db.version() == [result.to_revision] and "Run again" in result.message
 
 
